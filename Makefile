@@ -1,0 +1,48 @@
+# The front door. `make demo` runs the main job on a local emulated cluster; `make check`
+# runs every test twice (warnings as errors, then AddressSanitizer + UBSan). Both
+# install missing Debian packages first (scripts/deps.sh).
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+BENCH_BUILD ?= build-bench
+JOBS ?= $(shell nproc)
+CTEST_JOBS ?= 2
+SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find common agent coordinator tests -name '*.[ch]')
+
+.PHONY: all deps build check check-build check-asan format format-check demo install clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAIRN_WERROR=ON >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+check: deps format-check check-build check-asan
+
+check-build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAIRN_WERROR=ON >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+	ctest --test-dir $(BUILD) --output-on-failure -j$(CTEST_JOBS)
+
+check-asan:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCAIRN_WERROR=ON -DCAIRN_SANITIZE=ON >/dev/null
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(CTEST_JOBS)
+
+format:
+	clang-format -i $(SOURCES)
+
+format-check:
+	clang-format --dry-run -Werror $(SOURCES)
+
+demo: build
+	python3 tests/demo.py --build $(BUILD)
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD)

@@ -1,0 +1,101 @@
+#include "agent_config.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "names.h"
+
+#define F(key, type, member) {key, type, offsetof(agent_config, member), NULL, false, 0, 0}
+
+static const config_field tls_fields[] = {
+    {"ca", CONFIG_STRING, offsetof(agent_config, tls_ca), NULL, true, 0, 0},
+    {"cert", CONFIG_STRING, offsetof(agent_config, tls_cert), NULL, true, 0, 0},
+    {"key", CONFIG_STRING, offsetof(agent_config, tls_key), NULL, true, 0, 0},
+    {NULL, 0, 0, NULL, false, 0, 0},
+};
+
+static const config_field scylla_fields[] = {
+    F("api", CONFIG_STRING, scylla_api),
+    F("cql", CONFIG_STRING, scylla_cql),
+    F("username", CONFIG_STRING, scylla_username),
+    F("password", CONFIG_STRING, scylla_password),
+    {NULL, 0, 0, NULL, false, 0, 0},
+};
+
+static const config_field agent_fields[] = {
+    {"cluster", CONFIG_STRING, offsetof(agent_config, cluster), NULL, true, 0, 0},
+    F("listen", CONFIG_STRING, listen),
+    {"tls", CONFIG_MAP, 0, tls_fields, false, 0, 0},
+    F("insecure", CONFIG_BOOL, insecure),
+    {"scylla", CONFIG_MAP, 0, scylla_fields, false, 0, 0},
+    F("state_dir", CONFIG_STRING, state_dir),
+    F("log_file", CONFIG_STRING, log_file),
+    F("log_level", CONFIG_STRING, log_level),
+    {"workers", CONFIG_INT, offsetof(agent_config, workers), NULL, false, 2, 64},
+    {"upload_parallel", CONFIG_INT, offsetof(agent_config, upload_parallel), NULL, false, 1, 64},
+    {NULL, 0, 0, NULL, false, 0, 0},
+};
+
+static int set_default(char **field, const char *value, cairn_err *e)
+{
+    if (*field)
+        return 0;
+    *field = strdup(value);
+    return *field ? 0 : err_set(e, CAIRN_ENOMEM, "out of memory");
+}
+
+int agent_config_load(const char *path, agent_config *c, cairn_err *e)
+{
+    memset(c, 0, sizeof(*c));
+    int rc = config_load_file(path, agent_fields, c, e);
+    if (rc)
+        return rc;
+    if ((rc = name_check(NAME_CLUSTER, c->cluster, e)) != 0) {
+        err_prefix(e, "%s: cluster", path);
+        goto fail;
+    }
+    if ((rc = set_default(&c->listen, c->insecure ? "tcp://0.0.0.0:7400" : "tls+tcp://0.0.0.0:7400",
+                          e)) ||
+        (rc = set_default(&c->scylla_api, "http://127.0.0.1:10000", e)) ||
+        (rc = set_default(&c->scylla_cql, "127.0.0.1:9042", e)) ||
+        (rc = set_default(&c->state_dir, "/var/lib/cairn", e)) ||
+        (rc = set_default(&c->log_level, "info", e)))
+        goto fail;
+    if (!c->workers)
+        c->workers = 4;
+    if (!c->upload_parallel)
+        c->upload_parallel = 4;
+    bool tls_url = strncmp(c->listen, "tls+tcp://", 10) == 0;
+    if (!c->insecure && (!c->tls_ca || !tls_url)) {
+        rc = err_set(e, CAIRN_ECONFIG,
+                     "%s: mutual TLS is required: set tls.ca, tls.cert and tls.key and listen on "
+                     "a tls+tcp:// address (or set `insecure: true` to accept plain tcp://)",
+                     path);
+        goto fail;
+    }
+    if (c->insecure && tls_url) {
+        rc = err_set(e, CAIRN_ECONFIG, "%s: `insecure: true` needs a tcp:// listen address",
+                     path);
+        goto fail;
+    }
+    if ((c->scylla_username == NULL) != (c->scylla_password == NULL)) {
+        rc = err_set(e, CAIRN_ECONFIG,
+                     "%s: scylla.username and scylla.password go together: set both or neither",
+                     path);
+        goto fail;
+    }
+    return 0;
+fail:
+    agent_config_free(c);
+    return rc;
+}
+
+void agent_config_free(agent_config *c)
+{
+    if (c->scylla_password)
+        memset(c->scylla_password, 0, strlen(c->scylla_password));
+    config_free(agent_fields, c);
+    memset(c, 0, sizeof(*c));
+}

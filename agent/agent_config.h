@@ -1,0 +1,37 @@
+/*
+ * agent_config - the agent's configuration file (/etc/cairn/agent.yaml).
+ *
+ * Storage credentials live here and nowhere else: the coordinator sends only the
+ * repository location, so secrets never cross the network or reach a manifest.
+ */
+#ifndef CAIRN_AGENT_CONFIG_H
+#define CAIRN_AGENT_CONFIG_H
+
+#include <stdbool.h>
+
+#include "err.h"
+
+typedef struct agent_config {
+    char *cluster;
+    char *listen;
+    char *tls_ca;
+    char *tls_cert;
+    char *tls_key;
+    bool insecure;
+    char *scylla_api;
+    char *scylla_cql;
+    char *scylla_username;
+    char *scylla_password;
+    char *state_dir;
+    char *log_file;
+    char *log_level;
+    long workers;
+    long upload_parallel;
+} agent_config;
+
+/* Loads and checks path; defaults fill what the file leaves out. */
+int agent_config_load(const char *path, agent_config *c, cairn_err *e);
+
+void agent_config_free(agent_config *c);
+
+#endif

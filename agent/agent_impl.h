@@ -1,0 +1,48 @@
+/*
+ * agent_impl - what the agent's request handlers share. Private to agent/.
+ */
+#ifndef CAIRN_AGENT_IMPL_H
+#define CAIRN_AGENT_IMPL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "agent.h"
+#include "agent.pb-c.h"
+#include "hashcache.h"
+#include "jobs.h"
+#include "scylla.h"
+
+struct agent {
+    const agent_config *cfg;
+    scylla *rest;
+    hashcache *hashes;
+    jobs *jobs;
+};
+
+/* Each handler fills resp's result on success; on failure it fills e. */
+int agent_describe(agent *a, Cairn__Rpc__Response *resp, cairn_err *e);
+int agent_flush(agent *a, const Cairn__Rpc__FlushRequest *rq, cairn_err *e);
+int agent_snapshot(agent *a, const Cairn__Rpc__SnapshotRequest *rq, Cairn__Rpc__Response *resp,
+                   cairn_err *e);
+int agent_clear_snapshot(agent *a, const Cairn__Rpc__ClearSnapshotRequest *rq, cairn_err *e);
+int agent_schema(agent *a, const Cairn__Rpc__SchemaRequest *rq, Cairn__Rpc__Response *resp,
+                 cairn_err *e);
+int agent_upload(agent *a, const Cairn__Rpc__UploadRequest *rq, Cairn__Rpc__Response *resp,
+                 cairn_err *e);
+int agent_job(agent *a, const Cairn__Rpc__JobRequest *rq, Cairn__Rpc__Response *resp,
+              cairn_err *e);
+
+int agent_restore(agent *a, const Cairn__Rpc__RestoreRequest *rq, Cairn__Rpc__Response *resp,
+                  cairn_err *e);
+int agent_forget_restore(agent *a, const Cairn__Rpc__ForgetRestoreRequest *rq, cairn_err *e);
+int agent_apply_schema(agent *a, const Cairn__Rpc__ApplySchemaRequest *rq,
+                       Cairn__Rpc__Response *resp, cairn_err *e);
+
+/* Frees whatever a handler allocated into resp's result. */
+void agent_response_clear(Cairn__Rpc__Response *resp);
+
+/* Splits "host:port" (IPv6 in brackets) for the CQL address. */
+int agent_split_hostport(const char *s, char *host, size_t cap, int *port, cairn_err *e);
+
+#endif

@@ -1,0 +1,117 @@
+/* cairn-agent: the per-node service the coordinator drives. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <curl/curl.h>
+
+#include "agent.h"
+#include "log.h"
+#include "transport.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: cairn-agent [--config FILE] [--check-config] [--version]\n"
+               "  --config FILE    agent configuration (default /etc/cairn/agent.yaml)\n"
+               "  --check-config   load and check the configuration, then exit\n");
+}
+
+static int run(const agent_config *cfg, cairn_err *e)
+{
+    if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST)
+        return err_sys(e, errno, "cannot create state directory %s", cfg->state_dir);
+    agent *a = NULL;
+    int rc = agent_new(&a, cfg, e);
+    if (rc)
+        return rc;
+    transport_tls tls = {cfg->tls_ca, cfg->tls_cert, cfg->tls_key};
+    transport_server *srv = NULL;
+    if (cfg->insecure)
+        log_warn("insecure: true: serving plain tcp without authentication on %s; anyone who "
+                 "reaches this port can drive the agent",
+                 cfg->listen);
+    rc = transport_server_start(&srv, cfg->listen, cfg->insecure ? NULL : &tls,
+                                (unsigned)cfg->workers, agent_handle, a, e);
+    if (rc) {
+        agent_free(a);
+        return rc;
+    }
+    log_info("cairn-agent %s serving cluster %s on %s", CAIRN_VERSION, cfg->cluster,
+             cfg->listen);
+
+    /* Signals are taken synchronously so shutdown runs in normal context. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    sigwait(&set, &sig);
+    log_info("signal %d: stopping", sig);
+    transport_server_stop(srv);
+    agent_free(a);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = "/etc/cairn/agent.yaml";
+    int check_only = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(argv[i], "--check-config") == 0) {
+            check_only = 1;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("cairn-agent %s\n", CAIRN_VERSION);
+            return 0;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "cairn-agent: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    /* Block the stop signals before any thread starts, so every thread inherits it. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    cairn_err e;
+    err_clear(&e);
+    agent_config cfg;
+    if (agent_config_load(path, &cfg, &e) != 0) {
+        fprintf(stderr, "cairn-agent: %s\n", e.msg);
+        return 2;
+    }
+    log_level level;
+    int rc = log_level_parse(cfg.log_level, &level, &e);
+    if (!rc && cfg.log_file)
+        rc = log_open_file(cfg.log_file, &e);
+    if (rc) {
+        fprintf(stderr, "cairn-agent: %s: %s\n", path, e.msg);
+        agent_config_free(&cfg);
+        return 2;
+    }
+    log_set_level(level);
+    if (check_only) {
+        printf("%s: ok\n", path);
+        agent_config_free(&cfg);
+        return 0;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    rc = run(&cfg, &e);
+    if (rc)
+        log_error("%s", e.msg);
+    curl_global_cleanup();
+    agent_config_free(&cfg);
+    return rc ? 1 : 0;
+}

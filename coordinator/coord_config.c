@@ -1,0 +1,86 @@
+#include "coord_config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "names.h"
+
+static const config_field tls_fields[] = {
+    {"ca", CONFIG_STRING, offsetof(coord_config, tls_ca), NULL, true, 0, 0},
+    {"cert", CONFIG_STRING, offsetof(coord_config, tls_cert), NULL, true, 0, 0},
+    {"key", CONFIG_STRING, offsetof(coord_config, tls_key), NULL, true, 0, 0},
+    {NULL, 0, 0, NULL, false, 0, 0},
+};
+
+static const config_field coord_fields[] = {
+    {"cluster", CONFIG_STRING, offsetof(coord_config, cluster), NULL, true, 0, 0},
+    {"repository", CONFIG_STRING, offsetof(coord_config, repository), NULL, false, 0, 0},
+    {"tls", CONFIG_MAP, 0, tls_fields, false, 0, 0},
+    {"insecure", CONFIG_BOOL, offsetof(coord_config, insecure), NULL, false, 0, 0},
+    {"agents", CONFIG_LIST, offsetof(coord_config, agents), NULL, true, 0, 0},
+    {"parallel", CONFIG_INT, offsetof(coord_config, parallel), NULL, false, 1, 1024},
+    {"timeout", CONFIG_INT, offsetof(coord_config, timeout_s), NULL, false, 1, 86400},
+    {"compression_level", CONFIG_INT, offsetof(coord_config, compression_level), NULL, false,
+     -7, 19},
+    {NULL, 0, 0, NULL, false, 0, 0},
+};
+
+int coord_config_load(const char *path, coord_config *c, cairn_err *e)
+{
+    memset(c, 0, sizeof(*c));
+    c->compression_level = 1;
+    int rc = config_load_file(path, coord_fields, c, e);
+    if (rc)
+        return rc;
+    if ((rc = name_check(NAME_CLUSTER, c->cluster, e)) != 0) {
+        err_prefix(e, "%s: cluster", path);
+        goto fail;
+    }
+    if (!c->insecure && !c->tls_ca) {
+        rc = err_set(e, CAIRN_ECONFIG,
+                     "%s: mutual TLS is required: set tls.ca, tls.cert and tls.key (or "
+                     "`insecure: true` for plain tcp)",
+                     path);
+        goto fail;
+    }
+    if (c->agents.n == 0) {
+        rc = err_set(e, CAIRN_ECONFIG, "%s: `agents` lists no agent", path);
+        goto fail;
+    }
+    for (size_t i = 0; i < c->agents.n; i++) {
+        const char *a = c->agents.items[i];
+        const char *colon = strrchr(a, ':');
+        if (!colon || colon == a || !colon[1] || strchr(a, '/')) {
+            rc = err_set(e, CAIRN_ECONFIG, "%s: agents[%zu] '%s' is not host:port", path, i, a);
+            goto fail;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(a, c->agents.items[j]) == 0) {
+                rc = err_set(e, CAIRN_ECONFIG, "%s: agent %s is listed twice", path, a);
+                goto fail;
+            }
+        }
+    }
+    if (!c->parallel)
+        c->parallel = 64;
+    if (!c->timeout_s)
+        c->timeout_s = 60;
+    return 0;
+fail:
+    coord_config_free(c);
+    return rc;
+}
+
+void coord_config_free(coord_config *c)
+{
+    config_free(coord_fields, c);
+    memset(c, 0, sizeof(*c));
+}
+
+int coord_config_agent_url(const coord_config *c, size_t i, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "%s%s", c->insecure ? "tcp://" : "tls+tcp://",
+                     c->agents.items[i]);
+    return (n < 0 || (size_t)n >= cap) ? CAIRN_EINVAL : 0;
+}

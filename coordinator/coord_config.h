@@ -1,0 +1,32 @@
+/*
+ * coord_config - the coordinator's cluster configuration (cluster.yaml): which
+ * agents make up the cluster, where the repository is, and the client certificate.
+ */
+#ifndef CAIRN_COORD_CONFIG_H
+#define CAIRN_COORD_CONFIG_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "err.h"
+
+typedef struct coord_config {
+    char *cluster;
+    char *repository;
+    char *tls_ca;
+    char *tls_cert;
+    char *tls_key;
+    bool insecure;
+    config_list agents; /* host:port of every agent */
+    long parallel;      /* agents contacted at once */
+    long timeout_s;     /* per request */
+    long compression_level;
+} coord_config;
+
+int coord_config_load(const char *path, coord_config *c, cairn_err *e);
+void coord_config_free(coord_config *c);
+
+/* The nng URL of agent i ("tls+tcp://host:port", or tcp:// when insecure). */
+int coord_config_agent_url(const coord_config *c, size_t i, char *buf, size_t cap);
+
+#endif

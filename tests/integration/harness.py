@@ -1,0 +1,171 @@
+"""End-to-end test bed: an emulated ScyllaDB cluster with real cairn agents, on loopback.
+
+Each test bed takes its own loopback range (127.X.Y.0/24, chosen at random) so that
+suites running in parallel never collide, and tears everything down even when a test
+fails.
+"""
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+import urllib.request
+
+SOURCE = os.environ.get('CAIRN_SOURCE_DIR') or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), '..', '..'))
+BUILD = os.environ.get('CAIRN_BUILD_DIR') or os.path.join(SOURCE, 'build')
+BIN = os.path.join(BUILD, 'bin')
+CLUSTER_PY = os.path.join(SOURCE, 'tests', 'emulator', 'cluster.py')
+SHARED = os.path.abspath(os.path.join(SOURCE, '..', 'shared'))
+SSTABLE_SETS = os.path.join(SHARED, 'scylla', 'sstables')
+
+
+def shared_sets():
+    """The real SSTable sets, or a skip when ../shared is absent."""
+    if not os.path.isdir(SSTABLE_SETS):
+        raise unittest.SkipTest('%s is absent: the real SSTable sets are not beside the checkout'
+                                % SSTABLE_SETS)
+    return sorted(d for d in os.listdir(SSTABLE_SETS)
+                  if os.path.isdir(os.path.join(SSTABLE_SETS, d)))
+
+
+class Bed:
+    def __init__(self, nodes=3, data_dirs=2, agents=True, insecure=False, dcs=None,
+                 cluster_name='itest'):
+        self.dir = tempfile.mkdtemp(prefix='cairn-it-')
+        self.cluster_name = cluster_name
+        base = '127.%d.%d.1' % (random.randint(100, 250), random.randint(1, 250))
+        args = [sys.executable, CLUSTER_PY, 'start', '--dir', self.dir, '--nodes', str(nodes),
+                '--data-dirs', str(data_dirs), '--base-address', base,
+                '--cluster-name', cluster_name]
+        if dcs:
+            args += ['--dcs', dcs]
+        if agents:
+            args += ['--with-agents', '--bin-dir', BIN]
+        if insecure:
+            args += ['--insecure']
+        try:
+            subprocess.run(args, check=True, capture_output=True, text=True, timeout=120)
+        except subprocess.CalledProcessError as e:
+            self.stop()
+            raise AssertionError('cluster start failed:\n%s\n%s' % (e.stdout, e.stderr))
+        with open(os.path.join(self.dir, 'cluster.json')) as f:
+            self.info = json.load(f)
+        self.nodes = self.info['nodes']
+        self.config = os.path.join(self.dir, 'cairn.yaml')
+
+    def stop(self):
+        subprocess.run([sys.executable, CLUSTER_PY, 'stop', '--dir', self.dir],
+                       capture_output=True, timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # --- cairn ---------------------------------------------------------------------
+
+    def cairn(self, *args, config=None, timeout=300):
+        return subprocess.run([os.path.join(BIN, 'cairn'), '-c', config or self.config] +
+                              list(args), capture_output=True, text=True, timeout=timeout)
+
+    def cairn_json(self, *args, **kw):
+        p = self.cairn(*args, '--json', **kw)
+        try:
+            return p, json.loads(p.stdout)
+        except ValueError:
+            raise AssertionError('no JSON from cairn %s (exit %d):\n%s\n%s'
+                                 % (' '.join(args), p.returncode, p.stdout, p.stderr))
+
+    def write_config(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, 'w') as f:
+            f.write(text)
+        return path
+
+    def read_config(self):
+        with open(self.config) as f:
+            return f.read()
+
+    def agent_pid(self, node):
+        with open(os.path.join(self.dir, node['name'], 'agent.pid')) as f:
+            return int(f.read().strip())
+
+    # --- the emulated nodes ----------------------------------------------------------
+
+    def rest(self, node, method, route, **params):
+        url = 'http://%s:%d%s' % (node['address'], node['rest_port'], route)
+        if params:
+            url += '?' + urllib.parse.urlencode(params)
+        req = urllib.request.Request(url, method=method)
+        with urllib.request.urlopen(req, timeout=60) as r:
+            body = r.read()
+        return json.loads(body) if body else None
+
+    def create_table(self, keyspace, table, rf=3):
+        return self.rest(self.nodes[0], 'POST', '/emulator/create_table', keyspace=keyspace,
+                         table=table, rf=rf)
+
+    def write(self, keyspace, table, nbytes, node=None, seed=None, compressibility=0.5,
+              flush=True):
+        targets = [node] if node else self.nodes
+        out = []
+        for i, n in enumerate(targets):
+            params = dict(keyspace=keyspace, table=table, bytes=nbytes,
+                          compressibility=compressibility, flush='true' if flush else 'false')
+            if seed is not None:
+                params['seed'] = seed + i
+            out.append(self.rest(n, 'POST', '/emulator/write', **params))
+        return out
+
+    def compact(self, keyspace, table, node):
+        return self.rest(node, 'POST', '/emulator/compact', keyspace=keyspace, table=table)
+
+    def digest(self, keyspace, table, node):
+        return self.rest(node, 'GET', '/emulator/digest', keyspace=keyspace, table=table)
+
+    def plant(self, keyspace, table, path, node):
+        return self.rest(node, 'POST', '/emulator/plant', keyspace=keyspace, table=table,
+                         path=path)
+
+    def mark(self, address, state):
+        for n in self.nodes:
+            try:
+                self.rest(n, 'POST', '/emulator/gossip', endpoint=address, state=state)
+            except OSError:
+                pass
+
+    def fault(self, node, method, path, status=500, count=1, message='injected', hang=None):
+        params = dict(method=method, path=path, status=status, count=count, message=message)
+        if hang is not None:
+            params['hang'] = hang
+        return self.rest(node, 'POST', '/emulator/faults', **params)
+
+    def snapshot_dirs(self, node):
+        """Every snapshots/<tag> directory left on a node."""
+        found = []
+        for d in node['data_dirs']:
+            for root, dirs, _ in os.walk(d):
+                if os.path.basename(root) == 'snapshots':
+                    found += [os.path.join(root, x) for x in dirs]
+        return found
+
+    def repo_dir(self):
+        return os.path.join(self.dir, 'repo')
+
+
+def wait_for(pred, timeout=20, what='condition'):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError('timed out waiting for %s' % what)

@@ -1,0 +1,243 @@
+"""`cairn backup`, `list` and `show` on 3 emulated nodes with two data directories each."""
+
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+import repocheck
+from harness import BIN, SOURCE, SSTABLE_SETS, Bed, shared_sets, wait_for
+
+MiB = 1 << 20
+
+
+def live_files(bed, keyspace=None):
+    """(path, sha256, size) of every live SSTable file on every node."""
+    out = []
+    for node in bed.nodes:
+        for d in node['data_dirs']:
+            for ks in os.listdir(d):
+                if keyspace and ks != keyspace:
+                    continue
+                ksdir = os.path.join(d, ks)
+                for tdir in os.listdir(ksdir):
+                    full = os.path.join(ksdir, tdir)
+                    for f in os.listdir(full):
+                        p = os.path.join(full, f)
+                        if os.path.isfile(p):
+                            out.append((p, repocheck.sha256_file(p), os.path.getsize(p)))
+    return out
+
+
+class BackupTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.bed = Bed(nodes=3, data_dirs=2)
+        cls.repo = cls.bed.repo_dir()
+        cls.bed.create_table('shop', 'orders')
+        cls.bed.create_table('shop', 'items')
+        cls.bed.create_table('logs', 'events')
+        for i in range(3):
+            cls.bed.write('shop', 'orders', 2 * MiB, seed=100 + 10 * i)
+            cls.bed.write('shop', 'items', 512 * 1024, seed=200 + 10 * i, compressibility=0.9)
+        cls.bed.write('logs', 'events', 1 * MiB, seed=300, compressibility=0.0)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.bed.stop()
+
+    def backup(self, *args, expect=0):
+        p, out = self.bed.cairn_json('backup', *args)
+        self.assertEqual(p.returncode, expect, p.stderr)
+        return p, out
+
+    def assert_repo_sound(self, crashed=False):
+        # A writer killed mid-upload may leave a temporary, never an object.
+        if not crashed:
+            self.assertEqual(repocheck.stray_temporaries(self.repo), [])
+        for b in repocheck.blobs(self.repo):
+            ok, _ = repocheck.verify_blob(self.repo, b)
+            self.assertTrue(ok, 'blob %s does not decompress to its name' % b)
+
+    def test_01_full_backup_keeps_every_byte(self):
+        before = live_files(self.bed)
+        p, s = self.backup('--tag', 'first', '--keep-snapshot')
+        self.assertEqual(s['tag'], 'first')
+        self.assertEqual(s['nodes'], 3)
+        self.assertEqual(s['tables'], 3)
+        self.assertGreater(s['files'], 0)
+        self.assertGreaterEqual(s['skew_ms'], 0)
+        self.assert_repo_sound()
+        # Every snapshot file's bytes are in the repository, under their SHA-256.
+        have = repocheck.blobs(self.repo)
+        snapshot_files = 0
+        for node in self.bed.nodes:
+            for snap in self.bed.snapshot_dirs(node):
+                self.assertTrue(snap.endswith('/first'), snap)
+                for f in os.listdir(snap):
+                    if f in ('schema.cql', 'manifest.json'):
+                        continue
+                    snapshot_files += 1
+                    self.assertIn(repocheck.sha256_file(os.path.join(snap, f)), have, f)
+        self.assertEqual(snapshot_files, s['files'])
+        # Identical files (on two nodes, say) are stored once; two nodes racing for the
+        # same new blob may both send it, so the distinct bytes are a lower bound.
+        distinct = {}
+        for node in self.bed.nodes:
+            for snap in self.bed.snapshot_dirs(node):
+                for f in os.listdir(snap):
+                    if f not in ('schema.cql', 'manifest.json'):
+                        p_ = os.path.join(snap, f)
+                        distinct[repocheck.sha256_file(p_)] = os.path.getsize(p_)
+        self.assertLessEqual(sum(distinct.values()), s['uploaded_bytes'])
+        self.assertLessEqual(s['uploaded_bytes'], s['bytes'])
+        # Files that existed before the backup are all in it (the flush adds none here).
+        for path, sha, _ in before:
+            self.assertIn(sha, have, path)
+        # The manifests read with standard tools.
+        cm = os.path.join(self.repo, 'backups', 'itest', 'first', 'backup.manifest')
+        text = repocheck.decode_manifest(SOURCE, cm, 'ClusterManifest')
+        self.assertIn('tag: "first"', text)
+        for node in self.bed.nodes:
+            nm = os.path.join(self.repo, 'backups', 'itest', 'first', 'nodes',
+                              node['host_id'] + '.manifest')
+            ntext = repocheck.decode_manifest(SOURCE, nm, 'NodeManifest')
+            self.assertIn(node['host_id'], ntext)
+            self.assertIn('Data.db', ntext)
+        subprocess.run(['rm', '-rf'] + [x for n in self.bed.nodes
+                                        for x in self.bed.snapshot_dirs(n)], check=True)
+
+    def test_02_second_backup_uploads_nothing(self):
+        p, s = self.backup('--tag', 'second')
+        self.assertEqual(s['uploaded_bytes'], 0)
+        self.assertGreater(s['bytes'], 0)
+        for node in self.bed.nodes:
+            self.assertEqual(self.bed.snapshot_dirs(node), [], 'snapshot left behind')
+
+    def test_03_only_new_sstables_travel(self):
+        have = repocheck.blobs(self.repo)
+        self.bed.write('shop', 'orders', 1 * MiB, node=self.bed.nodes[0], seed=900)
+        self.bed.compact('shop', 'items', self.bed.nodes[1])
+        expected = {}
+        for path, sha, size in live_files(self.bed):
+            if sha not in have:
+                expected[sha] = size
+        self.assertTrue(expected)
+        p, s = self.backup('--tag', 'third')
+        self.assertEqual(s['uploaded_bytes'], sum(expected.values()))
+        self.assertEqual(repocheck.blobs(self.repo) - have, set(expected))
+        self.assert_repo_sound()
+
+    def test_04_list_and_show(self):
+        p, items = self.bed.cairn_json('list')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        tags = [x['tag'] for x in items]
+        self.assertEqual(tags[:3], ['third', 'second', 'first'])
+        for x in items:
+            self.assertEqual(x['nodes'], 3)
+            self.assertEqual(x['cluster'], 'itest')
+        p, show = self.bed.cairn_json('show', 'latest', '--files')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(show['tag'], 'third')
+        self.assertEqual(len(show['nodes']), 3)
+        self.assertEqual({(t['keyspace'], t['table']) for t in show['tables']},
+                         {('shop', 'orders'), ('shop', 'items'), ('logs', 'events')})
+        self.assertEqual(len(show['files_list']), show['files'])
+        self.assertGreater(show['schema_size'], 0)
+        p = self.bed.cairn('show', 'nope')
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('no complete backup', p.stderr)
+
+    def test_05_keyspace_filter(self):
+        p, s = self.backup('--tag', 'only-logs', '--keyspace', 'logs')
+        self.assertEqual(s['tables'], 1)
+        p, s = self.backup('--tag', 'no-items', '--exclude', 'shop.items')
+        self.assertEqual(s['tables'], 2)
+        p = self.bed.cairn('backup', '--keyspace', 'nothing*')
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('no user table matches', p.stderr)
+
+    def test_06_corrupt_data_is_reported(self):
+        node = self.bed.nodes[2]
+        self.bed.write('logs', 'events', 256 * 1024, node=node, seed=777)
+        victim = [p for p, _, _ in live_files(self.bed, 'logs')
+                  if p.startswith(tuple(node['data_dirs'])) and p.endswith('Data.db')][0]
+        with open(victim, 'r+b') as f:
+            f.seek(100)
+            b = f.read(1)
+            f.seek(100)
+            f.write(bytes([b[0] ^ 0xff]))
+        p = self.bed.cairn('backup', '--tag', 'with-corruption')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn('CORRUPT', p.stderr)
+        self.assertIn(os.path.basename(victim), p.stderr)
+        self.assertIn('logs.events', p.stderr)
+        p = self.bed.cairn('show', 'with-corruption', '--files')
+        self.assertIn('CORRUPT', p.stdout)
+        # Later backups would report it again: remove the damaged table's data.
+        self.bed.compact('logs', 'events', node)
+
+    def test_07_existing_tag_refused(self):
+        p = self.bed.cairn('backup', '--tag', 'first')
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('already exists', p.stderr)
+
+    def test_08_real_sstable_sets(self):
+        sets = shared_sets()
+        node = self.bed.nodes[0]
+        for name in sets:
+            table = 'real_' + name.replace('-', '_')
+            self.bed.create_table('fixtures', table)
+            self.bed.plant('fixtures', table, os.path.join(SSTABLE_SETS, name), node)
+        p, s = self.backup('--tag', 'fixtures', '--keyspace', 'fixtures')
+        self.assertEqual(s['tables'], len(sets))
+        have = repocheck.blobs(self.repo)
+        for name in sets:
+            src = os.path.join(SSTABLE_SETS, name)
+            for f in os.listdir(src):
+                if f == 'SOURCE.txt' or not os.path.isfile(os.path.join(src, f)):
+                    continue
+                sha = repocheck.sha256_file(os.path.join(src, f))
+                self.assertIn(sha, have, '%s/%s' % (name, f))
+                ok, size = repocheck.verify_blob(self.repo, sha)
+                self.assertTrue(ok)
+                self.assertEqual(size, os.path.getsize(os.path.join(src, f)))
+
+    def test_09_agent_killed_mid_upload(self):
+        # Enough fresh data, slowed down, that the kill lands during the upload.
+        self.bed.create_table('big', 'blobs')
+        self.bed.write('big', 'blobs', 48 * MiB, seed=4242, compressibility=0.0)
+        victim = self.bed.nodes[1]
+        proc = subprocess.Popen([os.path.join(BIN, 'cairn'), '-c', self.bed.config, 'backup',
+                                 '--tag', 'interrupted', '--rate-limit', '8', '--json'],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.5)
+        os.kill(self.bed.agent_pid(victim), signal.SIGKILL)
+        out, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, 1, err)
+        self.assertIn(victim['address'], err)
+        self.assertNotIn('interrupted', repocheck.cluster_manifests(self.repo, 'itest'))
+        p, items = self.bed.cairn_json('list')
+        self.assertNotIn('interrupted', [x['tag'] for x in items])
+        # The surviving nodes' snapshots of the tag are cleared.
+        for node in self.bed.nodes:
+            if node is not victim:
+                self.assertEqual(self.bed.snapshot_dirs(node), [])
+        # Restart the agent; the next backup completes and sends only what was missing.
+        agent = subprocess.Popen([os.path.join(BIN, 'cairn-agent'), '--config',
+                                  os.path.join(self.bed.dir, victim['name'], 'agent.yaml')],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: self.bed.cairn_json('status')[1]['ready'], 20, 'agent restart')
+            p, s = self.backup('--tag', 'resumed')
+            self.assertLess(s['uploaded_bytes'], s['bytes'])
+            self.assertGreater(s['uploaded_bytes'], 0)
+            self.assert_repo_sound(crashed=True)
+        finally:
+            agent.terminate()
+            agent.wait(10)
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -1,0 +1,571 @@
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "blob.h"
+#include "ratelimit.h"
+#include "repo.h"
+#include "repo.pb-c.h"
+
+struct fixture {
+    char dir[64];
+    char root[96];
+    char url[128];
+    repo *r;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    strcpy(f->dir, "/tmp/cairn-repo-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->root, sizeof(f->root), "%s/repo", f->dir);
+    snprintf(f->url, sizeof(f->url), "file://%s", f->root);
+    *state = f;
+    return 0;
+}
+
+/* A fixture with an initialised repository open. */
+static int setup_open(void **state)
+{
+    setup(state);
+    struct fixture *f = *state;
+    cairn_err e;
+    assert_int_equal(repo_open(&f->r, f->url, true, &e), 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    repo_close(f->r);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+struct membuf {
+    unsigned char *data;
+    size_t len;
+};
+
+static int mem_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
+{
+    struct membuf *m = ctx;
+    m->data = realloc(m->data, m->len + len);
+    memcpy(m->data + m->len, buf, len);
+    m->len += len;
+    return 0;
+}
+
+static void test_open_missing(void **state)
+{
+    struct fixture *f = *state;
+    repo *r = NULL;
+    cairn_err e;
+    assert_int_equal(repo_open(&r, f->url, false, &e), CAIRN_ENOENT);
+    assert_null(r);
+    assert_non_null(strstr(e.msg, f->url));
+    assert_non_null(strstr(e.msg, "cairn repo init"));
+    struct stat st;
+    assert_int_not_equal(stat(f->root, &st), 0); /* looking created nothing */
+    assert_int_equal(repo_open(&r, "gopher://x", true, &e), CAIRN_EINVAL);
+}
+
+static bool is_uuid(const char *s)
+{
+    if (strlen(s) != 36 || s[14] != '4')
+        return false;
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !strchr("0123456789abcdef", s[i]))
+            return false;
+    }
+    return true;
+}
+
+static void test_create_and_reopen(void **state)
+{
+    struct fixture *f = *state;
+    repo *r, *r2, *r3;
+    cairn_err e;
+    assert_int_equal(repo_open(&r, f->url, true, &e), 0);
+    assert_true(is_uuid(repo_id(r)));
+    assert_string_equal(repo_url(r), f->url);
+    assert_non_null(repo_store(r));
+    assert_int_equal(repo_open(&r2, f->url, false, &e), 0);
+    assert_string_equal(repo_id(r2), repo_id(r));
+    /* create on an existing repository keeps its identity. */
+    assert_int_equal(repo_open(&r3, f->url, true, &e), 0);
+    assert_string_equal(repo_id(r3), repo_id(r));
+
+    /* cairn.repo is a plain RepoInfo. */
+    struct membuf m = {0};
+    assert_int_equal(store_get(repo_store(r), REPO_INFO_KEY, mem_sink, &m, &e), 0);
+    Cairn__Repo__RepoInfo *info = cairn__repo__repo_info__unpack(NULL, m.len, m.data);
+    assert_non_null(info);
+    assert_int_equal(info->format_version, REPO_FORMAT_VERSION);
+    assert_string_equal(info->repository_id, repo_id(r));
+    assert_true(info->created_ms > 1600000000000ull);
+    assert_non_null(strstr(info->created_by, "cairn"));
+    cairn__repo__repo_info__free_unpacked(info, NULL);
+    free(m.data);
+    repo_close(r);
+    repo_close(r2);
+    repo_close(r3);
+
+    /* Another repository gets another id. */
+    char url2[160];
+    snprintf(url2, sizeof(url2), "%s2", f->url);
+    assert_int_equal(repo_open(&r2, url2, true, &e), 0);
+    assert_int_equal(repo_open(&r, f->url, false, &e), 0);
+    assert_string_not_equal(repo_id(r), repo_id(r2));
+    repo_close(r);
+    repo_close(r2);
+}
+
+static void put_info(struct fixture *f, const void *buf, size_t len)
+{
+    store *s;
+    cairn_err e;
+    assert_int_equal(store_open(&s, f->url, &e), 0);
+    assert_int_equal(store_put_buf(s, REPO_INFO_KEY, buf, len, &e), 0);
+    store_close(s);
+}
+
+static void test_version_check(void **state)
+{
+    struct fixture *f = *state;
+    Cairn__Repo__RepoInfo info = CAIRN__REPO__REPO_INFO__INIT;
+    info.format_version = REPO_FORMAT_VERSION + 1;
+    info.repository_id = "11111111-2222-4333-8444-555555555555";
+    info.created_ms = 1;
+    uint8_t buf[256];
+    size_t len = cairn__repo__repo_info__pack(&info, buf);
+    put_info(f, buf, len);
+    repo *r = NULL;
+    cairn_err e;
+    assert_int_equal(repo_open(&r, f->url, false, &e), CAIRN_EPROTO);
+    assert_non_null(strstr(e.msg, "upgrade cairn"));
+    assert_int_equal(repo_open(&r, f->url, true, &e), CAIRN_EPROTO);
+
+    info.format_version = REPO_FORMAT_VERSION;
+    len = cairn__repo__repo_info__pack(&info, buf);
+    put_info(f, buf, len);
+    assert_int_equal(repo_open(&r, f->url, false, &e), 0);
+    assert_string_equal(repo_id(r), info.repository_id);
+    repo_close(r);
+
+    put_info(f, "\xff\xff\xff garbage", 12);
+    assert_int_equal(repo_open(&r, f->url, false, &e), CAIRN_ECORRUPT);
+    assert_non_null(strstr(e.msg, REPO_INFO_KEY));
+}
+
+static void test_keys(void **state)
+{
+    (void)state;
+    char buf[256];
+    const char *id = "ab"
+                     "cdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
+    repo_blob_key(id, buf, sizeof(buf));
+    assert_string_equal(buf, "blobs/ab/abcdef0123456789abcdef0123456789abcdef0123456789abcdef01"
+                             "23456789");
+    repo_node_manifest_key("prod", "tag1", "0b6a-host", buf, sizeof(buf));
+    assert_string_equal(buf, "backups/prod/tag1/nodes/0b6a-host.manifest");
+    repo_cluster_manifest_key("prod", "tag1", buf, sizeof(buf));
+    assert_string_equal(buf, "backups/prod/tag1/backup.manifest");
+}
+
+static int make_file(const unsigned char *data, size_t len)
+{
+    char path[] = "/tmp/cairn-repo-file-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    return fd;
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static void test_blob_put_get(void **state)
+{
+    struct fixture *f = *state;
+    size_t len = (3u << 20) + 77;
+    unsigned char *data = malloc(len);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (unsigned char)(i % 251 + (i >> 16));
+    int fd = make_file(data, len);
+    char id[65];
+    cairn_err e;
+    assert_int_equal(blob_hash_fd(fd, id, NULL, NULL, &e), 0);
+    bool exists = true;
+    assert_int_equal(repo_blob_exists(f->r, id, &exists, &e), 0);
+    assert_false(exists);
+    uint64_t stored = 0;
+    assert_int_equal(repo_blob_put_fd(f->r, id, fd, 1, NULL, &stored, &e), 0);
+    assert_int_equal(repo_blob_exists(f->r, id, &exists, &e), 0);
+    assert_true(exists);
+
+    char key[128], path[256];
+    repo_blob_key(id, key, sizeof(key));
+    snprintf(path, sizeof(path), "%s/%s", f->root, key);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal((uint64_t)st.st_size, stored);
+    assert_true(stored < len);
+
+    struct membuf m = {0};
+    uint64_t size = 0;
+    assert_int_equal(repo_blob_get(f->r, id, mem_sink, &m, &size, &e), 0);
+    assert_int_equal(size, len);
+    assert_int_equal(m.len, len);
+    assert_memory_equal(m.data, data, len);
+    free(m.data);
+
+    /* Standard tools give the blob its own name back. */
+    if (system("command -v zstd >/dev/null 2>&1 && command -v sha256sum >/dev/null 2>&1") == 0) {
+        char cmd[512], out[128] = "";
+        snprintf(cmd, sizeof(cmd), "zstd -d < '%s' | sha256sum", path);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        assert_non_null(fgets(out, sizeof(out), p));
+        assert_int_equal(pclose(p), 0);
+        assert_memory_equal(out, id, 64);
+    } else {
+        print_message("zstd or sha256sum not installed: skipping the CLI check\n");
+    }
+
+    /* The empty file is a blob too. */
+    int efd = make_file(NULL, 0);
+    char eid[65];
+    assert_int_equal(blob_hash_fd(efd, eid, NULL, NULL, &e), 0);
+    assert_int_equal(repo_blob_put_fd(f->r, eid, efd, 1, NULL, NULL, &e), 0);
+    m = (struct membuf){0};
+    assert_int_equal(repo_blob_get(f->r, eid, mem_sink, &m, &size, &e), 0);
+    assert_int_equal(size, 0);
+    close(efd);
+    close(fd);
+    free(data);
+}
+
+static void test_blob_changed_during_put(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char data[100000];
+    memset(data, 'a', sizeof(data));
+    int fd = make_file(data, sizeof(data));
+    char id[65];
+    cairn_err e;
+    assert_int_equal(blob_hash_fd(fd, id, NULL, NULL, &e), 0);
+    /* The file changes between hashing and uploading. */
+    assert_int_equal(pwrite(fd, "b", 1, 5000), 1);
+    assert_int_equal(repo_blob_put_fd(f->r, id, fd, 1, NULL, NULL, &e), CAIRN_ECORRUPT);
+    assert_non_null(strstr(e.msg, "changed"));
+    assert_non_null(strstr(e.msg, id));
+    bool exists = true;
+    assert_int_equal(repo_blob_exists(f->r, id, &exists, &e), 0);
+    assert_false(exists);
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s/blobs/%.2s", f->root, id);
+    assert_int_equal(count_entries(dir), 0); /* no temporary left behind either */
+    /* A file that grew is caught the same way. */
+    assert_int_equal(pwrite(fd, "a", 1, 5000), 1);
+    assert_int_equal(pwrite(fd, "tail", 4, sizeof(data)), 4);
+    assert_int_equal(repo_blob_put_fd(f->r, id, fd, 1, NULL, NULL, &e), CAIRN_ECORRUPT);
+    close(fd);
+}
+
+static void test_blob_errors(void **state)
+{
+    struct fixture *f = *state;
+    cairn_err e;
+    bool exists;
+    struct membuf m = {0};
+    const char *id = "0000000000000000000000000000000000000000000000000000000000000000";
+    assert_int_equal(repo_blob_get(f->r, id, mem_sink, &m, NULL, &e), CAIRN_ENOENT);
+    assert_non_null(strstr(e.msg, id));
+    assert_non_null(strstr(e.msg, "missing"));
+    assert_int_equal(repo_blob_exists(f->r, "xyz", &exists, &e), CAIRN_EINVAL);
+    assert_int_equal(repo_blob_get(f->r, "../../etc", mem_sink, &m, NULL, &e), CAIRN_EINVAL);
+    assert_int_equal(repo_blob_put_fd(f->r, "ABC", 0, 1, NULL, NULL, &e), CAIRN_EINVAL);
+
+    /* A stored blob damaged on disk is caught on the way out. */
+    unsigned char data[50000];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (unsigned char)(i * 7);
+    int fd = make_file(data, sizeof(data));
+    char bid[65], key[128], path[256];
+    assert_int_equal(blob_hash_fd(fd, bid, NULL, NULL, &e), 0);
+    assert_int_equal(repo_blob_put_fd(f->r, bid, fd, 1, NULL, NULL, &e), 0);
+    close(fd);
+    repo_blob_key(bid, key, sizeof(key));
+    snprintf(path, sizeof(path), "%s/%s", f->root, key);
+    int bfd = open(path, O_RDWR);
+    struct stat st;
+    fstat(bfd, &st);
+    unsigned char c;
+    assert_int_equal(pread(bfd, &c, 1, st.st_size / 2), 1);
+    c ^= 1;
+    assert_int_equal(pwrite(bfd, &c, 1, st.st_size / 2), 1);
+    close(bfd);
+    assert_int_equal(repo_blob_get(f->r, bid, mem_sink, &m, NULL, &e), CAIRN_ECORRUPT);
+    assert_non_null(strstr(e.msg, bid));
+    assert_int_equal(truncate(path, st.st_size - 3), 0);
+    assert_int_equal(repo_blob_get(f->r, bid, mem_sink, &m, NULL, &e), CAIRN_ECORRUPT);
+    free(m.data);
+}
+
+static int count_leases(struct fixture *f)
+{
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s/locks", f->root);
+    return count_entries(dir);
+}
+
+static void test_leases(void **state)
+{
+    struct fixture *f = *state;
+    cairn_err e;
+    repo_lease *s1, *s2, *x, *none = NULL;
+    assert_int_equal(repo_lease_acquire(f->r, REPO_LEASE_SHARED, "backup one", 60, &s1, &e), 0);
+    assert_int_equal(repo_lease_acquire(f->r, REPO_LEASE_SHARED, "backup two", 60, &s2, &e), 0);
+    assert_int_equal(count_leases(f), 2);
+    assert_int_equal(repo_lease_acquire(f->r, REPO_LEASE_EXCLUSIVE, "purge", 60, &none, &e),
+                     CAIRN_EBUSY);
+    assert_null(none);
+    assert_true(strstr(e.msg, "backup one") || strstr(e.msg, "backup two"));
+    assert_int_equal(count_leases(f), 2); /* the failed attempt left nothing */
+    repo_lease_release(s1);
+    repo_lease_release(s2);
+    assert_int_equal(count_leases(f), 0);
+
+    assert_int_equal(repo_lease_acquire(f->r, REPO_LEASE_EXCLUSIVE, "purge by ops", 60, &x, &e), 0);
+    assert_int_equal(repo_lease_acquire(f->r, REPO_LEASE_SHARED, "backup", 60, &none, &e),
+                     CAIRN_EBUSY);
+    assert_non_null(strstr(e.msg, "purge by ops"));
+    assert_non_null(strstr(e.msg, f->url));
+    assert_int_equal(repo_lease_acquire(f->r, REPO_LEASE_EXCLUSIVE, "purge 2", 60, &none, &e),
+                     CAIRN_EBUSY);
+    assert_int_equal(repo_lease_renew(x, &e), 0);
+    repo_lease_release(x);
+    assert_int_equal(repo_lease_acquire(f->r, REPO_LEASE_SHARED, "backup", 60, &s1, &e), 0);
+    repo_lease_release(s1);
+    assert_int_equal(repo_lease_acquire(f->r, REPO_LEASE_SHARED, "x", 0, &none, &e), CAIRN_EINVAL);
+    repo_lease_release(NULL);
+}
+
+static void test_lease_expiry(void **state)
+{
+    struct fixture *f = *state;
+    cairn_err e;
+    store *s = repo_store(f->r);
+    /* A dead coordinator's exclusive lease that expired long ago, and junk. */
+    const char *dead = "cairn-lease 1\nkind: exclusive\nowner: dead purge\nexpires_ms: 1000\n";
+    assert_int_equal(store_put_buf(s, "locks/exclusive-dead.lease", dead, strlen(dead), &e), 0);
+    assert_int_equal(store_put_buf(s, "locks/junk.lease", "??", 2, &e), 0);
+    repo_lease *l;
+    assert_int_equal(repo_lease_acquire(f->r, REPO_LEASE_EXCLUSIVE, "new purge", 60, &l, &e), 0);
+    assert_int_equal(store_head(s, "locks/exclusive-dead.lease", NULL, &e), CAIRN_ENOENT);
+    repo_lease_release(l);
+    assert_int_equal(store_delete(s, "locks/junk.lease", &e), 0);
+
+    /* A live lease's object names its owner, kind and expiry in plain text. */
+    assert_int_equal(repo_lease_acquire(f->r, REPO_LEASE_SHARED, "bk\nup", 1, &l, &e), 0);
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s/locks", f->root);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char key[300] = "";
+    while ((de = readdir(d))) {
+        if (de->d_name[0] != '.')
+            snprintf(key, sizeof(key), "locks/%s", de->d_name);
+    }
+    closedir(d);
+    assert_non_null(strstr(key, "locks/shared-"));
+    struct membuf m = {0};
+    assert_int_equal(store_get(s, key, mem_sink, &m, &e), 0);
+    mem_sink(&m, "", 1, NULL);
+    assert_non_null(strstr((char *)m.data, "cairn-lease 1\nkind: shared\nowner: bk?up\n"));
+    free(m.data);
+
+    /* Past its ttl the lease cannot be renewed: others may have acted. */
+    struct timespec ts = {1, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    assert_int_equal(repo_lease_renew(l, &e), CAIRN_ETIMEDOUT);
+    assert_non_null(strstr(e.msg, "expired"));
+    /* ... and no longer blocks an exclusive lease. */
+    repo_lease *x;
+    assert_int_equal(repo_lease_acquire(f->r, REPO_LEASE_EXCLUSIVE, "purge", 60, &x, &e), 0);
+    repo_lease_release(x);
+    repo_lease_release(l);
+    assert_int_equal(count_leases(f), 0);
+}
+
+struct racer {
+    repo *r;
+    pthread_barrier_t *bar;
+    int rounds;
+    bool won[40];
+    repo_lease *held;
+};
+
+static void *racer_main(void *arg)
+{
+    struct racer *rc = arg;
+    for (int i = 0; i < rc->rounds; i++) {
+        pthread_barrier_wait(rc->bar);
+        cairn_err e;
+        rc->held = NULL;
+        repo_lease_acquire(rc->r, REPO_LEASE_EXCLUSIVE, "racer", 60, &rc->held, &e);
+        pthread_barrier_wait(rc->bar); /* both attempts are over before either releases */
+        rc->won[i] = rc->held != NULL;
+        repo_lease_release(rc->held);
+        pthread_barrier_wait(rc->bar);
+    }
+    return NULL;
+}
+
+static void test_lease_race(void **state)
+{
+    struct fixture *f = *state;
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, 2);
+    struct racer a = {.r = f->r, .bar = &bar, .rounds = 40};
+    struct racer b = a;
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, racer_main, &a);
+    pthread_create(&tb, NULL, racer_main, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    pthread_barrier_destroy(&bar);
+    /* Both may back off in a round, but never may both hold the lease. */
+    int wins = 0;
+    for (int i = 0; i < 40; i++) {
+        assert_false(a.won[i] && b.won[i]);
+        wins += a.won[i] + b.won[i];
+    }
+    assert_true(wins > 0);
+    assert_int_equal(count_leases(f), 0);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct taker {
+    ratelimit *rl;
+    size_t total;
+};
+
+static void *taker_main(void *arg)
+{
+    struct taker *t = arg;
+    for (size_t done = 0; done < t->total; done += 65536)
+        ratelimit_take(t->rl, 65536);
+    return NULL;
+}
+
+static void test_ratelimit(void **state)
+{
+    (void)state;
+    ratelimit *rl = (ratelimit *)1;
+    cairn_err e;
+    assert_int_equal(ratelimit_new(&rl, 0, &e), 0);
+    assert_null(rl);
+    ratelimit_take(NULL, 1u << 30); /* unlimited: returns at once */
+    ratelimit_free(NULL);
+
+    /* 4 threads share 8 MiB/s for 4 MiB: about half a second in all. */
+    assert_int_equal(ratelimit_new(&rl, 8u << 20, &e), 0);
+    pthread_t t[4];
+    struct taker tk = {.rl = rl, .total = 1u << 20};
+    double start = now_s();
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, taker_main, &tk);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    double took = now_s() - start;
+    assert_true(took > 0.35);
+    assert_true(took < 1.5);
+    ratelimit_free(rl);
+}
+
+static void test_blob_put_rate_limited(void **state)
+{
+    struct fixture *f = *state;
+    size_t len = 1u << 20;
+    unsigned char *data = malloc(len);
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < len; i++) { /* incompressible: stored size ~ len */
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data[i] = (unsigned char)x;
+    }
+    int fd = make_file(data, len);
+    char id[65];
+    cairn_err e;
+    assert_int_equal(blob_hash_fd(fd, id, NULL, NULL, &e), 0);
+    ratelimit *rl;
+    assert_int_equal(ratelimit_new(&rl, 4u << 20, &e), 0);
+    uint64_t stored = 0;
+    double start = now_s();
+    assert_int_equal(repo_blob_put_fd(f->r, id, fd, 1, rl, &stored, &e), 0);
+    double took = now_s() - start;
+    assert_true(stored >= len);
+    assert_true(took > 0.15); /* (1 MiB - 0.4 MiB burst) at 4 MiB/s */
+    ratelimit_free(rl);
+    close(fd);
+    free(data);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version_check, setup, teardown),
+        cmocka_unit_test(test_keys),
+        cmocka_unit_test_setup_teardown(test_blob_put_get, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_blob_changed_during_put, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_blob_errors, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_leases, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_expiry, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_race, setup_open, teardown),
+        cmocka_unit_test(test_ratelimit),
+        cmocka_unit_test_setup_teardown(test_blob_put_rate_limited, setup_open, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

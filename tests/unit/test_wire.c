@@ -1,0 +1,139 @@
+/* Envelope encoding and decoding: versions, cluster names, request ids, garbage. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "wire.h"
+
+static void request_round_trip(void **state)
+{
+    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
+    Cairn__Rpc__SnapshotRequest sr = CAIRN__RPC__SNAPSHOT_REQUEST__INIT;
+    sr.tag = "t1";
+    rq.op_case = CAIRN__RPC__REQUEST__OP_SNAPSHOT;
+    rq.snapshot = &sr;
+    uint8_t *buf;
+    size_t len;
+    cairn_err e;
+    assert_int_equal(wire_pack_request(&rq, "prod", 42, &buf, &len, &e), 0);
+    Cairn__Rpc__Request *out = NULL;
+    assert_int_equal(wire_unpack_request(buf, len, "prod", &out, &e), 0);
+    assert_int_equal(out->version, WIRE_VERSION);
+    assert_int_equal(out->request_id, 42);
+    assert_string_equal(out->cluster, "prod");
+    assert_int_equal(out->op_case, CAIRN__RPC__REQUEST__OP_SNAPSHOT);
+    assert_string_equal(out->snapshot->tag, "t1");
+    cairn__rpc__request__free_unpacked(out, NULL);
+    free(buf);
+}
+
+static void request_other_cluster_refused(void **state)
+{
+    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
+    uint8_t *buf;
+    size_t len;
+    cairn_err e;
+    assert_int_equal(wire_pack_request(&rq, "staging", 7, &buf, &len, &e), 0);
+    Cairn__Rpc__Request *out = NULL;
+    assert_int_equal(wire_unpack_request(buf, len, "prod", &out, &e), CAIRN_EMISMATCH);
+    assert_non_null(strstr(e.msg, "staging"));
+    assert_non_null(strstr(e.msg, "prod"));
+    /* Still decoded, so the agent can answer with the request id. */
+    assert_non_null(out);
+    assert_int_equal(out->request_id, 7);
+    cairn__rpc__request__free_unpacked(out, NULL);
+    free(buf);
+}
+
+static void request_other_version_refused(void **state)
+{
+    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
+    rq.cluster = "prod";
+    rq.version = WIRE_VERSION + 1;
+    size_t len = cairn__rpc__request__get_packed_size(&rq);
+    uint8_t *buf = malloc(len);
+    cairn__rpc__request__pack(&rq, buf);
+    Cairn__Rpc__Request *out = NULL;
+    cairn_err e;
+    assert_int_equal(wire_unpack_request(buf, len, "prod", &out, &e), CAIRN_EPROTO);
+    assert_non_null(strstr(e.msg, "protocol version"));
+    cairn__rpc__request__free_unpacked(out, NULL);
+    free(buf);
+}
+
+static void garbage_is_a_protocol_error(void **state)
+{
+    uint8_t junk[64];
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (uint8_t)(i * 37 + 11);
+    Cairn__Rpc__Request *out = NULL;
+    cairn_err e;
+    assert_int_equal(wire_unpack_request(junk, sizeof(junk), "prod", &out, &e), CAIRN_EPROTO);
+    assert_null(out);
+    Cairn__Rpc__Response *resp = NULL;
+    assert_int_equal(wire_unpack_response(junk, sizeof(junk), "prod", 1, &resp, &e), CAIRN_EPROTO);
+    assert_null(resp);
+    /* A truncated valid message is refused too. */
+    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(wire_pack_request(&rq, "prod", 9, &buf, &len, &e), 0);
+    assert_int_equal(wire_unpack_request(buf, len / 2, "prod", &out, &e), CAIRN_EPROTO);
+    free(buf);
+}
+
+static void response_status_becomes_error(void **state)
+{
+    Cairn__Rpc__Response resp = CAIRN__RPC__RESPONSE__INIT;
+    cairn_err st;
+    err_set(&st, CAIRN_ENOSPC, "repository /x is full");
+    uint8_t *buf;
+    size_t len;
+    cairn_err e;
+    assert_int_equal(wire_pack_response(&resp, "prod", 5, &st, &buf, &len, &e), 0);
+    Cairn__Rpc__Response *out = NULL;
+    assert_int_equal(wire_unpack_response(buf, len, "prod", 5, &out, &e), CAIRN_ENOSPC);
+    assert_string_equal(e.msg, "repository /x is full");
+    assert_null(out);
+    /* The wrong request id is refused: it is someone else's answer. */
+    assert_int_equal(wire_unpack_response(buf, len, "prod", 6, &out, &e), CAIRN_EPROTO);
+    free(buf);
+}
+
+static void response_success_carries_result(void **state)
+{
+    Cairn__Rpc__Response resp = CAIRN__RPC__RESPONSE__INIT;
+    Cairn__Rpc__SnapshotResult sr = CAIRN__RPC__SNAPSHOT_RESULT__INIT;
+    sr.time_ms = 1234;
+    resp.result_case = CAIRN__RPC__RESPONSE__RESULT_SNAPSHOT;
+    resp.snapshot = &sr;
+    uint8_t *buf;
+    size_t len;
+    cairn_err e;
+    assert_int_equal(wire_pack_response(&resp, "prod", 5, NULL, &buf, &len, &e), 0);
+    Cairn__Rpc__Response *out = NULL;
+    assert_int_equal(wire_unpack_response(buf, len, "prod", 5, &out, &e), 0);
+    assert_int_equal(out->snapshot->time_ms, 1234);
+    cairn__rpc__response__free_unpacked(out, NULL);
+    /* A response of another cluster is refused. */
+    assert_int_equal(wire_unpack_response(buf, len, "other", 5, &out, &e), CAIRN_EMISMATCH);
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(request_round_trip),
+        cmocka_unit_test(request_other_cluster_refused),
+        cmocka_unit_test(request_other_version_refused),
+        cmocka_unit_test(garbage_is_a_protocol_error),
+        cmocka_unit_test(response_status_becomes_error),
+        cmocka_unit_test(response_success_carries_result),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
