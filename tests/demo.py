@@ -57,8 +57,8 @@ def digests(nodes, tables):
     """Per table, the multiset of Data.db SHA-256 over the whole cluster."""
     out = {}
     for ks, t in tables:
-        out[(ks, t)] = sorted(h for n in nodes
-                              for h in rest(n, 'GET', '/emulator/digest', keyspace=ks, table=t))
+        out[(ks, t)] = sorted(h for n in nodes for h in rest(
+            n, 'GET', '/emulator/digest', keyspace=ks, table=t)['%s.%s' % (ks, t)])
     return out
 
 

@@ -37,7 +37,7 @@ def shared_sets():
 
 class Bed:
     def __init__(self, nodes=3, data_dirs=2, agents=True, insecure=False, dcs=None,
-                 cluster_name='itest'):
+                 cluster_name='itest', repository=None):
         self.dir = tempfile.mkdtemp(prefix='cairn-it-')
         self.cluster_name = cluster_name
         base = '127.%d.%d.1' % (random.randint(100, 250), random.randint(1, 250))
@@ -50,6 +50,8 @@ class Bed:
             args += ['--with-agents', '--bin-dir', BIN]
         if insecure:
             args += ['--insecure']
+        if repository:
+            args += ['--repository', repository]
         try:
             subprocess.run(args, check=True, capture_output=True, text=True, timeout=120)
         except subprocess.CalledProcessError as e:
@@ -130,7 +132,22 @@ class Bed:
         return self.rest(node, 'POST', '/emulator/compact', keyspace=keyspace, table=table)
 
     def digest(self, keyspace, table, node):
-        return self.rest(node, 'GET', '/emulator/digest', keyspace=keyspace, table=table)
+        """Sorted SHA-256 of the Data.db files the node holds for the table."""
+        out = self.rest(node, 'GET', '/emulator/digest', keyspace=keyspace, table=table)
+        return out['%s.%s' % (keyspace, table)]
+
+    def cluster_digest(self, keyspace, table):
+        return sorted(h for n in self.nodes for h in self.digest(keyspace, table, n))
+
+    def cql(self, statement, node=None):
+        sys.path.insert(0, os.path.join(SOURCE, 'tests', 'emulator'))
+        from scyllaemu.cqlclient import CqlClient
+        n = node or self.nodes[0]
+        with CqlClient(n['address'], n['cql_port']) as c:
+            return c.query(statement)
+
+    def loads(self, node):
+        return self.rest(node, 'GET', '/emulator/loads')
 
     def plant(self, keyspace, table, path, node):
         return self.rest(node, 'POST', '/emulator/plant', keyspace=keyspace, table=table,

@@ -391,8 +391,14 @@ class Node:
         try:
             if self.settings['load_delay']:
                 time.sleep(self.settings['load_delay'])
-            with self.lock:
+            if load_and_stream:
+                # Streaming waits on peers that may be streaming to us: holding our lock
+                # meanwhile would deadlock two nodes loading at once. stream_in takes it
+                # for the local writes, and loads are serialized by _loading.
                 self._load(table, load_and_stream, scope or 'all', record)
+            else:
+                with self.lock:
+                    self._load(table, load_and_stream, scope or 'all', record)
         except LoadFailed as e:
             record['status'] = 'failed'
             record['error'] = str(e)
