@@ -24,6 +24,7 @@
 #include "cql.h"
 #include "log.h"
 #include "names.h"
+#include "path.h"
 #include "repo.h"
 #include "sstable.h"
 
@@ -176,7 +177,8 @@ static const char *final_prefix(rename_map *m, const char *dir, const char *pref
     for (size_t i = 0; i < m->n && !taken; i++)
         taken = strcmp(m->to[i], prefix) == 0;
     char probe[4200];
-    snprintf(probe, sizeof(probe), "%s/%s-TOC.txt", dir, prefix);
+    if (path_fmt(probe, sizeof(probe), e, "%s/%s-TOC.txt", dir, prefix) != 0)
+        return NULL;
     taken = taken || access(probe, F_OK) == 0;
     if (!taken) {
         snprintf(m->to[m->n], sizeof(m->to[0]), "%s", prefix);
@@ -198,8 +200,8 @@ static void remove_placed(const char *dir, char **placed, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         char path[4400];
-        snprintf(path, sizeof(path), "%s/%s", dir, placed[i]);
-        unlink(path);
+        if (path_fmt(path, sizeof(path), NULL, "%s/%s", dir, placed[i]) == 0)
+            unlink(path);
         free(placed[i]);
     }
 }
@@ -227,10 +229,11 @@ static int download_table(job *j, repo *r, const Cairn__Rpc__RestoreTable *t, co
             break;
         }
         char name[300], tmp[320], path[4400], tmppath[4400];
-        snprintf(name, sizeof(name), "%s-%s", to, comp);
-        snprintf(tmp, sizeof(tmp), ".cairn-%s", name);
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        snprintf(tmppath, sizeof(tmppath), "%s/%s", dir, tmp);
+        if ((rc = path_fmt(name, sizeof(name), e, "%s-%s", to, comp)) != 0 ||
+            (rc = path_fmt(tmp, sizeof(tmp), e, ".cairn-%s", name)) != 0 ||
+            (rc = path_fmt(path, sizeof(path), e, "%s/%s", dir, name)) != 0 ||
+            (rc = path_fmt(tmppath, sizeof(tmppath), e, "%s/%s", dir, tmp)) != 0)
+            break;
         char **np = realloc(*placed, (*nplaced + 2) * sizeof(char *));
         if (!np) {
             rc = err_set(e, CAIRN_ENOMEM, "out of memory");

@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "names.h"
+#include "path.h"
 #include "ratelimit.h"
 #include "repo.h"
 #include "sstable.h"
@@ -72,20 +72,6 @@ static void upload_arg_free(void *p)
     if (u->node)
         cairn__rpc__node_info__free_unpacked(u->node, NULL);
     free(u);
-}
-
-/* Formats a path; a path that does not fit is an error, never a truncated path. */
-static int path_fmt(char *buf, size_t cap, cairn_err *e, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int path_fmt(char *buf, size_t cap, cairn_err *e, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, cap, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= cap)
-        return err_set(e, CAIRN_EINVAL, "path too long under %.200s", buf);
-    return 0;
 }
 
 static bool is_table_dir(const char *entry, const char *table)

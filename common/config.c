@@ -259,7 +259,7 @@ static int set_list(loader *l, yaml_node_t *v, const char *key, config_list *dst
         return err_set(l->e, CAIRN_ENOMEM, "%s: out of memory", l->name);
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *item = node_at(l, v->data.sequence.items.start[i]);
-        char item_key[2 * KEY_MAX];
+        char item_key[2 * KEY_MAX + 24]; /* the key, then "[index]" */
         snprintf(item_key, sizeof(item_key), "%s[%zu]", key, i);
         int rc = visit(l, item);
         if (!rc)
@@ -541,8 +541,8 @@ static int read_file(const char *path, char **text, size_t *len, cairn_err *e)
 
 int config_load_file(const char *path, const config_field *fields, void *out, cairn_err *e)
 {
-    char *text;
-    size_t len;
+    char *text = NULL;
+    size_t len = 0;
     int rc = read_file(path, &text, &len, e);
     if (rc) {
         config_free(fields, out);

@@ -403,7 +403,8 @@ int certs_issue(const char *dir, const char *name, bool agent, cairn_err *e)
     const cert_ext exts[] = {
         {NID_basic_constraints, "critical,CA:FALSE"},
         {NID_key_usage, "critical,digitalSignature,keyAgreement"},
-        {NID_ext_key_usage, agent ? "serverAuth,clientAuth" : "clientAuth"},
+        /* An agent only serves: its key must not let one node drive the others. */
+        {NID_ext_key_usage, agent ? "serverAuth" : "clientAuth"},
         {NID_subject_key_identifier, "hash"},
         {NID_authority_key_identifier, "keyid:always"},
         {agent ? NID_subject_alt_name : 0, agent ? san : NULL},

@@ -113,7 +113,8 @@ static void *progress_main(void *arg)
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
         pthread_cond_timedwait(&p->cond, &p->lock, &ts);
-        draw(p);
+        if (!p->stop) /* the last picture is progress_stop's */
+            draw(p);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;

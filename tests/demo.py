@@ -37,8 +37,8 @@ def run(args, check=True):
     return p
 
 
-def rest(node, method, path, **params):
-    url = 'http://%s:%d%s?%s' % (node['address'], node['rest_port'], path,
+def rest(node, method, route, **params):
+    url = 'http://%s:%d%s?%s' % (node['address'], node['rest_port'], route,
                                  urllib.parse.urlencode(params))
     with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=120) as r:
         body = r.read()

@@ -50,6 +50,18 @@ class SecurityTest(unittest.TestCase):
         self.assertTrue(all('TLS' in x for x in st['problems']), st['problems'])
         self.assert_still_serving()
 
+    def test_agent_certificate_cannot_drive_other_agents(self):
+        # A node's own key, stolen, must not let anyone drive the other agents.
+        other = self.bed.nodes[1]['address']
+        text = self.bed.read_config().replace(
+            'coordinator.crt', '%s.crt' % other).replace('coordinator.key', '%s.key' % other)
+        cfg = self.bed.write_config('agent-as-client.yaml', text)
+        p, st = self.bed.cairn_json('status', config=cfg)
+        self.assertEqual(p.returncode, 1)
+        self.assertFalse(st['ready'])
+        self.assertTrue(all('TLS' in x for x in st['problems']), st['problems'])
+        self.assert_still_serving()
+
     def test_client_without_certificate_is_refused(self):
         with self.assertRaises((ssl.SSLError, ConnectionError, OSError)):
             s = self.tls_client(cert=False)
