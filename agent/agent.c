@@ -46,17 +46,28 @@ void agent_free(agent *a)
 static const char *op_name(Cairn__Rpc__Request__OpCase op)
 {
     switch (op) {
-    case CAIRN__RPC__REQUEST__OP_DESCRIBE: return "describe";
-    case CAIRN__RPC__REQUEST__OP_FLUSH: return "flush";
-    case CAIRN__RPC__REQUEST__OP_SNAPSHOT: return "snapshot";
-    case CAIRN__RPC__REQUEST__OP_CLEAR_SNAPSHOT: return "clear-snapshot";
-    case CAIRN__RPC__REQUEST__OP_SCHEMA: return "schema";
-    case CAIRN__RPC__REQUEST__OP_UPLOAD: return "upload";
-    case CAIRN__RPC__REQUEST__OP_JOB: return "job";
-    case CAIRN__RPC__REQUEST__OP_RESTORE: return "restore";
-    case CAIRN__RPC__REQUEST__OP_APPLY_SCHEMA: return "apply-schema";
-    case CAIRN__RPC__REQUEST__OP_FORGET_RESTORE: return "forget-restore";
-    default: return "unknown";
+    case CAIRN__RPC__REQUEST__OP_DESCRIBE:
+        return "describe";
+    case CAIRN__RPC__REQUEST__OP_FLUSH:
+        return "flush";
+    case CAIRN__RPC__REQUEST__OP_SNAPSHOT:
+        return "snapshot";
+    case CAIRN__RPC__REQUEST__OP_CLEAR_SNAPSHOT:
+        return "clear-snapshot";
+    case CAIRN__RPC__REQUEST__OP_SCHEMA:
+        return "schema";
+    case CAIRN__RPC__REQUEST__OP_UPLOAD:
+        return "upload";
+    case CAIRN__RPC__REQUEST__OP_JOB:
+        return "job";
+    case CAIRN__RPC__REQUEST__OP_RESTORE:
+        return "restore";
+    case CAIRN__RPC__REQUEST__OP_APPLY_SCHEMA:
+        return "apply-schema";
+    case CAIRN__RPC__REQUEST__OP_FORGET_RESTORE:
+        return "forget-restore";
+    default:
+        return "unknown";
     }
 }
 
@@ -64,15 +75,22 @@ static int dispatch(agent *a, const Cairn__Rpc__Request *rq, Cairn__Rpc__Respons
                     cairn_err *e)
 {
     switch (rq->op_case) {
-    case CAIRN__RPC__REQUEST__OP_DESCRIBE: return agent_describe(a, resp, e);
-    case CAIRN__RPC__REQUEST__OP_FLUSH: return agent_flush(a, rq->flush, e);
-    case CAIRN__RPC__REQUEST__OP_SNAPSHOT: return agent_snapshot(a, rq->snapshot, resp, e);
+    case CAIRN__RPC__REQUEST__OP_DESCRIBE:
+        return agent_describe(a, resp, e);
+    case CAIRN__RPC__REQUEST__OP_FLUSH:
+        return agent_flush(a, rq->flush, e);
+    case CAIRN__RPC__REQUEST__OP_SNAPSHOT:
+        return agent_snapshot(a, rq->snapshot, resp, e);
     case CAIRN__RPC__REQUEST__OP_CLEAR_SNAPSHOT:
         return agent_clear_snapshot(a, rq->clear_snapshot, e);
-    case CAIRN__RPC__REQUEST__OP_SCHEMA: return agent_schema(a, rq->schema, resp, e);
-    case CAIRN__RPC__REQUEST__OP_UPLOAD: return agent_upload(a, rq->upload, resp, e);
-    case CAIRN__RPC__REQUEST__OP_JOB: return agent_job(a, rq->job, resp, e);
-    case CAIRN__RPC__REQUEST__OP_RESTORE: return agent_restore(a, rq->restore, resp, e);
+    case CAIRN__RPC__REQUEST__OP_SCHEMA:
+        return agent_schema(a, rq->schema, resp, e);
+    case CAIRN__RPC__REQUEST__OP_UPLOAD:
+        return agent_upload(a, rq->upload, resp, e);
+    case CAIRN__RPC__REQUEST__OP_JOB:
+        return agent_job(a, rq->job, resp, e);
+    case CAIRN__RPC__REQUEST__OP_RESTORE:
+        return agent_restore(a, rq->restore, resp, e);
     case CAIRN__RPC__REQUEST__OP_APPLY_SCHEMA:
         return agent_apply_schema(a, rq->apply_schema, resp, e);
     case CAIRN__RPC__REQUEST__OP_FORGET_RESTORE:
@@ -122,7 +140,9 @@ void agent_response_clear(Cairn__Rpc__Response *resp)
         /* Built with the unpack-compatible allocator: see describe.c. */
         cairn__rpc__node_info__free_unpacked(resp->node, NULL);
         break;
-    case CAIRN__RPC__RESPONSE__RESULT_SNAPSHOT: free(resp->snapshot); break;
+    case CAIRN__RPC__RESPONSE__RESULT_SNAPSHOT:
+        free(resp->snapshot);
+        break;
     case CAIRN__RPC__RESPONSE__RESULT_SCHEMA:
         free(resp->schema->blob);
         free(resp->schema);
@@ -134,7 +154,8 @@ void agent_response_clear(Cairn__Rpc__Response *resp)
     case CAIRN__RPC__RESPONSE__RESULT_APPLY_SCHEMA:
         cairn__rpc__apply_schema_result__free_unpacked(resp->apply_schema, NULL);
         break;
-    default: break;
+    default:
+        break;
     }
     resp->result_case = CAIRN__RPC__RESPONSE__RESULT__NOT_SET;
 }

@@ -7,7 +7,10 @@
 #include "config.h"
 #include "names.h"
 
-#define F(key, type, member) {key, type, offsetof(agent_config, member), NULL, false, 0, 0}
+#define F(key, type, member)                                                                       \
+    {                                                                                              \
+        key, type, offsetof(agent_config, member), NULL, false, 0, 0                               \
+    }
 
 static const config_field tls_fields[] = {
     {"ca", CONFIG_STRING, offsetof(agent_config, tls_ca), NULL, true, 0, 0},
@@ -76,8 +79,7 @@ int agent_config_load(const char *path, agent_config *c, cairn_err *e)
         goto fail;
     }
     if (c->insecure && tls_url) {
-        rc = err_set(e, CAIRN_ECONFIG, "%s: `insecure: true` needs a tcp:// listen address",
-                     path);
+        rc = err_set(e, CAIRN_ECONFIG, "%s: `insecure: true` needs a tcp:// listen address", path);
         goto fail;
     }
     if ((c->scylla_username == NULL) != (c->scylla_password == NULL)) {

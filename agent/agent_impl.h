@@ -30,8 +30,7 @@ int agent_schema(agent *a, const Cairn__Rpc__SchemaRequest *rq, Cairn__Rpc__Resp
                  cairn_err *e);
 int agent_upload(agent *a, const Cairn__Rpc__UploadRequest *rq, Cairn__Rpc__Response *resp,
                  cairn_err *e);
-int agent_job(agent *a, const Cairn__Rpc__JobRequest *rq, Cairn__Rpc__Response *resp,
-              cairn_err *e);
+int agent_job(agent *a, const Cairn__Rpc__JobRequest *rq, Cairn__Rpc__Response *resp, cairn_err *e);
 
 int agent_restore(agent *a, const Cairn__Rpc__RestoreRequest *rq, Cairn__Rpc__Response *resp,
                   cairn_err *e);

@@ -161,16 +161,14 @@ int jobs_info(jobs *js, const char *id, Cairn__Rpc__JobInfo *info, cairn_err *e)
         j = j->next;
     if (!j) {
         pthread_mutex_unlock(&js->lock);
-        return err_set(e, CAIRN_ENOENT, "no job %s on this agent (was the agent restarted?)",
-                       id);
+        return err_set(e, CAIRN_ENOENT, "no job %s on this agent (was the agent restarted?)", id);
     }
     int rc = 0;
     info->job_id = strdup(j->id);
     info->state = j->state;
-    uint64_t *fields[JOB_NCOUNTERS] = {&info->files_total,    &info->files_done,
-                                       &info->bytes_total,    &info->bytes_done,
-                                       &info->bytes_uploaded, &info->bytes_stored,
-                                       &info->tables};
+    uint64_t *fields[JOB_NCOUNTERS] = {
+        &info->files_total,    &info->files_done,   &info->bytes_total, &info->bytes_done,
+        &info->bytes_uploaded, &info->bytes_stored, &info->tables};
     protobuf_c_boolean *has[JOB_NCOUNTERS] = {&info->has_files_total,    &info->has_files_done,
                                               &info->has_bytes_total,    &info->has_bytes_done,
                                               &info->has_bytes_uploaded, &info->has_bytes_stored,

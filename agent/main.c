@@ -40,8 +40,7 @@ static int run(const agent_config *cfg, cairn_err *e)
         agent_free(a);
         return rc;
     }
-    log_info("cairn-agent %s serving cluster %s on %s", CAIRN_VERSION, cfg->cluster,
-             cfg->listen);
+    log_info("cairn-agent %s serving cluster %s on %s", CAIRN_VERSION, cfg->cluster, cfg->listen);
 
     /* Signals are taken synchronously so shutdown runs in normal context. */
     sigset_t set;

@@ -30,7 +30,7 @@
 
 #define CQL_TIMEOUT_MS 60000
 /* ScyllaDB loads one batch at a time per node; wait this long for our turn. */
-#define LOAD_BUSY_RETRIES 600
+#define LOAD_BUSY_RETRIES  600
 #define LOAD_BUSY_SLEEP_MS 500
 
 typedef struct restore_arg {
@@ -258,8 +258,9 @@ static int download_table(job *j, repo *r, const Cairn__Rpc__RestoreTable *t, co
             break;
         }
         if (size != f->size) {
-            rc = err_set(e, CAIRN_ECORRUPT, "blob %s of %s.%s holds %llu bytes, the manifest says %llu",
-                         f->blob, t->keyspace, t->name, (unsigned long long)size,
+            rc = err_set(e, CAIRN_ECORRUPT,
+                         "blob %s of %s.%s holds %llu bytes, the manifest says %llu", f->blob,
+                         t->keyspace, t->name, (unsigned long long)size,
                          (unsigned long long)f->size);
             break;
         }
@@ -270,8 +271,8 @@ static int download_table(job *j, repo *r, const Cairn__Rpc__RestoreTable *t, co
             break;
         }
         if (f->crc_mismatch)
-            job_warn(j, "%s.%s: %s was already corrupt when it was backed up", t->keyspace,
-                     t->name, f->name);
+            job_warn(j, "%s.%s: %s was already corrupt when it was backed up", t->keyspace, t->name,
+                     f->name);
         if (rename(tmppath, path) != 0) {
             rc = err_sys(e, errno, "cannot rename %s", tmppath);
             break;

@@ -17,8 +17,8 @@
 #include "repo.h"
 
 #define CQL_TIMEOUT_MS 60000
-#define SCHEMA_MAX (64u << 20)
-#define OBJECT_HEADER "-- cairn-object: "
+#define SCHEMA_MAX     (64u << 20)
+#define OBJECT_HEADER  "-- cairn-object: "
 
 typedef struct schema_obj {
     char *type, *keyspace, *name, *stmt;
@@ -30,7 +30,7 @@ typedef struct schema_set {
 } schema_set;
 
 /* Creation order: what a later kind refers to comes first. */
-static const char *const kinds[] = {"keyspace", "type", "function", "aggregate",
+static const char *const kinds[] = {"keyspace", "type",  "function", "aggregate",
                                     "table",    "index", "view"};
 
 static int kind_rank(const char *type)

@@ -89,8 +89,8 @@ static int find_snapshot_dirs(upload_table *t, cairn_err *e)
     const Cairn__Rpc__NodeInfo *node = t->arg->node;
     for (size_t d = 0; d < node->n_data_dirs; d++) {
         char ksdir[4096];
-        int prc = path_fmt(ksdir, sizeof(ksdir), e, "%s/%s", node->data_dirs[d],
-                           t->table->keyspace);
+        int prc =
+            path_fmt(ksdir, sizeof(ksdir), e, "%s/%s", node->data_dirs[d], t->table->keyspace);
         if (prc)
             return prc;
         DIR *dir = opendir(ksdir);
@@ -454,8 +454,8 @@ static int upload_run(job *j, void *p, cairn_err *e)
             job_add(j, JOB_TABLES, 1);
             if (!rq->keep_snapshot && t->ndirs) {
                 cairn_err de;
-                if (scylla_snapshot_delete(u->a->rest, rq->tag, t->table->keyspace,
-                                           t->table->name, &de) != 0)
+                if (scylla_snapshot_delete(u->a->rest, rq->tag, t->table->keyspace, t->table->name,
+                                           &de) != 0)
                     job_warn(j, "could not remove snapshot %s of %s.%s: %s", rq->tag,
                              t->table->keyspace, t->table->name, de.msg);
             }
@@ -531,8 +531,7 @@ int agent_upload(agent *a, const Cairn__Rpc__UploadRequest *rq, Cairn__Rpc__Resp
     return 0;
 }
 
-int agent_job(agent *a, const Cairn__Rpc__JobRequest *rq, Cairn__Rpc__Response *resp,
-              cairn_err *e)
+int agent_job(agent *a, const Cairn__Rpc__JobRequest *rq, Cairn__Rpc__Response *resp, cairn_err *e)
 {
     Cairn__Rpc__JobInfo *info = malloc(sizeof(*info));
     if (!info)

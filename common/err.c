@@ -64,41 +64,67 @@ int err_prefix(cairn_err *e, const char *fmt, ...)
 const char *err_name(int code)
 {
     switch (code) {
-    case CAIRN_OK: return "success";
-    case CAIRN_EINVAL: return "invalid input";
-    case CAIRN_ENOMEM: return "out of memory";
-    case CAIRN_EIO: return "I/O error";
-    case CAIRN_ENOENT: return "not found";
-    case CAIRN_EEXIST: return "already exists";
-    case CAIRN_ECONFIG: return "configuration error";
-    case CAIRN_EPROTO: return "protocol error";
-    case CAIRN_ETIMEDOUT: return "timed out";
-    case CAIRN_ECONN: return "connection failed";
-    case CAIRN_ECORRUPT: return "corrupt data";
-    case CAIRN_ENOSPC: return "no space left";
-    case CAIRN_EREMOTE: return "remote failure";
-    case CAIRN_EBUSY: return "busy";
-    case CAIRN_EAUTH: return "access denied";
-    case CAIRN_EMISMATCH: return "mismatch";
-    default: return "unknown error";
+    case CAIRN_OK:
+        return "success";
+    case CAIRN_EINVAL:
+        return "invalid input";
+    case CAIRN_ENOMEM:
+        return "out of memory";
+    case CAIRN_EIO:
+        return "I/O error";
+    case CAIRN_ENOENT:
+        return "not found";
+    case CAIRN_EEXIST:
+        return "already exists";
+    case CAIRN_ECONFIG:
+        return "configuration error";
+    case CAIRN_EPROTO:
+        return "protocol error";
+    case CAIRN_ETIMEDOUT:
+        return "timed out";
+    case CAIRN_ECONN:
+        return "connection failed";
+    case CAIRN_ECORRUPT:
+        return "corrupt data";
+    case CAIRN_ENOSPC:
+        return "no space left";
+    case CAIRN_EREMOTE:
+        return "remote failure";
+    case CAIRN_EBUSY:
+        return "busy";
+    case CAIRN_EAUTH:
+        return "access denied";
+    case CAIRN_EMISMATCH:
+        return "mismatch";
+    default:
+        return "unknown error";
     }
 }
 
 int err_from_errno(int errnum)
 {
     switch (errnum) {
-    case ENOENT: return CAIRN_ENOENT;
-    case EEXIST: return CAIRN_EEXIST;
+    case ENOENT:
+        return CAIRN_ENOENT;
+    case EEXIST:
+        return CAIRN_EEXIST;
     case ENOSPC:
-    case EDQUOT: return CAIRN_ENOSPC;
-    case ENOMEM: return CAIRN_ENOMEM;
+    case EDQUOT:
+        return CAIRN_ENOSPC;
+    case ENOMEM:
+        return CAIRN_ENOMEM;
     case EACCES:
-    case EPERM: return CAIRN_EAUTH;
-    case EINVAL: return CAIRN_EINVAL;
-    case ETIMEDOUT: return CAIRN_ETIMEDOUT;
+    case EPERM:
+        return CAIRN_EAUTH;
+    case EINVAL:
+        return CAIRN_EINVAL;
+    case ETIMEDOUT:
+        return CAIRN_ETIMEDOUT;
     case ECONNREFUSED:
     case ECONNRESET:
-    case EHOSTUNREACH: return CAIRN_ECONN;
-    default: return CAIRN_EIO;
+    case EHOSTUNREACH:
+        return CAIRN_ECONN;
+    default:
+        return CAIRN_EIO;
     }
 }

@@ -40,12 +40,10 @@ typedef struct cairn_err {
 void err_clear(cairn_err *e);
 
 /* Records code and a formatted message in e (which may be NULL); returns code. */
-int err_set(cairn_err *e, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int err_set(cairn_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Like err_set, appending strerror(errnum). */
-int err_sys(cairn_err *e, int errnum, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int err_sys(cairn_err *e, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Puts "<context>: " in front of the message already in e; returns e->code. */
 int err_prefix(cairn_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -18,8 +18,8 @@
 
 /* Request kinds, counted apart so a backup can report what it cost. */
 typedef enum {
-    S3_PUT,      /* a whole object */
-    S3_PART,     /* one part of a multipart upload */
+    S3_PUT,  /* a whole object */
+    S3_PART, /* one part of a multipart upload */
     S3_GET,
     S3_HEAD,
     S3_LIST,     /* one ListObjectsV2 page */

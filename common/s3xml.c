@@ -205,8 +205,7 @@ int s3xml_complete_body(char *const *etags, size_t n, char **out, size_t *out_le
     return dump(doc, out, out_len, e);
 }
 
-int s3xml_delete_body(const char *const *keys, size_t n, char **out, size_t *out_len,
-                      cairn_err *e)
+int s3xml_delete_body(const char *const *keys, size_t n, char **out, size_t *out_len, cairn_err *e)
 {
     xmlDocPtr doc = NULL;
     xmlNodePtr root = new_root(&doc, "Delete");
@@ -222,8 +221,8 @@ int s3xml_delete_body(const char *const *keys, size_t n, char **out, size_t *out
     return dump(doc, out, out_len, e);
 }
 
-int s3xml_delete_result(const char *buf, size_t len, size_t *failed, s3xml_error *first,
-                        char *key, size_t cap, cairn_err *e)
+int s3xml_delete_result(const char *buf, size_t len, size_t *failed, s3xml_error *first, char *key,
+                        size_t cap, cairn_err *e)
 {
     *failed = 0;
     memset(first, 0, sizeof(*first));

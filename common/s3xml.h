@@ -38,12 +38,11 @@ int s3xml_list_page(const char *buf, size_t len, s3xml_object_cb cb, void *ctx, 
 int s3xml_complete_body(char *const *etags, size_t n, char **out, size_t *out_len, cairn_err *e);
 
 /* A quiet DeleteObjects body for keys (full keys in the bucket, at most 1000). */
-int s3xml_delete_body(const char *const *keys, size_t n, char **out, size_t *out_len,
-                      cairn_err *e);
+int s3xml_delete_body(const char *const *keys, size_t n, char **out, size_t *out_len, cairn_err *e);
 
 /* Reads a DeleteObjects result: *failed counts its <Error> entries; the first one's
  * code and message go to first and its key to key (cap bytes). */
-int s3xml_delete_result(const char *buf, size_t len, size_t *failed, s3xml_error *first,
-                        char *key, size_t cap, cairn_err *e);
+int s3xml_delete_result(const char *buf, size_t len, size_t *failed, s3xml_error *first, char *key,
+                        size_t cap, cairn_err *e);
 
 #endif

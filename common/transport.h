@@ -31,8 +31,7 @@ typedef int (*transport_handler)(void *ctx, const uint8_t *req, size_t len, uint
 /* Listens on url ("tls+tcp://host:port", or "tcp://..." when tls is NULL) with
  * nworkers contexts served by as many threads. */
 int transport_server_start(transport_server **out, const char *url, const transport_tls *tls,
-                           unsigned nworkers, transport_handler handler, void *ctx,
-                           cairn_err *e);
+                           unsigned nworkers, transport_handler handler, void *ctx, cairn_err *e);
 
 /* Stops listening, waits for the workers and frees s. */
 void transport_server_stop(transport_server *s);

@@ -68,8 +68,8 @@ int wire_pack_response(Cairn__Rpc__Response *resp, const char *cluster, uint64_t
     return 0;
 }
 
-int wire_unpack_response(const uint8_t *buf, size_t len, const char *cluster,
-                         uint64_t request_id, Cairn__Rpc__Response **out, cairn_err *e)
+int wire_unpack_response(const uint8_t *buf, size_t len, const char *cluster, uint64_t request_id,
+                         Cairn__Rpc__Response **out, cairn_err *e)
 {
     *out = cairn__rpc__response__unpack(NULL, len, buf);
     if (!*out)

@@ -33,7 +33,7 @@ int wire_pack_response(Cairn__Rpc__Response *resp, const char *cluster, uint64_t
 
 /* Unpacks a response, checks version, cluster and request id, and turns a failed
  * status into a returned error with the agent's message. */
-int wire_unpack_response(const uint8_t *buf, size_t len, const char *cluster,
-                         uint64_t request_id, Cairn__Rpc__Response **out, cairn_err *e);
+int wire_unpack_response(const uint8_t *buf, size_t len, const char *cluster, uint64_t request_id,
+                         Cairn__Rpc__Response **out, cairn_err *e);
 
 #endif

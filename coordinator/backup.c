@@ -27,7 +27,7 @@
 #include "repo.h"
 #include "select.h"
 
-#define LEASE_TTL_S 120
+#define LEASE_TTL_S      120
 #define CLEAR_TIMEOUT_MS 10000
 
 typedef struct backup_opts {
@@ -60,12 +60,15 @@ typedef struct backup_run {
 
 static int parse_args(backup_opts *o, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"tag", required_argument, NULL, 't'},     {"keyspace", required_argument, NULL, 'k'},
-        {"exclude", required_argument, NULL, 'x'}, {"keep-snapshot", no_argument, NULL, 's'},
-        {"parallel", required_argument, NULL, 'p'}, {"rate-limit", required_argument, NULL, 'r'},
-        {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"tag", required_argument, NULL, 't'},
+                                         {"keyspace", required_argument, NULL, 'k'},
+                                         {"exclude", required_argument, NULL, 'x'},
+                                         {"keep-snapshot", no_argument, NULL, 's'},
+                                         {"parallel", required_argument, NULL, 'p'},
+                                         {"rate-limit", required_argument, NULL, 'r'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     o->parallel = 16;
     int c;
     optind = 1;
@@ -74,16 +77,26 @@ static int parse_args(backup_opts *o, int argc, char **argv)
         switch (c) {
         case 't':
             if (!name_valid(NAME_TAG, optarg)) {
-                fprintf(stderr, "cairn backup: invalid tag '%s': use 1 to 128 letters, digits, "
-                                "'_', '.' or '-'\n", optarg);
+                fprintf(stderr,
+                        "cairn backup: invalid tag '%s': use 1 to 128 letters, digits, "
+                        "'_', '.' or '-'\n",
+                        optarg);
                 return CMD_USAGE;
             }
             snprintf(o->tag, sizeof(o->tag), "%s", optarg);
             break;
-        case 'k': select_add(&o->filter.include, &o->filter.n_include, optarg); break;
-        case 'x': select_add(&o->filter.exclude, &o->filter.n_exclude, optarg); break;
-        case 's': o->keep_snapshot = true; break;
-        case 'j': o->json = true; break;
+        case 'k':
+            select_add(&o->filter.include, &o->filter.n_include, optarg);
+            break;
+        case 'x':
+            select_add(&o->filter.exclude, &o->filter.n_exclude, optarg);
+            break;
+        case 's':
+            o->keep_snapshot = true;
+            break;
+        case 'j':
+            o->json = true;
+            break;
         case 'p':
             o->parallel = (unsigned)strtoul(optarg, &end, 10);
             if (*end || o->parallel == 0 || o->parallel > 1024) {
@@ -104,7 +117,8 @@ static int parse_args(backup_opts *o, int argc, char **argv)
             printf("usage: cairn backup [--tag T] [--keyspace GLOB]... [--exclude GLOB]... "
                    "[--keep-snapshot] [--parallel N] [--rate-limit MiB/s] [--json]\n");
             return -1;
-        default: return CMD_USAGE;
+        default:
+            return CMD_USAGE;
         }
     }
     if (optind != argc) {
@@ -143,8 +157,9 @@ static int select_tables(backup_run *b, cairn_err *e)
         }
     }
     if (b->n_tables == 0)
-        return err_set(e, CAIRN_ENOENT,
-                       "no user table matches the --keyspace/--exclude patterns: nothing to back up");
+        return err_set(
+            e, CAIRN_ENOENT,
+            "no user table matches the --keyspace/--exclude patterns: nothing to back up");
     return 0;
 }
 
@@ -253,8 +268,8 @@ static int gather_failures(backup_run *b, const char *step, cairn_err *e)
                 a->info ? a->info->host_id : a->addr, b->nodes[i].err.msg);
         if (!rc)
             rc = err_set(e, b->nodes[i].err.code ? b->nodes[i].err.code : CAIRN_EREMOTE,
-                         "%s failed on node %s (%s): %s", step,
-                         a->info ? a->info->host_id : "?", a->addr, b->nodes[i].err.msg);
+                         "%s failed on node %s (%s): %s", step, a->info ? a->info->host_id : "?",
+                         a->addr, b->nodes[i].err.msg);
     }
     return rc;
 }
@@ -427,8 +442,8 @@ static int run_backup(backup_run *b, repo *r, cairn_err *e)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
     for (size_t i = 0; i < b->n; i++)
         b->jobs[i].agent = b->nodes[i].agent;
-    if ((rc = jobrun_all(b->f, b->jobs, b->n, b->o->parallel, "backup", b->o->json,
-                         upload_request, b, e)) != 0)
+    if ((rc = jobrun_all(b->f, b->jobs, b->n, b->o->parallel, "backup", b->o->json, upload_request,
+                         b, e)) != 0)
         return rc;
 
     Cairn__Repo__ClusterManifest m = CAIRN__REPO__CLUSTER_MANIFEST__INIT;

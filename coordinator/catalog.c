@@ -99,8 +99,8 @@ int catalog_latest(repo *r, const char *cluster, char *tag, size_t cap, cairn_er
     catalog c = {.r = r, .cluster = cluster};
     int rc = catalog_load(&c, e);
     if (!rc && c.n == 0)
-        rc = err_set(e, CAIRN_ENOENT, "no complete backup of cluster %s in the repository",
-                     cluster);
+        rc =
+            err_set(e, CAIRN_ENOENT, "no complete backup of cluster %s in the repository", cluster);
     if (!rc)
         snprintf(tag, cap, "%s", c.items[0].tag);
     catalog_free(&c);
@@ -116,9 +116,8 @@ static int open_repo(const coord_config *cfg, repo **r, cairn_err *e)
 
 static bool want_json(int argc, char **argv, bool *files, const char **tag, const char *usage)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"files", no_argument, NULL, 'f'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"files", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
     bool json = false;
     int c;
     optind = 1;
@@ -180,8 +179,7 @@ int cmd_list(const coord_config *cfg, int argc, char **argv)
             char t1[32], t2[32], b1[32];
             printf("%-32s  %-20s  %-20s  %5zu  %10s  %8llu\n", c.items[i].tag,
                    human_time(m->start_ms, t1, sizeof(t1)), human_time(m->end_ms, t2, sizeof(t2)),
-                   m->n_nodes, human_bytes(m->bytes, b1, sizeof(b1)),
-                   (unsigned long long)m->files);
+                   m->n_nodes, human_bytes(m->bytes, b1, sizeof(b1)), (unsigned long long)m->files);
         }
     }
     catalog_free(&c);

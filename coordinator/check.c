@@ -68,16 +68,18 @@ int check_cluster(fleet *f, check_result *r, cairn_err *e)
         }
         check_node *dup = find_node(r, a->info->host_id);
         if (dup) {
-            rc = add_problem(r, "agents %s and %s both serve host id %s: each node needs its own "
-                                "agent, pointed at its own ScyllaDB",
+            rc = add_problem(r,
+                             "agents %s and %s both serve host id %s: each node needs its own "
+                             "agent, pointed at its own ScyllaDB",
                              dup->agent_addr, a->addr, a->info->host_id);
             continue;
         }
         if (!scylla_cluster) {
             scylla_cluster = a->info->scylla_cluster;
         } else if (strcmp(scylla_cluster, a->info->scylla_cluster) != 0) {
-            rc = add_problem(r, "agent %s reports ScyllaDB cluster '%s', others '%s': is it "
-                                "listed in the right cluster configuration?",
+            rc = add_problem(r,
+                             "agent %s reports ScyllaDB cluster '%s', others '%s': is it "
+                             "listed in the right cluster configuration?",
                              a->addr, a->info->scylla_cluster, scylla_cluster);
         }
         check_node *n = add_node(r, cap);
@@ -103,14 +105,16 @@ int check_cluster(fleet *f, check_result *r, cairn_err *e)
                 n->host_id = m->host_id;
                 n->address = m->address;
                 n->agent = CHECK_AGENT_MISSING;
-                rc = add_problem(r, "node %s (%s) is in the ring but no agent in the "
-                                    "configuration serves it: add its agent to `agents`",
+                rc = add_problem(r,
+                                 "node %s (%s) is in the ring but no agent in the "
+                                 "configuration serves it: add its agent to `agents`",
                                  m->host_id, m->address);
             }
             if (!m->up && n->up) {
                 n->up = false;
-                rc = add_problem(r, "node %s (%s) is down, as seen by %s: bring it back or "
-                                    "remove it from the ring before a backup",
+                rc = add_problem(r,
+                                 "node %s (%s) is down, as seen by %s: bring it back or "
+                                 "remove it from the ring before a backup",
                                  m->host_id, m->address, a->info->address);
             }
         }

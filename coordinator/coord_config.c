@@ -21,8 +21,8 @@ static const config_field coord_fields[] = {
     {"agents", CONFIG_LIST, offsetof(coord_config, agents), NULL, true, 0, 0},
     {"parallel", CONFIG_INT, offsetof(coord_config, parallel), NULL, false, 1, 1024},
     {"timeout", CONFIG_INT, offsetof(coord_config, timeout_s), NULL, false, 1, 86400},
-    {"compression_level", CONFIG_INT, offsetof(coord_config, compression_level), NULL, false,
-     -7, 19},
+    {"compression_level", CONFIG_INT, offsetof(coord_config, compression_level), NULL, false, -7,
+     19},
     {NULL, 0, 0, NULL, false, 0, 0},
 };
 
@@ -80,7 +80,6 @@ void coord_config_free(coord_config *c)
 
 int coord_config_agent_url(const coord_config *c, size_t i, char *buf, size_t cap)
 {
-    int n = snprintf(buf, cap, "%s%s", c->insecure ? "tcp://" : "tls+tcp://",
-                     c->agents.items[i]);
+    int n = snprintf(buf, cap, "%s%s", c->insecure ? "tcp://" : "tls+tcp://", c->agents.items[i]);
     return (n < 0 || (size_t)n >= cap) ? CAIRN_EINVAL : 0;
 }

@@ -16,10 +16,10 @@
 #include "err.h"
 
 typedef struct fleet_agent {
-    const char *addr;            /* host:port as configured */
-    Cairn__Rpc__NodeInfo *info;  /* from the last describe, or NULL */
-    cairn_err err;               /* why the agent is unusable, if it is */
-    long rtt_ms;                 /* round trip of the describe request */
+    const char *addr;           /* host:port as configured */
+    Cairn__Rpc__NodeInfo *info; /* from the last describe, or NULL */
+    cairn_err err;              /* why the agent is unusable, if it is */
+    long rtt_ms;                /* round trip of the describe request */
 } fleet_agent;
 
 typedef struct fleet fleet;

@@ -11,7 +11,7 @@
 /* A poll that fails this many times in a row means the agent is gone: about 15 s
  * after it stopped answering. A poll is cheap, so its answer is quick or never. */
 #define POLL_FAILURES_MAX 3
-#define POLL_TIMEOUT_MS 5000
+#define POLL_TIMEOUT_MS   5000
 
 typedef struct jobrun {
     jobrun_node *nodes;
@@ -50,7 +50,7 @@ static int poll_job(fleet *f, size_t agent, const char *job_id, Cairn__Rpc__JobI
 
 static void show(jobrun *r, size_t i, const Cairn__Rpc__JobInfo *j, bool failed)
 {
-    progress_state st = failed ? PROGRESS_FAILED
+    progress_state st = failed                                             ? PROGRESS_FAILED
                         : j->state == CAIRN__RPC__JOB_INFO__STATE__RUNNING ? PROGRESS_RUNNING
                         : j->state == CAIRN__RPC__JOB_INFO__STATE__DONE    ? PROGRESS_DONE
                                                                            : PROGRESS_FAILED;
@@ -130,8 +130,8 @@ int jobrun_all(fleet *f, jobrun_node *nodes, size_t n, unsigned parallel, const 
         if (nodes[i].failed) {
             const fleet_agent *a = fleet_get(f, nodes[i].agent);
             rc = err_set(e, nodes[i].err.code ? nodes[i].err.code : CAIRN_EREMOTE,
-                         "%s failed on node %s (%s): %s", verb,
-                         a->info ? a->info->host_id : "?", labels[i], nodes[i].err.msg);
+                         "%s failed on node %s (%s): %s", verb, a->info ? a->info->host_id : "?",
+                         labels[i], nodes[i].err.msg);
         }
     }
     free(labels);

@@ -15,8 +15,8 @@
 #include "fleet.h"
 
 typedef struct jobrun_node {
-    size_t agent;              /* index into the fleet */
-    Cairn__Rpc__JobInfo *job;  /* the last state seen, freed by jobrun_free */
+    size_t agent;             /* index into the fleet */
+    Cairn__Rpc__JobInfo *job; /* the last state seen, freed by jobrun_free */
     cairn_err err;
     bool failed;
 } jobrun_node;

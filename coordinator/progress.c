@@ -11,7 +11,7 @@
 #include "log.h"
 
 /* More lines than this scroll a terminal away; the rest are summed in the total. */
-#define PROGRESS_MAX_LINES 20
+#define PROGRESS_MAX_LINES    20
 #define PROGRESS_LOG_EVERY_MS 5000
 
 typedef struct progress_node {
@@ -35,10 +35,14 @@ struct progress {
 static const char *state_name(progress_state st)
 {
     switch (st) {
-    case PROGRESS_WAITING: return "waiting";
-    case PROGRESS_RUNNING: return "running";
-    case PROGRESS_DONE: return "done";
-    default: return "FAILED";
+    case PROGRESS_WAITING:
+        return "waiting";
+    case PROGRESS_RUNNING:
+        return "running";
+    case PROGRESS_DONE:
+        return "done";
+    default:
+        return "FAILED";
     }
 }
 
@@ -92,11 +96,10 @@ static void draw(progress *p)
         char b1[32], b2[32];
         double pct = nd->bytes_total ? 100.0 * (double)nd->bytes_done / (double)nd->bytes_total
                                      : (nd->st == PROGRESS_DONE ? 100.0 : 0.0);
-        fprintf(stderr, "\033[2K  %-24.24s %-8s %5.1f%%  %s / %s  %llu/%llu files\n",
-                p->labels[i], state_name(nd->st), pct,
-                human_bytes(nd->bytes_done, b1, sizeof(b1)),
-                human_bytes(nd->bytes_total, b2, sizeof(b2)),
-                (unsigned long long)nd->files_done, (unsigned long long)nd->files_total);
+        fprintf(stderr, "\033[2K  %-24.24s %-8s %5.1f%%  %s / %s  %llu/%llu files\n", p->labels[i],
+                state_name(nd->st), pct, human_bytes(nd->bytes_done, b1, sizeof(b1)),
+                human_bytes(nd->bytes_total, b2, sizeof(b2)), (unsigned long long)nd->files_done,
+                (unsigned long long)nd->files_total);
         lines++;
     }
     total_line(p, line, sizeof(line));

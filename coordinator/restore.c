@@ -76,24 +76,40 @@ typedef struct restore_plan {
 
 static int parse_args(restore_opts *o, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"from-cluster", required_argument, NULL, 'f'}, {"keyspace", required_argument, NULL, 'k'},
-        {"exclude", required_argument, NULL, 'x'},      {"schema", no_argument, NULL, 's'},
-        {"no-data", no_argument, NULL, 'n'},            {"method", required_argument, NULL, 'm'},
-        {"parallel", required_argument, NULL, 'p'},     {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},               {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"from-cluster", required_argument, NULL, 'f'},
+                                         {"keyspace", required_argument, NULL, 'k'},
+                                         {"exclude", required_argument, NULL, 'x'},
+                                         {"schema", no_argument, NULL, 's'},
+                                         {"no-data", no_argument, NULL, 'n'},
+                                         {"method", required_argument, NULL, 'm'},
+                                         {"parallel", required_argument, NULL, 'p'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     o->parallel = 16;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         char *end;
         switch (c) {
-        case 'f': o->from_cluster = optarg; break;
-        case 'k': select_add(&o->filter.include, &o->filter.n_include, optarg); break;
-        case 'x': select_add(&o->filter.exclude, &o->filter.n_exclude, optarg); break;
-        case 's': o->schema = true; break;
-        case 'n': o->no_data = true; break;
-        case 'j': o->json = true; break;
+        case 'f':
+            o->from_cluster = optarg;
+            break;
+        case 'k':
+            select_add(&o->filter.include, &o->filter.n_include, optarg);
+            break;
+        case 'x':
+            select_add(&o->filter.exclude, &o->filter.n_exclude, optarg);
+            break;
+        case 's':
+            o->schema = true;
+            break;
+        case 'n':
+            o->no_data = true;
+            break;
+        case 'j':
+            o->json = true;
+            break;
         case 'm':
             if (strcmp(optarg, "auto") == 0)
                 o->method = METHOD_AUTO;
@@ -118,7 +134,8 @@ static int parse_args(restore_opts *o, int argc, char **argv)
                    "[--exclude GLOB]... [--schema] [--no-data] "
                    "[--method auto|refresh|load-and-stream] [--parallel N] [--json]\n");
             return -1;
-        default: return CMD_USAGE;
+        default:
+            return CMD_USAGE;
         }
     }
     if (optind + 1 != argc) {
@@ -215,16 +232,15 @@ static int collect_table(void *ctx, const Cairn__Repo__TableEntry *te, cairn_err
             p->sst = ns;
             p->cap_sst = nc;
         }
-        p->sst[p->n_sst++] = (rs_sstable){t, p->cur_source, (uint32_t)i, (uint32_t)(k - i),
-                                          bytes, -1};
+        p->sst[p->n_sst++] =
+            (rs_sstable){t, p->cur_source, (uint32_t)i, (uint32_t)(k - i), bytes, -1};
         p->bytes += bytes;
         i = k;
     }
     return 0;
 }
 
-static int read_plan(repo *r, const Cairn__Repo__ClusterManifest *m, restore_plan *p,
-                     cairn_err *e)
+static int read_plan(repo *r, const Cairn__Repo__ClusterManifest *m, restore_plan *p, cairn_err *e)
 {
     p->sources = calloc(m->n_nodes ? m->n_nodes : 1, sizeof(*p->sources));
     if (!p->sources)
@@ -232,8 +248,8 @@ static int read_plan(repo *r, const Cairn__Repo__ClusterManifest *m, restore_pla
     for (size_t i = 0; i < m->n_nodes; i++) {
         Cairn__Repo__NodeManifest *h = NULL;
         p->cur_source = (uint32_t)i;
-        int rc = manifest_node_read(r, m->nodes[i]->manifest_key, m->nodes[i]->manifest_sha256,
-                                    &h, collect_table, p, e);
+        int rc = manifest_node_read(r, m->nodes[i]->manifest_key, m->nodes[i]->manifest_sha256, &h,
+                                    collect_table, p, e);
         if (rc) {
             if (h)
                 cairn__repo__node_manifest__free_unpacked(h, NULL);
@@ -629,8 +645,8 @@ static int run_restore(const coord_config *cfg, const restore_opts *o, cairn_err
             fprintf(stderr, "restoring %s (%zu tables) onto %zu nodes with %s\n", tag, p.n_tables,
                     n, run.method == METHOD_LAS ? "load-and-stream" : "refresh");
         if (!rc)
-            rc = jobrun_all(f, run.jobs, n, o->parallel, "restore", o->json, restore_request,
-                            &run, e);
+            rc = jobrun_all(f, run.jobs, n, o->parallel, "restore", o->json, restore_request, &run,
+                            e);
         if (!rc)
             fleet_each(f, NULL, n, o->parallel, forget_one, tag);
     }

@@ -11,9 +11,12 @@
 static const char *agent_state(const check_node *n)
 {
     switch (n->agent) {
-    case CHECK_AGENT_OK: return "ok";
-    case CHECK_AGENT_MISSING: return "missing";
-    default: return "unreachable";
+    case CHECK_AGENT_OK:
+        return "ok";
+    case CHECK_AGENT_MISSING:
+        return "missing";
+    default:
+        return "unreachable";
     }
 }
 
@@ -79,15 +82,14 @@ static void print_json(const coord_config *cfg, const check_result *r)
         json_object_array_add(problems, json_object_new_string(r->problems[i]));
     json_object_object_add(root, "problems", problems);
     printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(root);
 }
 
 int cmd_status(const coord_config *cfg, int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
