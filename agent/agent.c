@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "names.h"
 #include "wire.h"
 
 /* The REST API answers locally; anything slower than this is a stuck node. */
@@ -158,6 +159,36 @@ void agent_response_clear(Cairn__Rpc__Response *resp)
         break;
     }
     resp->result_case = CAIRN__RPC__RESPONSE__RESULT__NOT_SET;
+}
+
+ProtobufCMessage *agent_copy_message(const ProtobufCMessage *m)
+{
+    size_t len = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return NULL;
+    protobuf_c_message_pack(m, buf);
+    ProtobufCMessage *copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
+    free(buf);
+    return copy;
+}
+
+int agent_start_job(agent *a, const char *id, job_fn fn, void *arg, void (*arg_free)(void *),
+                    Cairn__Rpc__Response *resp, cairn_err *e)
+{
+    bool attached;
+    int rc = jobs_start(a->jobs, id, fn, arg, arg_free, &attached, e);
+    if (rc)
+        return rc;
+    Cairn__Rpc__JobRequest rq = CAIRN__RPC__JOB_REQUEST__INIT;
+    rq.job_id = (char *)id;
+    return agent_job(a, &rq, resp, e);
+}
+
+int agent_check_table_name(const char *keyspace, const char *table, cairn_err *e)
+{
+    int rc = name_check(NAME_KEYSPACE, keyspace, e);
+    return rc ? rc : name_check(NAME_TABLE, table, e);
 }
 
 int agent_split_hostport(const char *s, char *host, size_t cap, int *port, cairn_err *e)

@@ -38,6 +38,17 @@ int agent_forget_restore(agent *a, const Cairn__Rpc__ForgetRestoreRequest *rq, c
 int agent_apply_schema(agent *a, const Cairn__Rpc__ApplySchemaRequest *rq,
                        Cairn__Rpc__Response *resp, cairn_err *e);
 
+/* A deep copy of m (through its encoding), for a job that outlives its request;
+ * free it with protobuf_c_message_free_unpacked. NULL when out of memory. */
+ProtobufCMessage *agent_copy_message(const ProtobufCMessage *m);
+
+/* Starts job id (or re-attaches to it) and answers with its state. */
+int agent_start_job(agent *a, const char *id, job_fn fn, void *arg, void (*arg_free)(void *),
+                    Cairn__Rpc__Response *resp, cairn_err *e);
+
+/* Checks the keyspace and table names a request carries before they touch a path. */
+int agent_check_table_name(const char *keyspace, const char *table, cairn_err *e);
+
 /* Frees whatever a handler allocated into resp's result. */
 void agent_response_clear(Cairn__Rpc__Response *resp);
 

@@ -81,6 +81,58 @@ static int record_loaded(const char *path, const char *ks, const char *table, ca
     return rc;
 }
 
+/* Before a load is asked for, the names it will take from upload/ are written down:
+ * if the agent dies before it records the table as loaded, the next attempt tells a
+ * finished load (ScyllaDB moved every file away) from one that never ran. */
+static int pending_path(const agent *a, const char *tag, const char *ks, const char *table,
+                        char *buf, size_t cap)
+{
+    return path_fmt(buf, cap, NULL, "%s/restore-%s.pending.%s.%s", a->cfg->state_dir, tag, ks,
+                    table);
+}
+
+static int write_pending(const char *path, char **placed, size_t nplaced, cairn_err *e)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return err_sys(e, errno, "cannot record progress in %s", path);
+    /* placed holds each file's temporary name, then its final name. */
+    for (size_t i = 1; i < nplaced; i += 2)
+        fprintf(f, "%s\n", placed[i]);
+    int rc = (fflush(f) != 0 || fsync(fileno(f)) != 0)
+                 ? err_sys(e, errno, "cannot record progress in %s", path)
+                 : 0;
+    if (fclose(f) != 0 && !rc)
+        rc = err_sys(e, errno, "cannot record progress in %s", path);
+    return rc;
+}
+
+/* After an interrupted attempt: true when its load went through (none of its files is
+ * left in upload/). Otherwise what is left is removed, and the table is done again. */
+static bool pending_was_loaded(const char *path, const char *dir)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char name[512];
+    size_t left = 0, total = 0;
+    while (fgets(name, sizeof(name), f)) {
+        name[strcspn(name, "\n")] = '\0';
+        char full[4700];
+        if (!name_valid(NAME_SSTABLE_FILE, name) ||
+            path_fmt(full, sizeof(full), NULL, "%s/%s", dir, name) != 0)
+            continue;
+        total++;
+        if (access(full, F_OK) == 0) {
+            left++;
+            unlink(full);
+        }
+    }
+    fclose(f);
+    unlink(path);
+    return total > 0 && left == 0;
+}
+
 /* The table's live directory: the one whose id the schema gives. */
 static int find_upload_dir(agent *a, cql_conn *c, const char *ks, const char *table, char *out,
                            size_t cap, cairn_err *e)
@@ -333,22 +385,39 @@ static int restore_run(job *j, void *p, cairn_err *e)
             job_add(j, JOB_TABLES, 1);
             continue;
         }
-        char dir[4096];
+        char dir[4096], pending[4096];
         char **placed = NULL;
         size_t nplaced = 0;
+        if (pending_path(u->a, rq->tag, t->keyspace, t->name, pending, sizeof(pending)) != 0) {
+            rc = err_set(e, CAIRN_EINVAL, "state directory path too long");
+            break;
+        }
         rc = find_upload_dir(u->a, c, t->keyspace, t->name, dir, sizeof(dir), e);
+        if (!rc && pending_was_loaded(pending, dir)) {
+            log_info("restore %s: %s.%s was loaded just before the last attempt stopped", rq->tag,
+                     t->keyspace, t->name);
+            rc = record_loaded(state, t->keyspace, t->name, e);
+            job_add(j, JOB_FILES_DONE, t->n_files);
+            job_add(j, JOB_BYTES_DONE, bytes);
+            job_add(j, JOB_TABLES, 1);
+            continue;
+        }
         if (!rc)
             rc = download_table(j, r, t, dir, &placed, &nplaced, e);
+        if (!rc)
+            rc = write_pending(pending, placed, nplaced, e);
         if (!rc)
             rc = load_table(j, u->a, rq, t, e);
         if (rc) {
             /* Nothing of a failed table stays behind in upload/. */
             remove_placed(dir, placed, nplaced);
+            unlink(pending);
             err_prefix(e, "table %s.%s", t->keyspace, t->name);
         } else {
             for (size_t k = 0; k < nplaced; k++)
                 free(placed[k]);
             rc = record_loaded(state, t->keyspace, t->name, e);
+            unlink(pending);
             job_add(j, JOB_TABLES, 1);
             job_add(j, JOB_BYTES_UPLOADED, bytes);
         }
@@ -365,43 +434,22 @@ int agent_restore(agent *a, const Cairn__Rpc__RestoreRequest *rq, Cairn__Rpc__Re
                   cairn_err *e)
 {
     int rc = name_check(NAME_TAG, rq->tag, e);
-    for (size_t i = 0; !rc && i < rq->n_tables; i++) {
-        rc = name_check(NAME_KEYSPACE, rq->tables[i]->keyspace, e);
-        if (!rc)
-            rc = name_check(NAME_TABLE, rq->tables[i]->name, e);
-    }
+    for (size_t i = 0; !rc && i < rq->n_tables; i++)
+        rc = agent_check_table_name(rq->tables[i]->keyspace, rq->tables[i]->name, e);
     if (rc)
         return rc;
     restore_arg *u = calloc(1, sizeof(*u));
     if (!u)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
     u->a = a;
-    size_t len = cairn__rpc__restore_request__get_packed_size(rq);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (buf) {
-        cairn__rpc__restore_request__pack(rq, buf);
-        u->rq = cairn__rpc__restore_request__unpack(NULL, len, buf);
-        free(buf);
-    }
+    u->rq = (Cairn__Rpc__RestoreRequest *)agent_copy_message(&rq->base);
     if (!u->rq) {
         restore_arg_free(u);
         return err_set(e, CAIRN_ENOMEM, "out of memory");
     }
     char id[256];
     snprintf(id, sizeof(id), "restore:%s", rq->tag);
-    bool attached;
-    if ((rc = jobs_start(a->jobs, id, restore_run, u, restore_arg_free, &attached, e)) != 0)
-        return rc;
-    Cairn__Rpc__JobInfo *info = malloc(sizeof(*info));
-    if (!info)
-        return err_set(e, CAIRN_ENOMEM, "out of memory");
-    if ((rc = jobs_info(a->jobs, id, info, e)) != 0) {
-        free(info);
-        return rc;
-    }
-    resp->result_case = CAIRN__RPC__RESPONSE__RESULT_JOB;
-    resp->job = info;
-    return 0;
+    return agent_start_job(a, id, restore_run, u, restore_arg_free, resp, e);
 }
 
 int agent_forget_restore(agent *a, const Cairn__Rpc__ForgetRestoreRequest *rq, cairn_err *e)

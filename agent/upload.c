@@ -485,30 +485,20 @@ int agent_upload(agent *a, const Cairn__Rpc__UploadRequest *rq, Cairn__Rpc__Resp
                  cairn_err *e)
 {
     int rc = name_check(NAME_TAG, rq->tag, e);
-    for (size_t i = 0; !rc && i < rq->n_tables; i++) {
-        rc = name_check(NAME_KEYSPACE, rq->tables[i]->keyspace, e);
-        if (!rc)
-            rc = name_check(NAME_TABLE, rq->tables[i]->name, e);
-    }
+    for (size_t i = 0; !rc && i < rq->n_tables; i++)
+        rc = agent_check_table_name(rq->tables[i]->keyspace, rq->tables[i]->name, e);
     if (rc)
         return rc;
     upload_arg *u = calloc(1, sizeof(*u));
     if (!u)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
     u->a = a;
-    /* Copy the request through its encoding: the job outlives the message. */
-    size_t len = cairn__rpc__upload_request__get_packed_size(rq);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (buf) {
-        cairn__rpc__upload_request__pack(rq, buf);
-        u->rq = cairn__rpc__upload_request__unpack(NULL, len, buf);
-        free(buf);
-    }
-    Cairn__Rpc__Response tmp = CAIRN__RPC__RESPONSE__INIT;
+    u->rq = (Cairn__Rpc__UploadRequest *)agent_copy_message(&rq->base);
     if (!u->rq) {
         upload_arg_free(u);
         return err_set(e, CAIRN_ENOMEM, "out of memory");
     }
+    Cairn__Rpc__Response tmp = CAIRN__RPC__RESPONSE__INIT;
     if ((rc = agent_describe(a, &tmp, e)) != 0) {
         upload_arg_free(u);
         return rc;
@@ -516,19 +506,7 @@ int agent_upload(agent *a, const Cairn__Rpc__UploadRequest *rq, Cairn__Rpc__Resp
     u->node = tmp.node;
     char id[256];
     snprintf(id, sizeof(id), "upload:%s", rq->tag);
-    bool attached;
-    if ((rc = jobs_start(a->jobs, id, upload_run, u, upload_arg_free, &attached, e)) != 0)
-        return rc;
-    Cairn__Rpc__JobInfo *info = malloc(sizeof(*info));
-    if (!info)
-        return err_set(e, CAIRN_ENOMEM, "out of memory");
-    if ((rc = jobs_info(a->jobs, id, info, e)) != 0) {
-        free(info);
-        return rc;
-    }
-    resp->result_case = CAIRN__RPC__RESPONSE__RESULT_JOB;
-    resp->job = info;
-    return 0;
+    return agent_start_job(a, id, upload_run, u, upload_arg_free, resp, e);
 }
 
 int agent_job(agent *a, const Cairn__Rpc__JobRequest *rq, Cairn__Rpc__Response *resp, cairn_err *e)

@@ -43,7 +43,7 @@ class Run:
         self.rc = rc
         self.stdout = stdout
         self.stderr = stderr
-        self.maxrss_kib = maxrss_kib    # largest peak RSS among the processes
+        self.maxrss_kib = maxrss_kib    # largest peak RSS (VmHWM) among the processes
         self.cpu = cpu                  # user + system seconds of the processes
         self.extra = extra or {}
 
@@ -80,9 +80,15 @@ def _reap(procs, timeout):
     threads = [threading.Thread(target=drain, args=(p,), daemon=True) for p in procs]
     for t in threads:
         t.start()
+    hwm = {p.pid: 0 for p in procs}
     while pending:
         # Only these pids: the emulated nodes and agents are children of this process too.
         for pid in list(pending):
+            # VmHWM, polled: wait4's ru_maxrss would include this Python process's own RSS,
+            # which a child inherits at fork and keeps across exec.
+            v = proc_status(pid, 'VmHWM')
+            if v:
+                hwm[pid] = max(hwm[pid], v)
             got, status, ru = os.wait4(pid, os.WNOHANG)
             if got == pid:
                 pending.pop(pid).returncode = os.waitstatus_to_exitcode(status)
@@ -97,21 +103,28 @@ def _reap(procs, timeout):
         time.sleep(0.002)
     for t in threads:
         t.join()
-    return usage, outs
+    return usage, outs, hwm
+
+
+def failure(argv, rc, text):
+    """One line first (what failed and why), then the whole output for the log."""
+    lines = [l for l in text.strip().splitlines() if l.strip()]
+    why = next((l for l in lines if ': ' in l), lines[0] if lines else 'no output')
+    words = [os.path.basename(argv[0])] + [a for a in argv[1:4] if not a.startswith('/')]
+    return '%s failed (exit %d): %s\n%s' % (' '.join(words), rc, why.strip(), text[-3000:])
 
 
 def timed(argv, env=None, cwd=None, timeout=1800, check=True):
     """Runs one command; its wall time, peak RSS and CPU time (from wait4)."""
     t0 = time.monotonic()
     p = _spawn(argv, env, cwd)
-    usage, outs = _reap([p], timeout)
+    usage, outs, hwm = _reap([p], timeout)
     wall = time.monotonic() - t0
     ru = usage[p.pid]
     r = Run(wall, p.returncode, outs[p.pid][0].decode(errors='replace'),
-            outs[p.pid][1].decode(errors='replace'), ru.ru_maxrss, ru.ru_utime + ru.ru_stime)
+            outs[p.pid][1].decode(errors='replace'), hwm[p.pid], ru.ru_utime + ru.ru_stime)
     if check and r.rc != 0:
-        raise BenchError('%s failed (exit %d):\n%s\n%s' % (' '.join(argv), r.rc,
-                                                            r.stdout[-3000:], r.stderr[-3000:]))
+        raise BenchError(failure(argv, r.rc, r.stderr or r.stdout))
     return r
 
 
@@ -120,14 +133,13 @@ def timed_group(argvs, then=None, env=None, timeout=1800):
     wall time covers all of it."""
     t0 = time.monotonic()
     procs = [_spawn(a, env) for a in argvs]
-    usage, outs = _reap(procs, timeout)
+    usage, outs, hwm = _reap(procs, timeout)
     bad = [p for p in procs if p.returncode != 0]
     if bad:
         p = bad[0]
-        raise BenchError('%s failed (exit %d):\n%s' % (' '.join(p.args), p.returncode,
-                                                        outs[p.pid][1].decode(errors='replace')[-3000:]))
+        raise BenchError(failure(p.args, p.returncode, outs[p.pid][1].decode(errors='replace')))
     cpu = sum(u.ru_utime + u.ru_stime for u in usage.values())
-    rss = max(u.ru_maxrss for u in usage.values())
+    rss = max(hwm.values())
     if then:
         r = timed(then, env)
         cpu += r.cpu

@@ -1,15 +1,20 @@
 #include "store.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store_impl.h"
 
+/* Calls counted for drivers that keep no request counts of their own. */
+enum { N_PUT, N_GET, N_HEAD, N_LIST, N_DELETE, N_KINDS };
+
 struct store {
     const store_driver *drv;
     void *impl;
     char *url;
+    atomic_uint_fast64_t calls[N_KINDS];
 };
 
 struct store_writer {
@@ -17,7 +22,13 @@ struct store_writer {
     void *impl;
 };
 
-static const store_driver *const drivers[] = {&store_file_driver};
+static const store_driver *const drivers[] = {&store_file_driver, &store_s3_driver};
+
+static void count(store *s, int kind)
+{
+    if (!s->drv->stats)
+        atomic_fetch_add(&s->calls[kind], 1);
+}
 
 int store_open(store **out, const char *url, cairn_err *e)
 {
@@ -29,7 +40,9 @@ int store_open(store **out, const char *url, cairn_err *e)
     }
     if (!drv)
         return err_set(e, CAIRN_EINVAL,
-                       "unsupported repository location '%s' (use file:///absolute/path)", url);
+                       "unsupported repository location '%s' (use file:///absolute/path or "
+                       "s3://bucket/prefix)",
+                       url);
     store *s = calloc(1, sizeof(*s));
     if (!s || !(s->url = strdup(url))) {
         free(s);
@@ -104,6 +117,12 @@ int store_key_check(const char *key, cairn_err *e)
 
 int store_put_begin(store *s, const char *key, store_writer **out, cairn_err *e)
 {
+    return store_put_begin_hint(s, key, 0, out, e);
+}
+
+int store_put_begin_hint(store *s, const char *key, uint64_t size_hint, store_writer **out,
+                         cairn_err *e)
+{
     *out = NULL;
     int rc = store_key_check(key, e);
     if (rc)
@@ -112,7 +131,7 @@ int store_put_begin(store *s, const char *key, store_writer **out, cairn_err *e)
     if (!w)
         return err_set(e, CAIRN_ENOMEM, "out of memory writing %s", key);
     w->s = s;
-    rc = s->drv->put_begin(s->impl, key, &w->impl, e);
+    rc = s->drv->put_begin(s->impl, key, size_hint, &w->impl, e);
     if (rc) {
         free(w);
         return rc;
@@ -130,6 +149,7 @@ int store_writer_write(store_writer *w, const void *buf, size_t len, cairn_err *
 
 int store_writer_commit(store_writer *w, cairn_err *e)
 {
+    count(w->s, N_PUT);
     int rc = w->s->drv->commit(w->impl, e);
     free(w);
     return rc;
@@ -146,7 +166,7 @@ void store_writer_abort(store_writer *w)
 int store_put_buf(store *s, const char *key, const void *buf, size_t len, cairn_err *e)
 {
     store_writer *w;
-    int rc = store_put_begin(s, key, &w, e);
+    int rc = store_put_begin_hint(s, key, len, &w, e);
     if (rc)
         return rc;
     rc = store_writer_write(w, buf, len, e);
@@ -160,23 +180,67 @@ int store_put_buf(store *s, const char *key, const void *buf, size_t len, cairn_
 int store_get(store *s, const char *key, store_sink sink, void *ctx, cairn_err *e)
 {
     int rc = store_key_check(key, e);
-    return rc ? rc : s->drv->get(s->impl, key, sink, ctx, e);
+    if (rc)
+        return rc;
+    count(s, N_GET);
+    return s->drv->get(s->impl, key, sink, ctx, e);
 }
 
 int store_head(store *s, const char *key, uint64_t *size, cairn_err *e)
 {
     int rc = store_key_check(key, e);
-    return rc ? rc : s->drv->head(s->impl, key, size, e);
+    if (rc)
+        return rc;
+    count(s, N_HEAD);
+    return s->drv->head(s->impl, key, size, e);
 }
 
 int store_list(store *s, const char *prefix, store_list_cb cb, void *ctx, cairn_err *e)
 {
     int rc = check_path(prefix, true, "list prefix", e);
-    return rc ? rc : s->drv->list(s->impl, prefix, cb, ctx, e);
+    if (rc)
+        return rc;
+    count(s, N_LIST);
+    return s->drv->list(s->impl, prefix, cb, ctx, e);
 }
 
 int store_delete(store *s, const char *key, cairn_err *e)
 {
     int rc = store_key_check(key, e);
-    return rc ? rc : s->drv->del(s->impl, key, e);
+    if (rc)
+        return rc;
+    count(s, N_DELETE);
+    return s->drv->del(s->impl, key, e);
+}
+
+int store_delete_many(store *s, const char *const *keys, size_t n, cairn_err *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = store_key_check(keys[i], e);
+        if (rc)
+            return rc;
+    }
+    if (!s->drv->del_many) {
+        for (size_t i = 0; i < n; i++) {
+            int rc = store_delete(s, keys[i], e);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    return n ? s->drv->del_many(s->impl, keys, n, e) : 0;
+}
+
+void store_stats(const store *s, store_counts *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (s->drv->stats) {
+        s->drv->stats(s->impl, out);
+        return;
+    }
+    out->puts = atomic_load(&s->calls[N_PUT]);
+    out->gets = atomic_load(&s->calls[N_GET]);
+    out->heads = atomic_load(&s->calls[N_HEAD]);
+    out->lists = atomic_load(&s->calls[N_LIST]);
+    out->deletes = atomic_load(&s->calls[N_DELETE]);
 }

@@ -208,7 +208,8 @@ static int writer_create_tmp(struct file_writer *w, char *dir)
     return err;
 }
 
-static int file_put_begin(void *impl, const char *key, void **wimpl, cairn_err *e)
+static int file_put_begin(void *impl, const char *key, uint64_t size_hint, void **wimpl,
+                          cairn_err *e)
 {
     struct file_store *fs = impl;
     struct file_writer *w = calloc(1, sizeof(*w));

@@ -25,7 +25,8 @@ int transport_err(cairn_err *e, int rv, const char *what, const char *url)
     case NNG_EPEERAUTH:
         return err_set(e, CAIRN_EAUTH,
                        "%s %s: TLS handshake failed (the certificates are not signed by the same "
-                       "cluster CA, do not name this host, or one side expects plain tcp)",
+                       "cluster CA, do not name this host or are not meant for this use, or one "
+                       "side expects plain tcp)",
                        what, url);
     case NNG_EADDRINVAL:
         return err_set(e, CAIRN_ECONFIG, "%s %s: invalid address", what, url);
@@ -289,6 +290,9 @@ int transport_client_open(transport_client **out, const char *url, const char *s
     /* A synchronous first dial reports a refused connection or certificate at once;
      * afterwards nng reconnects by itself if the agent restarts. */
     if ((rv = nng_dialer_start(d, 0)) != 0) {
+        /* A TLS peer that refuses our certificate may just hang up mid-handshake. */
+        if (tls && (rv == NNG_ECONNSHUT || rv == NNG_ECONNRESET || rv == NNG_ECLOSED))
+            rv = NNG_EPEERAUTH;
         rc = transport_err(e, rv, "cannot connect to agent", url);
         goto fail;
     }

@@ -234,7 +234,9 @@ static void check_leaf(const char *name, bool agent)
                                                                 MBEDTLS_X509_KU_KEY_AGREEMENT),
                      0);
     assert_int_not_equal(mbedtls_x509_crt_check_key_usage(&crt, MBEDTLS_X509_KU_KEY_CERT_SIGN), 0);
-    assert_true(has_eku(&crt, MBEDTLS_OID_CLIENT_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH)));
+    /* Agents serve, coordinators connect: never both in one certificate. */
+    assert_int_equal(
+        has_eku(&crt, MBEDTLS_OID_CLIENT_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH)), !agent);
     assert_int_equal(
         has_eku(&crt, MBEDTLS_OID_SERVER_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH)), agent);
     char subject[256], expected[160];
