@@ -306,7 +306,9 @@ static char *read_small_file(const char *dir, const char *name)
     return buf;
 }
 
-static void table_free(upload_table *t)
+/* Releases a table's lists as soon as it is done, so memory follows one table at a
+ * time; a released table is empty and may be released again. */
+static void table_release(upload_table *t)
 {
     for (size_t i = 0; i < t->nfiles; i++) {
         free(t->files[i].name);
@@ -319,7 +321,12 @@ static void table_free(upload_table *t)
         free(t->dirs[d]);
     free(t->dirs);
     free(t->dir_data_dir);
-    pthread_mutex_destroy(&t->lock);
+    t->files = NULL;
+    t->entries = NULL;
+    t->nfiles = 0;
+    t->dirs = NULL;
+    t->dir_data_dir = NULL;
+    t->ndirs = 0;
 }
 
 static int upload_table_run(upload_table *t, manifest_writer *mw, cairn_err *e)
@@ -460,11 +467,12 @@ static int upload_run(job *j, void *p, cairn_err *e)
                              t->table->keyspace, t->table->name, de.msg);
             }
         }
-        table_free(t);
+        table_release(t);
     }
-    for (size_t i = 0; rc && i < rq->n_tables; i++)
-        if (tables[i].dirs || tables[i].files)
-            table_free(&tables[i]);
+    for (size_t i = 0; i < rq->n_tables; i++) {
+        table_release(&tables[i]);
+        pthread_mutex_destroy(&tables[i].lock);
+    }
     free(tables);
     if (!rc) {
         char sha[65];

@@ -18,8 +18,7 @@ typedef struct store_driver {
     int (*open)(const char *url, void **impl, cairn_err *e);
     void (*close)(void *impl);
     /* size_hint: about how many bytes will be written, 0 when unknown. */
-    int (*put_begin)(void *impl, const char *key, uint64_t size_hint, void **wimpl,
-                     cairn_err *e);
+    int (*put_begin)(void *impl, const char *key, uint64_t size_hint, void **wimpl, cairn_err *e);
     int (*write)(void *wimpl, const void *buf, size_t len, cairn_err *e);
     int (*commit)(void *wimpl, cairn_err *e); /* frees wimpl */
     void (*abort)(void *wimpl);               /* frees wimpl */

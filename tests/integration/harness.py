@@ -103,11 +103,11 @@ class Bed:
 
     # --- the emulated nodes ----------------------------------------------------------
 
-    def rest(self, node, method, route, **params):
+    def rest(self, node, verb, route, **params):
         url = 'http://%s:%d%s' % (node['address'], node['rest_port'], route)
         if params:
             url += '?' + urllib.parse.urlencode(params)
-        req = urllib.request.Request(url, method=method)
+        req = urllib.request.Request(url, method=verb)
         with urllib.request.urlopen(req, timeout=60) as r:
             body = r.read()
         return json.loads(body) if body else None

@@ -204,7 +204,61 @@ class BackupTest(unittest.TestCase):
                 self.assertTrue(ok)
                 self.assertEqual(size, os.path.getsize(os.path.join(src, f)))
 
-    def test_09_agent_killed_mid_upload(self):
+    def test_10_scylla_error_fails_the_backup(self):
+        victim = self.bed.nodes[2]
+        self.bed.fault(victim, 'POST', '/storage_service/snapshots', status=500,
+                       message='injected: snapshot refused')
+        p = self.bed.cairn('backup', '--tag', 'scylla-error')
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(victim['host_id'], p.stderr)
+        self.assertIn('injected: snapshot refused', p.stderr)
+        self.assertNotIn('scylla-error', repocheck.cluster_manifests(self.repo, 'itest'))
+        # The nodes that did snapshot have theirs cleared.
+        for node in self.bed.nodes:
+            self.assertEqual(self.bed.snapshot_dirs(node), [])
+
+    def test_11_compaction_during_upload_changes_nothing(self):
+        node = self.bed.nodes[0]
+        self.bed.write('shop', 'orders', 8 * MiB, node=node, seed=5150, compressibility=0.0)
+        before = {sha for path, sha, _ in live_files(self.bed, 'shop')}
+        proc = subprocess.Popen([os.path.join(BIN, 'cairn'), '-c', self.bed.config, 'backup',
+                                 '--tag', 'during-compaction', '--rate-limit', '4', '--json'],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: self.bed.snapshot_dirs(node), 30, 'the snapshot')
+        self.bed.compact('shop', 'orders', node)
+        out, err = proc.communicate(timeout=180)
+        self.assertEqual(proc.returncode, 0, err)
+        # The backup holds the files of the snapshot, not the compacted ones.
+        p, show = self.bed.cairn_json('show', 'during-compaction', '--files')
+        backed = {f['blob'] for f in show['files_list'] if f['keyspace'] == 'shop'}
+        self.assertEqual(backed, before)
+        self.assert_repo_sound()
+
+    def test_12_full_repository_fails_cleanly(self):
+        # A repository on a filesystem that is full: a 16 MiB tmpfs, when this machine
+        # lets us mount one.
+        mnt = os.path.join(self.bed.dir, 'small')
+        os.makedirs(mnt)
+        if subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt],
+                          capture_output=True).returncode != 0:
+            self.skipTest('cannot mount a small tmpfs here (needs root); the full-disk path '
+                          'is covered by unit.test_store')
+        try:
+            text = ''.join('repository: file://%s\n' % mnt if line.startswith('repository:')
+                           else line for line in self.bed.read_config().splitlines(True))
+            cfg = self.bed.write_config('full.yaml', text)
+            p = self.bed.cairn('backup', '--tag', 'disk-full', config=cfg)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn('full', p.stderr)
+            self.assertNotIn('disk-full', repocheck.cluster_manifests(mnt, 'itest'))
+            self.assertEqual(repocheck.stray_temporaries(mnt), [])
+            for node in self.bed.nodes:
+                self.assertEqual(self.bed.snapshot_dirs(node), [])
+        finally:
+            subprocess.run(['umount', mnt], capture_output=True)
+
+    def test_99_agent_killed_mid_upload(self):
+        # Last: the agent it kills is restarted by hand, outside the launcher.
         # Enough fresh data, slowed down, that the kill lands during the upload.
         self.bed.create_table('big', 'blobs')
         self.bed.write('big', 'blobs', 48 * MiB, seed=4242, compressibility=0.0)
