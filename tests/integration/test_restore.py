@@ -193,6 +193,25 @@ class RestoreTest(unittest.TestCase):
                 agent.terminate()
                 agent.wait(10)
 
+    def test_07_killed_coordinator_reattaches(self):
+        repo = 'file://' + self.bed.repo_dir()
+        with Bed(nodes=1, data_dirs=1, cluster_name='reattach', repository=repo) as other:
+            node = other.nodes[0]
+            other.rest(node, 'POST', '/emulator/settings', load_delay=1.0)
+            cmd = [os.path.join(BIN, 'cairn'), '-c', other.config, 'restore', 'base',
+                   '--from-cluster', 'itest', '--schema', '--json']
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            wait_for(lambda: len(other.loads(node)) >= 1, 60, 'the first load')
+            proc.kill()
+            proc.communicate()
+            # The agent's job goes on; the same command again follows it to the end.
+            p, out = other.cairn_json('restore', 'base', '--from-cluster', 'itest', '--schema')
+            self.assertEqual(p.returncode, 0, p.stderr)
+            tables = [(x['keyspace'], x['table']) for x in other.loads(node)
+                      if x['status'] == 'ok']
+            self.assertEqual(len(tables), len(set(tables)), 'a table was loaded twice')
+            self.assertEqual(len(set(tables)), len(TABLES) + len(self.fixture_tables))
+
 
 if __name__ == '__main__':
     unittest.main()
