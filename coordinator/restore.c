@@ -292,6 +292,8 @@ static void plan_free(restore_plan *p)
 typedef struct blob_check {
     repo *r;
     restore_plan *p;
+    const char **blobs; /* distinct blob ids: each is asked for once */
+    size_t n;
     atomic_size_t next;
     pthread_mutex_t lock;
     int rc;
@@ -303,15 +305,13 @@ static void *check_worker(void *arg)
     blob_check *c = arg;
     for (;;) {
         size_t i = atomic_fetch_add(&c->next, 1);
-        if (i >= c->p->n_files || c->rc)
+        if (i >= c->n || c->rc)
             return NULL;
-        const Cairn__Repo__FileEntry *f = &c->p->files[i];
         bool exists = false;
         cairn_err e;
-        int rc = repo_blob_exists(c->r, f->blob, &exists, &e);
+        int rc = repo_blob_exists(c->r, c->blobs[i], &exists, &e);
         if (!rc && !exists)
-            rc = err_set(&e, CAIRN_ENOENT, "blob %s (%s) is missing from the repository", f->blob,
-                         f->name);
+            rc = err_set(&e, CAIRN_ENOENT, "blob %s is missing from the repository", c->blobs[i]);
         if (rc) {
             pthread_mutex_lock(&c->lock);
             if (!c->rc) {
@@ -323,9 +323,23 @@ static void *check_worker(void *arg)
     }
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int check_blobs(repo *r, restore_plan *p, cairn_err *e)
 {
     blob_check c = {.r = r, .p = p};
+    c.blobs = malloc((p->n_files ? p->n_files : 1) * sizeof(char *));
+    if (!c.blobs)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < p->n_files; i++)
+        c.blobs[i] = p->files[i].blob;
+    qsort(c.blobs, p->n_files, sizeof(char *), str_cmp);
+    for (size_t i = 0; i < p->n_files; i++)
+        if (c.n == 0 || strcmp(c.blobs[c.n - 1], c.blobs[i]) != 0)
+            c.blobs[c.n++] = c.blobs[i];
     atomic_init(&c.next, 0);
     pthread_mutex_init(&c.lock, NULL);
     pthread_t t[8];
@@ -338,15 +352,16 @@ static int check_blobs(repo *r, restore_plan *p, cairn_err *e)
     for (int i = 0; i < started; i++)
         pthread_join(t[i], NULL);
     pthread_mutex_destroy(&c.lock);
+    free(c.blobs);
     if (c.rc) {
         /* Name the table too: it is what the operator thinks in. */
         for (size_t s = 0; s < p->n_sst; s++) {
             const rs_sstable *x = &p->sst[s];
             for (uint32_t k = 0; k < x->n; k++)
                 if (strstr(c.err.msg, p->files[x->first + k].blob))
-                    return err_set(e, c.rc, "%s, needed by table %s.%s; nothing was restored",
-                                   c.err.msg, p->tables[x->table].keyspace,
-                                   p->tables[x->table].name);
+                    return err_set(e, c.rc, "%s (%s), needed by table %s.%s; nothing was restored",
+                                   c.err.msg, p->files[x->first + k].name,
+                                   p->tables[x->table].keyspace, p->tables[x->table].name);
         }
         *e = c.err;
     }
