@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find common agent coordinator tests -name '*.[ch]')
 
-.PHONY: all deps build check check-build check-asan format format-check demo install clean
+.PHONY: all deps build check check-build check-asan format format-check demo bench install clean
 
 all: build
 
@@ -40,6 +40,15 @@ format-check:
 
 demo: build
 	python3 tests/demo.py --build $(BUILD)
+
+# Not part of `check`: cairn against cp, rclone and itself on emulated clusters, with an
+# optimized build (docs/performance.md). BENCH_SCALE=16 for the large run; BENCH_ARGS for
+# bench/run.py's options (--only full,s3 ..., --out FILE).
+bench:
+	@CAIRN_BENCH_DEPS=1 scripts/deps.sh
+	@cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BENCH_BUILD) -j$(JOBS) --target cairn cairn-agent >&2
+	@python3 bench/run.py --build-dir $(BENCH_BUILD) $(BENCH_ARGS)
 
 install: build
 	cmake --install $(BUILD)

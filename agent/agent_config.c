@@ -27,6 +27,21 @@ static const config_field scylla_fields[] = {
     {NULL, 0, 0, NULL, false, 0, 0},
 };
 
+static const config_field s3_fields[] = {
+    F("access_key_id", CONFIG_STRING, s3.access_key_id),
+    F("secret_access_key", CONFIG_STRING, s3.secret_access_key),
+    F("session_token", CONFIG_STRING, s3.session_token),
+    F("region", CONFIG_STRING, s3.region),
+    F("endpoint", CONFIG_STRING, s3.endpoint),
+    F("path_style", CONFIG_STRING, s3.path_style),
+    F("verify_tls", CONFIG_STRING, s3.verify_tls),
+    {"part_size_mib", CONFIG_INT, offsetof(agent_config, s3.part_size_mib), NULL, false, 5, 5120},
+    {"parts_in_flight", CONFIG_INT, offsetof(agent_config, s3.parts_in_flight), NULL, false, 1, 64},
+    {"upload_memory_mib", CONFIG_INT, offsetof(agent_config, s3.upload_memory_mib), NULL, false, 5,
+     65536},
+    {NULL, 0, 0, NULL, false, 0, 0},
+};
+
 static const config_field agent_fields[] = {
     {"cluster", CONFIG_STRING, offsetof(agent_config, cluster), NULL, true, 0, 0},
     F("listen", CONFIG_STRING, listen),
@@ -38,6 +53,7 @@ static const config_field agent_fields[] = {
     F("log_level", CONFIG_STRING, log_level),
     {"workers", CONFIG_INT, offsetof(agent_config, workers), NULL, false, 2, 64},
     {"upload_parallel", CONFIG_INT, offsetof(agent_config, upload_parallel), NULL, false, 1, 64},
+    {"s3", CONFIG_MAP, 0, s3_fields, false, 0, 0},
     {NULL, 0, 0, NULL, false, 0, 0},
 };
 
@@ -88,6 +104,9 @@ int agent_config_load(const char *path, agent_config *c, cairn_err *e)
                      path);
         goto fail;
     }
+    store_s3_options s3;
+    if ((rc = store_s3_config_options(&c->s3, path, &s3, e)) != 0)
+        goto fail;
     return 0;
 fail:
     agent_config_free(c);
@@ -98,6 +117,7 @@ void agent_config_free(agent_config *c)
 {
     if (c->scylla_password)
         memset(c->scylla_password, 0, strlen(c->scylla_password));
+    store_s3_config_wipe(&c->s3);
     config_free(agent_fields, c);
     memset(c, 0, sizeof(*c));
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "err.h"
+#include "store_s3.h"
 
 typedef struct agent_config {
     char *cluster;
@@ -27,6 +28,7 @@ typedef struct agent_config {
     char *log_level;
     long workers;
     long upload_parallel;
+    store_s3_config s3; /* credentials and settings for s3:// repositories */
 } agent_config;
 
 /* Loads and checks path; defaults fill what the file leaves out. */

@@ -11,6 +11,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "store_s3.h"
 #include "transport.h"
 
 static void usage(FILE *f)
@@ -107,6 +108,9 @@ int main(int argc, char **argv)
         return 0;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    store_s3_options s3; /* checked when the file was loaded */
+    if (store_s3_config_options(&cfg.s3, path, &s3, NULL) == 0)
+        store_s3_configure(&s3);
     rc = run(&cfg, &e);
     if (rc)
         log_error("%s", e.msg);

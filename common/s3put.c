@@ -28,6 +28,8 @@ struct s3put {
     s3_client *c;
     char *key;
     size_t part_size;
+    size_t memory;    /* the process-wide budget for part buffers */
+    unsigned charged; /* buffers counted against it */
     unsigned nslots;
     struct slot *slots;
     struct slot *cur; /* the slot filling up */
@@ -40,6 +42,31 @@ struct s3put {
     cairn_err fail_err;
 };
 
+/* Part buffers of all objects being written, counted against the budget. Each
+ * object always has one; more only while the budget allows. */
+static pthread_mutex_t budget_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t budget_used;
+
+static bool charge(s3put *w, bool always)
+{
+    pthread_mutex_lock(&budget_lock);
+    bool ok = always || budget_used + w->part_size <= w->memory;
+    if (ok) {
+        budget_used += w->part_size;
+        w->charged++;
+    }
+    pthread_mutex_unlock(&budget_lock);
+    return ok;
+}
+
+static void discharge(s3put *w)
+{
+    pthread_mutex_lock(&budget_lock);
+    budget_used -= (size_t)w->charged * w->part_size;
+    w->charged = 0;
+    pthread_mutex_unlock(&budget_lock);
+}
+
 size_t s3put_part_size(uint64_t size_hint, size_t configured)
 {
     if (configured < STORE_S3_MIN_PART)
@@ -51,8 +78,8 @@ size_t s3put_part_size(uint64_t size_hint, size_t configured)
     return need > configured ? (size_t)need : configured;
 }
 
-int s3put_begin(s3_client *c, const char *key, size_t part_size, unsigned buffers, s3put **out,
-                cairn_err *e)
+int s3put_begin(s3_client *c, const char *key, size_t part_size, unsigned buffers, size_t memory,
+                s3put **out, cairn_err *e)
 {
     *out = NULL;
     s3put *w = calloc(1, sizeof(*w));
@@ -65,6 +92,7 @@ int s3put_begin(s3_client *c, const char *key, size_t part_size, unsigned buffer
     }
     w->c = c;
     w->part_size = part_size;
+    w->memory = memory;
     w->nslots = buffers ? buffers : 1;
     for (unsigned i = 0; i < w->nslots; i++)
         w->slots[i].w = w;
@@ -79,6 +107,10 @@ static int map_slot(s3put *w, struct slot *s, cairn_err *e)
 {
     if (s->buf)
         return 0;
+    /* Every object's first buffer counts at once, before any object takes a second
+     * one, so objects that start together share the budget evenly. */
+    if (!w->charged)
+        charge(w, true);
     /* Mapped rather than malloc'd: the pages count only once written, and go back
      * to the system at once when the object is done. */
     void *p = mmap(NULL, w->part_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -184,8 +216,21 @@ static int wait_all(s3put *w, cairn_err *e)
     return rc;
 }
 
-/* Sends the full current slot on its own thread and makes a free slot current,
- * waiting for one when all are on the way. */
+/* A slot to fill next: an idle one, or a new one while the object may have more
+ * and the budget allows; NULL when the caller must wait for a part to finish. */
+static struct slot *idle_slot(s3put *w)
+{
+    for (unsigned i = 0; i < w->nslots; i++)
+        if (w->slots[i].buf && !w->slots[i].busy)
+            return &w->slots[i];
+    for (unsigned i = 0; i < w->nslots; i++)
+        if (!w->slots[i].buf)
+            return charge(w, false) ? &w->slots[i] : NULL;
+    return NULL;
+}
+
+/* Sends the full current slot on its own thread and makes another slot current,
+ * waiting for one when all this object may have are on the way. */
 static int hand_off(s3put *w, cairn_err *e)
 {
     int rc = 0;
@@ -205,13 +250,8 @@ static int hand_off(s3put *w, cairn_err *e)
     }
     pthread_mutex_lock(&w->lock);
     struct slot *next = NULL;
-    while (!next && !w->failed) {
-        for (unsigned i = 0; i < w->nslots && !next; i++)
-            if (!w->slots[i].busy)
-                next = &w->slots[i];
-        if (!next)
-            pthread_cond_wait(&w->done, &w->lock);
-    }
+    while (!w->failed && !(next = idle_slot(w)))
+        pthread_cond_wait(&w->done, &w->lock);
     rc = w->failed;
     if (rc)
         *e = w->fail_err;
@@ -268,6 +308,7 @@ static void abort_upload(s3put *w)
 
 static void writer_free(s3put *w)
 {
+    discharge(w);
     for (unsigned i = 0; i < w->nslots; i++)
         if (w->slots[i].buf)
             munmap(w->slots[i].buf, w->part_size);

@@ -148,7 +148,7 @@ const char *s3_client_endpoint(const s3_client *c)
 }
 
 /* Handles keep their connections across curl_easy_reset, so taking one from the
- * pool reuses a warm connection to the endpoint. */
+ * pool reuses a warm connection to the endpoint. Pooled handles carry no options. */
 static CURL *pool_get(s3_client *c)
 {
     CURL *h = NULL;
@@ -156,15 +156,14 @@ static CURL *pool_get(s3_client *c)
     if (c->n_idle > 0)
         h = c->idle[--c->n_idle];
     pthread_mutex_unlock(&c->lock);
-    if (h)
-        curl_easy_reset(h);
-    else
-        h = curl_easy_init();
-    return h;
+    return h ? h : curl_easy_init();
 }
 
 static void pool_put(s3_client *c, CURL *h)
 {
+    /* Drops every option, pointers into the caller's stack among them, and keeps the
+     * connection. */
+    curl_easy_reset(h);
     pthread_mutex_lock(&c->lock);
     if (c->n_idle < POOL_MAX) {
         c->idle[c->n_idle++] = h;
@@ -378,8 +377,10 @@ static int http_failure(s3_client *c, const s3_request *rq, const struct xfer *x
                        what, c->bucket, key, c->key_id, c->cred_source,
                        xe.code[0] ? xe.code : "HTTP 403", xe.message[0] ? ": " : "", xe.message,
                        auth_hint(xe.code));
+    /* Not CAIRN_ENOENT: callers read that as "no such object", and would offer to
+     * create a repository where no object can be written. */
     if (strcmp(xe.code, "NoSuchBucket") == 0)
-        return err_set(e, CAIRN_ENOENT,
+        return err_set(e, CAIRN_ECONFIG,
                        "bucket %s does not exist at %s: create it, or correct the repository "
                        "location",
                        c->bucket, c->endpoint);
@@ -472,8 +473,11 @@ static int attempt(s3_client *c, const s3_request *rq, const char *url, const ch
     add_header(&hd, "x-amz-content-sha256: %s", payload_sha);
     if (c->token)
         add_header(&hd, "x-amz-security-token: %s", c->token);
-    if (rq->content_type)
-        add_header(&hd, "Content-Type: %s", rq->content_type);
+    bool has_body = strcmp(rq->method, "PUT") == 0 || strcmp(rq->method, "POST") == 0;
+    /* libcurl would call a body form data, which some stores then parse as a form. */
+    if (rq->content_type || has_body)
+        add_header(&hd, "Content-Type: %s",
+                   rq->content_type ? rq->content_type : "application/octet-stream");
     if (rq->content_md5)
         add_header(&hd, "Content-MD5: %s", rq->content_md5);
     if (rq->sink && x->delivered > 0) {
@@ -510,7 +514,7 @@ static int attempt(s3_client *c, const s3_request *rq, const char *url, const ch
     }
     if (strcmp(rq->method, "HEAD") == 0) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    } else if (strcmp(rq->method, "PUT") == 0 || strcmp(rq->method, "POST") == 0) {
+    } else if (has_body) {
         /* POSTFIELDS sends the buffer as it is, again on a retry; the method name
          * is what makes it a PUT. */
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body ? (const char *)rq->body : "");

@@ -60,7 +60,7 @@ typedef struct s3_request {
     const char *query;  /* canonical query string (s3sign_query), or NULL */
     const void *body;
     size_t body_len;
-    const char *content_type; /* or NULL */
+    const char *content_type; /* NULL: application/octet-stream for a body */
     const char *content_md5;  /* base64, or NULL */
     /* GET: a 2xx body streams here. A retry after partial delivery resumes with a
      * Range request (If-Match the first ETag), so no byte reaches sink twice. */
@@ -77,8 +77,8 @@ typedef struct s3_response {
 } s3_response;
 
 /* Sends rq until it succeeds (2xx), fails for good, or runs out of attempts. A
- * missing object or bucket is CAIRN_ENOENT; refused credentials CAIRN_EAUTH; a
- * wrong region CAIRN_ECONFIG naming the right one. */
+ * missing object is CAIRN_ENOENT, a missing bucket CAIRN_ECONFIG; refused
+ * credentials CAIRN_EAUTH; a wrong region CAIRN_ECONFIG naming the right one. */
 int s3_perform(s3_client *c, const s3_request *rq, s3_response *rs, cairn_err *e);
 
 /* The bucket's name and the endpoint, for messages. */

@@ -20,18 +20,17 @@
 #include "s3xml.h"
 #include "store_impl.h"
 
-#define ATTEMPTS        8
-#define BACKOFF_MS      100
-#define DEFAULT_BUFFERS 2
-#define DELETE_BATCH    1000 /* DeleteObjects' limit */
-#define BUCKET_MAX      255
+#define ATTEMPTS     8
+#define BACKOFF_MS   100
+#define DELETE_BATCH 1000 /* DeleteObjects' limit */
+#define BUCKET_MAX   255
 
 /* The process-wide settings: store_s3_configure's copy. */
 static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     char *access_key_id, *secret_access_key, *session_token, *region, *endpoint;
     int path_style, verify_tls;
-    size_t part_size;
+    size_t part_size, upload_memory;
     unsigned parts_in_flight;
 } conf = {.path_style = -1, .verify_tls = -1};
 
@@ -58,7 +57,7 @@ void store_s3_configure(const store_s3_options *o)
     wipe_free(&conf.region);
     wipe_free(&conf.endpoint);
     conf.path_style = conf.verify_tls = -1;
-    conf.part_size = 0;
+    conf.part_size = conf.upload_memory = 0;
     conf.parts_in_flight = 0;
     if (o) {
         conf.access_key_id = dup_opt(o->access_key_id);
@@ -70,6 +69,7 @@ void store_s3_configure(const store_s3_options *o)
         conf.verify_tls = o->verify_tls;
         conf.part_size = o->part_size;
         conf.parts_in_flight = o->parts_in_flight;
+        conf.upload_memory = o->upload_memory;
     }
     pthread_mutex_unlock(&conf_lock);
 }
@@ -146,6 +146,7 @@ int store_s3_config_options(const store_s3_config *c, const char *file, store_s3
         return err_set(e, CAIRN_ECONFIG, "%s: s3.verify_tls must be true or false", file);
     o->part_size = (size_t)c->part_size_mib << 20;
     o->parts_in_flight = (unsigned)c->parts_in_flight;
+    o->upload_memory = (size_t)c->upload_memory_mib << 20;
     return 0;
 }
 
@@ -314,6 +315,7 @@ struct s3_store {
     char *prefix;
     size_t part_size;
     unsigned buffers;
+    size_t memory;
 };
 
 static const char *env(const char *name)
@@ -405,7 +407,8 @@ static int s3_open(const char *url, void **impl, cairn_err *e)
     s->part_size = conf.part_size ? conf.part_size : STORE_S3_DEFAULT_PART;
     if (s->part_size < STORE_S3_MIN_PART)
         s->part_size = STORE_S3_MIN_PART;
-    s->buffers = conf.parts_in_flight ? conf.parts_in_flight : DEFAULT_BUFFERS;
+    s->buffers = conf.parts_in_flight ? conf.parts_in_flight : STORE_S3_DEFAULT_BUFFERS;
+    s->memory = conf.upload_memory ? conf.upload_memory : STORE_S3_DEFAULT_MEMORY;
     rc = open_client(url, &l, s, e);
     pthread_mutex_unlock(&conf_lock);
     location_free(&l);
@@ -443,7 +446,8 @@ static int s3_put_begin(void *impl, const char *key, uint64_t size_hint, void **
     if (!k)
         return CAIRN_ENOMEM;
     s3put *w = NULL;
-    int rc = s3put_begin(s->c, k, s3put_part_size(size_hint, s->part_size), s->buffers, &w, e);
+    int rc = s3put_begin(s->c, k, s3put_part_size(size_hint, s->part_size), s->buffers, s->memory,
+                         &w, e);
     free(k);
     *wimpl = w;
     return rc;

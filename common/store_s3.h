@@ -16,7 +16,12 @@
 #include "err.h"
 
 #define STORE_S3_MIN_PART     (5u << 20) /* S3's smallest part but the last */
-#define STORE_S3_DEFAULT_PART (8u << 20)
+#define STORE_S3_DEFAULT_PART STORE_S3_MIN_PART
+/* Part buffers per object, and for all objects of a process together: an agent
+ * writing four large files at once holds four buffers, one writing one large file
+ * sends up to three parts at a time. */
+#define STORE_S3_DEFAULT_BUFFERS 3
+#define STORE_S3_DEFAULT_MEMORY  (20u << 20)
 
 typedef struct store_s3_options {
     const char *access_key_id; /* with secret_access_key; NULL: AWS_ACCESS_KEY_ID */
@@ -27,7 +32,9 @@ typedef struct store_s3_options {
     int path_style;            /* -1: path style exactly when an endpoint is set */
     int verify_tls;            /* -1: verify */
     size_t part_size;          /* 0: STORE_S3_DEFAULT_PART; at least STORE_S3_MIN_PART */
-    unsigned parts_in_flight;  /* part buffers per object being written; 0: 2 */
+    unsigned parts_in_flight;  /* part buffers per object; 0: STORE_S3_DEFAULT_BUFFERS */
+    size_t upload_memory;      /* part buffers of the process beyond one per object being
+                                  written; 0: STORE_S3_DEFAULT_MEMORY */
 } store_s3_options;
 
 /* Replaces the process-wide settings (strings are copied; NULL resets them all).
@@ -45,6 +52,7 @@ typedef struct store_s3_config {
     char *verify_tls;
     long part_size_mib; /* 0 when absent */
     long parts_in_flight;
+    long upload_memory_mib;
 } store_s3_config;
 
 /* Checks c and points o at its values (o lives as long as c). file names the

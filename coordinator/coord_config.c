@@ -13,6 +13,19 @@ static const config_field tls_fields[] = {
     {NULL, 0, 0, NULL, false, 0, 0},
 };
 
+/* The coordinator writes only small objects (manifests, leases): no part settings. */
+static const config_field s3_fields[] = {
+    {"access_key_id", CONFIG_STRING, offsetof(coord_config, s3.access_key_id), NULL, false, 0, 0},
+    {"secret_access_key", CONFIG_STRING, offsetof(coord_config, s3.secret_access_key), NULL, false,
+     0, 0},
+    {"session_token", CONFIG_STRING, offsetof(coord_config, s3.session_token), NULL, false, 0, 0},
+    {"region", CONFIG_STRING, offsetof(coord_config, s3.region), NULL, false, 0, 0},
+    {"endpoint", CONFIG_STRING, offsetof(coord_config, s3.endpoint), NULL, false, 0, 0},
+    {"path_style", CONFIG_STRING, offsetof(coord_config, s3.path_style), NULL, false, 0, 0},
+    {"verify_tls", CONFIG_STRING, offsetof(coord_config, s3.verify_tls), NULL, false, 0, 0},
+    {NULL, 0, 0, NULL, false, 0, 0},
+};
+
 static const config_field coord_fields[] = {
     {"cluster", CONFIG_STRING, offsetof(coord_config, cluster), NULL, true, 0, 0},
     {"repository", CONFIG_STRING, offsetof(coord_config, repository), NULL, false, 0, 0},
@@ -23,6 +36,7 @@ static const config_field coord_fields[] = {
     {"timeout", CONFIG_INT, offsetof(coord_config, timeout_s), NULL, false, 1, 86400},
     {"compression_level", CONFIG_INT, offsetof(coord_config, compression_level), NULL, false, -7,
      19},
+    {"s3", CONFIG_MAP, 0, s3_fields, false, 0, 0},
     {NULL, 0, 0, NULL, false, 0, 0},
 };
 
@@ -66,6 +80,9 @@ int coord_config_load(const char *path, coord_config *c, cairn_err *e)
         c->parallel = 64;
     if (!c->timeout_s)
         c->timeout_s = 60;
+    store_s3_options s3;
+    if ((rc = store_s3_config_options(&c->s3, path, &s3, e)) != 0)
+        goto fail;
     return 0;
 fail:
     coord_config_free(c);
@@ -74,6 +91,7 @@ fail:
 
 void coord_config_free(coord_config *c)
 {
+    store_s3_config_wipe(&c->s3);
     config_free(coord_fields, c);
     memset(c, 0, sizeof(*c));
 }

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "store_s3.h"
 
 typedef struct coord_config {
     char *cluster;
@@ -21,6 +22,7 @@ typedef struct coord_config {
     long parallel;      /* agents contacted at once */
     long timeout_s;     /* per request */
     long compression_level;
+    store_s3_config s3; /* this machine's credentials for s3:// repositories */
 } coord_config;
 
 int coord_config_load(const char *path, coord_config *c, cairn_err *e);

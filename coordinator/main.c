@@ -8,6 +8,7 @@
 
 #include "cmd.h"
 #include "log.h"
+#include "store_s3.h"
 
 static void usage(FILE *f)
 {
@@ -106,6 +107,9 @@ int main(int argc, char **argv)
             return CMD_USAGE;
         }
         curl_global_init(CURL_GLOBAL_DEFAULT);
+        store_s3_options s3; /* checked when the file was loaded */
+        if (store_s3_config_options(&cfg.s3, config, &s3, NULL) == 0)
+            store_s3_configure(&s3);
         int rc = config_cmds[k].fn(&cfg, sub_argc, sub_argv);
         curl_global_cleanup();
         coord_config_free(&cfg);

@@ -1,0 +1,287 @@
+"""Backups to s3:// on moto_server (which checks every signature), end to end.
+
+Three emulated nodes back up to a bucket, list, show and restore from it; the objects
+`aws s3 ls --recursive` shows follow docs/repository-format.md; wrong credentials, a
+missing bucket and an agent without access fail clearly and leave no backup; errors
+injected between cairn and the store are retried and the backup completes; an agent
+uploading four large files at once stays within its memory bound.
+"""
+
+import hashlib
+import os
+import re
+import subprocess
+import tempfile
+import unittest
+
+import repocheck
+import s3env
+from harness import BUILD, SOURCE, Bed
+
+MiB = 1 << 20
+BUCKET = 'cairn-e2e'
+PREFIX = 'prod/cairn'
+TABLES = [('shop', 'orders'), ('shop', 'items'), ('logs', 'events')]
+
+# docs/repository-format.md, relative to the repository's prefix.
+LAYOUT = [
+    re.compile(r'^cairn\.repo$'),
+    re.compile(r'^blobs/([0-9a-f]{2})/\1[0-9a-f]{62}$'),
+    re.compile(r'^backups/itest/[A-Za-z0-9_.-]+/nodes/[0-9a-f-]{36}\.manifest$'),
+    re.compile(r'^backups/itest/[A-Za-z0-9_.-]+/backup\.manifest$'),
+]
+
+
+class S3Test(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not s3env.moto_available():
+            raise unittest.SkipTest('moto_server is not installed (pip install "moto[server]"): '
+                                    'the s3:// end-to-end tests need it')
+        cls.tmp = tempfile.mkdtemp(prefix='cairn-s3-')
+        cls.s3 = s3env.S3Env(log_path=os.path.join(cls.tmp, 'moto.log'))
+        cls.endpoint = cls.s3.moto.endpoint
+        cls.url = 's3://%s/%s?endpoint=%s' % (BUCKET, PREFIX, cls.endpoint)
+        # Agents find their credentials in the environment they start with; the
+        # coordinator gets its own through the s3: map of its configuration.
+        saved = dict(os.environ)
+        os.environ.update(cls.s3.env('agent'))
+        try:
+            cls.bed = Bed(nodes=3, data_dirs=2, repository=cls.url)
+        except Exception:
+            cls.s3.stop()
+            raise
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        for k in ('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'):
+            os.environ.pop(k, None)
+        cls.base_config = cls.bed.read_config()
+        cls.bed.write_config('cairn.yaml', cls.config_text(cls.url))
+        for ks, t in TABLES:
+            cls.bed.create_table(ks, t)
+        for i in range(3):
+            cls.bed.write('shop', 'orders', 2 * MiB, seed=100 + 10 * i)
+            cls.bed.write('shop', 'items', 512 * 1024, seed=200 + 10 * i, compressibility=0.9)
+        cls.bed.write('logs', 'events', 1 * MiB, seed=300, compressibility=0.0)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.bed.stop()
+        cls.s3.stop()
+        subprocess.run(['rm', '-rf', cls.tmp])
+
+    @classmethod
+    def config_text(cls, repository, user='cairn', secret=None):
+        key_id, real = cls.s3.moto.keys[user]
+        lines = [line for line in cls.base_config.splitlines()
+                 if not line.startswith('repository:')]
+        lines += ['repository: "%s"' % repository,
+                  's3:',
+                  '  access_key_id: %s' % key_id,
+                  '  secret_access_key: "%s"' % (secret or real),
+                  '  region: us-east-1']
+        return '\n'.join(lines) + '\n'
+
+    def config(self, name, repository, **kw):
+        return self.bed.write_config(name, self.config_text(repository, **kw))
+
+    def objects(self, prefix=PREFIX + '/'):
+        """Every key under prefix, as `aws s3 ls --recursive` lists them."""
+        key_id, secret = self.s3.moto.keys['cairn']
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY=secret,
+                   AWS_DEFAULT_REGION='us-east-1')
+        p = subprocess.run(['aws', '--endpoint-url', self.endpoint, 's3', 'ls', '--recursive',
+                            's3://%s/%s' % (BUCKET, prefix)],
+                           capture_output=True, text=True, env=env, timeout=120)
+        if p.returncode == 1 and not p.stdout:
+            return {}  # nothing under the prefix
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = {}
+        for line in p.stdout.splitlines():
+            _, _, size, key = line.split(None, 3)
+            out[key] = int(size)
+        return out
+
+    def fetch(self, key):
+        return self.s3.moto.s3().get_object(Bucket=BUCKET, Key=key)['Body'].read()
+
+    def backup(self, *args, config=None, expect=0):
+        p, out = self.bed.cairn_json('backup', *args, config=config)
+        self.assertEqual(p.returncode, expect, p.stderr)
+        return out
+
+    def assert_no_backup(self, tag):
+        keys = [k for k in self.objects() if '/backups/itest/%s/' % tag in k]
+        self.assertFalse([k for k in keys if k.endswith('backup.manifest')], keys)
+
+    def test_01_backup_list_show(self):
+        s = self.backup('--tag', 's3first')
+        self.assertEqual(s['nodes'], 3)
+        self.assertEqual(s['tables'], 3)
+        self.assertGreater(s['files'], 0)
+        self.assertGreater(s['uploaded_bytes'], 0)
+        p, items = self.bed.cairn_json('list')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn('s3first', [x['tag'] for x in items])
+        p, show = self.bed.cairn_json('show', 's3first', '--files')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(show['nodes']), 3)
+        self.assertEqual(len(show['files_list']), show['files'])
+        # Nothing half-done is left in the bucket: no multipart upload, no lease.
+        uploads = self.s3.moto.s3().list_multipart_uploads(Bucket=BUCKET).get('Uploads', [])
+        self.assertEqual(uploads, [])
+        self.assertFalse([k for k in self.objects() if '/locks/' in k])
+
+    def test_02_objects_follow_the_format(self):
+        objects = self.objects()
+        self.assertTrue(objects)
+        for key in objects:
+            self.assertTrue(key.startswith(PREFIX + '/'), key)
+            rel = key[len(PREFIX) + 1:]
+            self.assertTrue(any(p.match(rel) for p in LAYOUT), 'unexpected object %s' % key)
+        blobs = [k for k in objects if '/blobs/' in k]
+        self.assertTrue(blobs)
+        # Each blob is one zstd frame of the bytes its name hashes.
+        for key in blobs:
+            raw = subprocess.run(['zstd', '-dc'], input=self.fetch(key), capture_output=True,
+                                 check=True).stdout
+            self.assertEqual(hashlib.sha256(raw).hexdigest(), key.rsplit('/', 1)[1])
+        # The manifests read with zstd and protoc, as the format says.
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, 'backup.manifest')
+            with open(path, 'wb') as f:
+                f.write(self.fetch('%s/backups/itest/s3first/backup.manifest' % PREFIX))
+            text = repocheck.decode_manifest(SOURCE, path, 'ClusterManifest')
+            self.assertIn('tag: "s3first"', text)
+            for node in self.bed.nodes:
+                key = '%s/backups/itest/s3first/nodes/%s.manifest' % (PREFIX, node['host_id'])
+                self.assertIn(key, objects)
+                with open(path, 'wb') as f:
+                    f.write(self.fetch(key))
+                self.assertIn('Data.db', repocheck.decode_manifest(SOURCE, path, 'NodeManifest'))
+
+    def test_03_second_backup_uploads_nothing(self):
+        s = self.backup('--tag', 's3second')
+        self.assertEqual(s['uploaded_bytes'], 0)
+
+    def test_04_faults_are_retried(self):
+        self.bed.write('shop', 'orders', 3 * MiB, seed=777, compressibility=0.0)
+        proxy = self.s3.proxy
+        proxy.clear()
+        proxy.add({'method': 'PUT', 'action': 'status', 'status': 500, 'every': 3, 'count': 4},
+                  {'method': 'PUT', 'action': 'status', 'status': 503, 'code': 'SlowDown',
+                   'every': 4, 'count': 4},
+                  {'method': 'HEAD', 'action': 'status', 'status': 503, 'code': 'SlowDown',
+                   'every': 5, 'count': 4},
+                  {'method': 'HEAD', 'action': 'drop', 'after': 2, 'every': 7, 'count': 3},
+                  {'method': 'GET', 'action': 'drop', 'every': 3, 'count': 3},
+                  {'method': 'GET', 'match': 'list-type', 'action': 'status', 'status': 500,
+                   'count': 2})
+        url = 's3://%s/%s?endpoint=%s' % (BUCKET, PREFIX, proxy.endpoint)
+        cfg = self.config('proxied.yaml', url)
+        s = self.backup('--tag', 's3faults', config=cfg)
+        self.assertGreater(s['uploaded_bytes'], 0)
+        fired = [r for r in proxy.seen() if r['fault']]
+        self.assertGreaterEqual(len(fired), 10, fired)
+        self.assertTrue({'status', 'drop'} <= {r['fault'] for r in fired})
+        proxy.clear()
+        p, items = self.bed.cairn_json('list')
+        self.assertIn('s3faults', [x['tag'] for x in items])
+        self.assertEqual(repocheck_blob_check(self), [])
+
+    def test_05_wrong_secret(self):
+        cfg = self.config('wrong-secret.yaml', self.url, secret='not-the-secret')
+        p = self.bed.cairn('backup', '--tag', 's3wrong', config=cfg)
+        self.assertNotEqual(p.returncode, 0)
+        key_id = self.s3.moto.keys['cairn'][0]
+        self.assertIn('SignatureDoesNotMatch', p.stderr)
+        self.assertIn(key_id, p.stderr)
+        self.assertIn(BUCKET, p.stderr)
+        self.assertNotIn('not-the-secret', p.stderr + p.stdout)
+        self.assert_no_backup('s3wrong')
+
+    def test_06_missing_bucket(self):
+        cfg = self.config('missing.yaml', 's3://cairn-missing/x?endpoint=%s' % self.endpoint)
+        p = self.bed.cairn('backup', '--tag', 's3missing', config=cfg)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('bucket cairn-missing does not exist', p.stderr)
+        p = self.bed.cairn('list', config=cfg)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('bucket cairn-missing does not exist', p.stderr)
+
+    def test_07_agent_without_access(self):
+        # The coordinator may write cairn-test; the agents' key may not.
+        url = 's3://cairn-test/denied?endpoint=%s' % self.endpoint
+        cfg = self.config('denied.yaml', url)
+        p = self.bed.cairn('backup', '--tag', 's3denied', config=cfg)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertRegex(p.stderr, r'S3 refused to \w+ s3://cairn-test/denied/')
+        self.assertIn(self.s3.moto.keys['agent'][0], p.stderr)
+        listed = self.s3.moto.s3().list_objects_v2(Bucket='cairn-test', Prefix='denied/')
+        keys = [o['Key'] for o in listed.get('Contents', [])]
+        self.assertFalse([k for k in keys if k.endswith('backup.manifest')], keys)
+
+    def test_08_agent_memory_with_four_large_files(self):
+        node = self.bed.nodes[0]
+        # One table, since the agent uploads a table's files in parallel.
+        self.bed.create_table('big', 'wide')
+        for i in range(4):
+            self.bed.write('big', 'wide', 48 * MiB, node=node, seed=900 + i, compressibility=0.0)
+        # A slow store: parts take longer to send than to fill, so every writer
+        # holds as many part buffers as it may.
+        proxy = self.s3.proxy
+        proxy.clear()
+        proxy.add({'method': 'PUT', 'match': 'partNumber=', 'action': 'delay', 'seconds': 0.5,
+                   'count': 1000})
+        url = 's3://%s/%s?endpoint=%s' % (BUCKET, PREFIX, proxy.endpoint)
+        s = self.backup('--tag', 's3big', '--keyspace', 'big',
+                        config=self.config('slow.yaml', url))
+        delayed = [r for r in proxy.seen() if r['fault'] == 'delay']
+        proxy.clear()
+        self.assertGreaterEqual(s['uploaded_bytes'], 4 * 48 * MiB)
+        self.assertGreaterEqual(len(delayed), 4 * 6)
+        with open('/proc/%d/status' % self.bed.agent_pid(node)) as f:
+            hwm = int(re.search(r'VmHWM:\s+(\d+) kB', f.read()).group(1))
+        print('agent peak RSS after uploading 4 x 48 MiB at once: %d MiB' % (hwm // 1024))
+        if not sanitized():
+            self.assertLess(hwm, 64 * 1024)
+
+    def test_09_restore(self):
+        digests = {(ks, t, n['host_id']): self.bed.digest(ks, t, n)
+                   for ks, t in TABLES for n in self.bed.nodes}
+        self.backup('--tag', 's3restore')
+        for ks, t in TABLES:
+            self.bed.cql('DROP TABLE %s.%s' % (ks, t))
+        p, out = self.bed.cairn_json('restore', 's3restore', '--schema', '--keyspace', 'shop',
+                                     '--keyspace', 'logs')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(out['nodes'], 3)
+        for (ks, t, host), want in digests.items():
+            node = [n for n in self.bed.nodes if n['host_id'] == host][0]
+            self.assertEqual(self.bed.digest(ks, t, node), want, '%s.%s on %s' % (ks, t, host))
+
+
+def sanitized():
+    """Whether the build under test runs with AddressSanitizer, which inflates memory."""
+    try:
+        with open(os.path.join(BUILD, 'CMakeCache.txt')) as f:
+            return 'CAIRN_SANITIZE:BOOL=ON' in f.read()
+    except OSError:
+        return False
+
+
+def repocheck_blob_check(test):
+    """Blobs whose bytes do not hash to their name."""
+    bad = []
+    for key in test.objects():
+        if '/blobs/' not in key:
+            continue
+        raw = subprocess.run(['zstd', '-dc'], input=test.fetch(key), capture_output=True).stdout
+        if hashlib.sha256(raw).hexdigest() != key.rsplit('/', 1)[1]:
+            bad.append(key)
+    return bad
+
+
+if __name__ == '__main__':
+    unittest.main()
