@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "store.h"
 
 /* Warnings beyond this many are counted, not kept: a node with thousands of corrupt
  * files must not grow the agent without bound. */
@@ -166,16 +167,30 @@ int jobs_info(jobs *js, const char *id, Cairn__Rpc__JobInfo *info, cairn_err *e)
     int rc = 0;
     info->job_id = strdup(j->id);
     info->state = j->state;
-    uint64_t *fields[JOB_NCOUNTERS] = {
+    uint64_t *fields[JOB_REQ_PUTS] = {
         &info->files_total,    &info->files_done,   &info->bytes_total, &info->bytes_done,
         &info->bytes_uploaded, &info->bytes_stored, &info->tables};
-    protobuf_c_boolean *has[JOB_NCOUNTERS] = {&info->has_files_total,    &info->has_files_done,
-                                              &info->has_bytes_total,    &info->has_bytes_done,
-                                              &info->has_bytes_uploaded, &info->has_bytes_stored,
-                                              &info->has_tables};
-    for (int c = 0; c < JOB_NCOUNTERS; c++) {
+    protobuf_c_boolean *has[JOB_REQ_PUTS] = {&info->has_files_total,    &info->has_files_done,
+                                             &info->has_bytes_total,    &info->has_bytes_done,
+                                             &info->has_bytes_uploaded, &info->has_bytes_stored,
+                                             &info->has_tables};
+    for (int c = 0; c < JOB_REQ_PUTS; c++) {
         *fields[c] = atomic_load(&j->counters[c]);
         *has[c] = 1;
+    }
+    info->requests = malloc(sizeof(*info->requests));
+    if (info->requests) {
+        Cairn__Rpc__StoreRequests *r = info->requests;
+        cairn__rpc__store_requests__init(r);
+        uint64_t *req[] = {&r->puts,  &r->part_puts, &r->gets,      &r->heads,
+                           &r->lists, &r->deletes,   &r->multipart, &r->retries};
+        protobuf_c_boolean *hreq[] = {&r->has_puts,      &r->has_part_puts, &r->has_gets,
+                                      &r->has_heads,     &r->has_lists,     &r->has_deletes,
+                                      &r->has_multipart, &r->has_retries};
+        for (int c = JOB_REQ_PUTS; c < JOB_NCOUNTERS; c++) {
+            *req[c - JOB_REQ_PUTS] = atomic_load(&j->counters[c]);
+            *hreq[c - JOB_REQ_PUTS] = 1;
+        }
     }
     if (j->state == CAIRN__RPC__JOB_INFO__STATE__FAILED) {
         info->error = malloc(sizeof(*info->error));
@@ -212,6 +227,7 @@ void jobs_info_clear(Cairn__Rpc__JobInfo *info)
     free(info->error);
     free(info->manifest_key);
     free(info->manifest_sha256);
+    free(info->requests);
     for (size_t i = 0; i < info->n_warnings; i++)
         free(info->warnings[i]);
     free(info->warnings);
@@ -292,6 +308,20 @@ int job_set_result(job *j, const char *manifest_key, const char *manifest_sha256
     int ok = j->manifest_key && j->manifest_sha256;
     pthread_mutex_unlock(&j->owner->lock);
     return ok ? 0 : CAIRN_ENOMEM;
+}
+
+void job_add_requests(job *j, const struct store *s)
+{
+    store_counts c;
+    store_stats(s, &c);
+    job_add(j, JOB_REQ_PUTS, c.puts);
+    job_add(j, JOB_REQ_PART_PUTS, c.part_puts);
+    job_add(j, JOB_REQ_GETS, c.gets);
+    job_add(j, JOB_REQ_HEADS, c.heads);
+    job_add(j, JOB_REQ_LISTS, c.lists);
+    job_add(j, JOB_REQ_DELETES, c.deletes);
+    job_add(j, JOB_REQ_MULTIPART, c.mpu_initiates + c.mpu_completes + c.mpu_aborts);
+    job_add(j, JOB_REQ_RETRIES, c.retries);
 }
 
 bool job_cancelled(const job *j)

@@ -50,6 +50,15 @@ typedef enum {
     JOB_BYTES_UPLOADED,
     JOB_BYTES_STORED,
     JOB_TABLES,
+    /* Repository requests, in StoreRequests' field order. */
+    JOB_REQ_PUTS,
+    JOB_REQ_PART_PUTS,
+    JOB_REQ_GETS,
+    JOB_REQ_HEADS,
+    JOB_REQ_LISTS,
+    JOB_REQ_DELETES,
+    JOB_REQ_MULTIPART,
+    JOB_REQ_RETRIES,
     JOB_NCOUNTERS
 } job_counter;
 
@@ -57,5 +66,9 @@ void job_add(job *j, job_counter c, uint64_t n);
 void job_warn(job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int job_set_result(job *j, const char *manifest_key, const char *manifest_sha256);
 bool job_cancelled(const job *j);
+
+/* Adds what a store was asked to the job's request counters. */
+struct store;
+void job_add_requests(job *j, const struct store *s);
 
 #endif

@@ -426,6 +426,8 @@ static int restore_run(job *j, void *p, cairn_err *e)
             rc = err_set(e, CAIRN_EBUSY, "agent shutting down");
     }
     cql_close(c);
+    if (r)
+        job_add_requests(j, repo_store(r));
     repo_close(r);
     return rc;
 }

@@ -484,6 +484,8 @@ static int upload_run(job *j, void *p, cairn_err *e)
 done:
     if (mw)
         manifest_node_abort(mw);
+    if (r)
+        job_add_requests(j, repo_store(r));
     ratelimit_free(rl);
     repo_close(r);
     return rc;

@@ -8,7 +8,6 @@
  */
 #include <getopt.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -334,9 +333,36 @@ static int write_cluster_manifest(backup_run *b, repo *r, const char *schema_blo
     return rc;
 }
 
-static void print_summary(const backup_run *b, const Cairn__Repo__ClusterManifest *m,
-                          uint64_t duration)
+/* What the backup cost the repository, by kind of request: the agents' and our own
+ * (manifests, lease). */
+static store_counts total_requests(const backup_run *b, repo *r)
 {
+    store_counts t;
+    store_stats(repo_store(r), &t);
+    t.mpu_initiates += t.mpu_completes + t.mpu_aborts; /* reported as one figure */
+    for (size_t i = 0; i < b->n; i++) {
+        const Cairn__Rpc__StoreRequests *q = b->jobs[i].job ? b->jobs[i].job->requests : NULL;
+        if (!q)
+            continue;
+        t.puts += q->puts;
+        t.part_puts += q->part_puts;
+        t.gets += q->gets;
+        t.heads += q->heads;
+        t.lists += q->lists;
+        t.deletes += q->deletes;
+        t.mpu_initiates += q->multipart;
+        t.retries += q->retries;
+    }
+    return t;
+}
+
+static void print_summary(const backup_run *b, const Cairn__Repo__ClusterManifest *m,
+                          const store_counts *q, uint64_t duration)
+{
+    const char *names[] = {"put",  "part_put", "get",       "head",
+                           "list", "delete",   "multipart", "retries"};
+    const uint64_t counts[] = {q->puts,  q->part_puts, q->gets,          q->heads,
+                               q->lists, q->deletes,   q->mpu_initiates, q->retries};
     if (b->o->json) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "tag", json_object_new_string(b->o->tag));
@@ -348,6 +374,10 @@ static void print_summary(const backup_run *b, const Cairn__Repo__ClusterManifes
                                json_object_new_int64((int64_t)m->uploaded_bytes));
         json_object_object_add(o, "skew_ms", json_object_new_int64((int64_t)m->skew_ms));
         json_object_object_add(o, "duration_ms", json_object_new_int64((int64_t)duration));
+        json_object *rq = json_object_new_object();
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+            json_object_object_add(rq, names[i], json_object_new_int64((int64_t)counts[i]));
+        json_object_object_add(o, "requests", rq);
         printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
         json_object_put(o);
         return;
@@ -360,29 +390,37 @@ static void print_summary(const backup_run *b, const Cairn__Repo__ClusterManifes
            human_bytes(m->uploaded_bytes, b2, sizeof(b2)));
     printf("  skew      %llu ms\n  duration  %s\n", (unsigned long long)m->skew_ms,
            human_duration(duration, b3, sizeof(b3)));
+    printf("  requests ");
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        printf(" %s %llu", names[i], (unsigned long long)counts[i]);
+    printf("\n");
 }
 
 /* Renews the shared lease while the backup runs, so it outlives LEASE_TTL_S but a
  * coordinator that dies lets it expire. */
 typedef struct lease_keeper {
     repo_lease *lease;
-    atomic_bool stop;
+    bool stop;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
     pthread_t thread;
 } lease_keeper;
 
 static void *lease_main(void *p)
 {
     lease_keeper *k = p;
-    uint64_t last = human_mono_ms();
-    while (!atomic_load(&k->stop)) {
-        usleep(100000);
-        if (human_mono_ms() - last < LEASE_TTL_S * 1000 / 3)
+    pthread_mutex_lock(&k->lock);
+    while (!k->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += LEASE_TTL_S / 3;
+        if (pthread_cond_timedwait(&k->cond, &k->lock, &ts) == 0 || k->stop)
             continue;
-        last = human_mono_ms();
         cairn_err e;
         if (repo_lease_renew(k->lease, &e) != 0)
             log_warn("could not renew the repository lease: %s", e.msg);
     }
+    pthread_mutex_unlock(&k->lock);
     return NULL;
 }
 
@@ -450,7 +488,8 @@ static int run_backup(backup_run *b, repo *r, cairn_err *e)
     rc = write_cluster_manifest(b, r, schema_blob, schema_size, start_ms, hi - lo, &m, e);
     if (rc)
         return err_prefix(e, "writing the cluster manifest");
-    print_summary(b, &m, human_mono_ms() - t0);
+    store_counts q = total_requests(b, r);
+    print_summary(b, &m, &q, human_mono_ms() - t0);
     return 0;
 }
 
@@ -475,7 +514,8 @@ int cmd_backup(const coord_config *cfg, int argc, char **argv)
     memset(&chk, 0, sizeof(chk));
     repo *r = NULL;
     lease_keeper lk = {.lease = NULL};
-    atomic_init(&lk.stop, false);
+    pthread_mutex_init(&lk.lock, NULL);
+    pthread_cond_init(&lk.cond, NULL);
     int rc = fleet_open(&b.f, cfg, &e);
     if (!rc)
         rc = check_cluster(b.f, &chk, &e);
@@ -501,10 +541,17 @@ int cmd_backup(const coord_config *cfg, int argc, char **argv)
     snprintf(owner, sizeof(owner), "cairn backup %s on %s pid %d", o.tag, host, (int)getpid());
     if ((rc = repo_lease_acquire(r, REPO_LEASE_SHARED, owner, LEASE_TTL_S, &lk.lease, &e)) != 0)
         goto done;
-    pthread_create(&lk.thread, NULL, lease_main, &lk);
+    bool renewing = pthread_create(&lk.thread, NULL, lease_main, &lk) == 0;
+    if (!renewing)
+        log_warn("cannot start the lease renewal: a backup longer than %d s may lose its lease",
+                 LEASE_TTL_S);
     rc = run_backup(&b, r, &e);
-    atomic_store(&lk.stop, true);
-    pthread_join(lk.thread, NULL);
+    pthread_mutex_lock(&lk.lock);
+    lk.stop = true;
+    pthread_cond_signal(&lk.cond);
+    pthread_mutex_unlock(&lk.lock);
+    if (renewing)
+        pthread_join(lk.thread, NULL);
     repo_lease_release(lk.lease);
     if (rc && !o.keep_snapshot) {
         for (size_t i = 0; i < b.n; i++)
@@ -524,6 +571,8 @@ done:
     check_result_free(&chk);
     repo_close(r);
     fleet_close(b.f);
+    pthread_cond_destroy(&lk.cond);
+    pthread_mutex_destroy(&lk.lock);
     free(o.filter.include);
     free(o.filter.exclude);
     return rc ? CMD_FAILED : CMD_OK;

@@ -7,7 +7,8 @@
 
 #include "progress.h"
 
-#define POLL_MS 500
+#define POLL_MS       500
+#define POLL_FIRST_MS 10
 /* A poll that fails this many times in a row means the agent is gone: about 15 s
  * after it stopped answering. A poll is cheap, so its answer is quick or never. */
 #define POLL_FAILURES_MAX 3
@@ -72,9 +73,12 @@ static void run_one(fleet *f, size_t i, void *arg)
         return;
     }
     int failures = 0;
+    /* Short jobs (an incremental backup) end in milliseconds: look soon, then less often. */
+    unsigned wait_ms = POLL_FIRST_MS;
     while (job->state == CAIRN__RPC__JOB_INFO__STATE__RUNNING) {
         show(r, i, job, false);
-        usleep(POLL_MS * 1000);
+        usleep(wait_ms * 1000);
+        wait_ms = wait_ms * 2 > POLL_MS ? POLL_MS : wait_ms * 2;
         Cairn__Rpc__JobInfo *next = NULL;
         cairn_err pe;
         if (poll_job(f, nd->agent, job->job_id, &next, &pe) != 0) {

@@ -111,6 +111,10 @@ class BackupTest(unittest.TestCase):
     def test_02_second_backup_uploads_nothing(self):
         p, s = self.backup('--tag', 'second')
         self.assertEqual(s['uploaded_bytes'], 0)
+        # The cost shows: one existence check per file, and no blob written (the puts are
+        # the manifests and the lease).
+        self.assertGreaterEqual(s['requests']['head'], s['files'])
+        self.assertLessEqual(s['requests']['put'], len(self.bed.nodes) + 3)
         self.assertGreater(s['bytes'], 0)
         for node in self.bed.nodes:
             self.assertEqual(self.bed.snapshot_dirs(node), [], 'snapshot left behind')
