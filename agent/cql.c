@@ -492,7 +492,7 @@ static int parse_error(cql_conn *c, const frame *f, int32_t *code, char *msg, si
 
 static int server_error(cql_conn *c, const frame *f, const char *what, cairn_err *e)
 {
-    int32_t code;
+    int32_t code = 0;
     char msg[768];
     int rc = parse_error(c, f, &code, msg, sizeof(msg), e);
     if (rc < 0)
