@@ -85,10 +85,12 @@ static int parse_args(backup_opts *o, int argc, char **argv)
             snprintf(o->tag, sizeof(o->tag), "%s", optarg);
             break;
         case 'k':
-            select_add(&o->filter.include, &o->filter.n_include, optarg);
-            break;
         case 'x':
-            select_add(&o->filter.exclude, &o->filter.n_exclude, optarg);
+            if ((c == 'k' ? select_add(&o->filter.include, &o->filter.n_include, optarg)
+                          : select_add(&o->filter.exclude, &o->filter.n_exclude, optarg)) != 0) {
+                fprintf(stderr, "cairn: out of memory\n");
+                return CMD_FAILED;
+            }
             break;
         case 's':
             o->keep_snapshot = true;

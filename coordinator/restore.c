@@ -96,10 +96,12 @@ static int parse_args(restore_opts *o, int argc, char **argv)
             o->from_cluster = optarg;
             break;
         case 'k':
-            select_add(&o->filter.include, &o->filter.n_include, optarg);
-            break;
         case 'x':
-            select_add(&o->filter.exclude, &o->filter.n_exclude, optarg);
+            if ((c == 'k' ? select_add(&o->filter.include, &o->filter.n_include, optarg)
+                          : select_add(&o->filter.exclude, &o->filter.n_exclude, optarg)) != 0) {
+                fprintf(stderr, "cairn: out of memory\n");
+                return CMD_FAILED;
+            }
             break;
         case 's':
             o->schema = true;
