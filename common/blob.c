@@ -9,7 +9,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#define HASH_BUF (1u << 20)
+#define HASH_BUF (256u << 10)
 
 struct blob_enc {
     ZSTD_CCtx *cctx;

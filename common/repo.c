@@ -18,7 +18,7 @@
 #define INFO_MAX    (1u << 20)
 #define LEASE_MAX   4096
 #define OWNER_MAX   256
-#define READ_BUF    (1u << 20)
+#define READ_BUF    (256u << 10)
 #define LEASE_MAGIC "cairn-lease 1"
 
 struct repo {

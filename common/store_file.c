@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FILE_BUF      (1u << 20)
+#define FILE_BUF      (256u << 10)
 #define PATH_CAP      (PATH_MAX + STORE_KEY_MAX + 2)
 #define MKDIR_RETRIES 8
 
