@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "check.h"
+#include "cliopt.h"
 #include "cmd.h"
 #include "human.h"
 #include "log.h"
@@ -85,26 +86,24 @@ static int parse_args(backup_opts *o, int argc, char **argv)
             snprintf(o->tag, sizeof(o->tag), "%s", optarg);
             break;
         case 'k':
-        case 'x':
-            if ((c == 'k' ? select_add(&o->filter.include, &o->filter.n_include, optarg)
-                          : select_add(&o->filter.exclude, &o->filter.n_exclude, optarg)) != 0) {
-                fprintf(stderr, "cairn: out of memory\n");
-                return CMD_FAILED;
-            }
+        case 'x': {
+            int rc = cliopt_filter(&o->filter, c == 'k', optarg);
+            if (rc)
+                return rc;
             break;
+        }
         case 's':
             o->keep_snapshot = true;
             break;
         case 'j':
             o->json = true;
             break;
-        case 'p':
-            o->parallel = (unsigned)strtoul(optarg, &end, 10);
-            if (*end || o->parallel == 0 || o->parallel > 1024) {
-                fprintf(stderr, "cairn backup: --parallel takes a number of nodes, 1 to 1024\n");
-                return CMD_USAGE;
-            }
+        case 'p': {
+            int rc = cliopt_parallel("backup", optarg, &o->parallel);
+            if (rc)
+                return rc;
             break;
+        }
         case 'r': {
             double mib = strtod(optarg, &end);
             if (*end || mib <= 0) {

@@ -20,6 +20,7 @@
 
 #include "catalog.h"
 #include "check.h"
+#include "cliopt.h"
 #include "cmd.h"
 #include "human.h"
 #include "jobrun.h"
@@ -90,19 +91,17 @@ static int parse_args(restore_opts *o, int argc, char **argv)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        char *end;
         switch (c) {
         case 'f':
             o->from_cluster = optarg;
             break;
         case 'k':
-        case 'x':
-            if ((c == 'k' ? select_add(&o->filter.include, &o->filter.n_include, optarg)
-                          : select_add(&o->filter.exclude, &o->filter.n_exclude, optarg)) != 0) {
-                fprintf(stderr, "cairn: out of memory\n");
-                return CMD_FAILED;
-            }
+        case 'x': {
+            int rc = cliopt_filter(&o->filter, c == 'k', optarg);
+            if (rc)
+                return rc;
             break;
+        }
         case 's':
             o->schema = true;
             break;
@@ -124,13 +123,12 @@ static int parse_args(restore_opts *o, int argc, char **argv)
                 return CMD_USAGE;
             }
             break;
-        case 'p':
-            o->parallel = (unsigned)strtoul(optarg, &end, 10);
-            if (*end || o->parallel == 0 || o->parallel > 1024) {
-                fprintf(stderr, "cairn restore: --parallel takes a number of nodes, 1 to 1024\n");
-                return CMD_USAGE;
-            }
+        case 'p': {
+            int rc = cliopt_parallel("restore", optarg, &o->parallel);
+            if (rc)
+                return rc;
             break;
+        }
         case 'h':
             printf("usage: cairn restore TAG|latest [--from-cluster NAME] [--keyspace GLOB]... "
                    "[--exclude GLOB]... [--schema] [--no-data] "

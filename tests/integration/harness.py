@@ -128,6 +128,15 @@ class Bed:
             out.append(self.rest(n, 'POST', '/emulator/write', **params))
         return out
 
+    def seed_sample(self):
+        """Three tables of different sizes and compressibility, on every node."""
+        for ks, t in (('shop', 'orders'), ('shop', 'items'), ('logs', 'events')):
+            self.create_table(ks, t)
+        for i in range(3):
+            self.write('shop', 'orders', 2 << 20, seed=100 + 10 * i)
+            self.write('shop', 'items', 512 * 1024, seed=200 + 10 * i, compressibility=0.9)
+        self.write('logs', 'events', 1 << 20, seed=300, compressibility=0.0)
+
     def compact(self, keyspace, table, node):
         return self.rest(node, 'POST', '/emulator/compact', keyspace=keyspace, table=table)
 

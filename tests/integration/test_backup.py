@@ -35,13 +35,7 @@ class BackupTest(unittest.TestCase):
     def setUpClass(cls):
         cls.bed = Bed(nodes=3, data_dirs=2)
         cls.repo = cls.bed.repo_dir()
-        cls.bed.create_table('shop', 'orders')
-        cls.bed.create_table('shop', 'items')
-        cls.bed.create_table('logs', 'events')
-        for i in range(3):
-            cls.bed.write('shop', 'orders', 2 * MiB, seed=100 + 10 * i)
-            cls.bed.write('shop', 'items', 512 * 1024, seed=200 + 10 * i, compressibility=0.9)
-        cls.bed.write('logs', 'events', 1 * MiB, seed=300, compressibility=0.0)
+        cls.bed.seed_sample()
 
     @classmethod
     def tearDownClass(cls):

@@ -58,12 +58,7 @@ class S3Test(unittest.TestCase):
             os.environ.pop(k, None)
         cls.base_config = cls.bed.read_config()
         cls.bed.write_config('cairn.yaml', cls.config_text(cls.url))
-        for ks, t in TABLES:
-            cls.bed.create_table(ks, t)
-        for i in range(3):
-            cls.bed.write('shop', 'orders', 2 * MiB, seed=100 + 10 * i)
-            cls.bed.write('shop', 'items', 512 * 1024, seed=200 + 10 * i, compressibility=0.9)
-        cls.bed.write('logs', 'events', 1 * MiB, seed=300, compressibility=0.0)
+        cls.bed.seed_sample()
 
     @classmethod
     def tearDownClass(cls):
