@@ -1,12 +1,12 @@
-#include "agent_impl.h"
+#include "handlers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "names.h"
-#include "wire.h"
+#include "base/log.h"
+#include "scylla/names.h"
+#include "net/wire.h"
 
 /* The REST API answers locally; anything slower than this is a stuck node. */
 #define SCYLLA_TIMEOUT_MS 120000

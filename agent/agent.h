@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "agent_config.h"
-#include "err.h"
+#include "base/err.h"
 
 typedef struct agent agent;
 

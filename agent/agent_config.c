@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "names.h"
+#include "base/config.h"
+#include "scylla/names.h"
 
 #define F(key, type, member)                                                                       \
     {                                                                                              \

@@ -9,8 +9,8 @@
 
 #include <stdbool.h>
 
-#include "err.h"
-#include "store_s3.h"
+#include "base/err.h"
+#include "store/s3/store_s3.h"
 
 typedef struct agent_config {
     char *cluster;

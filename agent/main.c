@@ -10,9 +10,9 @@
 #include <curl/curl.h>
 
 #include "agent.h"
-#include "log.h"
-#include "store_s3.h"
-#include "transport.h"
+#include "base/log.h"
+#include "store/s3/store_s3.h"
+#include "net/transport.h"
 
 static void usage(FILE *f)
 {

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "names.h"
+#include "scylla/names.h"
 
 static const config_field tls_fields[] = {
     {"ca", CONFIG_STRING, offsetof(coord_config, tls_ca), NULL, true, 0, 0},

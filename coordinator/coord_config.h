@@ -7,9 +7,9 @@
 
 #include <stdbool.h>
 
-#include "config.h"
-#include "err.h"
-#include "store_s3.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "store/s3/store_s3.h"
 
 typedef struct coord_config {
     char *cluster;

@@ -7,8 +7,8 @@
 #include <curl/curl.h>
 
 #include "cmd.h"
-#include "log.h"
-#include "store_s3.h"
+#include "base/log.h"
+#include "store/s3/store_s3.h"
 
 static void usage(FILE *f)
 {

@@ -16,7 +16,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
-#include "certs.h"
+#include "certs/certs.h"
 
 static char tmp[64];
 

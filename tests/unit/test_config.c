@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "base/config.h"
 
 /* Shaped like the agent's file: nested maps two levels deep, a list, every type. */
 typedef struct test_cfg {

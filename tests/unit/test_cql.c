@@ -7,7 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "cql.h"
+#include "node/cql.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "hashcache.h"
+#include "backup/hashcache.h"
 
 /* Header and record sizes of the file format (see hashcache.c). */
 #define HEADER 16

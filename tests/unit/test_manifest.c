@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "blob.h"
-#include "manifest.h"
-#include "repo.h"
+#include "repo/blob.h"
+#include "repo/manifest.h"
+#include "repo/repo.h"
 
 #define NTABLES 5000
 #define NFILES  3

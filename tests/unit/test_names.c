@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "names.h"
+#include "scylla/names.h"
 
 /* Names that must never pass as any kind, since each would escape or confuse a path. */
 static const char *const hostile[] = {

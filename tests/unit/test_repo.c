@@ -15,9 +15,9 @@
 
 #include <cmocka.h>
 
-#include "blob.h"
-#include "ratelimit.h"
-#include "repo.h"
+#include "repo/blob.h"
+#include "base/ratelimit.h"
+#include "repo/repo.h"
 #include "repo.pb-c.h"
 
 struct fixture {

@@ -24,8 +24,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "s3sign.h"
-#include "s3xml.h"
+#include "store/s3/s3sign.h"
+#include "store/s3/s3xml.h"
 
 /* The credentials and time of AWS's S3 SigV4 examples. */
 #define EX_KEY_ID "AKIAIOSFODNN7EXAMPLE"

@@ -7,7 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "scylla.h"
+#include "node/scylla.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

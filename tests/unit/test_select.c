@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "select.h"
+#include "cli/select.h"
 
 static void everything_by_default(void **state)
 {

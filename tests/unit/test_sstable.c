@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "sstable.h"
+#include "scylla/sstable.h"
 
 static void split_names(void **state)
 {

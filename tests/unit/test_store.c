@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "store.h"
-#include "store_impl.h"
+#include "store/store.h"
+#include "store/store_impl.h"
 
 struct fixture {
     char dir[64];

@@ -27,9 +27,9 @@
 
 #include "agent_config.h"
 #include "coord_config.h"
-#include "s3put.h"
-#include "store.h"
-#include "store_s3.h"
+#include "store/s3/s3put.h"
+#include "store/store.h"
+#include "store/s3/store_s3.h"
 
 #define MiB (1u << 20)
 

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "wire.h"
+#include "net/wire.h"
 
 static void request_round_trip(void **state)
 {

@@ -1,0 +1,330 @@
+#include "job/jobs.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "store/store.h"
+
+/* Warnings beyond this many are counted, not kept: a node with thousands of corrupt
+ * files must not grow the agent without bound. */
+#define JOB_MAX_WARNINGS 100
+
+struct job {
+    jobs *owner;
+    char *id;
+    job_fn fn;
+    void *arg;
+    void (*arg_free)(void *);
+    pthread_t thread;
+    _Atomic uint64_t counters[JOB_NCOUNTERS];
+    atomic_bool cancel;
+    /* Guarded by owner->lock. */
+    Cairn__Rpc__JobInfo__State state;
+    cairn_err error;
+    char *manifest_key;
+    char *manifest_sha256;
+    char **warnings;
+    size_t nwarnings;
+    size_t dropped_warnings;
+    bool joined;
+    struct job *next;
+};
+
+struct jobs {
+    pthread_mutex_t lock;
+    job *head; /* newest first */
+};
+
+int jobs_new(jobs **out, cairn_err *e)
+{
+    jobs *js = calloc(1, sizeof(*js));
+    if (!js)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    pthread_mutex_init(&js->lock, NULL);
+    *out = js;
+    return 0;
+}
+
+static void job_destroy(job *j)
+{
+    if (!j->joined)
+        pthread_join(j->thread, NULL);
+    if (j->arg_free)
+        j->arg_free(j->arg);
+    for (size_t i = 0; i < j->nwarnings; i++)
+        free(j->warnings[i]);
+    free(j->warnings);
+    free(j->manifest_key);
+    free(j->manifest_sha256);
+    free(j->id);
+    free(j);
+}
+
+static void *job_main(void *arg)
+{
+    job *j = arg;
+    cairn_err e;
+    err_clear(&e);
+    int rc = j->fn(j, j->arg, &e);
+    pthread_mutex_lock(&j->owner->lock);
+    if (rc) {
+        if (!e.code)
+            err_set(&e, rc, "%s", err_name(rc));
+        j->error = e;
+        j->state = CAIRN__RPC__JOB_INFO__STATE__FAILED;
+        log_error("job %s failed: %s", j->id, e.msg);
+    } else {
+        j->state = CAIRN__RPC__JOB_INFO__STATE__DONE;
+        log_info("job %s done", j->id);
+    }
+    pthread_mutex_unlock(&j->owner->lock);
+    return NULL;
+}
+
+/* Drops the oldest finished jobs beyond JOBS_KEEP. Called with the lock held. */
+static void jobs_trim(jobs *js)
+{
+    size_t n = 0;
+    for (job **pp = &js->head; *pp;) {
+        job *j = *pp;
+        if (++n > JOBS_KEEP && j->state != CAIRN__RPC__JOB_INFO__STATE__RUNNING) {
+            *pp = j->next;
+            job_destroy(j);
+            continue;
+        }
+        pp = &j->next;
+    }
+}
+
+int jobs_start(jobs *js, const char *id, job_fn fn, void *arg, void (*arg_free)(void *),
+               bool *attached, cairn_err *e)
+{
+    *attached = false;
+    pthread_mutex_lock(&js->lock);
+    for (job **pp = &js->head; *pp; pp = &(*pp)->next) {
+        job *old = *pp;
+        if (strcmp(old->id, id) != 0)
+            continue;
+        if (old->state != CAIRN__RPC__JOB_INFO__STATE__FAILED) {
+            pthread_mutex_unlock(&js->lock);
+            *attached = true;
+            if (arg_free)
+                arg_free(arg);
+            return 0;
+        }
+        *pp = old->next; /* a failed attempt is replaced by the new one */
+        job_destroy(old);
+        break;
+    }
+    job *j = calloc(1, sizeof(*j));
+    if (!j || !(j->id = strdup(id))) {
+        free(j);
+        pthread_mutex_unlock(&js->lock);
+        if (arg_free)
+            arg_free(arg);
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    }
+    j->owner = js;
+    j->fn = fn;
+    j->arg = arg;
+    j->arg_free = arg_free;
+    j->state = CAIRN__RPC__JOB_INFO__STATE__RUNNING;
+    if (pthread_create(&j->thread, NULL, job_main, j) != 0) {
+        j->joined = true;
+        pthread_mutex_unlock(&js->lock);
+        job_destroy(j);
+        return err_set(e, CAIRN_ENOMEM, "cannot start a thread for job %s", id);
+    }
+    j->next = js->head;
+    js->head = j;
+    jobs_trim(js);
+    pthread_mutex_unlock(&js->lock);
+    log_info("job %s started", id);
+    return 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+int jobs_info(jobs *js, const char *id, Cairn__Rpc__JobInfo *info, cairn_err *e)
+{
+    cairn__rpc__job_info__init(info);
+    pthread_mutex_lock(&js->lock);
+    job *j = js->head;
+    while (j && strcmp(j->id, id) != 0)
+        j = j->next;
+    if (!j) {
+        pthread_mutex_unlock(&js->lock);
+        return err_set(e, CAIRN_ENOENT, "no job %s on this agent (was the agent restarted?)", id);
+    }
+    int rc = 0;
+    info->job_id = strdup(j->id);
+    info->state = j->state;
+    uint64_t *fields[JOB_REQ_PUTS] = {
+        &info->files_total,    &info->files_done,   &info->bytes_total, &info->bytes_done,
+        &info->bytes_uploaded, &info->bytes_stored, &info->tables};
+    protobuf_c_boolean *has[JOB_REQ_PUTS] = {&info->has_files_total,    &info->has_files_done,
+                                             &info->has_bytes_total,    &info->has_bytes_done,
+                                             &info->has_bytes_uploaded, &info->has_bytes_stored,
+                                             &info->has_tables};
+    for (int c = 0; c < JOB_REQ_PUTS; c++) {
+        *fields[c] = atomic_load(&j->counters[c]);
+        *has[c] = 1;
+    }
+    info->requests = malloc(sizeof(*info->requests));
+    if (info->requests) {
+        Cairn__Rpc__StoreRequests *r = info->requests;
+        cairn__rpc__store_requests__init(r);
+        uint64_t *req[] = {&r->puts,  &r->part_puts, &r->gets,      &r->heads,
+                           &r->lists, &r->deletes,   &r->multipart, &r->retries};
+        protobuf_c_boolean *hreq[] = {&r->has_puts,      &r->has_part_puts, &r->has_gets,
+                                      &r->has_heads,     &r->has_lists,     &r->has_deletes,
+                                      &r->has_multipart, &r->has_retries};
+        for (int c = JOB_REQ_PUTS; c < JOB_NCOUNTERS; c++) {
+            *req[c - JOB_REQ_PUTS] = atomic_load(&j->counters[c]);
+            *hreq[c - JOB_REQ_PUTS] = 1;
+        }
+    }
+    if (j->state == CAIRN__RPC__JOB_INFO__STATE__FAILED) {
+        info->error = malloc(sizeof(*info->error));
+        if (info->error) {
+            cairn__rpc__status__init(info->error);
+            info->error->code = j->error.code;
+            info->error->message = strdup(j->error.msg);
+        }
+    }
+    info->manifest_key = dup_or_null(j->manifest_key);
+    info->manifest_sha256 = dup_or_null(j->manifest_sha256);
+    size_t nw = j->nwarnings + (j->dropped_warnings ? 1 : 0);
+    if (nw && (info->warnings = calloc(nw, sizeof(char *))) != NULL) {
+        for (size_t i = 0; i < j->nwarnings; i++)
+            info->warnings[info->n_warnings++] = strdup(j->warnings[i]);
+        if (j->dropped_warnings) {
+            char buf[96];
+            snprintf(buf, sizeof(buf), "... and %zu more warnings (see the agent's log)",
+                     j->dropped_warnings);
+            info->warnings[info->n_warnings++] = strdup(buf);
+        }
+    }
+    pthread_mutex_unlock(&js->lock);
+    if (!info->job_id)
+        rc = err_set(e, CAIRN_ENOMEM, "out of memory");
+    return rc;
+}
+
+void jobs_info_clear(Cairn__Rpc__JobInfo *info)
+{
+    free(info->job_id);
+    if (info->error)
+        free(info->error->message);
+    free(info->error);
+    free(info->manifest_key);
+    free(info->manifest_sha256);
+    free(info->requests);
+    for (size_t i = 0; i < info->n_warnings; i++)
+        free(info->warnings[i]);
+    free(info->warnings);
+    cairn__rpc__job_info__init(info);
+}
+
+int jobs_forget(jobs *js, const char *id, cairn_err *e)
+{
+    pthread_mutex_lock(&js->lock);
+    for (job **pp = &js->head; *pp; pp = &(*pp)->next) {
+        job *j = *pp;
+        if (strcmp(j->id, id) != 0)
+            continue;
+        if (j->state == CAIRN__RPC__JOB_INFO__STATE__RUNNING) {
+            pthread_mutex_unlock(&js->lock);
+            return err_set(e, CAIRN_EBUSY, "job %s is still running", id);
+        }
+        *pp = j->next;
+        job_destroy(j);
+        break;
+    }
+    pthread_mutex_unlock(&js->lock);
+    return 0;
+}
+
+void jobs_free(jobs *js)
+{
+    if (!js)
+        return;
+    pthread_mutex_lock(&js->lock);
+    for (job *j = js->head; j; j = j->next)
+        atomic_store(&j->cancel, true);
+    job *head = js->head;
+    js->head = NULL;
+    pthread_mutex_unlock(&js->lock);
+    while (head) {
+        job *next = head->next;
+        job_destroy(head);
+        head = next;
+    }
+    pthread_mutex_destroy(&js->lock);
+    free(js);
+}
+
+void job_add(job *j, job_counter c, uint64_t n)
+{
+    atomic_fetch_add(&j->counters[c], n);
+}
+
+void job_warn(job *j, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    log_warn("job %s: %s", j->id, buf);
+    pthread_mutex_lock(&j->owner->lock);
+    char **nw = NULL;
+    if (j->nwarnings < JOB_MAX_WARNINGS &&
+        (nw = realloc(j->warnings, (j->nwarnings + 1) * sizeof(char *))) != NULL) {
+        j->warnings = nw;
+        if ((nw[j->nwarnings] = strdup(buf)) != NULL)
+            j->nwarnings++;
+    } else {
+        j->dropped_warnings++;
+    }
+    pthread_mutex_unlock(&j->owner->lock);
+}
+
+int job_set_result(job *j, const char *manifest_key, const char *manifest_sha256)
+{
+    pthread_mutex_lock(&j->owner->lock);
+    free(j->manifest_key);
+    free(j->manifest_sha256);
+    j->manifest_key = strdup(manifest_key);
+    j->manifest_sha256 = strdup(manifest_sha256);
+    int ok = j->manifest_key && j->manifest_sha256;
+    pthread_mutex_unlock(&j->owner->lock);
+    return ok ? 0 : CAIRN_ENOMEM;
+}
+
+void job_add_requests(job *j, const struct store *s)
+{
+    store_counts c;
+    store_stats(s, &c);
+    job_add(j, JOB_REQ_PUTS, c.puts);
+    job_add(j, JOB_REQ_PART_PUTS, c.part_puts);
+    job_add(j, JOB_REQ_GETS, c.gets);
+    job_add(j, JOB_REQ_HEADS, c.heads);
+    job_add(j, JOB_REQ_LISTS, c.lists);
+    job_add(j, JOB_REQ_DELETES, c.deletes);
+    job_add(j, JOB_REQ_MULTIPART, c.mpu_initiates + c.mpu_completes + c.mpu_aborts);
+    job_add(j, JOB_REQ_RETRIES, c.retries);
+}
+
+bool job_cancelled(const job *j)
+{
+    return atomic_load(&((job *)j)->cancel);
+}

@@ -1,0 +1,74 @@
+/*
+ * jobs - long agent operations (upload) running in their own threads.
+ *
+ * A job is named by its caller (e.g. "upload:<tag>"), so asking twice for the same
+ * work re-attaches to the running or finished job instead of doing it again; only a
+ * failed job is started afresh. Finished jobs are kept (the newest JOBS_KEEP) so a
+ * coordinator that lost track can still read the outcome.
+ */
+#ifndef CAIRN_JOBS_H
+#define CAIRN_JOBS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent.pb-c.h"
+#include "base/err.h"
+
+#define JOBS_KEEP 64
+
+typedef struct jobs jobs;
+typedef struct job job;
+
+/* Runs in the job's thread; returns 0 or fills e. */
+typedef int (*job_fn)(job *j, void *arg, cairn_err *e);
+
+int jobs_new(jobs **out, cairn_err *e);
+
+/* Starts fn(arg) as job id unless a job of that id is running or done, in which case
+ * *attached is set and arg is freed with arg_free. */
+int jobs_start(jobs *js, const char *id, job_fn fn, void *arg, void (*arg_free)(void *),
+               bool *attached, cairn_err *e);
+
+/* Fills info (strings malloc'd; release with jobs_info_clear). CAIRN_ENOENT if unknown. */
+int jobs_info(jobs *js, const char *id, Cairn__Rpc__JobInfo *info, cairn_err *e);
+void jobs_info_clear(Cairn__Rpc__JobInfo *info);
+
+/* Drops a finished job, so the same id starts afresh next time; a running job is
+ * kept (CAIRN_EBUSY). Unknown ids are not an error. */
+int jobs_forget(jobs *js, const char *id, cairn_err *e);
+
+/* Asks every job to stop at its next step and waits for them. */
+void jobs_free(jobs *js);
+
+/* For the job's own thread. */
+typedef enum {
+    JOB_FILES_TOTAL,
+    JOB_FILES_DONE,
+    JOB_BYTES_TOTAL,
+    JOB_BYTES_DONE,
+    JOB_BYTES_UPLOADED,
+    JOB_BYTES_STORED,
+    JOB_TABLES,
+    /* Repository requests, in StoreRequests' field order. */
+    JOB_REQ_PUTS,
+    JOB_REQ_PART_PUTS,
+    JOB_REQ_GETS,
+    JOB_REQ_HEADS,
+    JOB_REQ_LISTS,
+    JOB_REQ_DELETES,
+    JOB_REQ_MULTIPART,
+    JOB_REQ_RETRIES,
+    JOB_NCOUNTERS
+} job_counter;
+
+void job_add(job *j, job_counter c, uint64_t n);
+void job_warn(job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int job_set_result(job *j, const char *manifest_key, const char *manifest_sha256);
+bool job_cancelled(const job *j);
+
+/* Adds what a store was asked to the job's request counters. */
+struct store;
+void job_add_requests(job *j, const struct store *s);
+
+#endif

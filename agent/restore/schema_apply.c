@@ -1,0 +1,257 @@
+/*
+ * schema_apply - plays a schema dump back through CQL.
+ *
+ * The dump's "-- cairn-object:" lines (schema.c) give each statement's type, keyspace
+ * and name. An object the target already has with the same definition is skipped; one
+ * it has with another definition is a conflict, and any conflict stops the whole
+ * operation before the first change.
+ */
+#include "handlers.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/cql.h"
+#include "repo/repo.h"
+
+#define CQL_TIMEOUT_MS 60000
+#define SCHEMA_MAX     (64u << 20)
+#define OBJECT_HEADER  "-- cairn-object: "
+
+typedef struct schema_obj {
+    char *type, *keyspace, *name, *stmt;
+} schema_obj;
+
+typedef struct schema_set {
+    schema_obj *o;
+    size_t n, cap;
+} schema_set;
+
+/* Creation order: what a later kind refers to comes first. */
+static const char *const kinds[] = {"keyspace", "type",  "function", "aggregate",
+                                    "table",    "index", "view"};
+
+static int kind_rank(const char *type)
+{
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (strcmp(type, kinds[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+static bool system_keyspace(const char *ks)
+{
+    return strncmp(ks, "system", 6) == 0 || strcmp(ks, "-") == 0;
+}
+
+static int set_add(schema_set *s, const char *type, const char *ks, const char *name,
+                   const char *stmt, size_t stmt_len)
+{
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 64;
+        schema_obj *no = realloc(s->o, nc * sizeof(*no));
+        if (!no)
+            return CAIRN_ENOMEM;
+        s->o = no;
+        s->cap = nc;
+    }
+    schema_obj *o = &s->o[s->n];
+    o->type = strdup(type);
+    o->keyspace = strdup(ks && *ks ? ks : "-");
+    o->name = strdup(name ? name : "-");
+    o->stmt = strndup(stmt, stmt_len);
+    s->n++;
+    return (o->type && o->keyspace && o->name && o->stmt) ? 0 : CAIRN_ENOMEM;
+}
+
+static void set_free(schema_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->o[i].type);
+        free(s->o[i].keyspace);
+        free(s->o[i].name);
+        free(s->o[i].stmt);
+    }
+    free(s->o);
+}
+
+/* Whitespace does not make two definitions differ. */
+static bool same_definition(const char *a, const char *b)
+{
+    for (;;) {
+        while (isspace((unsigned char)*a) || *a == ';')
+            a++;
+        while (isspace((unsigned char)*b) || *b == ';')
+            b++;
+        if (!*a || !*b)
+            return !*a && !*b;
+        if (*a != *b)
+            return false;
+        a++;
+        b++;
+        bool sa = isspace((unsigned char)*a), sb = isspace((unsigned char)*b);
+        if (sa != sb)
+            return false;
+    }
+}
+
+static int parse_dump(char *text, schema_set *s, cairn_err *e)
+{
+    char *p = strstr(text, OBJECT_HEADER);
+    while (p) {
+        char *eol = strchr(p, '\n');
+        if (!eol)
+            return err_set(e, CAIRN_ECORRUPT, "schema dump ends inside an object header");
+        *eol = '\0';
+        char type[64], ks[128], name[512];
+        if (sscanf(p + strlen(OBJECT_HEADER), "%63s %127s %511s", type, ks, name) != 3)
+            return err_set(e, CAIRN_ECORRUPT, "malformed object header in the schema dump");
+        char *stmt = eol + 1;
+        char *next = strstr(stmt, OBJECT_HEADER);
+        size_t len = next ? (size_t)(next - stmt) : strlen(stmt);
+        while (len && isspace((unsigned char)stmt[len - 1]))
+            len--;
+        if (set_add(s, type, ks, name, stmt, len))
+            return err_set(e, CAIRN_ENOMEM, "out of memory");
+        p = next;
+    }
+    return 0;
+}
+
+typedef struct buf_sink {
+    char *data;
+    size_t len, cap;
+} buf_sink;
+
+static int buf_write(void *ctx, const void *data, size_t len, cairn_err *e)
+{
+    buf_sink *b = ctx;
+    if (b->len + len + 1 > SCHEMA_MAX)
+        return err_set(e, CAIRN_EINVAL, "schema dump larger than %u bytes", SCHEMA_MAX);
+    if (b->len + len + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 65536;
+        while (nc < b->len + len + 1)
+            nc *= 2;
+        char *nd = realloc(b->data, nc);
+        if (!nd)
+            return err_set(e, CAIRN_ENOMEM, "out of memory");
+        b->data = nd;
+        b->cap = nc;
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static int collect_current(void *ctx, const char *ks, const char *type, const char *name,
+                           const char *stmt, cairn_err *e)
+{
+    return set_add(ctx, type, ks, name, stmt, strlen(stmt))
+               ? err_set(e, CAIRN_ENOMEM, "out of memory")
+               : 0;
+}
+
+static const schema_obj *find(const schema_set *s, const schema_obj *o)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->o[i].type, o->type) == 0 && strcmp(s->o[i].keyspace, o->keyspace) == 0 &&
+            strcmp(s->o[i].name, o->name) == 0)
+            return &s->o[i];
+    return NULL;
+}
+
+static bool selected(const Cairn__Rpc__ApplySchemaRequest *rq, const schema_obj *o)
+{
+    if (system_keyspace(o->keyspace) || kind_rank(o->type) < 0)
+        return false;
+    if (rq->n_keyspaces == 0)
+        return true;
+    for (size_t i = 0; i < rq->n_keyspaces; i++)
+        if (strcmp(rq->keyspaces[i], o->keyspace) == 0)
+            return true;
+    return false;
+}
+
+static int push(char ***list, size_t *n, const schema_obj *o)
+{
+    char buf[800];
+    snprintf(buf, sizeof(buf), "%s %s.%s", o->type, o->keyspace, o->name);
+    if (strcmp(o->type, "keyspace") == 0)
+        snprintf(buf, sizeof(buf), "keyspace %s", o->keyspace);
+    char **nl = realloc(*list, (*n + 1) * sizeof(char *));
+    if (!nl)
+        return CAIRN_ENOMEM;
+    *list = nl;
+    return (nl[(*n)++] = strdup(buf)) ? 0 : CAIRN_ENOMEM;
+}
+
+int agent_apply_schema(agent *a, const Cairn__Rpc__ApplySchemaRequest *rq,
+                       Cairn__Rpc__Response *resp, cairn_err *e)
+{
+    char host[256];
+    int port;
+    repo *r = NULL;
+    cql_conn *c = NULL;
+    buf_sink dump = {0};
+    schema_set want = {0}, have = {0};
+    Cairn__Rpc__ApplySchemaResult *res = calloc(1, sizeof(*res));
+    if (!res)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    cairn__rpc__apply_schema_result__init(res);
+    int rc = agent_split_hostport(a->cfg->scylla_cql, host, sizeof(host), &port, e);
+    if (!rc)
+        rc = repo_open(&r, rq->repository, false, e);
+    if (!rc)
+        rc = repo_blob_get(r, rq->blob, buf_write, &dump, NULL, e);
+    if (!rc && !dump.data)
+        rc = err_set(e, CAIRN_ECORRUPT, "the schema dump is empty");
+    if (!rc)
+        rc = parse_dump(dump.data, &want, e);
+    if (!rc)
+        rc = cql_connect(&c, host, port, a->cfg->scylla_username, a->cfg->scylla_password,
+                         CQL_TIMEOUT_MS, e);
+    if (!rc)
+        rc = cql_describe_schema(c, collect_current, &have, e);
+    /* First judge everything, then change anything. */
+    for (size_t i = 0; !rc && i < want.n; i++) {
+        const schema_obj *o = &want.o[i];
+        if (!selected(rq, o))
+            continue;
+        const schema_obj *cur = find(&have, o);
+        if (!cur)
+            rc = push(&res->created, &res->n_created, o);
+        else if (same_definition(cur->stmt, o->stmt))
+            rc = push(&res->existing, &res->n_existing, o);
+        else
+            rc = push(&res->conflicts, &res->n_conflicts, o);
+        if (rc)
+            rc = err_set(e, CAIRN_ENOMEM, "out of memory");
+    }
+    if (!rc && !rq->check_only && res->n_conflicts == 0) {
+        for (size_t k = 0; !rc && k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+            for (size_t i = 0; !rc && i < want.n; i++) {
+                const schema_obj *o = &want.o[i];
+                if (strcmp(o->type, kinds[k]) != 0 || !selected(rq, o) || find(&have, o))
+                    continue;
+                rc = cql_query(c, o->stmt, NULL, NULL, e);
+                if (rc)
+                    err_prefix(e, "creating %s %s.%s", o->type, o->keyspace, o->name);
+            }
+        }
+    }
+    cql_close(c);
+    repo_close(r);
+    free(dump.data);
+    set_free(&want);
+    set_free(&have);
+    if (rc) {
+        cairn__rpc__apply_schema_result__free_unpacked(res, NULL);
+        return rc;
+    }
+    resp->result_case = CAIRN__RPC__RESPONSE__RESULT_APPLY_SCHEMA;
+    resp->apply_schema = res;
+    return 0;
+}

@@ -1,0 +1,131 @@
+/* describe - what the agent tells the coordinator about its node. */
+#include "handlers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "scylla/names.h"
+
+/* Every field is malloc'd so that cairn__rpc__node_info__free_unpacked frees it. */
+static int add_table(Cairn__Rpc__NodeInfo *n, const char *ks, const char *name)
+{
+    Cairn__Rpc__Table **nt = realloc(n->tables, (n->n_tables + 1) * sizeof(*nt));
+    if (!nt)
+        return CAIRN_ENOMEM;
+    n->tables = nt;
+    Cairn__Rpc__Table *t = malloc(sizeof(*t));
+    if (!t)
+        return CAIRN_ENOMEM;
+    cairn__rpc__table__init(t);
+    t->keyspace = strdup(ks);
+    t->name = strdup(name);
+    nt[n->n_tables++] = t;
+    return (t->keyspace && t->name) ? 0 : CAIRN_ENOMEM;
+}
+
+static bool in_list(char **items, size_t n, const char *s, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(items[i]) == len && strncmp(items[i], s, len) == 0)
+            return true;
+    return false;
+}
+
+/* User tables only: ScyllaDB's own keyspaces are not the operator's data. */
+static int describe_tables(agent *a, Cairn__Rpc__NodeInfo *n, cairn_err *e)
+{
+    char **ks = NULL, **cfs = NULL;
+    size_t nks = 0, ncfs = 0;
+    int rc = scylla_keyspaces(a->rest, "user", &ks, &nks, e);
+    if (!rc)
+        rc = scylla_tables(a->rest, &cfs, &ncfs, e);
+    for (size_t i = 0; !rc && i < ncfs; i++) {
+        const char *colon = strchr(cfs[i], ':');
+        if (!colon || !in_list(ks, nks, cfs[i], (size_t)(colon - cfs[i])))
+            continue;
+        char ksname[64];
+        size_t klen = (size_t)(colon - cfs[i]);
+        if (klen >= sizeof(ksname))
+            continue;
+        memcpy(ksname, cfs[i], klen);
+        ksname[klen] = '\0';
+        if (!name_valid(NAME_KEYSPACE, ksname) || !name_valid(NAME_TABLE, colon + 1))
+            continue;
+        if (add_table(n, ksname, colon + 1))
+            rc = err_set(e, CAIRN_ENOMEM, "out of memory");
+    }
+    scylla_strv_free(ks, nks);
+    scylla_strv_free(cfs, ncfs);
+    return rc;
+}
+
+static int describe_ring(agent *a, Cairn__Rpc__NodeInfo *n, cairn_err *e)
+{
+    scylla_endpoint *eps = NULL;
+    size_t neps = 0;
+    int rc = scylla_ring(a->rest, &eps, &neps, e);
+    if (rc)
+        return rc;
+    n->ring = calloc(neps ? neps : 1, sizeof(*n->ring));
+    if (!n->ring)
+        rc = err_set(e, CAIRN_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < neps; i++) {
+        Cairn__Rpc__RingMember *m = malloc(sizeof(*m));
+        if (!m) {
+            rc = err_set(e, CAIRN_ENOMEM, "out of memory");
+            break;
+        }
+        cairn__rpc__ring_member__init(m);
+        m->host_id = strdup(eps[i].host_id);
+        m->address = strdup(eps[i].address);
+        m->up = eps[i].up;
+        n->ring[n->n_ring++] = m;
+        if (!m->host_id || !m->address)
+            rc = err_set(e, CAIRN_ENOMEM, "out of memory");
+        else if (!n->address && strcmp(eps[i].host_id, n->host_id) == 0)
+            n->address = strdup(eps[i].address);
+    }
+    scylla_ring_free(eps, neps);
+    return rc;
+}
+
+int agent_describe(agent *a, Cairn__Rpc__Response *resp, cairn_err *e)
+{
+    Cairn__Rpc__NodeInfo *n = malloc(sizeof(*n));
+    if (!n)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    cairn__rpc__node_info__init(n);
+    int rc = scylla_host_id(a->rest, &n->host_id, e);
+    if (!rc)
+        rc = scylla_cluster_name(a->rest, &n->scylla_cluster, e);
+    if (!rc)
+        rc = scylla_datacenter(a->rest, &n->dc, e);
+    if (!rc)
+        rc = scylla_rack(a->rest, &n->rack, e);
+    if (!rc)
+        rc = scylla_release_version(a->rest, &n->scylla_version, e);
+    if (!rc)
+        rc = scylla_data_dirs(a->rest, &n->data_dirs, &n->n_data_dirs, e);
+    if (!rc)
+        rc = describe_ring(a, n, e);
+    if (!rc)
+        rc = scylla_tokens(a->rest, NULL, &n->tokens, &n->n_tokens, e);
+    if (!rc)
+        rc = describe_tables(a, n, e);
+    if (!rc && !(n->agent_version = strdup(CAIRN_VERSION)))
+        rc = err_set(e, CAIRN_ENOMEM, "out of memory");
+    if (!rc && !n->address)
+        rc = err_set(e, CAIRN_EPROTO,
+                     "ScyllaDB's ring does not list this node's host id %s: is it still joining?",
+                     n->host_id);
+    if (!rc && !name_valid(NAME_HOST_ID, n->host_id))
+        rc = err_set(e, CAIRN_EPROTO, "ScyllaDB reported an invalid host id");
+    /* Required fields must be non-NULL for packing even on the failure path. */
+    if (rc) {
+        cairn__rpc__node_info__free_unpacked(n, NULL);
+        return rc;
+    }
+    resp->result_case = CAIRN__RPC__RESPONSE__RESULT_NODE;
+    resp->node = n;
+    return 0;
+}

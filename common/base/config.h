@@ -1,0 +1,52 @@
+/*
+ * config - typed YAML configuration files, checked against a schema.
+ *
+ * A module describes its file as an array of config_field and gets a filled struct
+ * back, or an error that points at FILE:LINE:COLUMN and names the dotted key. Values
+ * are never quoted in messages: a configuration may hold passwords and access keys.
+ */
+#ifndef CAIRN_CONFIG_H
+#define CAIRN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/err.h"
+
+typedef enum { CONFIG_STRING, CONFIG_BOOL, CONFIG_INT, CONFIG_LIST, CONFIG_MAP } config_type;
+
+/* A YAML sequence of scalars. */
+typedef struct config_list {
+    char **items;
+    size_t n;
+} config_list;
+
+typedef struct config_field {
+    const char *key;
+    config_type type;
+    /* Into the caller's struct: char * / bool / long / config_list; unused for CONFIG_MAP. */
+    size_t offset;
+    /* CONFIG_MAP: the nested map's fields, writing into the same struct; the array ends
+     * with key == NULL. */
+    const struct config_field *children;
+    /* Must be in the file, if the map around it is. A required map that is absent is
+     * reported by the first required key inside it. */
+    bool required;
+    long min, max; /* CONFIG_INT bounds; both 0 means unbounded */
+} config_field;
+
+/* Parses the YAML file at path into out. Keys absent from the file keep the value that
+ * out already holds, so callers set defaults first. Every string and list in out must
+ * be NULL (empty) or heap memory that out owns: a value from the file replaces and
+ * frees it. On failure everything is freed as by config_free, and the message reads
+ * "FILE:LINE:COLUMN: ..." (or "FILE: ..." when no position applies). */
+int config_load_file(const char *path, const config_field *fields, void *out, cairn_err *e);
+
+/* Like config_load_file, from memory; name stands for the file in messages. */
+int config_load_string(const char *name, const char *yaml, const config_field *fields, void *out,
+                       cairn_err *e);
+
+/* Frees every string and list that fields describe in out, and empties them. */
+void config_free(const config_field *fields, void *out);
+
+#endif

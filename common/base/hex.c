@@ -1,0 +1,23 @@
+#include "base/hex.h"
+
+#include "base/debug.h"
+
+void hex_encode(const void *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *p = in;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void hex_digest_final(EVP_MD_CTX *md, char *out)
+{
+    unsigned char v[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(md, v, &n);
+    CAIRN_ASSERT(n <= EVP_MAX_MD_SIZE);
+    hex_encode(v, n, out);
+}

@@ -1,0 +1,51 @@
+/*
+ * blob - the content codec of the repository.
+ *
+ * A blob is a file's bytes as exactly one zstd frame with the content checksum,
+ * stored under the SHA-256 of the original bytes, so that
+ * `zstd -d < blob | sha256sum` prints the blob's own name. Encoding and decoding
+ * stream with bounded memory whatever the size.
+ */
+#ifndef CAIRN_BLOB_H
+#define CAIRN_BLOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "store/store.h"
+
+#define BLOB_ID_HEX        64
+#define BLOB_DEFAULT_LEVEL 1
+
+/* True when id is 64 lowercase hex digits. */
+bool blob_id_valid(const char *id);
+
+/* Hashes fd from offset 0 in one pass: SHA-256 into id and, when asked, the zlib
+ * CRC-32 of the same bytes. */
+int blob_hash_fd(int fd, char id[BLOB_ID_HEX + 1], uint32_t *crc32_or_null, uint64_t *size,
+                 cairn_err *e);
+
+/* Plain bytes in, compressed bytes out to a sink; pledges nothing about size. */
+typedef struct blob_enc blob_enc;
+int blob_enc_new(blob_enc **out, int level, cairn_err *e);
+int blob_enc_write(blob_enc *b, const void *buf, size_t len, store_sink sink, void *ctx,
+                   cairn_err *e);
+int blob_enc_finish(blob_enc *b, store_sink sink, void *ctx, cairn_err *e);
+void blob_enc_free(blob_enc *b);
+
+/* Compressed bytes in, plain bytes out to a sink. finish verifies that exactly one
+ * complete frame came in, its zstd checksum, and that the SHA-256 of the output is
+ * expected_id. expected_id NULL skips the SHA-256 check (manifests, which are not
+ * named by their content). Bytes reach the sink before verification completes:
+ * on an error the consumer discards what it received. */
+typedef struct blob_dec blob_dec;
+int blob_dec_new(blob_dec **out, const char *expected_id, cairn_err *e);
+int blob_dec_write(blob_dec *b, const void *buf, size_t len, store_sink sink, void *ctx,
+                   cairn_err *e);
+/* CAIRN_ECORRUPT on a truncated frame, trailing bytes, checksum or SHA-256 mismatch. */
+int blob_dec_finish(blob_dec *b, uint64_t *size, cairn_err *e);
+void blob_dec_free(blob_dec *b);
+
+#endif

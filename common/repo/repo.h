@@ -1,0 +1,72 @@
+/*
+ * repo - the repository layout on top of a store: the cairn.repo identity object,
+ * content-addressed blobs, manifest keys and the leases that keep purge away from
+ * running backups. docs/repository-format.md is the specification.
+ */
+#ifndef CAIRN_REPO_H
+#define CAIRN_REPO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/ratelimit.h"
+#include "store/store.h"
+
+#define REPO_FORMAT_VERSION 1
+#define REPO_INFO_KEY       "cairn.repo"
+#define REPO_LOCKS_PREFIX   "locks/"
+
+typedef struct repo repo;
+
+/* Reads cairn.repo; with create, writes it first when absent. Without create, a
+ * missing repository is CAIRN_ENOENT; a newer format version is CAIRN_EPROTO. */
+int repo_open(repo **out, const char *url, bool create, cairn_err *e);
+void repo_close(repo *r);
+store *repo_store(repo *r);
+const char *repo_id(const repo *r);
+const char *repo_url(const repo *r);
+
+/* Key builders. Arguments are not validated here; store calls reject bad keys. */
+void repo_blob_key(const char *id, char *buf, size_t cap); /* blobs/ab/abcdef... */
+void repo_node_manifest_key(const char *cluster, const char *tag, const char *host_id, char *buf,
+                            size_t cap); /* backups/<cluster>/<tag>/nodes/<host-id>.manifest */
+void repo_cluster_manifest_key(const char *cluster, const char *tag, char *buf,
+                               size_t cap); /* backups/<cluster>/<tag>/backup.manifest */
+
+int repo_blob_exists(repo *r, const char *id, bool *exists, cairn_err *e);
+
+/* Compresses fd (from offset 0) into blob id. The SHA-256 is recomputed on the
+ * way: if the bytes no longer match id (the file changed under us) nothing is
+ * stored and the result is CAIRN_ECORRUPT. rl (may be NULL) paces the stored
+ * bytes; stored_bytes (may be NULL) receives the compressed size. */
+int repo_blob_put_fd(repo *r, const char *id, int fd, int level, ratelimit *rl,
+                     uint64_t *stored_bytes, cairn_err *e);
+
+/* Streams blob id, decompressed, to sink and verifies it (see blob_dec). size (may
+ * be NULL) receives the plain size. A missing blob is CAIRN_ENOENT. */
+int repo_blob_get(repo *r, const char *id, store_sink sink, void *ctx, uint64_t *size,
+                  cairn_err *e);
+
+/*
+ * Leases under locks/: backups take a shared lease, purge an exclusive one. A lease
+ * is an object naming its owner, kind and expiry (wall clock); expired leases are
+ * ignored, so a dead coordinator cannot hold the repository forever. A holder
+ * renews well within ttl. Shared acquire fails with CAIRN_EBUSY while an unexpired
+ * exclusive lease exists; exclusive acquire fails while any other unexpired lease
+ * exists. Both write their lease and then check again, so two racing acquirers
+ * never both succeed (both may fail; retry later).
+ */
+typedef struct repo_lease repo_lease;
+typedef enum { REPO_LEASE_SHARED, REPO_LEASE_EXCLUSIVE } repo_lease_kind;
+
+int repo_lease_acquire(repo *r, repo_lease_kind kind, const char *owner, unsigned ttl_s,
+                       repo_lease **out, cairn_err *e);
+/* Extends the expiry by ttl from now; CAIRN_ETIMEDOUT if the lease already expired
+ * (others may have acted on that: stop and start over). */
+int repo_lease_renew(repo_lease *l, cairn_err *e);
+/* Deletes the lease object and frees l. */
+void repo_lease_release(repo_lease *l);
+
+#endif

@@ -1,0 +1,399 @@
+#include "store/s3/s3put.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "base/log.h"
+#include "store/s3/s3sign.h"
+#include "store/s3/s3xml.h"
+#include "store/s3/store_s3.h"
+
+#define MiB (1u << 20)
+
+struct slot {
+    s3put *w;
+    unsigned char *buf; /* part_size bytes of mapped memory, touched as it fills */
+    size_t len;
+    unsigned part; /* 1-based part number it holds */
+    bool busy;     /* its part is on the way */
+    bool joinable;
+    pthread_t thread;
+};
+
+struct s3put {
+    s3_client *c;
+    char *key;
+    size_t part_size;
+    size_t memory;    /* the process-wide budget for part buffers */
+    unsigned charged; /* buffers counted against it */
+    unsigned nslots;
+    struct slot *slots;
+    struct slot *cur; /* the slot filling up */
+    char *upload_id;  /* once the object went multipart */
+    char **etags;     /* [S3PUT_MAX_PARTS], by part number - 1 */
+    unsigned parts;   /* parts handed out */
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    int failed; /* the first part failure, with its message */
+    cairn_err fail_err;
+};
+
+/* Part buffers of all objects being written, counted against the budget. Each
+ * object always has one; more only while the budget allows. */
+static pthread_mutex_t budget_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t budget_used;
+
+static bool charge(s3put *w, bool always)
+{
+    pthread_mutex_lock(&budget_lock);
+    bool ok = always || budget_used + w->part_size <= w->memory;
+    if (ok) {
+        budget_used += w->part_size;
+        w->charged++;
+    }
+    pthread_mutex_unlock(&budget_lock);
+    return ok;
+}
+
+static void discharge(s3put *w)
+{
+    pthread_mutex_lock(&budget_lock);
+    budget_used -= (size_t)w->charged * w->part_size;
+    w->charged = 0;
+    pthread_mutex_unlock(&budget_lock);
+}
+
+size_t s3put_part_size(uint64_t size_hint, size_t configured)
+{
+    if (configured < STORE_S3_MIN_PART)
+        configured = STORE_S3_MIN_PART;
+    /* Compression can make an incompressible file a little larger; leave room. */
+    uint64_t bound = size_hint + size_hint / 64 + MiB;
+    uint64_t need = (bound + S3PUT_MAX_PARTS - 1) / S3PUT_MAX_PARTS;
+    need = (need + MiB - 1) / MiB * MiB;
+    return need > configured ? (size_t)need : configured;
+}
+
+int s3put_begin(s3_client *c, const char *key, size_t part_size, unsigned buffers, size_t memory,
+                s3put **out, cairn_err *e)
+{
+    *out = NULL;
+    s3put *w = calloc(1, sizeof(*w));
+    if (!w || !(w->key = strdup(key)) ||
+        !(w->slots = calloc(buffers ? buffers : 1, sizeof(*w->slots)))) {
+        if (w)
+            free(w->key);
+        free(w);
+        return err_set(e, CAIRN_ENOMEM, "out of memory writing %s", key);
+    }
+    w->c = c;
+    w->part_size = part_size;
+    w->memory = memory;
+    w->nslots = buffers ? buffers : 1;
+    for (unsigned i = 0; i < w->nslots; i++)
+        w->slots[i].w = w;
+    w->cur = &w->slots[0];
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->done, NULL);
+    *out = w;
+    return 0;
+}
+
+static int map_slot(s3put *w, struct slot *s, cairn_err *e)
+{
+    if (s->buf)
+        return 0;
+    /* Every object's first buffer counts at once, before any object takes a second
+     * one, so objects that start together share the budget evenly. */
+    if (!w->charged)
+        charge(w, true);
+    /* Mapped rather than malloc'd: the pages count only once written, and go back
+     * to the system at once when the object is done. */
+    void *p = mmap(NULL, w->part_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return err_set(e, CAIRN_ENOMEM, "out of memory writing s3://%s/%s", s3_client_bucket(w->c),
+                       w->key);
+    s->buf = p;
+    return 0;
+}
+
+static char *part_query(const s3put *w, unsigned part)
+{
+    char num[16];
+    snprintf(num, sizeof(num), "%u", part);
+    s3sign_param p[] = {{"partNumber", num}, {"uploadId", w->upload_id}};
+    return s3sign_query(p, 2);
+}
+
+/* The upload id alone: the query of complete and abort. */
+static char *upload_query(const s3put *w)
+{
+    s3sign_param p[] = {{"uploadId", w->upload_id}};
+    return s3sign_query(p, 1);
+}
+
+static int send_part(s3put *w, struct slot *s, cairn_err *e)
+{
+    char *q = part_query(w, s->part);
+    if (!q)
+        return err_set(e, CAIRN_ENOMEM, "out of memory writing %s", w->key);
+    s3_request rq = {.kind = S3_PART,
+                     .method = "PUT",
+                     .key = w->key,
+                     .query = q,
+                     .body = s->buf,
+                     .body_len = s->len};
+    s3_response rs;
+    int rc = s3_perform(w->c, &rq, &rs, e);
+    free(q);
+    free(rs.body);
+    if (!rc && !rs.etag[0])
+        rc = err_set(e, CAIRN_EPROTO, "the store gave no ETag for part %u of s3://%s/%s", s->part,
+                     s3_client_bucket(w->c), w->key);
+    if (!rc && !(w->etags[s->part - 1] = strdup(rs.etag)))
+        rc = err_set(e, CAIRN_ENOMEM, "out of memory writing %s", w->key);
+    return rc;
+}
+
+static void *part_thread(void *arg)
+{
+    struct slot *s = arg;
+    s3put *w = s->w;
+    cairn_err e;
+    err_clear(&e);
+    int rc = send_part(w, s, &e);
+    pthread_mutex_lock(&w->lock);
+    if (rc && !w->failed) {
+        w->failed = rc;
+        w->fail_err = e;
+    }
+    s->busy = false;
+    pthread_cond_broadcast(&w->done);
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static int initiate(s3put *w, cairn_err *e)
+{
+    w->etags = calloc(S3PUT_MAX_PARTS, sizeof(*w->etags));
+    if (!w->etags)
+        return err_set(e, CAIRN_ENOMEM, "out of memory writing %s", w->key);
+    s3_request rq = {.kind = S3_INITIATE, .method = "POST", .key = w->key, .query = "uploads="};
+    s3_response rs;
+    int rc = s3_perform(w->c, &rq, &rs, e);
+    if (!rc)
+        rc = s3xml_upload_id(rs.body, rs.body_len, &w->upload_id, e);
+    free(rs.body);
+    return rc;
+}
+
+/* Waits until no part is on the way; returns the first part failure. */
+static int wait_all(s3put *w, cairn_err *e)
+{
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        bool busy = false;
+        for (unsigned i = 0; i < w->nslots; i++)
+            busy |= w->slots[i].busy;
+        if (!busy)
+            break;
+        pthread_cond_wait(&w->done, &w->lock);
+    }
+    int rc = w->failed;
+    if (rc && e)
+        *e = w->fail_err;
+    pthread_mutex_unlock(&w->lock);
+    for (unsigned i = 0; i < w->nslots; i++) {
+        if (w->slots[i].joinable) {
+            pthread_join(w->slots[i].thread, NULL);
+            w->slots[i].joinable = false;
+        }
+    }
+    return rc;
+}
+
+/* A slot to fill next: an idle one, or a new one while the object may have more
+ * and the budget allows; NULL when the caller must wait for a part to finish. */
+static struct slot *idle_slot(s3put *w)
+{
+    for (unsigned i = 0; i < w->nslots; i++)
+        if (w->slots[i].buf && !w->slots[i].busy)
+            return &w->slots[i];
+    for (unsigned i = 0; i < w->nslots; i++)
+        if (!w->slots[i].buf)
+            return charge(w, false) ? &w->slots[i] : NULL;
+    return NULL;
+}
+
+/* Sends the full current slot on its own thread and makes another slot current,
+ * waiting for one when all this object may have are on the way. */
+static int hand_off(s3put *w, cairn_err *e)
+{
+    int rc = 0;
+    if (!w->upload_id && (rc = initiate(w, e)) != 0)
+        return rc;
+    if (w->parts >= S3PUT_MAX_PARTS)
+        return err_set(e, CAIRN_EINVAL,
+                       "s3://%s/%s would need more than %d parts of %zu MiB: raise the part size",
+                       s3_client_bucket(w->c), w->key, S3PUT_MAX_PARTS, w->part_size / MiB);
+    struct slot *s = w->cur;
+    s->part = ++w->parts;
+    s->busy = true;
+    if (pthread_create(&s->thread, NULL, part_thread, s) == 0) {
+        s->joinable = true;
+    } else {
+        part_thread(s); /* no thread to be had: send it from here */
+    }
+    pthread_mutex_lock(&w->lock);
+    struct slot *next = NULL;
+    while (!w->failed && !(next = idle_slot(w)))
+        pthread_cond_wait(&w->done, &w->lock);
+    rc = w->failed;
+    if (rc)
+        *e = w->fail_err;
+    pthread_mutex_unlock(&w->lock);
+    if (rc)
+        return rc;
+    if (next->joinable) {
+        pthread_join(next->thread, NULL);
+        next->joinable = false;
+    }
+    next->len = 0;
+    w->cur = next;
+    return 0;
+}
+
+int s3put_write(s3put *w, const void *buf, size_t len, cairn_err *e)
+{
+    const unsigned char *p = buf;
+    while (len > 0) {
+        int rc = 0;
+        /* A full part goes out only when more bytes follow, so an object of exactly
+         * one part stays a single PUT and the last part is never empty. */
+        if (w->cur->len == w->part_size && (rc = hand_off(w, e)) != 0)
+            return rc;
+        if ((rc = map_slot(w, w->cur, e)) != 0)
+            return rc;
+        size_t n = w->part_size - w->cur->len;
+        if (n > len)
+            n = len;
+        memcpy(w->cur->buf + w->cur->len, p, n);
+        w->cur->len += n;
+        p += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static void abort_upload(s3put *w)
+{
+    char *q = upload_query(w);
+    if (!q)
+        return;
+    s3_request rq = {.kind = S3_ABORT, .method = "DELETE", .key = w->key, .query = q};
+    s3_response rs;
+    cairn_err e;
+    err_clear(&e);
+    if (s3_perform(w->c, &rq, &rs, &e) != 0)
+        log_warn("%s; its parts stay in the bucket until a lifecycle rule removes incomplete "
+                 "multipart uploads",
+                 e.msg);
+    free(rs.body);
+    free(q);
+}
+
+static void writer_free(s3put *w)
+{
+    discharge(w);
+    for (unsigned i = 0; i < w->nslots; i++)
+        if (w->slots[i].buf)
+            munmap(w->slots[i].buf, w->part_size);
+    if (w->etags)
+        for (unsigned i = 0; i < w->parts; i++)
+            free(w->etags[i]);
+    free(w->etags);
+    free(w->slots);
+    free(w->upload_id);
+    free(w->key);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->done);
+    free(w);
+}
+
+static int complete(s3put *w, cairn_err *e)
+{
+    char *body = NULL, *q = NULL;
+    size_t body_len = 0;
+    int rc = s3xml_complete_body(w->etags, w->parts, &body, &body_len, e);
+    if (!rc && !(q = upload_query(w)))
+        rc = err_set(e, CAIRN_ENOMEM, "out of memory writing %s", w->key);
+    if (!rc) {
+        s3_request rq = {.kind = S3_COMPLETE,
+                         .method = "POST",
+                         .key = w->key,
+                         .query = q,
+                         .body = body,
+                         .body_len = body_len,
+                         .content_type = "application/xml"};
+        s3_response rs;
+        rc = s3_perform(w->c, &rq, &rs, e);
+        free(rs.body);
+    }
+    free(q);
+    free(body);
+    return rc;
+}
+
+int s3put_commit(s3put *w, cairn_err *e)
+{
+    int rc;
+    if (!w->upload_id) {
+        s3_request rq = {.kind = S3_PUT,
+                         .method = "PUT",
+                         .key = w->key,
+                         .body = w->cur->buf,
+                         .body_len = w->cur->len,
+                         .content_type = "application/octet-stream"};
+        s3_response rs;
+        rc = s3_perform(w->c, &rq, &rs, e);
+        free(rs.body);
+        writer_free(w);
+        return rc;
+    }
+    struct slot *last = w->cur;
+    if (w->parts >= S3PUT_MAX_PARTS) {
+        rc = err_set(e, CAIRN_EINVAL,
+                     "s3://%s/%s would need more than %d parts of %zu MiB: raise the part size",
+                     s3_client_bucket(w->c), w->key, S3PUT_MAX_PARTS, w->part_size / MiB);
+    } else {
+        last->part = ++w->parts;
+        rc = send_part(w, last, e);
+    }
+    cairn_err part_err;
+    int prc = wait_all(w, &part_err);
+    if (!rc && prc) {
+        rc = prc;
+        if (e)
+            *e = part_err;
+    }
+    if (!rc)
+        rc = complete(w, e);
+    if (rc)
+        abort_upload(w);
+    writer_free(w);
+    return rc;
+}
+
+void s3put_abort(s3put *w)
+{
+    if (!w)
+        return;
+    wait_all(w, NULL);
+    if (w->upload_id)
+        abort_upload(w);
+    writer_free(w);
+}

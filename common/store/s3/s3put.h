@@ -1,0 +1,38 @@
+/*
+ * s3put - writes one S3 object from a stream with bounded memory.
+ *
+ * Bytes gather in a part buffer; an object that fits in one part is a single PUT
+ * at commit. A larger one becomes a multipart upload whose parts go out on their
+ * own threads while the next part fills. Memory stays bounded however large the
+ * objects: at most `buffers` part buffers per object, and all objects of the
+ * process together take more than one buffer each only within `memory` bytes, so
+ * several large uploads at once share one budget. A failed upload is aborted, so
+ * no part lingers in the bucket. Private to the s3 driver.
+ */
+#ifndef CAIRN_S3PUT_H
+#define CAIRN_S3PUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "store/s3/s3req.h"
+
+#define S3PUT_MAX_PARTS 10000
+
+typedef struct s3put s3put;
+
+/* The part size for an object of about size_hint bytes (0: unknown): the configured
+ * size, or larger when the object would not fit in S3PUT_MAX_PARTS parts. */
+size_t s3put_part_size(uint64_t size_hint, size_t configured);
+
+/* Starts writing key (the full key in the bucket). */
+int s3put_begin(s3_client *c, const char *key, size_t part_size, unsigned buffers, size_t memory,
+                s3put **out, cairn_err *e);
+int s3put_write(s3put *w, const void *buf, size_t len, cairn_err *e);
+/* Makes the object visible; frees w, also on failure. */
+int s3put_commit(s3put *w, cairn_err *e);
+/* Frees w; nothing becomes visible. */
+void s3put_abort(s3put *w);
+
+#endif

@@ -1,0 +1,248 @@
+#include "store/s3/s3xml.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#define S3_NS "http://s3.amazonaws.com/doc/2006-03-01/"
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init_libxml(void)
+{
+    xmlInitParser();
+}
+
+/* Parses without network access or entity expansion: responses are data, and a
+ * hostile endpoint must not make the parser fetch or blow up anything. */
+static xmlDocPtr parse(const char *buf, size_t len)
+{
+    pthread_once(&init_once, init_libxml);
+    if (len > INT32_MAX)
+        return NULL;
+    return xmlReadMemory(buf, (int)len, NULL, NULL,
+                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+}
+
+static bool named(const xmlNode *n, const char *name)
+{
+    return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
+}
+
+static const xmlNode *child(const xmlNode *parent, const char *name)
+{
+    for (const xmlNode *n = parent ? parent->children : NULL; n; n = n->next)
+        if (named(n, name))
+            return n;
+    return NULL;
+}
+
+/* Copies the text of parent's child element name into buf (empty when absent). */
+static void child_text(const xmlNode *parent, const char *name, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    const xmlNode *n = child(parent, name);
+    if (!n)
+        return;
+    xmlChar *s = xmlNodeGetContent(n);
+    if (s)
+        snprintf(buf, cap, "%s", (const char *)s);
+    xmlFree(s);
+}
+
+/* A malloc'd copy of the text of parent's child element name; NULL when absent. */
+static char *child_dup(const xmlNode *parent, const char *name)
+{
+    const xmlNode *n = child(parent, name);
+    if (!n)
+        return NULL;
+    xmlChar *s = xmlNodeGetContent(n);
+    char *out = s ? strdup((const char *)s) : NULL;
+    xmlFree(s);
+    return out;
+}
+
+static int bad_doc(cairn_err *e, const char *what)
+{
+    return err_set(e, CAIRN_EPROTO, "the store answered with a malformed %s document", what);
+}
+
+bool s3xml_error_parse(const char *buf, size_t len, s3xml_error *out)
+{
+    memset(out, 0, sizeof(*out));
+    xmlDocPtr doc = parse(buf, len);
+    const xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    bool ok = root && named(root, "Error");
+    if (ok) {
+        child_text(root, "Code", out->code, sizeof(out->code));
+        child_text(root, "Message", out->message, sizeof(out->message));
+        child_text(root, "Region", out->region, sizeof(out->region));
+    }
+    xmlFreeDoc(doc);
+    return ok;
+}
+
+int s3xml_upload_id(const char *buf, size_t len, char **out, cairn_err *e)
+{
+    *out = NULL;
+    xmlDocPtr doc = parse(buf, len);
+    const xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (root && named(root, "InitiateMultipartUploadResult"))
+        *out = child_dup(root, "UploadId");
+    xmlFreeDoc(doc);
+    if (!*out || !**out) {
+        free(*out);
+        *out = NULL;
+        return bad_doc(e, "InitiateMultipartUploadResult");
+    }
+    return 0;
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!*s || *s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int s3xml_list_page(const char *buf, size_t len, s3xml_object_cb cb, void *ctx, char **next,
+                    cairn_err *e)
+{
+    *next = NULL;
+    xmlDocPtr doc = parse(buf, len);
+    const xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (!root || !named(root, "ListBucketResult")) {
+        xmlFreeDoc(doc);
+        return bad_doc(e, "ListBucketResult");
+    }
+    int rc = 0;
+    for (const xmlNode *n = root->children; n && !rc; n = n->next) {
+        if (!named(n, "Contents"))
+            continue;
+        char *key = child_dup(n, "Key");
+        char size_s[32];
+        uint64_t size;
+        child_text(n, "Size", size_s, sizeof(size_s));
+        if (!key || parse_size(size_s, &size) != 0)
+            rc = bad_doc(e, "ListBucketResult");
+        else
+            rc = cb(ctx, key, size, e);
+        free(key);
+    }
+    char truncated[8];
+    child_text(root, "IsTruncated", truncated, sizeof(truncated));
+    if (!rc && strcmp(truncated, "true") == 0) {
+        *next = child_dup(root, "NextContinuationToken");
+        if (!*next || !**next) {
+            free(*next);
+            *next = NULL;
+            rc = err_set(e, CAIRN_EPROTO,
+                         "the store said the listing goes on but gave no continuation token");
+        }
+    }
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+/* Serializes doc into a malloc'd buffer and frees doc. */
+static int dump(xmlDocPtr doc, char **out, size_t *out_len, cairn_err *e)
+{
+    xmlChar *mem = NULL;
+    int n = 0;
+    xmlDocDumpMemoryEnc(doc, &mem, &n, "UTF-8");
+    xmlFreeDoc(doc);
+    *out = mem && n > 0 ? malloc((size_t)n) : NULL;
+    if (!*out) {
+        xmlFree(mem);
+        return err_set(e, CAIRN_ENOMEM, "out of memory building an S3 request");
+    }
+    memcpy(*out, mem, (size_t)n);
+    *out_len = (size_t)n;
+    xmlFree(mem);
+    return 0;
+}
+
+static xmlNodePtr new_root(xmlDocPtr *doc, const char *name)
+{
+    pthread_once(&init_once, init_libxml);
+    *doc = xmlNewDoc(BAD_CAST "1.0");
+    if (!*doc)
+        return NULL;
+    xmlNodePtr root = xmlNewNode(NULL, BAD_CAST name);
+    if (!root)
+        return NULL;
+    xmlDocSetRootElement(*doc, root);
+    xmlNewNs(root, BAD_CAST S3_NS, NULL);
+    return root;
+}
+
+int s3xml_complete_body(char *const *etags, size_t n, char **out, size_t *out_len, cairn_err *e)
+{
+    xmlDocPtr doc = NULL;
+    xmlNodePtr root = new_root(&doc, "CompleteMultipartUpload");
+    bool ok = root != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        char num[24];
+        snprintf(num, sizeof(num), "%zu", i + 1);
+        xmlNodePtr part = xmlNewChild(root, NULL, BAD_CAST "Part", NULL);
+        ok = part && xmlNewTextChild(part, NULL, BAD_CAST "PartNumber", BAD_CAST num) &&
+             xmlNewTextChild(part, NULL, BAD_CAST "ETag", BAD_CAST etags[i]);
+    }
+    if (!ok) {
+        xmlFreeDoc(doc);
+        return err_set(e, CAIRN_ENOMEM, "out of memory building an S3 request");
+    }
+    return dump(doc, out, out_len, e);
+}
+
+int s3xml_delete_body(const char *const *keys, size_t n, char **out, size_t *out_len, cairn_err *e)
+{
+    xmlDocPtr doc = NULL;
+    xmlNodePtr root = new_root(&doc, "Delete");
+    bool ok = root && xmlNewTextChild(root, NULL, BAD_CAST "Quiet", BAD_CAST "true");
+    for (size_t i = 0; ok && i < n; i++) {
+        xmlNodePtr obj = xmlNewChild(root, NULL, BAD_CAST "Object", NULL);
+        ok = obj && xmlNewTextChild(obj, NULL, BAD_CAST "Key", BAD_CAST keys[i]);
+    }
+    if (!ok) {
+        xmlFreeDoc(doc);
+        return err_set(e, CAIRN_ENOMEM, "out of memory building an S3 request");
+    }
+    return dump(doc, out, out_len, e);
+}
+
+int s3xml_delete_result(const char *buf, size_t len, size_t *failed, s3xml_error *first, char *key,
+                        size_t cap, cairn_err *e)
+{
+    *failed = 0;
+    memset(first, 0, sizeof(*first));
+    if (cap)
+        key[0] = '\0';
+    xmlDocPtr doc = parse(buf, len);
+    const xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (!root || !named(root, "DeleteResult")) {
+        xmlFreeDoc(doc);
+        return bad_doc(e, "DeleteResult");
+    }
+    for (const xmlNode *n = root->children; n; n = n->next) {
+        if (!named(n, "Error"))
+            continue;
+        if ((*failed)++ == 0) {
+            child_text(n, "Key", key, cap);
+            child_text(n, "Code", first->code, sizeof(first->code));
+            child_text(n, "Message", first->message, sizeof(first->message));
+        }
+    }
+    xmlFreeDoc(doc);
+    return 0;
+}

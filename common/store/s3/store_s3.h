@@ -1,0 +1,66 @@
+/*
+ * store_s3 - settings of the s3:// repository driver.
+ *
+ * A repository location names the bucket, prefix and any non-secret settings
+ * (s3://bucket/prefix?endpoint=...&region=...&path_style=...&verify_tls=...), so
+ * the one string the coordinator sends every agent is enough to find the store.
+ * Credentials never travel with it: each process has its own, from its
+ * configuration file (store_s3_configure) or the standard AWS_* variables, and
+ * they never reach a message, a log or a manifest.
+ */
+#ifndef CAIRN_STORE_S3_H
+#define CAIRN_STORE_S3_H
+
+#include <stddef.h>
+
+#include "base/err.h"
+
+#define STORE_S3_MIN_PART     (5u << 20) /* S3's smallest part but the last */
+#define STORE_S3_DEFAULT_PART STORE_S3_MIN_PART
+/* Part buffers per object, and for all objects of a process together: an agent
+ * writing four large files at once holds four buffers, one writing one large file
+ * sends up to three parts at a time. */
+#define STORE_S3_DEFAULT_BUFFERS 3
+#define STORE_S3_DEFAULT_MEMORY  (20u << 20)
+
+typedef struct store_s3_options {
+    const char *access_key_id; /* with secret_access_key; NULL: AWS_ACCESS_KEY_ID */
+    const char *secret_access_key;
+    const char *session_token; /* temporary credentials only */
+    const char *region;        /* NULL: AWS_REGION, AWS_DEFAULT_REGION, us-east-1 */
+    const char *endpoint;      /* NULL: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS itself */
+    int path_style;            /* -1: path style exactly when an endpoint is set */
+    int verify_tls;            /* -1: verify */
+    size_t part_size;          /* 0: STORE_S3_DEFAULT_PART; at least STORE_S3_MIN_PART */
+    unsigned parts_in_flight;  /* part buffers per object; 0: STORE_S3_DEFAULT_BUFFERS */
+    size_t upload_memory;      /* part buffers of the process beyond one per object being
+                                  written; 0: STORE_S3_DEFAULT_MEMORY */
+} store_s3_options;
+
+/* Replaces the process-wide settings (strings are copied; NULL resets them all).
+ * Stores opened afterwards use them; a location's own parameters win over them. */
+void store_s3_configure(const store_s3_options *o);
+
+/* The s3: map of agent.yaml and cluster.yaml, as the configuration loader fills it. */
+typedef struct store_s3_config {
+    char *access_key_id;
+    char *secret_access_key;
+    char *session_token;
+    char *region;
+    char *endpoint;
+    char *path_style; /* "true" or "false"; NULL when absent */
+    char *verify_tls;
+    long part_size_mib; /* 0 when absent */
+    long parts_in_flight;
+    long upload_memory_mib;
+} store_s3_config;
+
+/* Checks c and points o at its values (o lives as long as c). file names the
+ * configuration in messages; values are never quoted. */
+int store_s3_config_options(const store_s3_config *c, const char *file, store_s3_options *o,
+                            cairn_err *e);
+
+/* Overwrites the secrets in c before the loader frees it. */
+void store_s3_config_wipe(store_s3_config *c);
+
+#endif

@@ -1,0 +1,88 @@
+/*
+ * store - object-store shaped storage under a repository URL.
+ *
+ * Every driver offers only what S3 offers: put an object whole (streamed), get,
+ * head, list by prefix and delete. There is no rename and no append, so code above
+ * this layer never relies on a primitive that object storage lacks. A put becomes
+ * visible atomically at commit, or not at all.
+ *
+ * Keys are relative, '/'-separated, printable ASCII (space included), at most
+ * STORE_KEY_MAX bytes, with no empty component and no component starting with '.'
+ * (hidden names are reserved for drivers' temporaries). A store is thread-safe:
+ * many threads may put and get through one store at the same time.
+ */
+#ifndef CAIRN_STORE_H
+#define CAIRN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+#define STORE_KEY_MAX 1024
+
+typedef struct store store;
+typedef struct store_writer store_writer;
+
+/* Receives a stream of bytes; a nonzero return (a negative CAIRN_E* code, with e
+ * filled) stops the stream and is returned by the caller. */
+typedef int (*store_sink)(void *ctx, const void *buf, size_t len, cairn_err *e);
+
+/* Receives one listed key; a nonzero return stops the listing and is returned. */
+typedef int (*store_list_cb)(void *ctx, const char *key, uint64_t size, cairn_err *e);
+
+/* Opens "file:///abs/path" or "s3://bucket/prefix[?params]" (see store_s3.h and
+ * docs/storage.md). Other schemes fail with CAIRN_EINVAL. Opening creates nothing:
+ * the directory appears with the first put. */
+int store_open(store **out, const char *url, cairn_err *e);
+void store_close(store *s);
+const char *store_url(const store *s);
+
+/* Checks a key against the rules above; CAIRN_EINVAL with the reason otherwise. */
+int store_key_check(const char *key, cairn_err *e);
+
+int store_put_begin(store *s, const char *key, store_writer **out, cairn_err *e);
+/* The same, saying about how large the object will be (0: unknown), so a driver
+ * can size its parts: S3 takes at most 10,000 parts per object. */
+int store_put_begin_hint(store *s, const char *key, uint64_t size_hint, store_writer **out,
+                         cairn_err *e);
+int store_writer_write(store_writer *w, const void *buf, size_t len, cairn_err *e);
+/* Makes the object durable and visible in one step, replacing any older one;
+ * frees w, also on failure (when nothing becomes visible). */
+int store_writer_commit(store_writer *w, cairn_err *e);
+/* Frees w; nothing becomes visible. */
+void store_writer_abort(store_writer *w);
+
+int store_put_buf(store *s, const char *key, const void *buf, size_t len, cairn_err *e);
+
+/* Streams the object to sink; CAIRN_ENOENT when absent. */
+int store_get(store *s, const char *key, store_sink sink, void *ctx, cairn_err *e);
+/* CAIRN_ENOENT when absent. */
+int store_head(store *s, const char *key, uint64_t *size, cairn_err *e);
+/* Calls cb for every key starting with prefix ("" for all), in lexicographic
+ * (byte) order, streaming: only one directory level's names are held at a time. */
+int store_list(store *s, const char *prefix, store_list_cb cb, void *ctx, cairn_err *e);
+/* Removing an absent key succeeds. */
+int store_delete(store *s, const char *key, cairn_err *e);
+/* Deletes every key, in batches where the store has them (1,000 per S3 request);
+ * stops at the first failure. */
+int store_delete_many(store *s, const char *const *keys, size_t n, cairn_err *e);
+
+/* Requests sent to the store by kind, since it was opened: what a backup cost.
+ * Drivers without requests of their own (file://) count calls instead. */
+typedef struct store_counts {
+    uint64_t puts;      /* whole objects put in one request */
+    uint64_t part_puts; /* parts of multipart uploads */
+    uint64_t gets;
+    uint64_t heads;
+    uint64_t lists; /* listing pages */
+    uint64_t deletes;
+    uint64_t mpu_initiates; /* multipart uploads started, completed, aborted */
+    uint64_t mpu_completes;
+    uint64_t mpu_aborts;
+    uint64_t retries; /* requests sent again after a retryable failure */
+} store_counts;
+
+void store_stats(const store *s, store_counts *out);
+
+#endif

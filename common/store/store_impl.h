@@ -1,0 +1,42 @@
+/*
+ * store_impl - the driver interface behind store.h. Private to the store modules.
+ *
+ * store.c validates keys and dispatches on the URL scheme; a driver only moves
+ * bytes. Adding a driver means one more store_driver and one line in store.c's
+ * table, with no change to callers.
+ */
+#ifndef CAIRN_STORE_IMPL_H
+#define CAIRN_STORE_IMPL_H
+
+#include <stdint.h>
+
+#include "store/store.h"
+
+typedef struct store_driver {
+    const char *scheme; /* with "://", e.g. "file://" */
+    /* url is the full URL; *impl is the driver's state, shared by all threads. */
+    int (*open)(const char *url, void **impl, cairn_err *e);
+    void (*close)(void *impl);
+    /* size_hint: about how many bytes will be written, 0 when unknown. */
+    int (*put_begin)(void *impl, const char *key, uint64_t size_hint, void **wimpl, cairn_err *e);
+    int (*write)(void *wimpl, const void *buf, size_t len, cairn_err *e);
+    int (*commit)(void *wimpl, cairn_err *e); /* frees wimpl */
+    void (*abort)(void *wimpl);               /* frees wimpl */
+    int (*get)(void *impl, const char *key, store_sink sink, void *ctx, cairn_err *e);
+    int (*head)(void *impl, const char *key, uint64_t *size, cairn_err *e);
+    int (*list)(void *impl, const char *prefix, store_list_cb cb, void *ctx, cairn_err *e);
+    int (*del)(void *impl, const char *key, cairn_err *e);
+    /* Optional: deletes in batches; store.c calls del for each key without it. */
+    int (*del_many)(void *impl, const char *const *keys, size_t n, cairn_err *e);
+    /* Optional: the driver's request counts; store.c counts calls without it. */
+    void (*stats)(void *impl, store_counts *out);
+} store_driver;
+
+extern const store_driver store_file_driver;
+extern const store_driver store_s3_driver;
+
+/* Test hook: after `bytes` more bytes written by file:// writers, writes fail with
+ * errnum (e.g. ENOSPC) as a full disk would. errnum 0 turns the fault off. */
+void store_file_fail_writes_after(uint64_t bytes, int errnum);
+
+#endif

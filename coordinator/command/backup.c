@@ -1,0 +1,580 @@
+/*
+ * backup - `cairn backup`: one consistent backup of the whole cluster.
+ *
+ * Check the cluster, lease the repository, flush everywhere, snapshot everywhere with
+ * one tag, dump the schema once, have every agent upload its node, then write the
+ * cluster manifest, last, which is what makes the backup exist. On any failure no
+ * cluster manifest is written and the snapshots of the tag are cleared.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "fleet/check.h"
+#include "cli/cliopt.h"
+#include "cmd.h"
+#include "cli/human.h"
+#include "base/log.h"
+#include "repo/manifest.h"
+#include "scylla/names.h"
+#include "fleet/jobrun.h"
+#include "repo/repo.h"
+#include "cli/select.h"
+
+#define LEASE_TTL_S      120
+#define CLEAR_TIMEOUT_MS 10000
+
+typedef struct backup_opts {
+    char tag[160];
+    select_filter filter;
+    bool keep_snapshot, json;
+    unsigned parallel;
+    uint64_t rate_limit;
+} backup_opts;
+
+/* A node's part in the flush and snapshot steps. */
+typedef struct node_run {
+    size_t agent; /* index into the fleet */
+    uint64_t snapshot_ms;
+    cairn_err err;
+    bool failed;
+} node_run;
+
+typedef struct backup_run {
+    const coord_config *cfg;
+    backup_opts *o;
+    fleet *f;
+    node_run *nodes;
+    size_t n;
+    Cairn__Rpc__Table **tables;
+    size_t n_tables;
+    Cairn__Rpc__UploadRequest *upload; /* one per node, alive while the jobs start */
+    jobrun_node *jobs;
+} backup_run;
+
+static int parse_args(backup_opts *o, int argc, char **argv)
+{
+    static const struct option opts[] = {{"tag", required_argument, NULL, 't'},
+                                         {"keyspace", required_argument, NULL, 'k'},
+                                         {"exclude", required_argument, NULL, 'x'},
+                                         {"keep-snapshot", no_argument, NULL, 's'},
+                                         {"parallel", required_argument, NULL, 'p'},
+                                         {"rate-limit", required_argument, NULL, 'r'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    o->parallel = 16;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 't':
+            if (!name_valid(NAME_TAG, optarg)) {
+                fprintf(stderr,
+                        "cairn backup: invalid tag '%s': use 1 to 128 letters, digits, "
+                        "'_', '.' or '-'\n",
+                        optarg);
+                return CMD_USAGE;
+            }
+            snprintf(o->tag, sizeof(o->tag), "%s", optarg);
+            break;
+        case 'k':
+        case 'x': {
+            int rc = cliopt_filter(&o->filter, c == 'k', optarg);
+            if (rc)
+                return rc;
+            break;
+        }
+        case 's':
+            o->keep_snapshot = true;
+            break;
+        case 'j':
+            o->json = true;
+            break;
+        case 'p': {
+            int rc = cliopt_parallel("backup", optarg, &o->parallel);
+            if (rc)
+                return rc;
+            break;
+        }
+        case 'r': {
+            double mib = strtod(optarg, &end);
+            if (*end || mib <= 0) {
+                fprintf(stderr, "cairn backup: --rate-limit takes MiB/s per node, e.g. 100\n");
+                return CMD_USAGE;
+            }
+            o->rate_limit = (uint64_t)(mib * 1048576.0);
+            break;
+        }
+        case 'h':
+            printf("usage: cairn backup [--tag T] [--keyspace GLOB]... [--exclude GLOB]... "
+                   "[--keep-snapshot] [--parallel N] [--rate-limit MiB/s] [--json]\n");
+            return -1;
+        default:
+            return CMD_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "cairn backup: unexpected argument '%s'\n", argv[optind]);
+        return CMD_USAGE;
+    }
+    if (!o->tag[0]) {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(o->tag, sizeof(o->tag), "cairn_%Y%m%d%H%M%SZ", &tm);
+    }
+    return 0;
+}
+
+/* The tables of the backup: every selected user table any node knows. */
+static int select_tables(backup_run *b, cairn_err *e)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const Cairn__Rpc__NodeInfo *info = fleet_get(b->f, b->nodes[i].agent)->info;
+        for (size_t t = 0; t < info->n_tables; t++) {
+            Cairn__Rpc__Table *tb = info->tables[t];
+            if (!select_match(&b->o->filter, tb->keyspace, tb->name))
+                continue;
+            bool seen = false;
+            for (size_t k = 0; k < b->n_tables && !seen; k++)
+                seen = strcmp(b->tables[k]->keyspace, tb->keyspace) == 0 &&
+                       strcmp(b->tables[k]->name, tb->name) == 0;
+            if (seen)
+                continue;
+            Cairn__Rpc__Table **nt = realloc(b->tables, (b->n_tables + 1) * sizeof(*nt));
+            if (!nt)
+                return err_set(e, CAIRN_ENOMEM, "out of memory");
+            b->tables = nt;
+            nt[b->n_tables++] = tb; /* owned by the fleet */
+        }
+    }
+    if (b->n_tables == 0)
+        return err_set(
+            e, CAIRN_ENOENT,
+            "no user table matches the --keyspace/--exclude patterns: nothing to back up");
+    return 0;
+}
+
+static void call_all(backup_run *b, fleet_fn fn)
+{
+    size_t *idx = malloc(b->n * sizeof(size_t));
+    if (!idx)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        idx[i] = i;
+    /* Flush and snapshot go to every node at once, so the snapshots land together. */
+    fleet_each(b->f, idx, b->n, (unsigned)b->n, fn, b);
+    free(idx);
+}
+
+static void flush_one(fleet *f, size_t i, void *arg)
+{
+    backup_run *b = arg;
+    node_run *nr = &b->nodes[i];
+    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
+    Cairn__Rpc__FlushRequest fr = CAIRN__RPC__FLUSH_REQUEST__INIT;
+    fr.tables = b->tables;
+    fr.n_tables = b->n_tables;
+    rq.op_case = CAIRN__RPC__REQUEST__OP_FLUSH;
+    rq.flush = &fr;
+    Cairn__Rpc__Response *resp = NULL;
+    if (fleet_call(f, nr->agent, &rq, &resp, fleet_timeout_ms(f) * 10, &nr->err) != 0)
+        nr->failed = true;
+    else
+        cairn__rpc__response__free_unpacked(resp, NULL);
+}
+
+static void snapshot_one(fleet *f, size_t i, void *arg)
+{
+    backup_run *b = arg;
+    node_run *nr = &b->nodes[i];
+    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
+    Cairn__Rpc__SnapshotRequest sr = CAIRN__RPC__SNAPSHOT_REQUEST__INIT;
+    sr.tag = b->o->tag;
+    sr.tables = b->tables;
+    sr.n_tables = b->n_tables;
+    sr.has_skip_flush = 1;
+    sr.skip_flush = 1;
+    rq.op_case = CAIRN__RPC__REQUEST__OP_SNAPSHOT;
+    rq.snapshot = &sr;
+    Cairn__Rpc__Response *resp = NULL;
+    if (fleet_call(f, nr->agent, &rq, &resp, fleet_timeout_ms(f), &nr->err) != 0) {
+        nr->failed = true;
+        return;
+    }
+    if (resp->result_case == CAIRN__RPC__RESPONSE__RESULT_SNAPSHOT)
+        nr->snapshot_ms = resp->snapshot->time_ms;
+    cairn__rpc__response__free_unpacked(resp, NULL);
+}
+
+static void clear_one(fleet *f, size_t i, void *arg)
+{
+    backup_run *b = arg;
+    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
+    Cairn__Rpc__ClearSnapshotRequest cr = CAIRN__RPC__CLEAR_SNAPSHOT_REQUEST__INIT;
+    cr.tag = b->o->tag;
+    rq.op_case = CAIRN__RPC__REQUEST__OP_CLEAR_SNAPSHOT;
+    rq.clear_snapshot = &cr;
+    Cairn__Rpc__Response *resp = NULL;
+    cairn_err e;
+    /* Best effort on a failing backup: a node that does not answer soon keeps its
+     * snapshot, and the warning says which. */
+    if (fleet_call(f, b->nodes[i].agent, &rq, &resp, CLEAR_TIMEOUT_MS, &e) != 0)
+        log_warn("could not clear snapshot %s (remove it with nodetool clearsnapshot -t %s): %s",
+                 b->o->tag, b->o->tag, e.msg);
+    else
+        cairn__rpc__response__free_unpacked(resp, NULL);
+}
+
+/* The upload request for node i; the same request re-attaches to a running job. */
+static void upload_request(void *arg, size_t i, Cairn__Rpc__Request *rq)
+{
+    backup_run *b = arg;
+    Cairn__Rpc__UploadRequest *ur = &b->upload[i];
+    cairn__rpc__upload_request__init(ur);
+    ur->tag = b->o->tag;
+    ur->repository = b->cfg->repository;
+    ur->tables = b->tables;
+    ur->n_tables = b->n_tables;
+    ur->has_rate_limit = b->o->rate_limit != 0;
+    ur->rate_limit = b->o->rate_limit;
+    ur->has_keep_snapshot = 1;
+    ur->keep_snapshot = b->o->keep_snapshot;
+    ur->has_compression_level = 1;
+    ur->compression_level = (int32_t)b->cfg->compression_level;
+    ur->has_snapshot_time_ms = 1;
+    ur->snapshot_time_ms = b->nodes[i].snapshot_ms;
+    rq->op_case = CAIRN__RPC__REQUEST__OP_UPLOAD;
+    rq->upload = ur;
+}
+
+/* Fails the backup if any node failed, naming every one of them. */
+static int gather_failures(backup_run *b, const char *step, cairn_err *e)
+{
+    int rc = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (!b->nodes[i].failed)
+            continue;
+        const fleet_agent *a = fleet_get(b->f, b->nodes[i].agent);
+        fprintf(stderr, "cairn backup: %s failed on node %s: %s\n", step,
+                a->info ? a->info->host_id : a->addr, b->nodes[i].err.msg);
+        if (!rc)
+            rc = err_set(e, b->nodes[i].err.code ? b->nodes[i].err.code : CAIRN_EREMOTE,
+                         "%s failed on node %s (%s): %s", step, a->info ? a->info->host_id : "?",
+                         a->addr, b->nodes[i].err.msg);
+    }
+    return rc;
+}
+
+static int write_cluster_manifest(backup_run *b, repo *r, const char *schema_blob,
+                                  uint64_t schema_size, uint64_t start_ms, uint64_t skew,
+                                  Cairn__Repo__ClusterManifest *m, cairn_err *e)
+{
+    Cairn__Repo__NodeRef *refs = calloc(b->n, sizeof(*refs));
+    Cairn__Repo__NodeRef **ptrs = calloc(b->n, sizeof(*ptrs));
+    if (!refs || !ptrs) {
+        free(refs);
+        free(ptrs);
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    }
+    m->format_version = MANIFEST_FORMAT_VERSION;
+    m->cluster = b->cfg->cluster;
+    m->tag = b->o->tag;
+    m->start_ms = start_ms;
+    m->tool_version = (char *)CAIRN_VERSION;
+    m->schema_blob = (char *)schema_blob;
+    m->has_schema_size = m->has_skew_ms = m->has_files = m->has_bytes = 1;
+    m->has_uploaded_bytes = m->has_tables = 1;
+    m->schema_size = schema_size;
+    m->skew_ms = skew;
+    m->tables = b->n_tables;
+    m->keyspace_filter = (char **)b->o->filter.include;
+    m->n_keyspace_filter = b->o->filter.n_include;
+    m->exclude_filter = (char **)b->o->filter.exclude;
+    m->n_exclude_filter = b->o->filter.n_exclude;
+    for (size_t i = 0; i < b->n; i++) {
+        const Cairn__Rpc__NodeInfo *info = fleet_get(b->f, b->nodes[i].agent)->info;
+        const Cairn__Rpc__JobInfo *j = b->jobs[i].job;
+        Cairn__Repo__NodeRef *ref = &refs[i];
+        cairn__repo__node_ref__init(ref);
+        ref->host_id = info->host_id;
+        ref->manifest_key = j->manifest_key;
+        ref->manifest_sha256 = j->manifest_sha256;
+        ref->address = info->address;
+        ref->dc = info->dc;
+        ref->rack = info->rack;
+        ref->has_snapshot_time_ms = ref->has_files = ref->has_bytes = ref->has_tables = 1;
+        ref->snapshot_time_ms = b->nodes[i].snapshot_ms;
+        ref->files = j->files_done;
+        ref->bytes = j->bytes_done;
+        ref->tables = j->tables;
+        ptrs[i] = ref;
+        m->files += j->files_done;
+        m->bytes += j->bytes_done;
+        m->uploaded_bytes += j->bytes_uploaded;
+    }
+    m->nodes = ptrs;
+    m->n_nodes = b->n;
+    m->end_ms = human_now_ms();
+    char key[1024];
+    repo_cluster_manifest_key(b->cfg->cluster, b->o->tag, key, sizeof(key));
+    int rc = manifest_cluster_write(r, key, m, e);
+    m->nodes = NULL;
+    m->n_nodes = 0;
+    free(refs);
+    free(ptrs);
+    return rc;
+}
+
+/* What the backup cost the repository, by kind of request: the agents' and our own
+ * (manifests, lease). */
+static store_counts total_requests(const backup_run *b, repo *r)
+{
+    store_counts t;
+    store_stats(repo_store(r), &t);
+    t.mpu_initiates += t.mpu_completes + t.mpu_aborts; /* reported as one figure */
+    for (size_t i = 0; i < b->n; i++) {
+        const Cairn__Rpc__StoreRequests *q = b->jobs[i].job ? b->jobs[i].job->requests : NULL;
+        if (!q)
+            continue;
+        t.puts += q->puts;
+        t.part_puts += q->part_puts;
+        t.gets += q->gets;
+        t.heads += q->heads;
+        t.lists += q->lists;
+        t.deletes += q->deletes;
+        t.mpu_initiates += q->multipart;
+        t.retries += q->retries;
+    }
+    return t;
+}
+
+static void print_summary(const backup_run *b, const Cairn__Repo__ClusterManifest *m,
+                          const store_counts *q, uint64_t duration)
+{
+    const char *names[] = {"put",  "part_put", "get",       "head",
+                           "list", "delete",   "multipart", "retries"};
+    const uint64_t counts[] = {q->puts,  q->part_puts, q->gets,          q->heads,
+                               q->lists, q->deletes,   q->mpu_initiates, q->retries};
+    if (b->o->json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "tag", json_object_new_string(b->o->tag));
+        json_object_object_add(o, "nodes", json_object_new_int64((int64_t)b->n));
+        json_object_object_add(o, "tables", json_object_new_int64((int64_t)b->n_tables));
+        json_object_object_add(o, "files", json_object_new_int64((int64_t)m->files));
+        json_object_object_add(o, "bytes", json_object_new_int64((int64_t)m->bytes));
+        json_object_object_add(o, "uploaded_bytes",
+                               json_object_new_int64((int64_t)m->uploaded_bytes));
+        json_object_object_add(o, "skew_ms", json_object_new_int64((int64_t)m->skew_ms));
+        json_object_object_add(o, "duration_ms", json_object_new_int64((int64_t)duration));
+        json_object *rq = json_object_new_object();
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+            json_object_object_add(rq, names[i], json_object_new_int64((int64_t)counts[i]));
+        json_object_object_add(o, "requests", rq);
+        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        json_object_put(o);
+        return;
+    }
+    char b1[32], b2[32], b3[32];
+    printf("backup %s complete\n", b->o->tag);
+    printf("  nodes     %zu\n  tables    %zu\n  files     %llu\n", b->n, b->n_tables,
+           (unsigned long long)m->files);
+    printf("  bytes     %s (uploaded %s)\n", human_bytes(m->bytes, b1, sizeof(b1)),
+           human_bytes(m->uploaded_bytes, b2, sizeof(b2)));
+    printf("  skew      %llu ms\n  duration  %s\n", (unsigned long long)m->skew_ms,
+           human_duration(duration, b3, sizeof(b3)));
+    printf("  requests ");
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        printf(" %s %llu", names[i], (unsigned long long)counts[i]);
+    printf("\n");
+}
+
+/* Renews the shared lease while the backup runs, so it outlives LEASE_TTL_S but a
+ * coordinator that dies lets it expire. */
+typedef struct lease_keeper {
+    repo_lease *lease;
+    bool stop;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    pthread_t thread;
+} lease_keeper;
+
+static void *lease_main(void *p)
+{
+    lease_keeper *k = p;
+    pthread_mutex_lock(&k->lock);
+    while (!k->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += LEASE_TTL_S / 3;
+        if (pthread_cond_timedwait(&k->cond, &k->lock, &ts) == 0 || k->stop)
+            continue;
+        cairn_err e;
+        if (repo_lease_renew(k->lease, &e) != 0)
+            log_warn("could not renew the repository lease: %s", e.msg);
+    }
+    pthread_mutex_unlock(&k->lock);
+    return NULL;
+}
+
+static int run_backup(backup_run *b, repo *r, cairn_err *e)
+{
+    uint64_t start_ms = human_now_ms(), t0 = human_mono_ms();
+    int rc = select_tables(b, e);
+    if (rc)
+        return rc;
+    char key[1024];
+    repo_cluster_manifest_key(b->cfg->cluster, b->o->tag, key, sizeof(key));
+    uint64_t sz;
+    if (store_head(repo_store(r), key, &sz, NULL) == 0)
+        return err_set(e, CAIRN_EEXIST, "a backup tagged %s already exists: choose another --tag",
+                       b->o->tag);
+
+    if (!b->o->json)
+        fprintf(stderr, "flushing %zu tables on %zu nodes\n", b->n_tables, b->n);
+    call_all(b, flush_one);
+    if ((rc = gather_failures(b, "flush", e)) != 0)
+        return rc;
+    call_all(b, snapshot_one);
+    if ((rc = gather_failures(b, "snapshot", e)) != 0)
+        return rc;
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->nodes[i].snapshot_ms < lo)
+            lo = b->nodes[i].snapshot_ms;
+        if (b->nodes[i].snapshot_ms > hi)
+            hi = b->nodes[i].snapshot_ms;
+    }
+    if (!b->o->json)
+        fprintf(stderr, "snapshot %s taken on %zu nodes (skew %llu ms)\n", b->o->tag, b->n,
+                (unsigned long long)(hi - lo));
+
+    /* The schema once, from the first node. */
+    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
+    Cairn__Rpc__SchemaRequest sr = CAIRN__RPC__SCHEMA_REQUEST__INIT;
+    sr.repository = b->cfg->repository;
+    rq.op_case = CAIRN__RPC__REQUEST__OP_SCHEMA;
+    rq.schema = &sr;
+    Cairn__Rpc__Response *resp = NULL;
+    if ((rc = fleet_call(b->f, b->nodes[0].agent, &rq, &resp, fleet_timeout_ms(b->f), e)) != 0)
+        return err_prefix(e, "schema backup");
+    if (resp->result_case != CAIRN__RPC__RESPONSE__RESULT_SCHEMA) {
+        cairn__rpc__response__free_unpacked(resp, NULL);
+        return err_set(e, CAIRN_EPROTO, "the agent answered the schema request without a blob");
+    }
+    char schema_blob[65];
+    snprintf(schema_blob, sizeof(schema_blob), "%s", resp->schema->blob);
+    uint64_t schema_size = resp->schema->size;
+    cairn__rpc__response__free_unpacked(resp, NULL);
+
+    b->upload = calloc(b->n, sizeof(*b->upload));
+    b->jobs = calloc(b->n, sizeof(*b->jobs));
+    if (!b->upload || !b->jobs)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < b->n; i++)
+        b->jobs[i].agent = b->nodes[i].agent;
+    if ((rc = jobrun_all(b->f, b->jobs, b->n, b->o->parallel, "backup", b->o->json, upload_request,
+                         b, e)) != 0)
+        return rc;
+
+    Cairn__Repo__ClusterManifest m = CAIRN__REPO__CLUSTER_MANIFEST__INIT;
+    rc = write_cluster_manifest(b, r, schema_blob, schema_size, start_ms, hi - lo, &m, e);
+    if (rc)
+        return err_prefix(e, "writing the cluster manifest");
+    store_counts q = total_requests(b, r);
+    print_summary(b, &m, &q, human_mono_ms() - t0);
+    return 0;
+}
+
+int cmd_backup(const coord_config *cfg, int argc, char **argv)
+{
+    backup_opts o;
+    memset(&o, 0, sizeof(o));
+    int prc = parse_args(&o, argc, argv);
+    if (prc) {
+        free(o.filter.include);
+        free(o.filter.exclude);
+        return prc < 0 ? CMD_OK : prc;
+    }
+    cairn_err e;
+    err_clear(&e);
+    if (!cfg->repository) {
+        fprintf(stderr, "cairn backup: no `repository` in the configuration\n");
+        return CMD_USAGE;
+    }
+    backup_run b = {.cfg = cfg, .o = &o};
+    check_result chk;
+    memset(&chk, 0, sizeof(chk));
+    repo *r = NULL;
+    lease_keeper lk = {.lease = NULL};
+    pthread_mutex_init(&lk.lock, NULL);
+    pthread_cond_init(&lk.cond, NULL);
+    int rc = fleet_open(&b.f, cfg, &e);
+    if (!rc)
+        rc = check_cluster(b.f, &chk, &e);
+    if (rc)
+        goto done;
+    if (!chk.ready) {
+        check_print_problems(&chk);
+        rc = err_set(&e, CAIRN_EREMOTE, "the cluster is not ready for a backup (see above)");
+        goto done;
+    }
+    b.n = fleet_size(b.f);
+    b.nodes = calloc(b.n, sizeof(*b.nodes));
+    if (!b.nodes) {
+        rc = err_set(&e, CAIRN_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < b.n; i++)
+        b.nodes[i].agent = i;
+    if ((rc = repo_open(&r, cfg->repository, true, &e)) != 0)
+        goto done;
+    char owner[512], host[128] = "?";
+    gethostname(host, sizeof(host));
+    snprintf(owner, sizeof(owner), "cairn backup %s on %s pid %d", o.tag, host, (int)getpid());
+    if ((rc = repo_lease_acquire(r, REPO_LEASE_SHARED, owner, LEASE_TTL_S, &lk.lease, &e)) != 0)
+        goto done;
+    bool renewing = pthread_create(&lk.thread, NULL, lease_main, &lk) == 0;
+    if (!renewing)
+        log_warn("cannot start the lease renewal: a backup longer than %d s may lose its lease",
+                 LEASE_TTL_S);
+    rc = run_backup(&b, r, &e);
+    pthread_mutex_lock(&lk.lock);
+    lk.stop = true;
+    pthread_cond_signal(&lk.cond);
+    pthread_mutex_unlock(&lk.lock);
+    if (renewing)
+        pthread_join(lk.thread, NULL);
+    repo_lease_release(lk.lease);
+    if (rc && !o.keep_snapshot) {
+        for (size_t i = 0; i < b.n; i++)
+            b.nodes[i].failed = false;
+        call_all(&b, clear_one);
+    }
+done:
+    if (rc)
+        fprintf(stderr, "cairn backup: %s\n", e.msg);
+    if (rc && b.nodes)
+        fprintf(stderr, "cairn backup: no backup was recorded; blobs already uploaded will be "
+                        "reused by the next backup\n");
+    jobrun_free(b.jobs, b.n);
+    free(b.upload);
+    free(b.nodes);
+    free(b.tables);
+    check_result_free(&chk);
+    repo_close(r);
+    fleet_close(b.f);
+    pthread_cond_destroy(&lk.cond);
+    pthread_mutex_destroy(&lk.lock);
+    free(o.filter.include);
+    free(o.filter.exclude);
+    return rc ? CMD_FAILED : CMD_OK;
+}

@@ -1,0 +1,374 @@
+/*
+ * catalog - `cairn list`, `cairn show` and `cairn repo init`: reading what the
+ * repository holds.
+ *
+ * A backup is listed only when its cluster manifest exists. Listing reads the
+ * cluster's backups/ prefix once and never walks the blobs.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "command/catalog.h"
+#include "cmd.h"
+#include "cli/human.h"
+#include "repo/manifest.h"
+#include "scylla/names.h"
+#include "repo/repo.h"
+
+#define MANIFEST_SUFFIX "/backup.manifest"
+
+typedef struct catalog_entry {
+    char *tag;
+    Cairn__Repo__ClusterManifest *m;
+} catalog_entry;
+
+typedef struct catalog {
+    repo *r;
+    const char *cluster;
+    catalog_entry *items;
+    size_t n, cap;
+    cairn_err warn;
+} catalog;
+
+static int collect(void *ctx, const char *key, uint64_t size, cairn_err *e)
+{
+    catalog *c = ctx;
+    size_t kl = strlen(key), sl = strlen(MANIFEST_SUFFIX);
+    if (kl <= sl || strcmp(key + kl - sl, MANIFEST_SUFFIX) != 0)
+        return 0;
+    /* backups/<cluster>/<tag>/backup.manifest */
+    const char *tag = key + strlen("backups/") + strlen(c->cluster) + 1;
+    size_t tl = (size_t)(key + kl - sl - tag);
+    if (tl == 0 || memchr(tag, '/', tl))
+        return 0;
+    Cairn__Repo__ClusterManifest *m = NULL;
+    cairn_err me;
+    if (manifest_cluster_read(c->r, key, &m, &me) != 0) {
+        fprintf(stderr, "warning: skipping %s: %s\n", key, me.msg);
+        return 0;
+    }
+    if (c->n == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 16;
+        catalog_entry *ni = realloc(c->items, ncap * sizeof(*ni));
+        if (!ni) {
+            cairn__repo__cluster_manifest__free_unpacked(m, NULL);
+            return err_set(e, CAIRN_ENOMEM, "out of memory");
+        }
+        c->items = ni;
+        c->cap = ncap;
+    }
+    c->items[c->n].tag = strndup(tag, tl);
+    c->items[c->n].m = m;
+    c->n++;
+    return 0;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+    const catalog_entry *x = a, *y = b;
+    if (x->m->start_ms != y->m->start_ms)
+        return x->m->start_ms < y->m->start_ms ? 1 : -1;
+    return strcmp(y->tag, x->tag);
+}
+
+static int catalog_load(catalog *c, cairn_err *e)
+{
+    char prefix[256];
+    snprintf(prefix, sizeof(prefix), "backups/%s/", c->cluster);
+    int rc = store_list(repo_store(c->r), prefix, collect, c, e);
+    if (!rc && c->n)
+        qsort(c->items, c->n, sizeof(*c->items), newest_first);
+    return rc;
+}
+
+static void catalog_free(catalog *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->items[i].tag);
+        cairn__repo__cluster_manifest__free_unpacked(c->items[i].m, NULL);
+    }
+    free(c->items);
+}
+
+int catalog_latest(repo *r, const char *cluster, char *tag, size_t cap, cairn_err *e)
+{
+    catalog c = {.r = r, .cluster = cluster};
+    int rc = catalog_load(&c, e);
+    if (!rc && c.n == 0)
+        rc =
+            err_set(e, CAIRN_ENOENT, "no complete backup of cluster %s in the repository", cluster);
+    if (!rc)
+        snprintf(tag, cap, "%s", c.items[0].tag);
+    catalog_free(&c);
+    return rc;
+}
+
+static int open_repo(const coord_config *cfg, repo **r, cairn_err *e)
+{
+    if (!cfg->repository)
+        return err_set(e, CAIRN_ECONFIG, "no `repository` in the configuration");
+    return repo_open(r, cfg->repository, false, e);
+}
+
+static bool want_json(int argc, char **argv, bool *files, const char **tag, const char *usage)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"files", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
+    bool json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'j')
+            json = true;
+        else if (c == 'f' && files)
+            *files = true;
+        else
+            fprintf(stderr, "usage: %s\n", usage), exit(CMD_USAGE);
+    }
+    if (tag) {
+        if (optind + 1 != argc)
+            fprintf(stderr, "usage: %s\n", usage), exit(CMD_USAGE);
+        *tag = argv[optind];
+    } else if (optind != argc) {
+        fprintf(stderr, "usage: %s\n", usage), exit(CMD_USAGE);
+    }
+    return json;
+}
+
+int cmd_list(const coord_config *cfg, int argc, char **argv)
+{
+    bool json = want_json(argc, argv, NULL, NULL, "cairn list [--json]");
+    cairn_err e;
+    err_clear(&e);
+    catalog c = {.cluster = cfg->cluster};
+    int rc = open_repo(cfg, &c.r, &e);
+    if (!rc)
+        rc = catalog_load(&c, &e);
+    if (rc) {
+        fprintf(stderr, "cairn list: %s\n", e.msg);
+        repo_close(c.r);
+        return CMD_FAILED;
+    }
+    if (json) {
+        json_object *arr = json_object_new_array();
+        for (size_t i = 0; i < c.n; i++) {
+            const Cairn__Repo__ClusterManifest *m = c.items[i].m;
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "tag", json_object_new_string(c.items[i].tag));
+            json_object_object_add(o, "cluster", json_object_new_string(m->cluster));
+            json_object_object_add(o, "start_ms", json_object_new_int64((int64_t)m->start_ms));
+            json_object_object_add(o, "end_ms", json_object_new_int64((int64_t)m->end_ms));
+            json_object_object_add(o, "nodes", json_object_new_int64((int64_t)m->n_nodes));
+            json_object_object_add(o, "bytes", json_object_new_int64((int64_t)m->bytes));
+            json_object_object_add(o, "files", json_object_new_int64((int64_t)m->files));
+            json_object_array_add(arr, o);
+        }
+        printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
+        json_object_put(arr);
+    } else if (c.n == 0) {
+        printf("no backups of cluster %s in %s\n", cfg->cluster, cfg->repository);
+    } else {
+        printf("%-32s  %-20s  %-20s  %5s  %10s  %8s\n", "TAG", "STARTED", "FINISHED", "NODES",
+               "SIZE", "FILES");
+        for (size_t i = 0; i < c.n; i++) {
+            const Cairn__Repo__ClusterManifest *m = c.items[i].m;
+            char t1[32], t2[32], b1[32];
+            printf("%-32s  %-20s  %-20s  %5zu  %10s  %8llu\n", c.items[i].tag,
+                   human_time(m->start_ms, t1, sizeof(t1)), human_time(m->end_ms, t2, sizeof(t2)),
+                   m->n_nodes, human_bytes(m->bytes, b1, sizeof(b1)), (unsigned long long)m->files);
+        }
+    }
+    catalog_free(&c);
+    repo_close(c.r);
+    return CMD_OK;
+}
+
+/* Per-table totals over every node of a backup, gathered while the node manifests
+ * stream past; tables are few next to files. */
+typedef struct table_sum {
+    char *keyspace, *name;
+    uint64_t files, bytes;
+    unsigned nodes;
+} table_sum;
+
+typedef struct show_ctx {
+    table_sum *t;
+    size_t n;
+    bool files, json;
+    const char *host_id;
+    json_object *jfiles;
+} show_ctx;
+
+static int sum_table(void *ctx, const Cairn__Repo__TableEntry *te, cairn_err *e)
+{
+    show_ctx *s = ctx;
+    table_sum *t = NULL;
+    for (size_t i = 0; i < s->n && !t; i++)
+        if (strcmp(s->t[i].keyspace, te->keyspace) == 0 && strcmp(s->t[i].name, te->name) == 0)
+            t = &s->t[i];
+    if (!t) {
+        table_sum *nt = realloc(s->t, (s->n + 1) * sizeof(*nt));
+        if (!nt)
+            return err_set(e, CAIRN_ENOMEM, "out of memory");
+        s->t = nt;
+        t = &nt[s->n++];
+        memset(t, 0, sizeof(*t));
+        t->keyspace = strdup(te->keyspace);
+        t->name = strdup(te->name);
+    }
+    t->nodes++;
+    for (size_t i = 0; i < te->n_files; i++) {
+        const Cairn__Repo__FileEntry *f = te->files[i];
+        t->files++;
+        t->bytes += f->size;
+        if (!s->files)
+            continue;
+        if (s->json) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "host_id", json_object_new_string(s->host_id));
+            json_object_object_add(o, "keyspace", json_object_new_string(te->keyspace));
+            json_object_object_add(o, "table", json_object_new_string(te->name));
+            json_object_object_add(o, "name", json_object_new_string(f->name));
+            json_object_object_add(o, "size", json_object_new_int64((int64_t)f->size));
+            json_object_object_add(o, "blob", json_object_new_string(f->blob));
+            json_object_array_add(s->jfiles, o);
+        } else {
+            printf("  %s  %s.%s  %s  %llu  %s%s\n", s->host_id, te->keyspace, te->name, f->name,
+                   (unsigned long long)f->size, f->blob,
+                   f->crc_mismatch ? "  CORRUPT (Data.db does not match its digest)" : "");
+        }
+    }
+    return 0;
+}
+
+int cmd_show(const coord_config *cfg, int argc, char **argv)
+{
+    bool files = false;
+    const char *tag = NULL;
+    bool json = want_json(argc, argv, &files, &tag, "cairn show TAG|latest [--json] [--files]");
+    cairn_err e;
+    err_clear(&e);
+    catalog c = {.cluster = cfg->cluster};
+    show_ctx s = {.files = files, .json = json};
+    Cairn__Repo__ClusterManifest *m = NULL;
+    char latest[160];
+    int rc = open_repo(cfg, &c.r, &e);
+    if (!rc && strcmp(tag, "latest") == 0) {
+        rc = catalog_latest(c.r, cfg->cluster, latest, sizeof(latest), &e);
+        tag = latest;
+    } else if (!rc && !name_valid(NAME_TAG, tag)) {
+        rc = err_set(&e, CAIRN_EINVAL, "invalid tag '%s'", tag);
+    }
+    char key[1024];
+    if (!rc) {
+        repo_cluster_manifest_key(cfg->cluster, tag, key, sizeof(key));
+        rc = manifest_cluster_read(c.r, key, &m, &e);
+        if (rc == CAIRN_ENOENT)
+            err_set(&e, rc, "no complete backup tagged %s for cluster %s (see `cairn list`)", tag,
+                    cfg->cluster);
+    }
+    if (!rc && files && json)
+        s.jfiles = json_object_new_array();
+    if (!rc && files && !json)
+        printf("files (host id, table, name, size, blob):\n");
+    for (size_t i = 0; !rc && i < m->n_nodes; i++) {
+        Cairn__Repo__NodeManifest *h = NULL;
+        s.host_id = m->nodes[i]->host_id;
+        rc = manifest_node_read(c.r, m->nodes[i]->manifest_key, m->nodes[i]->manifest_sha256, &h,
+                                sum_table, &s, &e);
+        if (h)
+            cairn__repo__node_manifest__free_unpacked(h, NULL);
+    }
+    if (rc) {
+        fprintf(stderr, "cairn show: %s\n", e.msg);
+    } else if (json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "tag", json_object_new_string(m->tag));
+        json_object_object_add(o, "cluster", json_object_new_string(m->cluster));
+        json_object_object_add(o, "start_ms", json_object_new_int64((int64_t)m->start_ms));
+        json_object_object_add(o, "end_ms", json_object_new_int64((int64_t)m->end_ms));
+        json_object_object_add(o, "skew_ms", json_object_new_int64((int64_t)m->skew_ms));
+        json_object_object_add(o, "bytes", json_object_new_int64((int64_t)m->bytes));
+        json_object_object_add(o, "files", json_object_new_int64((int64_t)m->files));
+        json_object_object_add(o, "schema_size", json_object_new_int64((int64_t)m->schema_size));
+        json_object *nodes = json_object_new_array();
+        for (size_t i = 0; i < m->n_nodes; i++) {
+            json_object *n = json_object_new_object();
+            json_object_object_add(n, "host_id", json_object_new_string(m->nodes[i]->host_id));
+            json_object_object_add(n, "address", json_object_new_string(m->nodes[i]->address));
+            json_object_object_add(n, "dc", json_object_new_string(m->nodes[i]->dc));
+            json_object_object_add(n, "rack", json_object_new_string(m->nodes[i]->rack));
+            json_object_object_add(n, "bytes", json_object_new_int64((int64_t)m->nodes[i]->bytes));
+            json_object_object_add(n, "files", json_object_new_int64((int64_t)m->nodes[i]->files));
+            json_object_array_add(nodes, n);
+        }
+        json_object_object_add(o, "nodes", nodes);
+        json_object *tables = json_object_new_array();
+        for (size_t i = 0; i < s.n; i++) {
+            json_object *t = json_object_new_object();
+            json_object_object_add(t, "keyspace", json_object_new_string(s.t[i].keyspace));
+            json_object_object_add(t, "table", json_object_new_string(s.t[i].name));
+            json_object_object_add(t, "files", json_object_new_int64((int64_t)s.t[i].files));
+            json_object_object_add(t, "bytes", json_object_new_int64((int64_t)s.t[i].bytes));
+            json_object_array_add(tables, t);
+        }
+        json_object_object_add(o, "tables", tables);
+        if (s.jfiles)
+            json_object_object_add(o, "files_list", s.jfiles);
+        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+        json_object_put(o);
+    } else {
+        char t1[32], t2[32], b1[32], b2[32];
+        printf("backup %s of cluster %s\n", m->tag, m->cluster);
+        printf("  started   %s\n  finished  %s\n", human_time(m->start_ms, t1, sizeof(t1)),
+               human_time(m->end_ms, t2, sizeof(t2)));
+        printf("  size      %s in %llu files\n  skew      %llu ms\n  schema    %s (blob %s)\n",
+               human_bytes(m->bytes, b1, sizeof(b1)), (unsigned long long)m->files,
+               (unsigned long long)m->skew_ms, human_bytes(m->schema_size, b2, sizeof(b2)),
+               m->schema_blob ? m->schema_blob : "-");
+        printf("\nnodes:\n");
+        for (size_t i = 0; i < m->n_nodes; i++)
+            printf("  %s  %-15s  %-8s %-8s  %10s  %llu files\n", m->nodes[i]->host_id,
+                   m->nodes[i]->address, m->nodes[i]->dc, m->nodes[i]->rack,
+                   human_bytes(m->nodes[i]->bytes, b1, sizeof(b1)),
+                   (unsigned long long)m->nodes[i]->files);
+        printf("\ntables:\n");
+        for (size_t i = 0; i < s.n; i++)
+            printf("  %s.%s  %s in %llu files on %u nodes\n", s.t[i].keyspace, s.t[i].name,
+                   human_bytes(s.t[i].bytes, b1, sizeof(b1)), (unsigned long long)s.t[i].files,
+                   s.t[i].nodes);
+    }
+    for (size_t i = 0; i < s.n; i++) {
+        free(s.t[i].keyspace);
+        free(s.t[i].name);
+    }
+    free(s.t);
+    if (m)
+        cairn__repo__cluster_manifest__free_unpacked(m, NULL);
+    catalog_free(&c);
+    repo_close(c.r);
+    return rc ? CMD_FAILED : CMD_OK;
+}
+
+int cmd_repo(const coord_config *cfg, int argc, char **argv)
+{
+    if (argc != 2 || strcmp(argv[1], "init") != 0) {
+        fprintf(stderr, "usage: cairn repo init\n");
+        return CMD_USAGE;
+    }
+    cairn_err e;
+    err_clear(&e);
+    repo *r = NULL;
+    if (!cfg->repository || repo_open(&r, cfg->repository, true, &e) != 0) {
+        fprintf(stderr, "cairn repo init: %s\n",
+                cfg->repository ? e.msg : "no `repository` in the configuration");
+        return CMD_FAILED;
+    }
+    printf("repository %s ready (id %s)\n", cfg->repository, repo_id(r));
+    repo_close(r);
+    return CMD_OK;
+}

@@ -1,0 +1,16 @@
+/*
+ * catalog - the complete backups of a cluster in a repository, as listed by their
+ * cluster manifests.
+ */
+#ifndef CAIRN_CATALOG_H
+#define CAIRN_CATALOG_H
+
+#include <stddef.h>
+
+#include "base/err.h"
+#include "repo/repo.h"
+
+/* The tag of the newest complete backup of cluster; CAIRN_ENOENT when there is none. */
+int catalog_latest(repo *r, const char *cluster, char *tag, size_t cap, cairn_err *e);
+
+#endif

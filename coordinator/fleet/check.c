@@ -1,0 +1,143 @@
+#include "fleet/check.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int add_problem(check_result *r, const char *fmt, ...)
+{
+    char buf[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    char **np = realloc(r->problems, (r->n_problems + 1) * sizeof(char *));
+    if (!np)
+        return CAIRN_ENOMEM;
+    r->problems = np;
+    if (!(np[r->n_problems] = strdup(buf)))
+        return CAIRN_ENOMEM;
+    r->n_problems++;
+    return 0;
+}
+
+static check_node *find_node(check_result *r, const char *host_id)
+{
+    for (size_t i = 0; i < r->n_nodes; i++)
+        if (r->nodes[i].host_id && strcmp(r->nodes[i].host_id, host_id) == 0)
+            return &r->nodes[i];
+    return NULL;
+}
+
+static check_node *add_node(check_result *r, size_t cap)
+{
+    if (r->n_nodes >= cap)
+        return NULL;
+    check_node *n = &r->nodes[r->n_nodes++];
+    memset(n, 0, sizeof(*n));
+    n->up = true;
+    return n;
+}
+
+int check_cluster(fleet *f, check_result *r, cairn_err *e)
+{
+    memset(r, 0, sizeof(*r));
+    fleet_describe(f);
+    size_t na = fleet_size(f), cap = na;
+    for (size_t i = 0; i < na; i++)
+        if (fleet_get(f, i)->info)
+            cap += fleet_get(f, i)->info->n_ring;
+    r->nodes = calloc(cap ? cap : 1, sizeof(*r->nodes));
+    if (!r->nodes)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    int rc = 0;
+    const char *scylla_cluster = NULL;
+
+    /* First the nodes that have an agent, then the ring members the agents report. */
+    for (size_t i = 0; !rc && i < na; i++) {
+        fleet_agent *a = fleet_get(f, i);
+        if (!a->info) {
+            check_node *n = add_node(r, cap);
+            n->agent = CHECK_AGENT_UNREACHABLE;
+            n->agent_addr = a->addr;
+            n->agent_index = i;
+            n->up = false;
+            rc = add_problem(r, "%s", a->err.msg);
+            continue;
+        }
+        check_node *dup = find_node(r, a->info->host_id);
+        if (dup) {
+            rc = add_problem(r,
+                             "agents %s and %s both serve host id %s: each node needs its own "
+                             "agent, pointed at its own ScyllaDB",
+                             dup->agent_addr, a->addr, a->info->host_id);
+            continue;
+        }
+        if (!scylla_cluster) {
+            scylla_cluster = a->info->scylla_cluster;
+        } else if (strcmp(scylla_cluster, a->info->scylla_cluster) != 0) {
+            rc = add_problem(r,
+                             "agent %s reports ScyllaDB cluster '%s', others '%s': is it "
+                             "listed in the right cluster configuration?",
+                             a->addr, a->info->scylla_cluster, scylla_cluster);
+        }
+        check_node *n = add_node(r, cap);
+        n->host_id = a->info->host_id;
+        n->address = a->info->address;
+        n->dc = a->info->dc;
+        n->rack = a->info->rack;
+        n->version = a->info->scylla_version;
+        n->agent = CHECK_AGENT_OK;
+        n->agent_addr = a->addr;
+        n->agent_index = i;
+        n->rtt_ms = a->rtt_ms;
+    }
+    for (size_t i = 0; !rc && i < na; i++) {
+        fleet_agent *a = fleet_get(f, i);
+        if (!a->info)
+            continue;
+        for (size_t k = 0; !rc && k < a->info->n_ring; k++) {
+            const Cairn__Rpc__RingMember *m = a->info->ring[k];
+            check_node *n = find_node(r, m->host_id);
+            if (!n) {
+                n = add_node(r, cap);
+                n->host_id = m->host_id;
+                n->address = m->address;
+                n->agent = CHECK_AGENT_MISSING;
+                rc = add_problem(r,
+                                 "node %s (%s) is in the ring but no agent in the "
+                                 "configuration serves it: add its agent to `agents`",
+                                 m->host_id, m->address);
+            }
+            if (!m->up && n->up) {
+                n->up = false;
+                rc = add_problem(r,
+                                 "node %s (%s) is down, as seen by %s: bring it back or "
+                                 "remove it from the ring before a backup",
+                                 m->host_id, m->address, a->info->address);
+            }
+        }
+    }
+    if (rc) {
+        check_result_free(r);
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    }
+    r->ready = r->n_problems == 0;
+    return 0;
+}
+
+void check_result_free(check_result *r)
+{
+    for (size_t i = 0; i < r->n_problems; i++)
+        free(r->problems[i]);
+    free(r->problems);
+    free(r->nodes);
+    memset(r, 0, sizeof(*r));
+}
+
+void check_print_problems(const check_result *r)
+{
+    for (size_t i = 0; i < r->n_problems; i++)
+        fprintf(stderr, "problem: %s\n", r->problems[i]);
+}

@@ -1,0 +1,47 @@
+/*
+ * check - is the cluster ready to be backed up?
+ *
+ * Compares the agents the configuration names with the ring as ScyllaDB sees it:
+ * every ring node must have exactly one reachable agent and be up. Nodes are matched
+ * by host id, never by address.
+ */
+#ifndef CAIRN_CHECK_H
+#define CAIRN_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "fleet/fleet.h"
+
+typedef enum { CHECK_AGENT_OK, CHECK_AGENT_MISSING, CHECK_AGENT_UNREACHABLE } check_agent_state;
+
+typedef struct check_node {
+    const char *host_id; /* NULL for an agent that could not be reached */
+    const char *address;
+    const char *dc;
+    const char *rack;
+    const char *version;
+    bool up;
+    check_agent_state agent;
+    long rtt_ms;
+    const char *agent_addr; /* the configured agent, when there is one */
+    size_t agent_index;     /* into the fleet, when agent != MISSING */
+} check_node;
+
+typedef struct check_result {
+    bool ready;
+    check_node *nodes;
+    size_t n_nodes;
+    char **problems;
+    size_t n_problems;
+} check_result;
+
+/* Describes every agent (fleet_describe) and judges the cluster. Strings in r point
+ * into the fleet and live as long as it does; problems are owned by r. */
+int check_cluster(fleet *f, check_result *r, cairn_err *e);
+void check_result_free(check_result *r);
+
+/* Prints the problems as a person reads them, one per line on stderr. */
+void check_print_problems(const check_result *r);
+
+#endif
