@@ -28,7 +28,8 @@ typedef struct agent_config {
     char *log_level;
     long workers;
     long upload_parallel;
-    store_s3_config s3; /* credentials and settings for s3:// repositories */
+    store_s3_config s3;   /* credentials and settings for s3:// repositories */
+    store_options *store; /* made of s3 by main, not by the loader */
 } agent_config;
 
 /* Loads and checks path; defaults fill what the file leaves out. */

@@ -109,11 +109,14 @@ int main(int argc, char **argv)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     store_s3_options s3; /* checked when the file was loaded */
-    if (store_s3_config_options(&cfg.s3, path, &s3, NULL) == 0)
-        store_s3_configure(&s3);
-    rc = run(&cfg, &e);
+    rc = store_s3_config_options(&cfg.s3, path, &s3, &e);
+    if (!rc)
+        rc = store_options_new(&cfg.store, &s3, &e);
+    if (!rc)
+        rc = run(&cfg, &e);
     if (rc)
         log_error("%s", e.msg);
+    store_options_free(cfg.store);
     curl_global_cleanup();
     agent_config_free(&cfg);
     return rc ? 1 : 0;

@@ -22,7 +22,8 @@ typedef struct coord_config {
     long parallel;      /* agents contacted at once */
     long timeout_s;     /* per request */
     long compression_level;
-    store_s3_config s3; /* this machine's credentials for s3:// repositories */
+    store_s3_config s3;   /* this machine's credentials for s3:// repositories */
+    store_options *store; /* made of s3 by main, not by the loader */
 } coord_config;
 
 int coord_config_load(const char *path, coord_config *c, cairn_err *e);

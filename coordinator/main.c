@@ -108,9 +108,16 @@ int main(int argc, char **argv)
         }
         curl_global_init(CURL_GLOBAL_DEFAULT);
         store_s3_options s3; /* checked when the file was loaded */
-        if (store_s3_config_options(&cfg.s3, config, &s3, NULL) == 0)
-            store_s3_configure(&s3);
-        int rc = config_cmds[k].fn(&cfg, sub_argc, sub_argv);
+        int rc = store_s3_config_options(&cfg.s3, config, &s3, &e);
+        if (!rc)
+            rc = store_options_new(&cfg.store, &s3, &e);
+        if (rc) {
+            fprintf(stderr, "cairn: %s\n", e.msg);
+            rc = CMD_FAILED;
+        } else {
+            rc = config_cmds[k].fn(&cfg, sub_argc, sub_argv);
+        }
+        store_options_free(cfg.store);
         curl_global_cleanup();
         coord_config_free(&cfg);
         return rc;

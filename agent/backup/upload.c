@@ -391,7 +391,7 @@ static int upload_run(job *j, void *p, cairn_err *e)
     repo *r = NULL;
     ratelimit *rl = NULL;
     manifest_writer *mw = NULL;
-    int rc = repo_open(&r, rq->repository, false, e);
+    int rc = repo_open(&r, rq->repository, u->a->cfg->store, false, e);
     if (!rc)
         rc = ratelimit_new(&rl, rq->rate_limit, e);
     if (rc)

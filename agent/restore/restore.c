@@ -368,7 +368,7 @@ static int restore_run(job *j, void *p, cairn_err *e)
     cql_conn *c = NULL;
     rc = agent_split_hostport(u->a->cfg->scylla_cql, host, sizeof(host), &port, e);
     if (!rc)
-        rc = repo_open(&r, rq->repository, false, e);
+        rc = repo_open(&r, rq->repository, u->a->cfg->store, false, e);
     if (!rc)
         rc = cql_connect(&c, host, port, u->a->cfg->scylla_username, u->a->cfg->scylla_password,
                          CQL_TIMEOUT_MS, e);

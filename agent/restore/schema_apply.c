@@ -203,7 +203,7 @@ int agent_apply_schema(agent *a, const Cairn__Rpc__ApplySchemaRequest *rq,
     cairn__rpc__apply_schema_result__init(res);
     int rc = agent_split_hostport(a->cfg->scylla_cql, host, sizeof(host), &port, e);
     if (!rc)
-        rc = repo_open(&r, rq->repository, false, e);
+        rc = repo_open(&r, rq->repository, a->cfg->store, false, e);
     if (!rc)
         rc = repo_blob_get(r, rq->blob, buf_write, &dump, NULL, e);
     if (!rc && !dump.data)

@@ -153,13 +153,13 @@ static int load_info(repo *r, const char *url, bool create, cairn_err *e)
     return rc;
 }
 
-int repo_open(repo **out, const char *url, bool create, cairn_err *e)
+int repo_open(repo **out, const char *url, const store_options *o, bool create, cairn_err *e)
 {
     *out = NULL;
     repo *r = calloc(1, sizeof(*r));
     if (!r)
         return err_set(e, CAIRN_ENOMEM, "out of memory opening %s", url);
-    int rc = store_open(&r->s, url, e);
+    int rc = store_open(&r->s, url, o, e);
     if (!rc)
         rc = load_info(r, url, create, e);
     if (rc) {

@@ -20,9 +20,10 @@
 
 typedef struct repo repo;
 
-/* Reads cairn.repo; with create, writes it first when absent. Without create, a
- * missing repository is CAIRN_ENOENT; a newer format version is CAIRN_EPROTO. */
-int repo_open(repo **out, const char *url, bool create, cairn_err *e);
+/* Opens the store at url with o (store_open) and reads cairn.repo; with create,
+ * writes it first when absent. Without create, a missing repository is
+ * CAIRN_ENOENT; a newer format version is CAIRN_EPROTO. */
+int repo_open(repo **out, const char *url, const store_options *o, bool create, cairn_err *e);
 void repo_close(repo *r);
 store *repo_store(repo *r);
 const char *repo_id(const repo *r);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/debug.h"
+#include "store/s3/s3conf.h"
 #include "store/store_impl.h"
 
 /* Calls counted for drivers that keep no request counts of their own. */
@@ -30,7 +32,30 @@ static void count(store *s, int kind)
         atomic_fetch_add(&s->calls[kind], 1);
 }
 
-int store_open(store **out, const char *url, cairn_err *e)
+int store_options_new(store_options **out, const struct store_s3_options *s3, cairn_err *e)
+{
+    *out = NULL;
+    store_options *o = calloc(1, sizeof(*o));
+    if (!o)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    int rc = s3conf_new(&o->s3, s3, e);
+    if (rc) {
+        free(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
+void store_options_free(store_options *o)
+{
+    if (!o)
+        return;
+    s3conf_free(o->s3);
+    free(o);
+}
+
+int store_open(store **out, const char *url, const store_options *o, cairn_err *e)
 {
     *out = NULL;
     const store_driver *drv = NULL;
@@ -49,7 +74,7 @@ int store_open(store **out, const char *url, cairn_err *e)
         return err_set(e, CAIRN_ENOMEM, "out of memory opening repository %s", url);
     }
     s->drv = drv;
-    int rc = drv->open(url, &s->impl, e);
+    int rc = drv->open(url, o, &s->impl, e);
     if (rc) {
         free(s->url);
         free(s);
@@ -195,13 +220,30 @@ int store_head(store *s, const char *key, uint64_t *size, cairn_err *e)
     return s->drv->head(s->impl, key, size, e);
 }
 
+struct list_filter {
+    store_list_cb cb;
+    void *ctx;
+};
+
+/* Objects others put beside the repository ("folder/" markers, hidden or odd
+ * names) are not keys this interface can name, so every driver's listing leaves
+ * them out. */
+static int list_one(void *arg, const char *key, uint64_t size, cairn_err *e)
+{
+    const struct list_filter *f = arg;
+    if (store_key_check(key, NULL) != 0)
+        return 0;
+    return f->cb(f->ctx, key, size, e);
+}
+
 int store_list(store *s, const char *prefix, store_list_cb cb, void *ctx, cairn_err *e)
 {
     int rc = check_path(prefix, true, "list prefix", e);
     if (rc)
         return rc;
     count(s, N_LIST);
-    return s->drv->list(s->impl, prefix, cb, ctx, e);
+    struct list_filter f = {cb, ctx};
+    return s->drv->list(s->impl, prefix, list_one, &f, e);
 }
 
 int store_delete(store *s, const char *key, cairn_err *e)

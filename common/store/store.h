@@ -23,6 +23,8 @@
 
 typedef struct store store;
 typedef struct store_writer store_writer;
+typedef struct store_options store_options;
+struct store_s3_options;
 
 /* Receives a stream of bytes; a nonzero return (a negative CAIRN_E* code, with e
  * filled) stops the stream and is returned by the caller. */
@@ -31,10 +33,20 @@ typedef int (*store_sink)(void *ctx, const void *buf, size_t len, cairn_err *e);
 /* Receives one listed key; a nonzero return stops the listing and is returned. */
 typedef int (*store_list_cb)(void *ctx, const char *key, uint64_t size, cairn_err *e);
 
+/*
+ * What every store a process opens shares, built once from its configuration: the
+ * S3 settings and credentials of store_s3.h (copied; NULL: none, the AWS_*
+ * variables then) and the memory budget of S3 uploads. Secrets are wiped when it
+ * is freed; it must outlive every store opened with it.
+ */
+int store_options_new(store_options **out, const struct store_s3_options *s3, cairn_err *e);
+void store_options_free(store_options *o);
+
 /* Opens "file:///abs/path" or "s3://bucket/prefix[?params]" (see store_s3.h and
- * docs/storage.md). Other schemes fail with CAIRN_EINVAL. Opening creates nothing:
- * the directory appears with the first put. */
-int store_open(store **out, const char *url, cairn_err *e);
+ * docs/storage.md) with o (NULL: defaults, and an S3 upload budget of the store's
+ * own). Other schemes fail with CAIRN_EINVAL. Opening creates nothing: the
+ * directory appears with the first put. */
+int store_open(store **out, const char *url, const store_options *o, cairn_err *e);
 void store_close(store *s);
 const char *store_url(const store *s);
 

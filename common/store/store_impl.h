@@ -12,10 +12,18 @@
 
 #include "store/store.h"
 
+struct s3conf;
+
+/* Each driver's part of the process's settings. */
+struct store_options {
+    struct s3conf *s3;
+};
+
 typedef struct store_driver {
     const char *scheme; /* with "://", e.g. "file://" */
-    /* url is the full URL; *impl is the driver's state, shared by all threads. */
-    int (*open)(const char *url, void **impl, cairn_err *e);
+    /* url is the full URL; o may be NULL; *impl is the driver's state, shared by all
+     * threads. */
+    int (*open)(const char *url, const store_options *o, void **impl, cairn_err *e);
     void (*close)(void *impl);
     /* size_hint: about how many bytes will be written, 0 when unknown. */
     int (*put_begin)(void *impl, const char *key, uint64_t size_hint, void **wimpl, cairn_err *e);
@@ -24,6 +32,8 @@ typedef struct store_driver {
     void (*abort)(void *wimpl);               /* frees wimpl */
     int (*get)(void *impl, const char *key, store_sink sink, void *ctx, cairn_err *e);
     int (*head)(void *impl, const char *key, uint64_t *size, cairn_err *e);
+    /* Keys in byte order; store.c drops those store_key_check refuses (names others
+     * put beside a repository), so a driver need not filter them. */
     int (*list)(void *impl, const char *prefix, store_list_cb cb, void *ctx, cairn_err *e);
     int (*del)(void *impl, const char *key, cairn_err *e);
     /* Optional: deletes in batches; store.c calls del for each key without it. */

@@ -535,7 +535,7 @@ int cmd_backup(const coord_config *cfg, int argc, char **argv)
     }
     for (size_t i = 0; i < b.n; i++)
         b.nodes[i].agent = i;
-    if ((rc = repo_open(&r, cfg->repository, true, &e)) != 0)
+    if ((rc = repo_open(&r, cfg->repository, cfg->store, true, &e)) != 0)
         goto done;
     char owner[512], host[128] = "?";
     gethostname(host, sizeof(host));

@@ -111,7 +111,7 @@ static int open_repo(const coord_config *cfg, repo **r, cairn_err *e)
 {
     if (!cfg->repository)
         return err_set(e, CAIRN_ECONFIG, "no `repository` in the configuration");
-    return repo_open(r, cfg->repository, false, e);
+    return repo_open(r, cfg->repository, cfg->store, false, e);
 }
 
 static bool want_json(int argc, char **argv, bool *files, const char **tag, const char *usage)
@@ -363,7 +363,7 @@ int cmd_repo(const coord_config *cfg, int argc, char **argv)
     cairn_err e;
     err_clear(&e);
     repo *r = NULL;
-    if (!cfg->repository || repo_open(&r, cfg->repository, true, &e) != 0) {
+    if (!cfg->repository || repo_open(&r, cfg->repository, cfg->store, true, &e) != 0) {
         fprintf(stderr, "cairn repo init: %s\n",
                 cfg->repository ? e.msg : "no `repository` in the configuration");
         return CMD_FAILED;

@@ -603,7 +603,7 @@ static int run_restore(const coord_config *cfg, const restore_opts *o, cairn_err
     size_t n = 0;
     if (!cfg->repository)
         return err_set(e, CAIRN_ECONFIG, "no `repository` in the configuration");
-    int rc = repo_open(&r, cfg->repository, false, e);
+    int rc = repo_open(&r, cfg->repository, cfg->store, false, e);
     if (!rc && strcmp(o->tag, "latest") == 0)
         rc = catalog_latest(r, source, tag, sizeof(tag), e);
     else if (!rc && !name_valid(NAME_TAG, o->tag))

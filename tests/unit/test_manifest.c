@@ -30,7 +30,7 @@ static int setup(void **state)
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->url, sizeof(f->url), "file://%s/repo", f->dir);
     cairn_err e;
-    assert_int_equal(repo_open(&f->r, f->url, true, &e), 0);
+    assert_int_equal(repo_open(&f->r, f->url, NULL, true, &e), 0);
     *state = f;
     return 0;
 }

@@ -44,7 +44,7 @@ static int setup_open(void **state)
     setup(state);
     struct fixture *f = *state;
     cairn_err e;
-    assert_int_equal(repo_open(&f->r, f->url, true, &e), 0);
+    assert_int_equal(repo_open(&f->r, f->url, NULL, true, &e), 0);
     return 0;
 }
 
@@ -78,13 +78,13 @@ static void test_open_missing(void **state)
     struct fixture *f = *state;
     repo *r = NULL;
     cairn_err e;
-    assert_int_equal(repo_open(&r, f->url, false, &e), CAIRN_ENOENT);
+    assert_int_equal(repo_open(&r, f->url, NULL, false, &e), CAIRN_ENOENT);
     assert_null(r);
     assert_non_null(strstr(e.msg, f->url));
     assert_non_null(strstr(e.msg, "cairn repo init"));
     struct stat st;
     assert_int_not_equal(stat(f->root, &st), 0); /* looking created nothing */
-    assert_int_equal(repo_open(&r, "gopher://x", true, &e), CAIRN_EINVAL);
+    assert_int_equal(repo_open(&r, "gopher://x", NULL, true, &e), CAIRN_EINVAL);
 }
 
 static bool is_uuid(const char *s)
@@ -104,14 +104,14 @@ static void test_create_and_reopen(void **state)
     struct fixture *f = *state;
     repo *r, *r2, *r3;
     cairn_err e;
-    assert_int_equal(repo_open(&r, f->url, true, &e), 0);
+    assert_int_equal(repo_open(&r, f->url, NULL, true, &e), 0);
     assert_true(is_uuid(repo_id(r)));
     assert_string_equal(repo_url(r), f->url);
     assert_non_null(repo_store(r));
-    assert_int_equal(repo_open(&r2, f->url, false, &e), 0);
+    assert_int_equal(repo_open(&r2, f->url, NULL, false, &e), 0);
     assert_string_equal(repo_id(r2), repo_id(r));
     /* create on an existing repository keeps its identity. */
-    assert_int_equal(repo_open(&r3, f->url, true, &e), 0);
+    assert_int_equal(repo_open(&r3, f->url, NULL, true, &e), 0);
     assert_string_equal(repo_id(r3), repo_id(r));
 
     /* cairn.repo is a plain RepoInfo. */
@@ -132,8 +132,8 @@ static void test_create_and_reopen(void **state)
     /* Another repository gets another id. */
     char url2[160];
     snprintf(url2, sizeof(url2), "%s2", f->url);
-    assert_int_equal(repo_open(&r2, url2, true, &e), 0);
-    assert_int_equal(repo_open(&r, f->url, false, &e), 0);
+    assert_int_equal(repo_open(&r2, url2, NULL, true, &e), 0);
+    assert_int_equal(repo_open(&r, f->url, NULL, false, &e), 0);
     assert_string_not_equal(repo_id(r), repo_id(r2));
     repo_close(r);
     repo_close(r2);
@@ -143,7 +143,7 @@ static void put_info(struct fixture *f, const void *buf, size_t len)
 {
     store *s;
     cairn_err e;
-    assert_int_equal(store_open(&s, f->url, &e), 0);
+    assert_int_equal(store_open(&s, f->url, NULL, &e), 0);
     assert_int_equal(store_put_buf(s, REPO_INFO_KEY, buf, len, &e), 0);
     store_close(s);
 }
@@ -160,19 +160,19 @@ static void test_version_check(void **state)
     put_info(f, buf, len);
     repo *r = NULL;
     cairn_err e;
-    assert_int_equal(repo_open(&r, f->url, false, &e), CAIRN_EPROTO);
+    assert_int_equal(repo_open(&r, f->url, NULL, false, &e), CAIRN_EPROTO);
     assert_non_null(strstr(e.msg, "upgrade cairn"));
-    assert_int_equal(repo_open(&r, f->url, true, &e), CAIRN_EPROTO);
+    assert_int_equal(repo_open(&r, f->url, NULL, true, &e), CAIRN_EPROTO);
 
     info.format_version = REPO_FORMAT_VERSION;
     len = cairn__repo__repo_info__pack(&info, buf);
     put_info(f, buf, len);
-    assert_int_equal(repo_open(&r, f->url, false, &e), 0);
+    assert_int_equal(repo_open(&r, f->url, NULL, false, &e), 0);
     assert_string_equal(repo_id(r), info.repository_id);
     repo_close(r);
 
     put_info(f, "\xff\xff\xff garbage", 12);
-    assert_int_equal(repo_open(&r, f->url, false, &e), CAIRN_ECORRUPT);
+    assert_int_equal(repo_open(&r, f->url, NULL, false, &e), CAIRN_ECORRUPT);
     assert_non_null(strstr(e.msg, REPO_INFO_KEY));
 }
 

@@ -39,7 +39,7 @@ static int setup(void **state)
     snprintf(f->root, sizeof(f->root), "%s/repo", f->dir);
     snprintf(f->url, sizeof(f->url), "file://%s/", f->root);
     cairn_err e;
-    assert_int_equal(store_open(&f->s, f->url, &e), 0);
+    assert_int_equal(store_open(&f->s, f->url, NULL, &e), 0);
     *state = f;
     return 0;
 }
@@ -110,12 +110,12 @@ static void test_open_urls(void **state)
     (void)state;
     store *s = NULL;
     cairn_err e;
-    assert_int_equal(store_open(&s, "ftp://host/prefix", &e), CAIRN_EINVAL);
+    assert_int_equal(store_open(&s, "ftp://host/prefix", NULL, &e), CAIRN_EINVAL);
     assert_non_null(strstr(e.msg, "unsupported repository location"));
     assert_null(s);
-    assert_int_equal(store_open(&s, "file://relative/path", &e), CAIRN_EINVAL);
+    assert_int_equal(store_open(&s, "file://relative/path", NULL, &e), CAIRN_EINVAL);
     assert_non_null(strstr(e.msg, "absolute path"));
-    assert_int_equal(store_open(&s, "/just/a/path", &e), CAIRN_EINVAL);
+    assert_int_equal(store_open(&s, "/just/a/path", NULL, &e), CAIRN_EINVAL);
 }
 
 static void test_open_creates_nothing(void **state)
@@ -279,7 +279,7 @@ static void test_list(void **state)
     store *other;
     char url[256];
     snprintf(url, sizeof(url), "file://%s/never", f->dir);
-    assert_int_equal(store_open(&other, url, &e), 0);
+    assert_int_equal(store_open(&other, url, NULL, &e), 0);
     expect_list(other, "", NULL, 0);
     store_close(other);
 }

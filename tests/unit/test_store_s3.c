@@ -44,6 +44,7 @@ static struct {
     char proxy[128];
     char key_id[128];
     char secret[128];
+    store_options *opts; /* what configure() made */
 } env;
 
 /* ---- the moto fixture ------------------------------------------------------- */
@@ -109,7 +110,8 @@ static int start_env(void **state)
 static int stop_env(void **state)
 {
     (void)state;
-    store_s3_configure(NULL);
+    store_options_free(env.opts);
+    env.opts = NULL;
     if (env.stdin_fd > 0)
         close(env.stdin_fd);
     if (env.pid > 0)
@@ -129,6 +131,16 @@ static void need_env(void)
         fail_msg("%s", env.skip_reason);
 }
 
+/* The options the following open_at and store_open calls use (NULL: none). */
+static void set_options(const store_s3_options *o)
+{
+    store_options_free(env.opts);
+    env.opts = NULL;
+    cairn_err e;
+    if (o && store_options_new(&env.opts, o, &e) != 0)
+        fail_msg("store_options_new: %s", e.msg);
+}
+
 static void configure(const char *secret, size_t part_size, unsigned parts_in_flight)
 {
     store_s3_options o = {.access_key_id = env.key_id,
@@ -137,7 +149,7 @@ static void configure(const char *secret, size_t part_size, unsigned parts_in_fl
                           .verify_tls = -1,
                           .part_size = part_size,
                           .parts_in_flight = parts_in_flight};
-    store_s3_configure(&o);
+    set_options(&o);
 }
 
 static store *open_at(const char *endpoint, const char *bucket_prefix)
@@ -147,7 +159,7 @@ static store *open_at(const char *endpoint, const char *bucket_prefix)
     store *s = NULL;
     cairn_err e;
     err_clear(&e);
-    if (store_open(&s, url, &e) != 0)
+    if (store_open(&s, url, env.opts, &e) != 0)
         fail_msg("store_open(%s): %s", url, e.msg);
     return s;
 }
@@ -348,20 +360,22 @@ static void test_locations(void **state)
     store *s = NULL;
     cairn_err e;
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-        assert_int_equal(store_open(&s, refused[i], &e), CAIRN_ECONFIG);
+        assert_int_equal(store_open(&s, refused[i], env.opts, &e), CAIRN_ECONFIG);
         assert_non_null(strstr(e.msg, "credentials do not belong"));
         assert_null(strstr(e.msg, "SeCrEt"));
     }
-    assert_int_equal(store_open(&s, "s3://bucket/x?colour=blue", &e), CAIRN_EINVAL);
+    assert_int_equal(store_open(&s, "s3://bucket/x?colour=blue", env.opts, &e), CAIRN_EINVAL);
     assert_non_null(strstr(e.msg, "unknown parameter 'colour'"));
-    assert_int_equal(store_open(&s, "s3://bucket/x?endpoint=ftp://h", &e), CAIRN_EINVAL);
-    assert_int_equal(store_open(&s, "s3://bucket/x?endpoint=http://h/some/path", &e), CAIRN_EINVAL);
-    assert_int_equal(store_open(&s, "s3://bucket/x?region=Not:A:Region", &e), CAIRN_EINVAL);
-    assert_int_equal(store_open(&s, "s3://bucket/x?path_style=maybe", &e), CAIRN_EINVAL);
-    assert_int_equal(store_open(&s, "s3://bu/x", &e), CAIRN_EINVAL);
-    assert_int_equal(store_open(&s, "s3://bucket!/x", &e), CAIRN_EINVAL);
-    assert_int_equal(store_open(&s, "s3://bucket/a/../b", &e), CAIRN_EINVAL);
-    assert_int_equal(store_open(&s, "s3://bucket/a//b", &e), CAIRN_EINVAL);
+    assert_int_equal(store_open(&s, "s3://bucket/x?endpoint=ftp://h", env.opts, &e), CAIRN_EINVAL);
+    assert_int_equal(store_open(&s, "s3://bucket/x?endpoint=http://h/some/path", env.opts, &e),
+                     CAIRN_EINVAL);
+    assert_int_equal(store_open(&s, "s3://bucket/x?region=Not:A:Region", env.opts, &e),
+                     CAIRN_EINVAL);
+    assert_int_equal(store_open(&s, "s3://bucket/x?path_style=maybe", env.opts, &e), CAIRN_EINVAL);
+    assert_int_equal(store_open(&s, "s3://bu/x", env.opts, &e), CAIRN_EINVAL);
+    assert_int_equal(store_open(&s, "s3://bucket!/x", env.opts, &e), CAIRN_EINVAL);
+    assert_int_equal(store_open(&s, "s3://bucket/a/../b", env.opts, &e), CAIRN_EINVAL);
+    assert_int_equal(store_open(&s, "s3://bucket/a//b", env.opts, &e), CAIRN_EINVAL);
 
     /* No credentials anywhere: said at open, naming both places to put them. */
     char *saved[2] = {getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")};
@@ -369,8 +383,8 @@ static void test_locations(void **state)
         saved[i] = saved[i] ? strdup(saved[i]) : NULL;
     unsetenv("AWS_ACCESS_KEY_ID");
     unsetenv("AWS_SECRET_ACCESS_KEY");
-    store_s3_configure(NULL);
-    assert_int_equal(store_open(&s, "s3://bucket/x", &e), CAIRN_ECONFIG);
+    set_options(NULL);
+    assert_int_equal(store_open(&s, "s3://bucket/x", env.opts, &e), CAIRN_ECONFIG);
     assert_non_null(strstr(e.msg, "no S3 credentials for bucket bucket"));
     assert_non_null(strstr(e.msg, "AWS_ACCESS_KEY_ID"));
     /* From the environment; the location's settings are its own business. */
@@ -379,7 +393,7 @@ static void test_locations(void **state)
     assert_int_equal(store_open(&s,
                                 "s3://my.bucket/some/prefix/?region=eu-west-1&path_style="
                                 "false&verify_tls=false",
-                                &e),
+                                env.opts, &e),
                      0);
     assert_string_equal(store_url(s),
                         "s3://my.bucket/some/prefix/?region=eu-west-1&path_style=false&verify_"
@@ -549,7 +563,7 @@ static void test_virtual_hosted(void **state)
     snprintf(url, sizeof(url), "s3://cairn-test/virtual?endpoint=%s&path_style=false", endpoint);
     store *s = NULL;
     cairn_err e;
-    if (store_open(&s, url, &e) != 0)
+    if (store_open(&s, url, env.opts, &e) != 0)
         fail_msg("%s", e.msg);
     assert_int_equal(store_put_buf(s, "a b/c", "abc", 3, &e), 0);
     struct membuf m = {0};
@@ -693,7 +707,7 @@ static void test_wrong_secret(void **state)
                           .secret_access_key = "x",
                           .path_style = -1,
                           .verify_tls = -1};
-    store_s3_configure(&o);
+    set_options(&o);
     s = open_at(env.endpoint, "cairn-test/auth");
     assert_int_equal(store_get(s, "x", mem_sink, NULL, &e), CAIRN_EAUTH);
     assert_non_null(strstr(e.msg, "AKIANOSUCHKEY0000000"));

@@ -139,8 +139,9 @@ static int mkdir_all(char *dir)
     }
 }
 
-static int file_open(const char *url, void **impl, cairn_err *e)
+static int file_open(const char *url, const store_options *o, void **impl, cairn_err *e)
 {
+    (void)o; /* nothing to configure */
     const char *path = url + strlen("file://");
     if (path[0] != '/')
         return err_set(e, CAIRN_EINVAL,
@@ -384,15 +385,11 @@ static int ent_cmp(const void *a, const void *b)
     return strcmp(((const struct list_ent *)a)->name, ((const struct list_ent *)b)->name);
 }
 
+/* Hidden names are this driver's temporaries; store.c drops the other names a key
+ * cannot have. */
 static bool name_listable(const char *name)
 {
-    if (name[0] == '.' || name[0] == '\0')
-        return false;
-    for (const char *p = name; *p; p++) {
-        if (*p < 0x20 || *p > 0x7e)
-            return false;
-    }
-    return true;
+    return name[0] != '.' && name[0] != '\0';
 }
 
 /* Reads one directory's matching entries, sorted. *n_out 0 with a NULL array when

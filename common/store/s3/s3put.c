@@ -1,3 +1,29 @@
+/*
+ * Design notes
+ *
+ * Moving parts. A writer has `nslots` part buffers (slots). The caller's thread
+ * fills the current slot; when it is full and more bytes come, hand_off starts the
+ * multipart upload if need be, gives the slot a part number and starts a thread
+ * that sends it, and makes an idle slot current, waiting on `done` when every slot
+ * is on the way. A part thread sends its one part (s3req retries it), records its
+ * ETag by part number and, under `lock`, the first failure; then it marks its slot
+ * idle and signals `done`. Commit sends the last part from the caller's thread,
+ * waits for the others, and completes the upload, or aborts it on any failure so
+ * no part stays behind in the bucket.
+ *
+ * Budget. Each slot is part_size bytes of mapped memory. Every writer takes its
+ * first slot unconditionally (so no upload ever waits on another) and further
+ * ones only while the process's s3budget has room; the budget is the caller's
+ * (store_options), shared by all the stores a process opens. Buffers are mmap'd,
+ * so only the pages written count, and they go back at once when the writer ends.
+ *
+ * Why threads of its own and not pool_run. pool_run hands out a known range of
+ * items and returns when all are done. Parts are a pipeline instead: their number
+ * is known only at commit, each exists only once the caller has filled its buffer,
+ * and the caller must go on filling the next buffer while earlier parts are on the
+ * wire, bounded by the number of slots. So each part gets its thread when its
+ * buffer is full, and the slots, not a counter, bound how many run at once.
+ */
 #include "store/s3/s3put.h"
 
 #include <pthread.h>
@@ -7,6 +33,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "base/debug.h"
 #include "base/log.h"
 #include "store/s3/s3sign.h"
 #include "store/s3/s3xml.h"
@@ -28,7 +55,7 @@ struct s3put {
     s3_client *c;
     char *key;
     size_t part_size;
-    size_t memory;    /* the process-wide budget for part buffers */
+    s3budget *budget; /* the process's, for part buffers */
     unsigned charged; /* buffers counted against it */
     unsigned nslots;
     struct slot *slots;
@@ -42,29 +69,20 @@ struct s3put {
     cairn_err fail_err;
 };
 
-/* Part buffers of all objects being written, counted against the budget. Each
- * object always has one; more only while the budget allows. */
-static pthread_mutex_t budget_lock = PTHREAD_MUTEX_INITIALIZER;
-static size_t budget_used;
-
+/* Each object always has one buffer; more only while the budget allows. */
 static bool charge(s3put *w, bool always)
 {
-    pthread_mutex_lock(&budget_lock);
-    bool ok = always || budget_used + w->part_size <= w->memory;
-    if (ok) {
-        budget_used += w->part_size;
+    bool ok = s3budget_charge(w->budget, w->part_size, always);
+    if (ok)
         w->charged++;
-    }
-    pthread_mutex_unlock(&budget_lock);
+    CAIRN_ASSERT(w->charged <= w->nslots);
     return ok;
 }
 
 static void discharge(s3put *w)
 {
-    pthread_mutex_lock(&budget_lock);
-    budget_used -= (size_t)w->charged * w->part_size;
+    s3budget_release(w->budget, (size_t)w->charged * w->part_size);
     w->charged = 0;
-    pthread_mutex_unlock(&budget_lock);
 }
 
 size_t s3put_part_size(uint64_t size_hint, size_t configured)
@@ -78,7 +96,7 @@ size_t s3put_part_size(uint64_t size_hint, size_t configured)
     return need > configured ? (size_t)need : configured;
 }
 
-int s3put_begin(s3_client *c, const char *key, size_t part_size, unsigned buffers, size_t memory,
+int s3put_begin(s3_client *c, const char *key, size_t part_size, unsigned buffers, s3budget *budget,
                 s3put **out, cairn_err *e)
 {
     *out = NULL;
@@ -92,7 +110,7 @@ int s3put_begin(s3_client *c, const char *key, size_t part_size, unsigned buffer
     }
     w->c = c;
     w->part_size = part_size;
-    w->memory = memory;
+    w->budget = budget;
     w->nslots = buffers ? buffers : 1;
     for (unsigned i = 0; i < w->nslots; i++)
         w->slots[i].w = w;
@@ -138,6 +156,7 @@ static char *upload_query(const s3put *w)
 
 static int send_part(s3put *w, struct slot *s, cairn_err *e)
 {
+    CAIRN_ASSERT(s->part >= 1 && s->part <= S3PUT_MAX_PARTS && s->len > 0);
     char *q = part_query(w, s->part);
     if (!q)
         return err_set(e, CAIRN_ENOMEM, "out of memory writing %s", w->key);
@@ -229,6 +248,13 @@ static struct slot *idle_slot(s3put *w)
     return NULL;
 }
 
+static int too_many_parts(const s3put *w, cairn_err *e)
+{
+    return err_set(e, CAIRN_EINVAL,
+                   "s3://%s/%s would need more than %d parts of %zu MiB: raise the part size",
+                   s3_client_bucket(w->c), w->key, S3PUT_MAX_PARTS, w->part_size / MiB);
+}
+
 /* Sends the full current slot on its own thread and makes another slot current,
  * waiting for one when all this object may have are on the way. */
 static int hand_off(s3put *w, cairn_err *e)
@@ -237,10 +263,9 @@ static int hand_off(s3put *w, cairn_err *e)
     if (!w->upload_id && (rc = initiate(w, e)) != 0)
         return rc;
     if (w->parts >= S3PUT_MAX_PARTS)
-        return err_set(e, CAIRN_EINVAL,
-                       "s3://%s/%s would need more than %d parts of %zu MiB: raise the part size",
-                       s3_client_bucket(w->c), w->key, S3PUT_MAX_PARTS, w->part_size / MiB);
+        return too_many_parts(w, e);
     struct slot *s = w->cur;
+    CAIRN_ASSERT(!s->busy && !s->joinable && s->len == w->part_size);
     s->part = ++w->parts;
     s->busy = true;
     if (pthread_create(&s->thread, NULL, part_thread, s) == 0) {
@@ -366,9 +391,7 @@ int s3put_commit(s3put *w, cairn_err *e)
     }
     struct slot *last = w->cur;
     if (w->parts >= S3PUT_MAX_PARTS) {
-        rc = err_set(e, CAIRN_EINVAL,
-                     "s3://%s/%s would need more than %d parts of %zu MiB: raise the part size",
-                     s3_client_bucket(w->c), w->key, S3PUT_MAX_PARTS, w->part_size / MiB);
+        rc = too_many_parts(w, e);
     } else {
         last->part = ++w->parts;
         rc = send_part(w, last, e);

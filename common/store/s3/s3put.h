@@ -5,7 +5,7 @@
  * at commit. A larger one becomes a multipart upload whose parts go out on their
  * own threads while the next part fills. Memory stays bounded however large the
  * objects: at most `buffers` part buffers per object, and all objects of the
- * process together take more than one buffer each only within `memory` bytes, so
+ * process together take more than one buffer each only within their s3budget, so
  * several large uploads at once share one budget. A failed upload is aborted, so
  * no part lingers in the bucket. Private to the s3 driver.
  */
@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "store/s3/s3budget.h"
 #include "store/s3/s3req.h"
 
 #define S3PUT_MAX_PARTS 10000
@@ -26,8 +27,9 @@ typedef struct s3put s3put;
  * size, or larger when the object would not fit in S3PUT_MAX_PARTS parts. */
 size_t s3put_part_size(uint64_t size_hint, size_t configured);
 
-/* Starts writing key (the full key in the bucket). */
-int s3put_begin(s3_client *c, const char *key, size_t part_size, unsigned buffers, size_t memory,
+/* Starts writing key (the full key in the bucket), drawing on budget, which must
+ * outlive the writer. */
+int s3put_begin(s3_client *c, const char *key, size_t part_size, unsigned buffers, s3budget *budget,
                 s3put **out, cairn_err *e);
 int s3put_write(s3put *w, const void *buf, size_t len, cairn_err *e);
 /* Makes the object visible; frees w, also on failure. */

@@ -1,8 +1,25 @@
+/*
+ * Design notes
+ *
+ * A request is tried up to `attempts` times (s3_perform); one try (attempt) takes
+ * a handle from the client's http_pool, so a warm connection is reused, sets it up
+ * (headers, signing by libcurl, callbacks), performs it and gives the handle back.
+ * What the answer means when it is not a 2xx is s3fail's.
+ *
+ * The transfer's state (struct xfer) lives across the tries of one request: a GET
+ * that streams to a sink counts what it delivered, so a retry resumes with Range
+ * and If-Match on the first ETag, and a server that ignores Range has the bytes
+ * already delivered skipped. Bodies of other answers (XML) gather in a buf,
+ * bounded: a 2xx body beyond BODY_MAX fails the transfer, an error body is read
+ * only for its first ERR_BODY_MAX bytes.
+ *
+ * Retries back off exponentially from backoff_ms up to BACKOFF_CAP, half of each
+ * delay random, so agents that failed together do not come back together.
+ */
 #include "store/s3/s3req.h"
 
 #include <ctype.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -14,7 +31,11 @@
 
 #include <curl/curl.h>
 
+#include "base/buf.h"
+#include "base/debug.h"
 #include "base/log.h"
+#include "net/http.h"
+#include "store/s3/s3fail.h"
 #include "store/s3/s3sign.h"
 #include "store/s3/s3xml.h"
 
@@ -27,29 +48,13 @@
 #define EXPECT_WAIT_MS 300L
 
 struct s3_client {
+    s3_target t; /* the settings; its strings are the copies below */
     char *endpoint, *region, *bucket, *key_id, *secret, *token, *cred_source;
-    bool verify_tls;
-    unsigned attempts, backoff_ms;
-    bool path_style;
     char *base;  /* URL up to the object path: endpoint/bucket or scheme://bucket.host */
     char *sigv4; /* "aws:amz:<region>:s3" */
-    pthread_mutex_t lock;
-    CURL *idle[POOL_MAX];
-    size_t n_idle;
+    http_pool *pool;
     atomic_uint_fast64_t counts[S3_KINDS];
     atomic_uint_fast64_t retries;
-};
-
-static const char *const kind_names[S3_KINDS] = {
-    [S3_PUT] = "put",
-    [S3_PART] = "upload a part of",
-    [S3_GET] = "get",
-    [S3_HEAD] = "head",
-    [S3_LIST] = "list",
-    [S3_DELETE] = "delete",
-    [S3_INITIATE] = "start a multipart upload of",
-    [S3_COMPLETE] = "complete the upload of",
-    [S3_ABORT] = "abort the upload of",
 };
 
 static char *dup_or_null(const char *s, bool *ok)
@@ -62,12 +67,9 @@ static char *dup_or_null(const char *s, bool *ok)
     return d;
 }
 
-int s3_client_new(const s3_target *t, s3_client **out, cairn_err *e)
+/* Copies t's strings into c and points c->t at them. */
+static bool copy_target(s3_client *c, const s3_target *t)
 {
-    *out = NULL;
-    s3_client *c = calloc(1, sizeof(*c));
-    if (!c)
-        return err_set(e, CAIRN_ENOMEM, "out of memory opening bucket %s", t->bucket);
     bool ok = true;
     c->endpoint = dup_or_null(t->endpoint, &ok);
     c->region = dup_or_null(t->region, &ok);
@@ -76,11 +78,27 @@ int s3_client_new(const s3_target *t, s3_client **out, cairn_err *e)
     c->secret = dup_or_null(t->secret_access_key, &ok);
     c->token = dup_or_null(t->session_token, &ok);
     c->cred_source = dup_or_null(t->cred_source ? t->cred_source : "the configuration", &ok);
-    c->verify_tls = t->verify_tls;
-    c->path_style = t->path_style;
-    c->attempts = t->attempts ? t->attempts : 1;
-    c->backoff_ms = t->backoff_ms;
-    pthread_mutex_init(&c->lock, NULL);
+    c->t = (s3_target){.endpoint = c->endpoint,
+                       .region = c->region,
+                       .bucket = c->bucket,
+                       .path_style = t->path_style,
+                       .verify_tls = t->verify_tls,
+                       .access_key_id = c->key_id,
+                       .secret_access_key = c->secret,
+                       .session_token = c->token,
+                       .cred_source = c->cred_source,
+                       .attempts = t->attempts ? t->attempts : 1,
+                       .backoff_ms = t->backoff_ms};
+    return ok;
+}
+
+int s3_client_new(const s3_target *t, s3_client **out, cairn_err *e)
+{
+    *out = NULL;
+    s3_client *c = calloc(1, sizeof(*c));
+    if (!c)
+        return err_set(e, CAIRN_ENOMEM, "out of memory opening bucket %s", t->bucket);
+    bool ok = copy_target(c, t);
     if (ok && t->path_style) {
         ok = asprintf(&c->base, "%s/%s", t->endpoint, t->bucket) >= 0;
     } else if (ok) {
@@ -94,9 +112,11 @@ int s3_client_new(const s3_target *t, s3_client **out, cairn_err *e)
         c->sigv4 = NULL;
         ok = false;
     }
-    if (!ok) {
+    int rc = ok ? http_pool_new(&c->pool, POOL_MAX, e)
+                : err_set(e, CAIRN_ENOMEM, "out of memory opening bucket %s", t->bucket);
+    if (rc) {
         s3_client_free(c);
-        return err_set(e, CAIRN_ENOMEM, "out of memory opening bucket %s", t->bucket);
+        return rc;
     }
     *out = c;
     return 0;
@@ -115,9 +135,7 @@ void s3_client_free(s3_client *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < c->n_idle; i++)
-        curl_easy_cleanup(c->idle[i]);
-    pthread_mutex_destroy(&c->lock);
+    http_pool_free(c->pool);
     free(c->endpoint);
     free(c->region);
     free(c->bucket);
@@ -147,34 +165,7 @@ const char *s3_client_endpoint(const s3_client *c)
     return c->endpoint;
 }
 
-/* Handles keep their connections across curl_easy_reset, so taking one from the
- * pool reuses a warm connection to the endpoint. Pooled handles carry no options. */
-static CURL *pool_get(s3_client *c)
-{
-    CURL *h = NULL;
-    pthread_mutex_lock(&c->lock);
-    if (c->n_idle > 0)
-        h = c->idle[--c->n_idle];
-    pthread_mutex_unlock(&c->lock);
-    return h ? h : curl_easy_init();
-}
-
-static void pool_put(s3_client *c, CURL *h)
-{
-    /* Drops every option, pointers into the caller's stack among them, and keeps the
-     * connection. */
-    curl_easy_reset(h);
-    pthread_mutex_lock(&c->lock);
-    if (c->n_idle < POOL_MAX) {
-        c->idle[c->n_idle++] = h;
-        h = NULL;
-    }
-    pthread_mutex_unlock(&c->lock);
-    if (h)
-        curl_easy_cleanup(h);
-}
-
-/* One attempt's view of the answer. */
+/* One request's view of the answer, kept across its tries. */
 struct xfer {
     const s3_request *rq;
     long status;
@@ -183,8 +174,7 @@ struct xfer {
     uint64_t skip;         /* bytes to drop: a resumed GET that got the whole object again */
     uint64_t delivered;    /* bytes given to the sink, over all attempts */
     char resume_etag[128]; /* the ETag of the object the sink got its first bytes from */
-    char *buf;
-    size_t len, cap;
+    buf body;              /* the answer of a request without sink, or an error body */
     bool sink_failed;
     int sink_rc;
     cairn_err sink_err;
@@ -229,208 +219,47 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+/* Passes a 2xx GET body to the sink, past the bytes it already has. */
+static size_t to_sink(struct xfer *x, const char *data, size_t n)
+{
+    size_t off = 0;
+    if (x->skip > 0) {
+        off = x->skip < n ? (size_t)x->skip : n;
+        x->skip -= off;
+    }
+    if (off < n) {
+        err_clear(&x->sink_err);
+        x->sink_rc = x->rq->sink(x->rq->sink_ctx, data + off, n - off, &x->sink_err);
+        if (x->sink_rc) {
+            x->sink_failed = true;
+            return 0; /* stops the transfer */
+        }
+        x->delivered += n - off;
+    }
+    return n;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
     struct xfer *x = arg;
     size_t n = size * nmemb;
-    if (success(x->status) && x->rq->sink) {
-        size_t off = 0;
-        if (x->skip > 0) {
-            off = x->skip < n ? (size_t)x->skip : n;
-            x->skip -= off;
-        }
-        if (off < n) {
-            err_clear(&x->sink_err);
-            x->sink_rc = x->rq->sink(x->rq->sink_ctx, data + off, n - off, &x->sink_err);
-            if (x->sink_rc) {
-                x->sink_failed = true;
-                return 0; /* stops the transfer */
-            }
-            x->delivered += n - off;
-        }
-        return n;
-    }
+    if (success(x->status) && x->rq->sink)
+        return to_sink(x, data, n);
     size_t max = success(x->status) ? BODY_MAX : ERR_BODY_MAX;
-    if (x->len + n > max)
+    if (x->body.len + n > max)
         return success(x->status) ? 0 : n; /* an error body is only read for its code */
-    if (x->len + n + 1 > x->cap) {
-        size_t cap = x->cap ? x->cap : 16384;
-        while (cap < x->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(x->buf, cap);
-        if (!grown)
-            return 0;
-        x->buf = grown;
-        x->cap = cap;
-    }
-    memcpy(x->buf + x->len, data, n);
-    x->len += n;
-    x->buf[x->len] = '\0';
-    return n;
-}
-
-static bool retryable_curl(CURLcode cc)
-{
-    switch (cc) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-    case CURLE_WEIRD_SERVER_REPLY:
-        return true;
-    default:
-        return false;
-    }
-}
-
-static bool retryable_code(const char *code)
-{
-    static const char *const codes[] = {
-        "SlowDown",   "InternalError",       "ServiceUnavailable",   "RequestTimeout",
-        "Throttling", "ThrottlingException", "RequestLimitExceeded", NULL};
-    for (const char *const *p = codes; *p; p++)
-        if (strcmp(code, *p) == 0)
-            return true;
-    return false;
-}
-
-/* What to tell a person whose credentials were refused with this code. */
-static const char *auth_hint(const char *code)
-{
-    if (strcmp(code, "InvalidAccessKeyId") == 0)
-        return "the store does not know this access key id: check s3.access_key_id or "
-               "AWS_ACCESS_KEY_ID";
-    if (strcmp(code, "SignatureDoesNotMatch") == 0)
-        return "the secret access key does not belong to this access key id: check "
-               "s3.secret_access_key or AWS_SECRET_ACCESS_KEY";
-    if (strcmp(code, "InvalidToken") == 0 || strcmp(code, "ExpiredToken") == 0 ||
-        strcmp(code, "TokenRefreshRequired") == 0)
-        return "the session token is invalid or expired: refresh s3.session_token or "
-               "AWS_SESSION_TOKEN";
-    if (strcmp(code, "RequestTimeTooSkewed") == 0)
-        return "this machine's clock is more than 15 minutes off: fix it (NTP)";
-    return "the credentials lack a permission this request needs: see the IAM policy in "
-           "docs/storage.md";
-}
-
-static bool is_region_code(const char *code)
-{
-    return strcmp(code, "AuthorizationHeaderMalformed") == 0 ||
-           strcmp(code, "PermanentRedirect") == 0 || strcmp(code, "TemporaryRedirect") == 0 ||
-           strcmp(code, "IllegalLocationConstraintException") == 0;
-}
-
-static bool is_auth_code(const char *code)
-{
-    static const char *const codes[] = {"AccessDenied",          "InvalidAccessKeyId",
-                                        "SignatureDoesNotMatch", "InvalidToken",
-                                        "ExpiredToken",          "TokenRefreshRequired",
-                                        "RequestTimeTooSkewed",  "AllAccessDisabled",
-                                        "InvalidSecurity",       NULL};
-    for (const char *const *p = codes; *p; p++)
-        if (strcmp(code, *p) == 0)
-            return true;
-    return false;
-}
-
-/* Fills e for a non-2xx answer; *retry tells whether another attempt may help. */
-static int http_failure(s3_client *c, const s3_request *rq, const struct xfer *x, bool *retry,
-                        cairn_err *e)
-{
-    s3xml_error xe;
-    if (!x->buf || !s3xml_error_parse(x->buf, x->len, &xe))
-        memset(&xe, 0, sizeof(xe));
-    const char *what = kind_names[rq->kind];
-    const char *key = rq->key ? rq->key : "";
-    const char *detail = xe.code[0] ? xe.code : "no detail";
-    const char *region = xe.region[0] ? xe.region : x->region;
-    *retry = false;
-    if (x->status >= 500 || x->status == 429 || retryable_code(xe.code)) {
-        *retry = true;
-        return err_set(e, CAIRN_EREMOTE,
-                       "S3 endpoint %s kept failing to %s s3://%s/%s (HTTP %ld, %s%s%s): try "
-                       "again later",
-                       c->endpoint, what, c->bucket, key, x->status, detail,
-                       xe.message[0] ? ": " : "", xe.message);
-    }
-    if (is_region_code(xe.code) || x->status == 301 || x->status == 307 ||
-        (region[0] && strcmp(region, c->region) != 0 && (x->status == 400 || x->status == 403))) {
-        if (region[0] && strcmp(region, c->region) != 0)
-            return err_set(e, CAIRN_ECONFIG,
-                           "bucket %s is in region %s, not %s: set region=%s in the repository "
-                           "location (s3://%s/...?region=%s) or s3.region in the configuration",
-                           c->bucket, region, c->region, region, c->bucket, region);
-        return err_set(e, CAIRN_ECONFIG,
-                       "bucket %s is not served by %s in region %s (HTTP %ld, %s): set the "
-                       "bucket's region and endpoint in the repository location",
-                       c->bucket, c->endpoint, c->region, x->status, detail);
-    }
-    if (x->status == 403 || is_auth_code(xe.code))
-        return err_set(e, CAIRN_EAUTH,
-                       "S3 refused to %s s3://%s/%s for access key id %s (from %s): %s%s%s: %s",
-                       what, c->bucket, key, c->key_id, c->cred_source,
-                       xe.code[0] ? xe.code : "HTTP 403", xe.message[0] ? ": " : "", xe.message,
-                       auth_hint(xe.code));
-    /* Not CAIRN_ENOENT: callers read that as "no such object", and would offer to
-     * create a repository where no object can be written. */
-    if (strcmp(xe.code, "NoSuchBucket") == 0)
-        return err_set(e, CAIRN_ECONFIG,
-                       "bucket %s does not exist at %s: create it, or correct the repository "
-                       "location",
-                       c->bucket, c->endpoint);
-    if (strcmp(xe.code, "NoSuchUpload") == 0)
-        return err_set(e, CAIRN_EIO,
-                       "the multipart upload of s3://%s/%s is gone (aborted by someone else or "
-                       "a lifecycle rule): write the object again",
-                       c->bucket, key);
-    if (x->status == 404)
-        return err_set(e, CAIRN_ENOENT, "s3://%s/%s does not exist", c->bucket, key);
-    if (x->status == 412)
-        return err_set(e, CAIRN_EIO, "s3://%s/%s changed while it was being read", c->bucket, key);
-    if (strcmp(xe.code, "InvalidBucketName") == 0)
-        return err_set(e, CAIRN_ECONFIG, "'%s' is not a valid bucket name: %s", c->bucket,
-                       xe.message);
-    return err_set(e, CAIRN_EREMOTE, "S3 endpoint %s refused to %s s3://%s/%s: HTTP %ld %s%s%s",
-                   c->endpoint, what, c->bucket, key, x->status, detail, xe.message[0] ? ": " : "",
-                   xe.message);
-}
-
-static int curl_failure(s3_client *c, const s3_request *rq, CURLcode cc, const char *errbuf,
-                        cairn_err *e)
-{
-    const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
-    const char *key = rq->key ? rq->key : "";
-    if (cc == CURLE_PEER_FAILED_VERIFICATION)
-        return err_set(e, CAIRN_ECONFIG,
-                       "the TLS certificate of S3 endpoint %s is not trusted (%s): install its CA "
-                       "in the system store, or set verify_tls=false for a test store",
-                       c->endpoint, why);
-    if (cc == CURLE_OPERATION_TIMEDOUT)
-        return err_set(e, CAIRN_ETIMEDOUT, "S3 endpoint %s timed out during %s s3://%s/%s: %s",
-                       c->endpoint, kind_names[rq->kind], c->bucket, key, why);
-    if (retryable_curl(cc))
-        return err_set(e, CAIRN_ECONN, "cannot reach S3 endpoint %s to %s s3://%s/%s: %s",
-                       c->endpoint, kind_names[rq->kind], c->bucket, key, why);
-    if (cc == CURLE_OUT_OF_MEMORY)
-        return err_set(e, CAIRN_ENOMEM, "out of memory talking to S3 endpoint %s", c->endpoint);
-    return err_set(e, CAIRN_EIO, "request to S3 endpoint %s failed: %s", c->endpoint, why);
+    return buf_append(&x->body, data, n, NULL) == 0 ? n : 0;
 }
 
 static char *request_url(const s3_client *c, const s3_request *rq)
 {
-    char *path = s3sign_uri_encode(rq->key ? rq->key : "", true);
+    char *path = http_uri_encode(rq->key ? rq->key : "", "/");
     if (!path)
         return NULL;
     char *url = NULL;
     bool q = rq->query && rq->query[0];
     /* Path-style bucket requests go to "/bucket", virtual-hosted ones to "/". */
-    const char *slash = rq->key || !c->path_style ? "/" : "";
+    const char *slash = rq->key || !c->t.path_style ? "/" : "";
     if (asprintf(&url, "%s%s%s%s%s", c->base, slash, path, q ? "?" : "", q ? rq->query : "") < 0)
         url = NULL;
     free(path);
@@ -460,35 +289,50 @@ static void add_header(struct headers *h, const char *fmt, ...)
         h->ok = false;
 }
 
-/* One try. Returns 0 on a 2xx answer; otherwise fills e and sets *retry when another
- * try may succeed. */
-static int attempt(s3_client *c, const s3_request *rq, const char *url, const char *payload_sha,
-                   struct xfer *x, s3_response *rs, bool *retry, cairn_err *e)
+static bool has_body(const s3_request *rq)
 {
-    *retry = false;
-    CURL *h = pool_get(c);
-    if (!h)
-        return err_set(e, CAIRN_ENOMEM, "out of memory talking to S3 endpoint %s", c->endpoint);
-    struct headers hd = {NULL, true};
-    add_header(&hd, "x-amz-content-sha256: %s", payload_sha);
+    return strcmp(rq->method, "PUT") == 0 || strcmp(rq->method, "POST") == 0;
+}
+
+/* The headers of one try; hd->ok is cleared when one did not fit or memory ran out. */
+static void build_headers(const s3_client *c, const s3_request *rq, const struct xfer *x,
+                          const char *payload_sha, struct headers *hd)
+{
+    add_header(hd, "x-amz-content-sha256: %s", payload_sha);
     if (c->token)
-        add_header(&hd, "x-amz-security-token: %s", c->token);
-    bool has_body = strcmp(rq->method, "PUT") == 0 || strcmp(rq->method, "POST") == 0;
+        add_header(hd, "x-amz-security-token: %s", c->token);
     /* libcurl would call a body form data, which some stores then parse as a form. */
-    if (rq->content_type || has_body)
-        add_header(&hd, "Content-Type: %s",
+    if (rq->content_type || has_body(rq))
+        add_header(hd, "Content-Type: %s",
                    rq->content_type ? rq->content_type : "application/octet-stream");
     if (rq->content_md5)
-        add_header(&hd, "Content-MD5: %s", rq->content_md5);
+        add_header(hd, "Content-MD5: %s", rq->content_md5);
     if (rq->sink && x->delivered > 0) {
-        add_header(&hd, "Range: bytes=%" PRIu64 "-", x->delivered);
+        add_header(hd, "Range: bytes=%" PRIu64 "-", x->delivered);
         if (x->resume_etag[0])
-            add_header(&hd, "If-Match: %s", x->resume_etag);
+            add_header(hd, "If-Match: %s", x->resume_etag);
     }
-    char errbuf[CURL_ERROR_SIZE] = "";
-    x->status = 0;
-    x->len = 0;
-    x->etag[0] = x->region[0] = '\0';
+}
+
+static void set_method(CURL *h, const s3_request *rq)
+{
+    if (strcmp(rq->method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (has_body(rq)) {
+        /* POSTFIELDS sends the buffer as it is, again on a retry; the method name
+         * is what makes it a PUT. */
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body ? (const char *)rq->body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+        if (strcmp(rq->method, "PUT") == 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
+    } else if (strcmp(rq->method, "DELETE") == 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+    }
+}
+
+static void set_options(CURL *h, const s3_client *c, const s3_request *rq, const char *url,
+                        struct curl_slist *headers, struct xfer *x, char *errbuf)
+{
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -496,7 +340,7 @@ static int attempt(s3_client *c, const s3_request *rq, const char *url, const ch
     curl_easy_setopt(h, CURLOPT_AWS_SIGV4, c->sigv4);
     curl_easy_setopt(h, CURLOPT_USERNAME, c->key_id);
     curl_easy_setopt(h, CURLOPT_PASSWORD, c->secret);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd.list);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -508,62 +352,67 @@ static int attempt(s3_client *c, const s3_request *rq, const char *url, const ch
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, EXPECT_WAIT_MS);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "cairn/" CAIRN_VERSION);
-    if (!c->verify_tls) {
+    if (!c->t.verify_tls) {
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    if (strcmp(rq->method, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    } else if (has_body) {
-        /* POSTFIELDS sends the buffer as it is, again on a retry; the method name
-         * is what makes it a PUT. */
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body ? (const char *)rq->body : "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
-        if (strcmp(rq->method, "PUT") == 0)
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
-    } else if (strcmp(rq->method, "DELETE") == 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
-    }
-    int rc = 0;
-    if (!hd.ok) {
-        rc = err_set(e, CAIRN_ENOMEM, "out of memory talking to S3 endpoint %s", c->endpoint);
-        goto out;
-    }
-    CURLcode cc = curl_easy_perform(h);
+    set_method(h, rq);
+}
+
+/* What a performed transfer came to; 0 for a 2xx answer. */
+static int outcome(CURL *h, const s3_client *c, const s3_request *rq, CURLcode cc,
+                   const char *errbuf, struct xfer *x, s3_response *rs, bool *retry, cairn_err *e)
+{
     if (x->sink_failed) {
         if (e)
             *e = x->sink_err;
-        rc = x->sink_rc;
-        goto out;
+        return x->sink_rc;
     }
-    if (cc != CURLE_OK) {
-        *retry = retryable_curl(cc);
-        rc = curl_failure(c, rq, cc, errbuf, e);
-        goto out;
-    }
+    if (cc != CURLE_OK)
+        return s3fail_curl(&c->t, rq, cc, errbuf, retry, e);
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     x->status = status;
     rs->status = status;
-    if (!success(status)) {
-        rc = http_failure(c, rq, x, retry, e);
-        goto out;
-    }
+    const char *body = (const char *)x->body.data;
+    if (!success(status))
+        return s3fail_http(&c->t, rq, status, body, x->body.len, x->region, retry, e);
     s3xml_error xe;
-    if (rq->kind == S3_COMPLETE && x->buf && s3xml_error_parse(x->buf, x->len, &xe)) {
-        /* CompleteMultipartUpload may fail after its 200 status went out. */
-        x->status = 500;
-        rc = http_failure(c, rq, x, retry, e);
-        goto out;
-    }
+    /* CompleteMultipartUpload may fail after its 200 status went out. */
+    if (rq->kind == S3_COMPLETE && body && s3xml_error_parse(body, x->body.len, &xe))
+        return s3fail_http(&c->t, rq, 500, body, x->body.len, x->region, retry, e);
     if (x->etag[0] && !rs->etag[0])
         snprintf(rs->etag, sizeof(rs->etag), "%s", x->etag);
     curl_off_t clen = -1;
     curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
     rs->length = clen > 0 ? (uint64_t)clen : 0;
-out:
+    return 0;
+}
+
+/* One try. Returns 0 on a 2xx answer; otherwise fills e and sets *retry when another
+ * try may succeed. */
+static int attempt(s3_client *c, const s3_request *rq, const char *url, const char *payload_sha,
+                   struct xfer *x, s3_response *rs, bool *retry, cairn_err *e)
+{
+    *retry = false;
+    CURL *h = http_pool_get(c->pool);
+    if (!h)
+        return err_set(e, CAIRN_ENOMEM, "out of memory talking to S3 endpoint %s", c->endpoint);
+    struct headers hd = {NULL, true};
+    build_headers(c, rq, x, payload_sha, &hd);
+    char errbuf[CURL_ERROR_SIZE] = "";
+    x->status = 0;
+    buf_reset(&x->body);
+    x->etag[0] = x->region[0] = '\0';
+    set_options(h, c, rq, url, hd.list, x, errbuf);
+    int rc;
+    if (!hd.ok)
+        rc = err_set(e, CAIRN_ENOMEM, "out of memory talking to S3 endpoint %s", c->endpoint);
+    else
+        rc = outcome(h, c, rq, curl_easy_perform(h), errbuf, x, rs, retry, e);
     curl_slist_free_all(hd.list);
-    pool_put(c, h);
+    /* Drops every option, pointers into this stack frame among them. */
+    http_pool_put(c->pool, h);
     return rc;
 }
 
@@ -577,7 +426,7 @@ static unsigned jitter(unsigned max_ms)
 
 static void backoff(const s3_client *c, unsigned retry)
 {
-    uint64_t ms = (uint64_t)c->backoff_ms << (retry < 16 ? retry : 16);
+    uint64_t ms = (uint64_t)c->t.backoff_ms << (retry < 16 ? retry : 16);
     if (ms > BACKOFF_CAP)
         ms = BACKOFF_CAP;
     /* Half fixed, half random: spreads out agents that failed together. */
@@ -589,33 +438,31 @@ static void backoff(const s3_client *c, unsigned retry)
 
 int s3_perform(s3_client *c, const s3_request *rq, s3_response *rs, cairn_err *e)
 {
+    CAIRN_ASSERT(rq->kind < S3_KINDS);
     memset(rs, 0, sizeof(*rs));
     char *url = request_url(c, rq);
     if (!url)
         return err_set(e, CAIRN_ENOMEM, "out of memory talking to S3 endpoint %s", c->endpoint);
     char sha[65];
     s3sign_sha256_hex(rq->body ? rq->body : "", rq->body_len, sha);
-    struct xfer x = {.rq = rq};
+    struct xfer x = {.rq = rq, .body = BUF_INIT};
     atomic_fetch_add(&c->counts[rq->kind], 1);
     int rc = 0;
     for (unsigned n = 1;; n++) {
         bool retry = false;
         rc = attempt(c, rq, url, sha, &x, rs, &retry, e);
-        if (!rc || !retry || n >= c->attempts)
+        if (!rc || !retry || n >= c->t.attempts)
             break;
         atomic_fetch_add(&c->retries, 1);
         log_debug("S3 %s %s: retrying (%u of %u): %s", rq->method, rq->key ? rq->key : "/", n,
-                  c->attempts - 1, e ? e->msg : "");
+                  c->t.attempts - 1, e ? e->msg : "");
         backoff(c, n - 1);
     }
     if (rc && rc != CAIRN_ENOENT && e)
         log_debug("S3 %s %s failed: %s", rq->method, rq->key ? rq->key : "/", e->msg);
     free(url);
-    if (!rc && !rq->sink && x.buf) {
-        rs->body = x.buf;
-        rs->body_len = x.len;
-        x.buf = NULL;
-    }
-    free(x.buf);
+    if (!rc && !rq->sink && x.body.data)
+        rs->body = (char *)buf_steal(&x.body, &rs->body_len);
+    buf_free(&x.body);
     return rc;
 }

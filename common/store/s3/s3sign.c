@@ -6,32 +6,8 @@
 
 #include <openssl/evp.h>
 
-static bool unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.' || c == '~';
-}
-
-char *s3sign_uri_encode(const char *s, bool keep_slash)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t len = strlen(s);
-    char *out = malloc(3 * len + 1);
-    if (!out)
-        return NULL;
-    char *o = out;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (unreserved(*p) || (keep_slash && *p == '/')) {
-            *o++ = (char)*p;
-        } else {
-            *o++ = '%';
-            *o++ = hex[*p >> 4];
-            *o++ = hex[*p & 15];
-        }
-    }
-    *o = '\0';
-    return out;
-}
+#include "base/hex.h"
+#include "net/http.h"
 
 struct enc_pair {
     char *name;
@@ -53,8 +29,9 @@ char *s3sign_query(const s3sign_param *params, size_t n)
     char *out = NULL;
     size_t total = 1;
     for (size_t i = 0; i < n; i++) {
-        pairs[i].name = s3sign_uri_encode(params[i].name, false);
-        pairs[i].value = s3sign_uri_encode(params[i].value ? params[i].value : "", false);
+        /* Names and values: '/' is encoded too. */
+        pairs[i].name = http_uri_encode(params[i].name, NULL);
+        pairs[i].value = http_uri_encode(params[i].value ? params[i].value : "", NULL);
         if (!pairs[i].name || !pairs[i].value)
             goto out;
         total += strlen(pairs[i].name) + strlen(pairs[i].value) + 2;
@@ -81,6 +58,5 @@ void s3sign_sha256_hex(const void *buf, size_t len, char out[65])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < mdlen; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    hex_encode(md, mdlen, out);
 }

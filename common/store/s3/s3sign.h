@@ -3,18 +3,14 @@
  *
  * libcurl (CURLOPT_AWS_SIGV4) signs the path and query string exactly as they are
  * sent, so they must already be in canonical form: every byte outside A-Z a-z 0-9
- * - _ . ~ percent-encoded with uppercase hex, and query parameters sorted, with
- * "name=" for an empty value. Private to the s3 driver and its tests.
+ * - _ . ~ percent-encoded with uppercase hex (http_uri_encode; object paths keep
+ * their '/'), and query parameters sorted, with "name=" for an empty value.
+ * Private to the s3 driver and its tests.
  */
 #ifndef CAIRN_S3SIGN_H
 #define CAIRN_S3SIGN_H
 
-#include <stdbool.h>
 #include <stddef.h>
-
-/* A malloc'd copy of s, AWS-URI-encoded; '/' stays as it is when keep_slash (object
- * paths) and becomes %2F otherwise (query names and values). NULL without memory. */
-char *s3sign_uri_encode(const char *s, bool keep_slash);
 
 typedef struct s3sign_param {
     const char *name;

@@ -5,8 +5,8 @@
  * (s3://bucket/prefix?endpoint=...&region=...&path_style=...&verify_tls=...), so
  * the one string the coordinator sends every agent is enough to find the store.
  * Credentials never travel with it: each process has its own, from its
- * configuration file (store_s3_configure) or the standard AWS_* variables, and
- * they never reach a message, a log or a manifest.
+ * configuration file (through store_options_new, store.h) or the standard AWS_*
+ * variables, and they never reach a message, a log or a manifest.
  */
 #ifndef CAIRN_STORE_S3_H
 #define CAIRN_STORE_S3_H
@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "base/err.h"
+#include "store/store.h"
 
 #define STORE_S3_MIN_PART     (5u << 20) /* S3's smallest part but the last */
 #define STORE_S3_DEFAULT_PART STORE_S3_MIN_PART
@@ -23,6 +24,8 @@
 #define STORE_S3_DEFAULT_BUFFERS 3
 #define STORE_S3_DEFAULT_MEMORY  (20u << 20)
 
+/* What store_options_new takes (copying the strings); a location's own parameters
+ * win over these. */
 typedef struct store_s3_options {
     const char *access_key_id; /* with secret_access_key; NULL: AWS_ACCESS_KEY_ID */
     const char *secret_access_key;
@@ -36,10 +39,6 @@ typedef struct store_s3_options {
     size_t upload_memory;      /* part buffers of the process beyond one per object being
                                   written; 0: STORE_S3_DEFAULT_MEMORY */
 } store_s3_options;
-
-/* Replaces the process-wide settings (strings are copied; NULL resets them all).
- * Stores opened afterwards use them; a location's own parameters win over them. */
-void store_s3_configure(const store_s3_options *o);
 
 /* The s3: map of agent.yaml and cluster.yaml, as the configuration loader fills it. */
 typedef struct store_s3_config {
