@@ -496,6 +496,85 @@ static void test_xml(void **state)
     assert_string_equal(x.code, "AccessDenied");
 }
 
+static int stop_at(void *ctx, const char *key, uint64_t size, cairn_err *e)
+{
+    (void)size;
+    int *n = ctx;
+    if (++*n < 2)
+        return 0;
+    return err_set(e, CAIRN_EIO, "stopped at %s", key);
+}
+
+/* Answers a store may get wrong: each is CAIRN_EPROTO naming the document, and no
+ * callback sees an entry it cannot read. */
+static void test_xml_malformed(void **state)
+{
+    (void)state;
+    cairn_err e;
+    char seen[256] = "", *next = NULL;
+    static const char *const bad_pages[] = {
+        "not xml",
+        "<Error><Code>AccessDenied</Code></Error>",
+        "<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>",
+        "<ListBucketResult><Contents><Key>k</Key></Contents></ListBucketResult>",
+        "<ListBucketResult><Contents><Key>k</Key><Size>-1</Size></Contents></ListBucketResult>",
+        "<ListBucketResult><Contents><Key>k</Key><Size>12ab</Size></Contents></ListBucketResult>",
+        "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>"
+        "</NextContinuationToken></ListBucketResult>",
+    };
+    for (size_t i = 0; i < sizeof(bad_pages) / sizeof(bad_pages[0]); i++) {
+        err_clear(&e);
+        assert_int_equal(
+            s3xml_list_page(bad_pages[i], strlen(bad_pages[i]), count_key, seen, &next, &e),
+            CAIRN_EPROTO);
+        assert_null(next);
+        assert_string_equal(seen, "");
+    }
+    /* The callback's failure stops the page and is what the page returns. */
+    static const char page[] = "<ListBucketResult><IsTruncated>true</IsTruncated>"
+                               "<NextContinuationToken>t</NextContinuationToken>"
+                               "<Contents><Key>a</Key><Size>1</Size></Contents>"
+                               "<Contents><Key>b</Key><Size>2</Size></Contents>"
+                               "<Contents><Key>c</Key><Size>3</Size></Contents></ListBucketResult>";
+    int n = 0;
+    assert_int_equal(s3xml_list_page(page, sizeof(page) - 1, stop_at, &n, &next, &e), CAIRN_EIO);
+    assert_int_equal(n, 2);
+    assert_string_equal(e.msg, "stopped at b");
+    assert_null(next);
+
+    char *id = NULL;
+    static const char no_id[] = "<InitiateMultipartUploadResult><UploadId></UploadId>"
+                                "</InitiateMultipartUploadResult>";
+    assert_int_equal(s3xml_upload_id(no_id, sizeof(no_id) - 1, &id, &e), CAIRN_EPROTO);
+    assert_non_null(strstr(e.msg, "InitiateMultipartUploadResult"));
+    assert_null(id);
+    assert_int_equal(s3xml_upload_id("", 0, &id, &e), CAIRN_EPROTO);
+
+    size_t failed = 9;
+    s3xml_error x;
+    char key[8];
+    assert_int_equal(s3xml_delete_result("<Error/>", 8, &failed, &x, key, sizeof(key), &e),
+                     CAIRN_EPROTO);
+    assert_non_null(strstr(e.msg, "DeleteResult"));
+    assert_int_equal(failed, 0);
+    /* Every failure is counted; the first is named, cut to the room given. */
+    static const char two[] = "<DeleteResult><Error><Key>first/key</Key><Code>InternalError</Code>"
+                              "</Error><Error><Key>second</Key><Code>AccessDenied</Code></Error>"
+                              "</DeleteResult>";
+    assert_int_equal(s3xml_delete_result(two, sizeof(two) - 1, &failed, &x, key, sizeof(key), &e),
+                     0);
+    assert_int_equal(failed, 2);
+    assert_string_equal(key, "first/k");
+    assert_string_equal(x.code, "InternalError");
+    assert_string_equal(x.message, "");
+    /* An empty delete body is still a well-formed document. */
+    char *body = NULL;
+    size_t len = 0;
+    assert_int_equal(s3xml_delete_body(NULL, 0, &body, &len, &e), 0);
+    assert_true(len > 0);
+    free(body);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -506,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_documented_signatures),
         cmocka_unit_test(test_curl_signs_canonical_requests),
         cmocka_unit_test(test_xml),
+        cmocka_unit_test(test_xml_malformed),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

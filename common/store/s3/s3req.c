@@ -160,11 +160,6 @@ const char *s3_client_bucket(const s3_client *c)
     return c->bucket;
 }
 
-const char *s3_client_endpoint(const s3_client *c)
-{
-    return c->endpoint;
-}
-
 /* One request's view of the answer, kept across its tries. */
 struct xfer {
     const s3_request *rq;

@@ -81,8 +81,7 @@ typedef struct s3_response {
  * credentials CAIRN_EAUTH; a wrong region CAIRN_ECONFIG naming the right one. */
 int s3_perform(s3_client *c, const s3_request *rq, s3_response *rs, cairn_err *e);
 
-/* The bucket's name and the endpoint, for messages. */
+/* The bucket's name, for messages. */
 const char *s3_client_bucket(const s3_client *c);
-const char *s3_client_endpoint(const s3_client *c);
 
 #endif
