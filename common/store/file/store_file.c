@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/debug.h"
+
 #define FILE_BUF      (256u << 10)
 #define PATH_CAP      (PATH_MAX + STORE_KEY_MAX + 2)
 #define MKDIR_RETRIES 8
@@ -461,6 +463,7 @@ static int read_dir(const struct file_store *fs, const char *dirkey, const char 
 static int list_dir(const struct file_store *fs, char *key, size_t len, const char *match,
                     store_list_cb cb, void *ctx, cairn_err *e)
 {
+    CAIRN_ASSERT(len <= STORE_KEY_MAX); /* key's room: STORE_KEY_MAX + 2 */
     key[len] = '\0';
     struct list_ent *ents;
     size_t n;

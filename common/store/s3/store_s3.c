@@ -6,12 +6,10 @@
 #include "store/s3/store_s3.h"
 
 #include <openssl/evp.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/debug.h"
 #include "store/s3/s3conf.h"
 #include "store/s3/s3put.h"
 #include "store/s3/s3req.h"
