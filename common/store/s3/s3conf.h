@@ -45,8 +45,8 @@ int s3conf_parse_location(const char *url, s3_location *l, cairn_err *e);
 void s3conf_location_free(s3_location *l);
 
 /* Settles every setting, the location's first, then c's (NULL: none), then the
- * environment's, into t. t's strings point into l, c, the environment and *ep (the
- * endpoint, malloc'd: free it once t is used). */
+ * environment's, into t. t's strings point into l, c, the environment and *ep, the
+ * endpoint, malloc'd or NULL: free it once t is used, whatever the outcome. */
 int s3conf_target(const char *url, const s3_location *l, const s3conf *c, s3_target *t, char **ep,
                   cairn_err *e);
 
