@@ -13,6 +13,7 @@
 #include "repo/blob.h"
 #include "repo/manifest.h"
 #include "repo/repo.h"
+#include "store/store.h"
 
 #define NTABLES 5000
 #define NFILES  3
@@ -21,6 +22,7 @@ struct fixture {
     char dir[64];
     char url[128];
     repo *r;
+    store *s; /* the same repository, underneath: for damaging and inspecting objects */
 };
 
 static int setup(void **state)
@@ -31,6 +33,7 @@ static int setup(void **state)
     snprintf(f->url, sizeof(f->url), "file://%s/repo", f->dir);
     cairn_err e;
     assert_int_equal(repo_open(&f->r, f->url, true, &e), 0);
+    assert_int_equal(store_open(&f->s, f->url, &e), 0);
     *state = f;
     return 0;
 }
@@ -38,6 +41,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
+    store_close(f->s);
     repo_close(f->r);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
@@ -181,7 +185,7 @@ static void load_object(struct fixture *f, const char *key, struct membuf *raw,
                         struct membuf *plain)
 {
     cairn_err e;
-    assert_int_equal(store_get(repo_store(f->r), key, mem_sink, raw, &e), 0);
+    assert_int_equal(store_get(f->s, key, mem_sink, raw, &e), 0);
     blob_dec *d;
     assert_int_equal(blob_dec_new(&d, NULL, &e), 0);
     assert_int_equal(blob_dec_write(d, raw->data, raw->len, mem_sink, plain, &e), 0);
@@ -301,7 +305,7 @@ static void put_raw(struct fixture *f, const char *key, const void *plain, size_
     assert_int_equal(blob_enc_write(enc, plain, len, mem_sink, &z, &e), 0);
     assert_int_equal(blob_enc_finish(enc, mem_sink, &z, &e), 0);
     blob_enc_free(enc);
-    assert_int_equal(store_put_buf(repo_store(f->r), key, z.data, z.len, &e), 0);
+    assert_int_equal(store_put_buf(f->s, key, z.data, z.len, &e), 0);
     free(z.data);
 }
 
@@ -398,7 +402,7 @@ static void test_bad_manifests(void **state)
                      CAIRN_ECORRUPT);
 
     /* Not zstd at all. */
-    assert_int_equal(store_put_buf(repo_store(f->r), "m/plain", buf, good, &e), 0);
+    assert_int_equal(store_put_buf(f->s, "m/plain", buf, good, &e), 0);
     assert_int_equal(manifest_node_read(f->r, "m/plain", NULL, &out, NULL, NULL, &e),
                      CAIRN_ECORRUPT);
     assert_non_null(strstr(e.msg, "m/plain"));
@@ -428,7 +432,7 @@ static void test_writer_rules(void **state)
     assert_int_equal(manifest_node_begin(f->r, "m/x", &h, &w, &e), 0);
     assert_int_equal(manifest_node_add_table(w, &b.t, &e), 0);
     manifest_node_abort(w);
-    assert_int_equal(store_head(repo_store(f->r), "m/x", NULL, &e), CAIRN_ENOENT);
+    assert_int_equal(store_head(f->s, "m/x", NULL, &e), CAIRN_ENOENT);
     manifest_node_abort(NULL);
 
     /* Zero tables is a valid manifest. */

@@ -18,6 +18,7 @@
 #include "repo/blob.h"
 #include "base/ratelimit.h"
 #include "repo/repo.h"
+#include "store/store.h"
 #include "repo.pb-c.h"
 
 struct fixture {
@@ -107,7 +108,9 @@ static void test_create_and_reopen(void **state)
     assert_int_equal(repo_open(&r, f->url, true, &e), 0);
     assert_true(is_uuid(repo_id(r)));
     assert_string_equal(repo_url(r), f->url);
-    assert_non_null(repo_store(r));
+    store_counts c;
+    repo_stats(r, &c);
+    assert_true(c.gets >= 1); /* cairn.repo was read */
     assert_int_equal(repo_open(&r2, f->url, false, &e), 0);
     assert_string_equal(repo_id(r2), repo_id(r));
     /* create on an existing repository keeps its identity. */
@@ -116,7 +119,10 @@ static void test_create_and_reopen(void **state)
 
     /* cairn.repo is a plain RepoInfo. */
     struct membuf m = {0};
-    assert_int_equal(store_get(repo_store(r), REPO_INFO_KEY, mem_sink, &m, &e), 0);
+    store *s;
+    assert_int_equal(store_open(&s, f->url, &e), 0);
+    assert_int_equal(store_get(s, REPO_INFO_KEY, mem_sink, &m, &e), 0);
+    store_close(s);
     Cairn__Repo__RepoInfo *info = cairn__repo__repo_info__unpack(NULL, m.len, m.data);
     assert_non_null(info);
     assert_int_equal(info->format_version, REPO_FORMAT_VERSION);
@@ -387,7 +393,8 @@ static void test_lease_expiry(void **state)
 {
     struct fixture *f = *state;
     cairn_err e;
-    store *s = repo_store(f->r);
+    store *s; /* the same repository, underneath */
+    assert_int_equal(store_open(&s, f->url, &e), 0);
     /* A dead coordinator's exclusive lease that expired long ago, and junk. */
     const char *dead = "cairn-lease 1\nkind: exclusive\nowner: dead purge\nexpires_ms: 1000\n";
     assert_int_equal(store_put_buf(s, "locks/exclusive-dead.lease", dead, strlen(dead), &e), 0);
@@ -428,6 +435,7 @@ static void test_lease_expiry(void **state)
     repo_lease_release(x);
     repo_lease_release(l);
     assert_int_equal(count_leases(f), 0);
+    store_close(s);
 }
 
 struct racer {
