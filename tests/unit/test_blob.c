@@ -13,23 +13,10 @@
 #include <zstd.h>
 
 #include "repo/blob.h"
+#include "testutil.h"
 
 #define EMPTY_SHA "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define ABC_SHA   "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-
-struct membuf {
-    unsigned char *data;
-    size_t len;
-};
-
-static int mem_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
-{
-    struct membuf *m = ctx;
-    m->data = realloc(m->data, m->len + len);
-    memcpy(m->data + m->len, buf, len);
-    m->len += len;
-    return 0;
-}
 
 /* A deterministic generator, so "incompressible" data needs no /dev/urandom. */
 static void random_bytes(unsigned char *p, size_t n, uint64_t seed)

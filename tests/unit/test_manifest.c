@@ -14,6 +14,7 @@
 #include "repo/manifest.h"
 #include "repo/repo.h"
 #include "store/store.h"
+#include "testutil.h"
 
 #define NTABLES 5000
 #define NFILES  3
@@ -43,24 +44,8 @@ static int teardown(void **state)
     struct fixture *f = *state;
     store_close(f->s);
     repo_close(f->r);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(scratch_remove(f->dir), 0);
     free(f);
-    return 0;
-}
-
-struct membuf {
-    unsigned char *data;
-    size_t len;
-};
-
-static int mem_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
-{
-    struct membuf *m = ctx;
-    m->data = realloc(m->data, m->len + len);
-    memcpy(m->data + m->len, buf, len);
-    m->len += len;
     return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "certs/certs.h"
 #include "net/transport.h"
+#include "testutil.h"
 
 struct fixture {
     char dir[64];
@@ -55,9 +56,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(scratch_remove(f->dir), 0);
     free(f);
     return 0;
 }
