@@ -297,7 +297,7 @@ static int rd_feed(void *ctx, const void *data, size_t len, cairn_err *e)
                 rc = rd_value_done(rd, e);
             break;
         case RD_BYTES:
-            CAIRN_ASSERT(!"RD_BYTES values are taken whole above");
+            CAIRN_ASSERT(!"RD_BYTES is consumed before any varint");
             break;
         }
         rd->rawlen = 0;

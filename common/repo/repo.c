@@ -14,8 +14,8 @@
  * has. Acquiring writes the lease and then lists locks/ again, so of two racing
  * acquirers at least the second sees the first; both may back off, neither wrongly
  * proceeds. Expiry is by wall clock: a holder renews well within the ttl, and whoever
- * lists an expired lease deletes it. Holders are expected to keep their clocks roughly
- * in sync (minutes of skew are harmless against the default ttl).
+ * lists an expired lease deletes it. Clock skew between the machines that share a
+ * repository eats into the ttl (a backup's is 120 s), so their clocks must be in sync.
  *
  * The store is this folder's business: callers above get repository-level operations
  * (blobs by id, manifests under backups/, request counts) and never the store itself.
@@ -558,7 +558,7 @@ int repo_lease_acquire(repo *r, repo_lease_kind kind, const char *owner, unsigne
 
 int repo_lease_renew(repo_lease *l, cairn_err *e)
 {
-    CAIRN_ASSERT(l->ttl_s > 0 && l->expires_ms > 0); /* acquired, not yet released */
+    CAIRN_ASSERT(l->ttl_s > 0 && l->expires_ms > 0); /* written once by acquire */
     if (now_ms() >= l->expires_ms)
         return err_set(e, CAIRN_ETIMEDOUT,
                        "the %s lease of '%s' on repository %s expired before it was renewed; "
