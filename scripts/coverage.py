@@ -10,6 +10,7 @@ import argparse
 import collections
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -35,6 +36,8 @@ def main():
     src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     build = os.path.abspath(args.build)
     out = os.path.join(build, "coverage.json")
+    if not shutil.which("gcovr"):
+        sys.exit("coverage: gcovr is missing: run CAIRN_COVERAGE_DEPS=1 scripts/deps.sh")
     cmd = ["gcovr", "--root", src, "--json-summary", out, "--json-summary-pretty"]
     for root in ROOTS:
         cmd += ["--filter", os.path.join(src, root)]
