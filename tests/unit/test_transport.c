@@ -202,6 +202,14 @@ static void test_tls_round_trip(void **state)
     }
     transport_server_stop(s);
     assert_int_equal(calls, 1);
+
+    /* TLS to a plain server: the peer hangs up mid-handshake, which is how a refused
+     * certificate looks too. */
+    s = start("tcp", NULL, &calls, url, sizeof(url));
+    char tls_url[80];
+    snprintf(tls_url, sizeof(tls_url), "tls+tcp://%s", url + strlen("tcp://"));
+    assert_int_equal(transport_client_open(&c, tls_url, "127.0.0.1", &client_tls, &e), CAIRN_EAUTH);
+    transport_server_stop(s);
 }
 
 static void test_tls_files(void **state)
