@@ -471,7 +471,8 @@ static void test_http_pool(void **state)
     assert_non_null(c);
     http_pool_put(p, a);
     http_pool_put(p, b);
-    http_pool_put(p, c); /* over keep: cleaned up */
+    http_pool_put(p, c);    /* over keep: cleaned up */
+    http_pool_put(p, NULL); /* what a failed get hands back */
     /* Idle handles are handed out again. */
     CURL *d = http_pool_get(p);
     assert_true(d == a || d == b);
