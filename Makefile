@@ -4,11 +4,12 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 BENCH_BUILD ?= build-bench
+COV_BUILD ?= build-cov
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find common agent coordinator tests -name '*.[ch]')
 
-.PHONY: all deps build check check-build check-asan format format-check demo bench install clean
+.PHONY: all deps build check check-build check-asan format format-check demo bench coverage install clean
 
 all: build
 
@@ -50,8 +51,19 @@ bench:
 	@cmake --build $(BENCH_BUILD) -j$(JOBS) --target cairn cairn-agent >&2
 	@python3 bench/run.py --build-dir $(BENCH_BUILD) $(BENCH_ARGS)
 
+# Not part of `check`: line coverage of the whole ctest suite (unit, emulator and
+# integration: the Python suites start the instrumented programs) by directory and by
+# file (docs/testing.md). The report is printed even when a test fails; make fails then.
+coverage:
+	@CAIRN_COVERAGE_DEPS=1 scripts/deps.sh
+	@cmake -S . -B $(COV_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCAIRN_WERROR=ON -DCAIRN_COVERAGE=ON >/dev/null
+	@cmake --build $(COV_BUILD) -j$(JOBS)
+	@find $(COV_BUILD) -name '*.gcda' -delete
+	@ctest --test-dir $(COV_BUILD) --output-on-failure -j$(CTEST_JOBS); rc=$$?; \
+	  python3 scripts/coverage.py --build $(COV_BUILD) || rc=1; exit $$rc
+
 install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(COV_BUILD)

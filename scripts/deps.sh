@@ -9,6 +9,7 @@ pkgs=(build-essential cmake pkg-config clang-format
       libyaml-dev libzstd-dev zstd zlib1g-dev libcmocka-dev libcurl4-openssl-dev
       libssl-dev openssl libjson-c-dev libxml2-dev python3 nodejs npm)
 [ "${CAIRN_BENCH_DEPS:-0}" = 1 ] && pkgs+=(rclone)
+[ "${CAIRN_COVERAGE_DEPS:-0}" = 1 ] && pkgs+=(gcovr)
 
 missing=()
 for p in "${pkgs[@]}"; do

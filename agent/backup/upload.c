@@ -485,7 +485,7 @@ done:
     if (mw)
         manifest_node_abort(mw);
     if (r)
-        job_add_requests(j, repo_store(r));
+        job_add_requests(j, r);
     ratelimit_free(rl);
     repo_close(r);
     return rc;

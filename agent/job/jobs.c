@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "base/log.h"
-#include "store/store.h"
+#include "repo/repo.h"
 
 /* Warnings beyond this many are counted, not kept: a node with thousands of corrupt
  * files must not grow the agent without bound. */
@@ -310,10 +310,10 @@ int job_set_result(job *j, const char *manifest_key, const char *manifest_sha256
     return ok ? 0 : CAIRN_ENOMEM;
 }
 
-void job_add_requests(job *j, const struct store *s)
+void job_add_requests(job *j, const struct repo *r)
 {
     store_counts c;
-    store_stats(s, &c);
+    repo_stats(r, &c);
     job_add(j, JOB_REQ_PUTS, c.puts);
     job_add(j, JOB_REQ_PART_PUTS, c.part_puts);
     job_add(j, JOB_REQ_GETS, c.gets);

@@ -67,8 +67,8 @@ void job_warn(job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 int job_set_result(job *j, const char *manifest_key, const char *manifest_sha256);
 bool job_cancelled(const job *j);
 
-/* Adds what a store was asked to the job's request counters. */
-struct store;
-void job_add_requests(job *j, const struct store *s);
+/* Adds what a repository's store was asked to the job's request counters. */
+struct repo;
+void job_add_requests(job *j, const struct repo *r);
 
 #endif

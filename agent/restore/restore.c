@@ -427,7 +427,7 @@ static int restore_run(job *j, void *p, cairn_err *e)
     }
     cql_close(c);
     if (r)
-        job_add_requests(j, repo_store(r));
+        job_add_requests(j, r);
     repo_close(r);
     return rc;
 }

@@ -21,3 +21,9 @@ void hex_digest_final(EVP_MD_CTX *md, char *out)
     CAIRN_ASSERT(n <= EVP_MAX_MD_SIZE);
     hex_encode(v, n, out);
 }
+
+void hex_sha256_final(EVP_MD_CTX *md, char out[HEX_SHA256_LEN + 1])
+{
+    CAIRN_ASSERT(EVP_MD_CTX_get_size(md) * 2 == HEX_SHA256_LEN);
+    hex_digest_final(md, out);
+}

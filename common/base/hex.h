@@ -15,4 +15,9 @@ void hex_encode(const void *in, size_t n, char *out);
  * EVP_MAX_MD_SIZE + 1); the context can be reused after EVP_DigestInit_ex. */
 void hex_digest_final(EVP_MD_CTX *md, char *out);
 
+/* hex_digest_final for a SHA-256 context, whose text fits 65 bytes (blob ids, manifest
+ * hashes). */
+#define HEX_SHA256_LEN 64
+void hex_sha256_final(EVP_MD_CTX *md, char out[HEX_SHA256_LEN + 1]);
+
 #endif

@@ -3,31 +3,53 @@
 #include <stdio.h>
 #include <string.h>
 
-void text_excerpt(const void *p, size_t n, char *out, size_t cap)
+#include "base/debug.h"
+
+#define CUT_MARK "..."
+
+/* The text of one byte, at most 4 characters; returns its length. */
+static size_t piece_of(unsigned char c, char piece[5])
 {
-    if (cap == 0)
-        return;
+    if (c < 0x20 || c >= 0x7f || c == '\'' || c == '"' || c == '\\')
+        return (size_t)snprintf(piece, 5, "\\x%02x", c);
+    piece[0] = (char)c;
+    piece[1] = '\0';
+    return 1;
+}
+
+size_t text_escape(const void *p, size_t n, char *out, size_t cap)
+{
+    CAIRN_ASSERT(cap > 0);
     const unsigned char *s = p;
-    size_t len = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t len = 0, i = 0;
+    for (; i < n; i++) {
         char piece[5];
-        unsigned char c = s[i];
-        if (c < 0x20 || c >= 0x7f || c == '\'' || c == '"' || c == '\\')
-            snprintf(piece, sizeof(piece), "\\x%02x", c);
-        else
-            piece[0] = (char)c, piece[1] = '\0';
-        size_t k = strlen(piece);
-        /* Keep room for "..." whenever more bytes follow. */
-        size_t reserve = i + 1 < n ? 3 : 0;
-        if (len + k + reserve >= cap) {
-            if (len + 3 < cap) {
-                memcpy(out + len, "...", 3);
-                len += 3;
-            }
+        size_t k = piece_of(s[i], piece);
+        if (len + k >= cap)
             break;
-        }
         memcpy(out + len, piece, k);
         len += k;
     }
     out[len] = '\0';
+    return i;
+}
+
+void text_excerpt(const void *p, size_t n, char *out, size_t cap)
+{
+    const size_t mark = strlen(CUT_MARK);
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    if (n == 0)
+        return;
+    const unsigned char *s = p;
+    /* Every byte but the last leaves room for the mark after it; the last needs none. */
+    size_t done = cap > mark ? text_escape(s, n - 1, out, cap - mark) : 0;
+    size_t len = strlen(out);
+    if (done == n - 1) {
+        done += text_escape(s + done, 1, out + len, cap - len);
+        len = strlen(out);
+    }
+    if (done < n && len + mark < cap)
+        memcpy(out + len, CUT_MARK, mark + 1);
 }

@@ -1,5 +1,8 @@
 /*
  * text - bytes from outside made fit for a message a person reads.
+ *
+ * Printable ASCII is shown as is; other bytes, quotes and backslashes as \xNN, so a
+ * name from the network can neither break a log line nor fake one.
  */
 #ifndef CAIRN_TEXT_H
 #define CAIRN_TEXT_H
@@ -7,11 +10,17 @@
 #include <stddef.h>
 
 /*
- * Writes the first bytes of p (n of them) to out (cap bytes, NUL-terminated): printable
- * ASCII as is, other bytes, quotes and backslashes as \xNN, and "..." when it is cut.
- * Wire text, file names and names from the network go through this before a log line
- * or an error message shows them.
+ * Writes the first bytes of p (n of them) to out (cap bytes, NUL-terminated), escaped
+ * as above, and "..." when it is cut. Wire text, file names and names from the network
+ * go through this before a log line or an error message shows them.
  */
 void text_excerpt(const void *p, size_t n, char *out, size_t cap);
+
+/*
+ * Writes the escaped text of the n bytes of p to out (cap > 0 bytes, NUL-terminated),
+ * stopping before the first byte whose escape does not fit: never in the middle of an
+ * escape, and with no mark. Returns how many bytes of p were written.
+ */
+size_t text_escape(const void *p, size_t n, char *out, size_t cap);
 
 #endif

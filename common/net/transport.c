@@ -11,7 +11,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 
-#include "base/log.h"
+#include "base/buf.h"
 
 int transport_err(cairn_err *e, int rv, const char *what, const char *url)
 {
@@ -45,37 +45,34 @@ int transport_err(cairn_err *e, int rv, const char *what, const char *url)
     }
 }
 
+/* PEM files are small; the limit keeps a wrong path (a device, a log) from filling memory. */
+#define PEM_MAX   ((1u << 20) - 1)
+#define PEM_CHUNK 4096
+
 static int read_pem(const char *path, char **out, cairn_err *e)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return err_sys(e, errno, "cannot read %s", path);
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
+    buf b = BUF_INIT;
+    b.limit = PEM_MAX;
     for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            if (cap > (1u << 20)) {
-                free(buf);
-                fclose(f);
+        int rc = buf_reserve(&b, PEM_CHUNK, NULL);
+        if (rc) {
+            buf_free(&b);
+            fclose(f);
+            if (rc == CAIRN_EPROTO)
                 return err_set(e, CAIRN_ECONFIG, "%s is too large for a PEM file", path);
-            }
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return err_set(e, CAIRN_ENOMEM, "out of memory reading %s", path);
-            }
-            buf = nb;
+            return err_set(e, CAIRN_ENOMEM, "out of memory reading %s", path);
         }
-        size_t n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
+        size_t n = fread(b.data + b.len, 1, PEM_CHUNK, f);
+        b.len += n;
+        b.data[b.len] = '\0';
         if (n == 0)
             break;
     }
     fclose(f);
-    buf[len] = '\0';
-    *out = buf;
+    *out = (char *)buf_steal(&b, NULL);
     return 0;
 }
 

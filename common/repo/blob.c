@@ -9,6 +9,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "base/hex.h"
+
 #define HASH_BUF (256u << 10)
 
 struct blob_enc {
@@ -35,16 +37,6 @@ bool blob_id_valid(const char *id)
             return false;
     }
     return i == BLOB_ID_HEX;
-}
-
-static void hex_digest(EVP_MD_CTX *sha, char out[BLOB_ID_HEX + 1])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_DigestFinal_ex(sha, md, &mdlen);
-    for (unsigned i = 0; i < mdlen && i < BLOB_ID_HEX / 2; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    out[BLOB_ID_HEX] = '\0';
 }
 
 int blob_hash_fd(int fd, char id[BLOB_ID_HEX + 1], uint32_t *crc32_or_null, uint64_t *size,
@@ -75,7 +67,7 @@ int blob_hash_fd(int fd, char id[BLOB_ID_HEX + 1], uint32_t *crc32_or_null, uint
             crc = crc32(crc, buf, (uInt)n);
         off += (uint64_t)n;
     }
-    hex_digest(sha, id);
+    hex_sha256_final(sha, id);
     if (crc32_or_null)
         *crc32_or_null = (uint32_t)crc;
     if (size)
@@ -241,7 +233,7 @@ int blob_dec_finish(blob_dec *b, uint64_t *size, cairn_err *e)
         return dec_corrupt(b, e, "truncated, its zstd frame does not end");
     if (b->expected[0]) {
         char got[BLOB_ID_HEX + 1];
-        hex_digest(b->sha, got);
+        hex_sha256_final(b->sha, got);
         if (strcmp(got, b->expected) != 0)
             return err_set(e, CAIRN_ECORRUPT,
                            "blob %s is corrupt: its content has SHA-256 %s instead of its name",

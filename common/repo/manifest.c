@@ -6,42 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
+#include "base/debug.h"
+#include "base/hex.h"
 #include "repo/blob.h"
+#include "repo/repo_impl.h"
 
 /* Field 15 (tables), wire type 2 (length-delimited). */
 #define TABLES_FIELD 15
 #define TABLES_TAG   ((TABLES_FIELD << 3) | 2)
 #define VARINT_MAX   10
-
-struct buf {
-    uint8_t *data;
-    size_t len, cap;
-};
-
-static int buf_reserve(struct buf *b, size_t need, cairn_err *e)
-{
-    if (need <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < need)
-        cap *= 2;
-    uint8_t *grown = realloc(b->data, cap);
-    if (!grown)
-        return err_set(e, CAIRN_ENOMEM, "out of memory handling a manifest");
-    b->data = grown;
-    b->cap = cap;
-    return 0;
-}
-
-static int buf_append(struct buf *b, const void *p, size_t n, cairn_err *e)
-{
-    int rc = buf_reserve(b, b->len + n, e);
-    if (rc)
-        return rc;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return 0;
-}
 
 static size_t put_varint(uint8_t *out, uint64_t v)
 {
@@ -54,30 +28,20 @@ static size_t put_varint(uint8_t *out, uint64_t v)
     return n;
 }
 
-static void sha_hex(EVP_MD_CTX *sha, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_DigestFinal_ex(sha, md, &n);
-    for (unsigned i = 0; i < n && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    out[64] = '\0';
-}
-
 /* ---- writing ---- */
 
 struct manifest_writer {
     store_writer *w;
     blob_enc *enc;
     EVP_MD_CTX *sha; /* of the stored, compressed bytes */
-    struct buf scratch;
+    buf scratch;     /* one record, packed */
 };
 
-static int writer_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
+static int writer_sink(void *ctx, const void *data, size_t len, cairn_err *e)
 {
     manifest_writer *mw = ctx;
-    EVP_DigestUpdate(mw->sha, buf, len);
-    return store_writer_write(mw->w, buf, len, e);
+    EVP_DigestUpdate(mw->sha, data, len);
+    return store_writer_write(mw->w, data, len, e);
 }
 
 void manifest_node_abort(manifest_writer *w)
@@ -87,7 +51,7 @@ void manifest_node_abort(manifest_writer *w)
     store_writer_abort(w->w);
     blob_enc_free(w->enc);
     EVP_MD_CTX_free(w->sha);
-    free(w->scratch.data);
+    buf_free(&w->scratch);
     free(w);
 }
 
@@ -143,6 +107,7 @@ int manifest_node_add_table(manifest_writer *w, const Cairn__Repo__TableEntry *t
     size_t pre = 0;
     w->scratch.data[pre++] = TABLES_TAG;
     pre += put_varint(w->scratch.data + pre, len);
+    CAIRN_ASSERT(pre <= 1 + VARINT_MAX);
     cairn__repo__table_entry__pack(t, w->scratch.data + pre);
     return blob_enc_write(w->enc, w->scratch.data, pre + len, writer_sink, w, e);
 }
@@ -157,7 +122,7 @@ int manifest_node_finish(manifest_writer *w, char sha256_hex[65], cairn_err *e)
     rc = store_writer_commit(w->w, e);
     w->w = NULL;
     if (!rc && sha256_hex)
-        sha_hex(w->sha, sha256_hex);
+        hex_sha256_final(w->sha, sha256_hex);
     manifest_node_abort(w);
     return rc;
 }
@@ -177,10 +142,10 @@ struct reader {
     uint8_t raw[VARINT_MAX]; /* its bytes, copied into the header when it belongs there */
     size_t rawlen;
     uint32_t field;
-    bool in_table;   /* the current field is a TableEntry */
-    uint64_t need;   /* bytes left in the current fixed or length-delimited value */
-    struct buf head; /* every non-table field, as it appeared */
-    struct buf rec;  /* the current TableEntry */
+    bool in_table; /* the current field is a TableEntry */
+    uint64_t need; /* bytes left in the current fixed or length-delimited value */
+    buf head;      /* every non-table field, as it appeared */
+    buf rec;       /* the current TableEntry */
     bool have_version;
     uint64_t version;
 };
@@ -214,7 +179,7 @@ static int rd_table(struct reader *rd, cairn_err *e)
 }
 
 /* Keeps n bytes of the current record, refusing records over the limit. */
-static int rd_keep(struct reader *rd, struct buf *dst, const void *p, size_t n, cairn_err *e)
+static int rd_keep(struct reader *rd, buf *dst, const void *p, size_t n, cairn_err *e)
 {
     if (dst->len + n > MANIFEST_MAX_RECORD)
         return rd_corrupt(rd, e,
@@ -230,7 +195,7 @@ static int rd_value_done(struct reader *rd, cairn_err *e)
     if (!rd->in_table)
         return 0;
     int rc = rd_table(rd, e);
-    rd->rec.len = 0;
+    buf_reset(&rd->rec);
     return rc;
 }
 
@@ -280,10 +245,10 @@ static int rd_tag(struct reader *rd, cairn_err *e)
     }
 }
 
-static int rd_feed(void *ctx, const void *buf, size_t len, cairn_err *e)
+static int rd_feed(void *ctx, const void *data, size_t len, cairn_err *e)
 {
     struct reader *rd = ctx;
-    const uint8_t *p = buf;
+    const uint8_t *p = data;
     while (len > 0) {
         int rc;
         if (rd->state == RD_BYTES) {
@@ -332,6 +297,7 @@ static int rd_feed(void *ctx, const void *buf, size_t len, cairn_err *e)
                 rc = rd_value_done(rd, e);
             break;
         case RD_BYTES:
+            CAIRN_ASSERT(!"RD_BYTES is consumed before any varint");
             break;
         }
         rd->rawlen = 0;
@@ -373,20 +339,20 @@ struct read_ctx {
 
 /* Tells the decoder's own errors, which do not name the object, from the
  * parser's, which do. */
-static int forward_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
+static int forward_sink(void *ctx, const void *data, size_t len, cairn_err *e)
 {
     struct read_ctx *c = ctx;
-    int rc = c->next(c->next_ctx, buf, len, e);
+    int rc = c->next(c->next_ctx, data, len, e);
     c->next_failed = rc != 0;
     return rc;
 }
 
-static int read_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
+static int read_sink(void *ctx, const void *data, size_t len, cairn_err *e)
 {
     struct read_ctx *c = ctx;
     if (c->sha)
-        EVP_DigestUpdate(c->sha, buf, len);
-    return blob_dec_write(c->dec, buf, len, forward_sink, c, e);
+        EVP_DigestUpdate(c->sha, data, len);
+    return blob_dec_write(c->dec, data, len, forward_sink, c, e);
 }
 
 /* Streams key through zstd into next, checking the stored bytes' SHA-256 when
@@ -409,8 +375,8 @@ static int read_object(repo *r, const char *key, const char *what, const char *e
     if (!rc && (rc = blob_dec_finish(c.dec, NULL, e)) != 0)
         err_prefix(e, "%s %s", what, key);
     if (!rc && c.sha) {
-        char got[65];
-        sha_hex(c.sha, got);
+        char got[HEX_SHA256_LEN + 1];
+        hex_sha256_final(c.sha, got);
         if (strcmp(got, expected_sha256) != 0)
             rc = err_set(e, CAIRN_ECORRUPT,
                          "%s %s has SHA-256 %s, not the %s its backup recorded: it was damaged "
@@ -431,14 +397,14 @@ int manifest_node_read(repo *r, const char *key, const char *expected_sha256_or_
     int rc = read_object(r, key, "node manifest", expected_sha256_or_null, rd_feed, &rd, e);
     if (!rc)
         rc = rd_finish(&rd, header_out, e);
-    free(rd.head.data);
-    free(rd.rec.data);
+    buf_free(&rd.head);
+    buf_free(&rd.rec);
     return rc;
 }
 
-static int cluster_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
+static int cluster_sink(void *ctx, const void *data, size_t len, cairn_err *e)
 {
-    return store_writer_write(ctx, buf, len, e);
+    return store_writer_write(ctx, data, len, e);
 }
 
 int manifest_cluster_write(repo *r, const char *key, const Cairn__Repo__ClusterManifest *m,
@@ -472,16 +438,16 @@ int manifest_cluster_write(repo *r, const char *key, const Cairn__Repo__ClusterM
 }
 
 struct collect {
-    struct buf b;
+    buf b;
     const char *key;
 };
 
-static int collect_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
+static int collect_sink(void *ctx, const void *data, size_t len, cairn_err *e)
 {
     struct collect *c = ctx;
     if (c->b.len + len > MANIFEST_MAX_RECORD)
         return err_set(e, CAIRN_ECORRUPT, "cluster manifest %s is over 64 MiB", c->key);
-    return buf_append(&c->b, buf, len, e);
+    return buf_append(&c->b, data, len, e);
 }
 
 int manifest_cluster_read(repo *r, const char *key, Cairn__Repo__ClusterManifest **out,
@@ -493,7 +459,7 @@ int manifest_cluster_read(repo *r, const char *key, Cairn__Repo__ClusterManifest
     Cairn__Repo__ClusterManifest *m = NULL;
     if (!rc && !(m = cairn__repo__cluster_manifest__unpack(NULL, c.b.len, c.b.data)))
         rc = err_set(e, CAIRN_ECORRUPT, "cluster manifest %s is not a valid ClusterManifest", key);
-    free(c.b.data);
+    buf_free(&c.b);
     if (!rc && m->format_version > MANIFEST_FORMAT_VERSION)
         rc = err_set(e, CAIRN_EPROTO,
                      "cluster manifest %s has format version %u, newer than the %d this cairn "

@@ -1,3 +1,25 @@
+/*
+ * Design notes.
+ *
+ * Layout (docs/repository-format.md has the details):
+ *   cairn.repo                                   identity: format version, repository id
+ *   blobs/<2 hex>/<64 hex>                       file contents, named by their SHA-256
+ *   backups/<cluster>/<tag>/nodes/<host>.manifest  one per node, written first
+ *   backups/<cluster>/<tag>/backup.manifest      written last: a backup exists once it does
+ *   locks/<kind>-<16 hex>.lease                  leases
+ * Nothing is ever modified in place: blobs are immutable because their name is their
+ * content, manifests are written whole, and a lease is replaced by a newer put.
+ *
+ * Leases are advisory and need nothing but put, list and delete, which every store
+ * has. Acquiring writes the lease and then lists locks/ again, so of two racing
+ * acquirers at least the second sees the first; both may back off, neither wrongly
+ * proceeds. Expiry is by wall clock: a holder renews well within the ttl, and whoever
+ * lists an expired lease deletes it. Clock skew between the machines that share a
+ * repository eats into the ttl (a backup's is 120 s), so their clocks must be in sync.
+ *
+ * The store is this folder's business: callers above get repository-level operations
+ * (blobs by id, manifests under backups/, request counts) and never the store itself.
+ */
 #include "repo/repo.h"
 
 #include <errno.h>
@@ -11,9 +33,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "repo/blob.h"
+#include "base/buf.h"
+#include "base/debug.h"
+#include "base/hex.h"
 #include "base/log.h"
 #include "repo.pb-c.h"
+#include "repo/blob.h"
+#include "repo/repo_impl.h"
 
 #define INFO_MAX    (1u << 20)
 #define LEASE_MAX   4096
@@ -42,42 +68,27 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Collects a small object into memory, refusing more than cap bytes. */
-struct membuf {
-    unsigned char *data;
-    size_t len, cap, max;
-};
-
-static int membuf_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
+/* Collects a small object into a buf, refusing more than its limit. */
+static int small_sink(void *ctx, const void *p, size_t len, cairn_err *e)
 {
-    struct membuf *m = ctx;
-    if (m->len + len > m->max)
+    buf *b = ctx;
+    int rc = buf_append(b, p, len, NULL);
+    if (rc == CAIRN_EPROTO)
         return err_set(e, CAIRN_ECORRUPT, "object is larger than the %zu bytes it may have",
-                       m->max);
-    if (m->len + len > m->cap) {
-        size_t cap = m->cap ? m->cap : 1024;
-        while (cap < m->len + len)
-            cap *= 2;
-        unsigned char *grown = realloc(m->data, cap);
-        if (!grown)
-            return err_set(e, CAIRN_ENOMEM, "out of memory reading an object");
-        m->data = grown;
-        m->cap = cap;
-    }
-    memcpy(m->data + m->len, buf, len);
-    m->len += len;
+                       b->limit);
+    if (rc)
+        return err_set(e, CAIRN_ENOMEM, "out of memory reading an object");
     return 0;
 }
 
-static int read_small(store *s, const char *key, size_t max, struct membuf *m, cairn_err *e)
+/* Reads the object at key, of at most max bytes, into b (free it with buf_free). */
+static int read_small(store *s, const char *key, size_t max, buf *b, cairn_err *e)
 {
-    memset(m, 0, sizeof(*m));
-    m->max = max;
-    int rc = store_get(s, key, membuf_sink, m, e);
-    if (rc) {
-        free(m->data);
-        m->data = NULL;
-    }
+    *b = (buf)BUF_INIT;
+    b->limit = max;
+    int rc = store_get(s, key, small_sink, b, e);
+    if (rc)
+        buf_free(b);
     return rc;
 }
 
@@ -88,11 +99,14 @@ static int make_uuid(char out[37], cairn_err *e)
         return err_set(e, CAIRN_EIO, "no random bytes available for the repository id");
     u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
     u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
-    char *p = out;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *p++ = '-';
-        p += sprintf(p, "%02x", u[i]);
+    static const size_t groups[] = {4, 2, 2, 2, 6}; /* bytes of 8-4-4-4-12 */
+    const unsigned char *in = u;
+    for (size_t g = 0; g < 5; g++) {
+        if (g > 0)
+            *out++ = '-';
+        hex_encode(in, groups[g], out);
+        in += groups[g];
+        out += 2 * groups[g];
     }
     return 0;
 }
@@ -109,12 +123,12 @@ static int write_info(store *s, cairn_err *e)
     info.created_ms = (uint64_t)now_ms();
     info.created_by = "cairn " CAIRN_VERSION;
     size_t len = cairn__repo__repo_info__get_packed_size(&info);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
+    uint8_t *data = malloc(len ? len : 1);
+    if (!data)
         return err_set(e, CAIRN_ENOMEM, "out of memory creating the repository");
-    cairn__repo__repo_info__pack(&info, buf);
-    rc = store_put_buf(s, REPO_INFO_KEY, buf, len, e);
-    free(buf);
+    cairn__repo__repo_info__pack(&info, data);
+    rc = store_put_buf(s, REPO_INFO_KEY, data, len, e);
+    free(data);
     return rc;
 }
 
@@ -122,7 +136,7 @@ static int write_info(store *s, cairn_err *e)
  * wins, and re-reading after the write makes both adopt the surviving id. */
 static int load_info(repo *r, const char *url, bool create, cairn_err *e)
 {
-    struct membuf m;
+    buf m;
     int rc = read_small(r->s, REPO_INFO_KEY, INFO_MAX, &m, e);
     if (rc == CAIRN_ENOENT && create) {
         rc = write_info(r->s, e);
@@ -135,7 +149,7 @@ static int load_info(repo *r, const char *url, bool create, cairn_err *e)
     if (rc)
         return err_prefix(e, "cannot read %s in repository %s", REPO_INFO_KEY, url);
     Cairn__Repo__RepoInfo *info = cairn__repo__repo_info__unpack(NULL, m.len, m.data);
-    free(m.data);
+    buf_free(&m);
     if (!info)
         return err_set(e, CAIRN_ECORRUPT,
                        "%s in repository %s is not a valid RepoInfo message: restore it from a "
@@ -194,20 +208,42 @@ const char *repo_url(const repo *r)
     return store_url(r->s);
 }
 
-void repo_blob_key(const char *id, char *buf, size_t cap)
+void repo_stats(const repo *r, store_counts *out)
 {
-    snprintf(buf, cap, "blobs/%.2s/%s", id, id);
+    store_stats(r->s, out);
 }
 
-void repo_node_manifest_key(const char *cluster, const char *tag, const char *host_id, char *buf,
+void repo_blob_key(const char *id, char *out, size_t cap)
+{
+    snprintf(out, cap, "blobs/%.2s/%s", id, id);
+}
+
+void repo_node_manifest_key(const char *cluster, const char *tag, const char *host_id, char *out,
                             size_t cap)
 {
-    snprintf(buf, cap, "backups/%s/%s/nodes/%s.manifest", cluster, tag, host_id);
+    snprintf(out, cap, REPO_BACKUPS_PREFIX "%s/%s/nodes/%s.manifest", cluster, tag, host_id);
 }
 
-void repo_cluster_manifest_key(const char *cluster, const char *tag, char *buf, size_t cap)
+void repo_cluster_manifest_key(const char *cluster, const char *tag, char *out, size_t cap)
 {
-    snprintf(buf, cap, "backups/%s/%s/backup.manifest", cluster, tag);
+    snprintf(out, cap, REPO_BACKUPS_PREFIX "%s/%s/backup.manifest", cluster, tag);
+}
+
+static bool under_backups(const char *key)
+{
+    return strncmp(key, REPO_BACKUPS_PREFIX, strlen(REPO_BACKUPS_PREFIX)) == 0;
+}
+
+int repo_manifest_list(repo *r, const char *prefix, store_list_cb cb, void *ctx, cairn_err *e)
+{
+    CAIRN_ASSERT(under_backups(prefix));
+    return store_list(r->s, prefix, cb, ctx, e);
+}
+
+int repo_manifest_stat(repo *r, const char *key, uint64_t *size, cairn_err *e)
+{
+    CAIRN_ASSERT(under_backups(key));
+    return store_head(r->s, key, size, e);
 }
 
 static int check_id(const char *id, cairn_err *e)
@@ -239,27 +275,27 @@ struct put_ctx {
     uint64_t stored;
 };
 
-static int put_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
+static int put_sink(void *ctx, const void *data, size_t len, cairn_err *e)
 {
     struct put_ctx *p = ctx;
     ratelimit_take(p->rl, len);
     p->stored += len;
-    return store_writer_write(p->w, buf, len, e);
+    return store_writer_write(p->w, data, len, e);
 }
 
 /* Feeds fd to the encoder, returning the SHA-256 of what was read. */
 static int encode_fd(int fd, blob_enc *enc, struct put_ctx *p, char got[BLOB_ID_HEX + 1],
                      cairn_err *e)
 {
-    unsigned char *buf = malloc(READ_BUF);
+    unsigned char *data = malloc(READ_BUF);
     EVP_MD_CTX *sha = EVP_MD_CTX_new();
     int rc = 0;
-    if (!buf || !sha || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
+    if (!data || !sha || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
         rc = err_set(e, CAIRN_ENOMEM, "out of memory uploading a file");
         goto out;
     }
     for (uint64_t off = 0;;) {
-        ssize_t n = pread(fd, buf, READ_BUF, (off_t)off);
+        ssize_t n = pread(fd, data, READ_BUF, (off_t)off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -268,20 +304,16 @@ static int encode_fd(int fd, blob_enc *enc, struct put_ctx *p, char got[BLOB_ID_
         }
         if (n == 0)
             break;
-        EVP_DigestUpdate(sha, buf, (size_t)n);
-        rc = blob_enc_write(enc, buf, (size_t)n, put_sink, p, e);
+        EVP_DigestUpdate(sha, data, (size_t)n);
+        rc = blob_enc_write(enc, data, (size_t)n, put_sink, p, e);
         if (rc)
             goto out;
         off += (uint64_t)n;
     }
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_DigestFinal_ex(sha, md, &mdlen);
-    for (unsigned i = 0; i < mdlen; i++)
-        snprintf(got + 2 * i, 3, "%02x", md[i]);
+    hex_sha256_final(sha, got);
 out:
     EVP_MD_CTX_free(sha);
-    free(buf);
+    free(data);
     return rc;
 }
 
@@ -328,10 +360,10 @@ struct get_ctx {
     void *ctx;
 };
 
-static int get_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
+static int get_sink(void *ctx, const void *data, size_t len, cairn_err *e)
 {
     struct get_ctx *g = ctx;
-    return blob_dec_write(g->dec, buf, len, g->sink, g->ctx, e);
+    return blob_dec_write(g->dec, data, len, g->sink, g->ctx, e);
 }
 
 int repo_blob_get(repo *r, const char *id, store_sink sink, void *ctx, uint64_t *size, cairn_err *e)
@@ -363,14 +395,15 @@ static const char *kind_name(repo_lease_kind k)
 
 static int lease_write(repo_lease *l, cairn_err *e)
 {
-    char buf[LEASE_MAX];
+    char text[LEASE_MAX];
     int64_t now = now_ms();
     int64_t expires = now + (int64_t)l->ttl_s * 1000;
-    int n = snprintf(buf, sizeof(buf),
+    int n = snprintf(text, sizeof(text),
                      LEASE_MAGIC "\nkind: %s\nowner: %s\nexpires_ms: %" PRId64
                                  "\nwritten_ms: %" PRId64 "\n",
                      kind_name(l->kind), l->owner, expires, now);
-    int rc = store_put_buf(l->r->s, l->key, buf, (size_t)n, e);
+    CAIRN_ASSERT(n > 0 && (size_t)n < sizeof(text)); /* the owner is at most OWNER_MAX */
+    int rc = store_put_buf(l->r->s, l->key, text, (size_t)n, e);
     if (!rc)
         l->expires_ms = expires;
     return rc;
@@ -421,7 +454,7 @@ static int lease_scan_cb(void *ctx, const char *key, uint64_t size, cairn_err *e
     struct lease_scan *sc = ctx;
     if (sc->self && strcmp(key, sc->self) == 0)
         return 0;
-    struct membuf m;
+    buf m;
     cairn_err sub;
     int rc = read_small(sc->r->s, key, LEASE_MAX, &m, &sub);
     if (rc == CAIRN_ENOENT)
@@ -431,10 +464,9 @@ static int lease_scan_cb(void *ctx, const char *key, uint64_t size, cairn_err *e
             *e = sub;
         return rc;
     }
-    m.max++; /* room for the terminating NUL */
     struct lease_info li;
-    bool ok = membuf_sink(&m, "", 1, &sub) == 0 && lease_parse((const char *)m.data, &li);
-    free(m.data);
+    bool ok = m.data && lease_parse((const char *)m.data, &li); /* buf keeps a NUL after */
+    buf_free(&m);
     if (!ok) {
         log_warn("repository %s: ignoring %s, which is not a valid lease", store_url(sc->r->s),
                  key);
@@ -496,10 +528,11 @@ int repo_lease_acquire(repo *r, repo_lease_kind kind, const char *owner, unsigne
     l->r = r;
     l->kind = kind;
     l->ttl_s = ttl_s;
-    int n = snprintf(l->key, sizeof(l->key), REPO_LOCKS_PREFIX "%s-", kind_name(kind));
-    for (size_t i = 0; i < sizeof(rnd); i++)
-        n += snprintf(l->key + n, sizeof(l->key) - (size_t)n, "%02x", rnd[i]);
-    snprintf(l->key + n, sizeof(l->key) - (size_t)n, ".lease");
+    char name[2 * sizeof(rnd) + 1];
+    hex_encode(rnd, sizeof(rnd), name);
+    int n =
+        snprintf(l->key, sizeof(l->key), REPO_LOCKS_PREFIX "%s-%s.lease", kind_name(kind), name);
+    CAIRN_ASSERT(n > 0 && (size_t)n < sizeof(l->key));
     /* The owner ends up on one line of a text object: keep it printable. */
     snprintf(l->owner, sizeof(l->owner), "%s", owner ? owner : "unknown");
     for (char *p = l->owner; *p; p++) {
@@ -525,6 +558,7 @@ int repo_lease_acquire(repo *r, repo_lease_kind kind, const char *owner, unsigne
 
 int repo_lease_renew(repo_lease *l, cairn_err *e)
 {
+    CAIRN_ASSERT(l->ttl_s > 0 && l->expires_ms > 0); /* written once by acquire */
     if (now_ms() >= l->expires_ms)
         return err_set(e, CAIRN_ETIMEDOUT,
                        "the %s lease of '%s' on repository %s expired before it was renewed; "

@@ -17,6 +17,7 @@
 #define REPO_FORMAT_VERSION 1
 #define REPO_INFO_KEY       "cairn.repo"
 #define REPO_LOCKS_PREFIX   "locks/"
+#define REPO_BACKUPS_PREFIX "backups/"
 
 typedef struct repo repo;
 
@@ -25,16 +26,24 @@ typedef struct repo repo;
  * CAIRN_ENOENT; a newer format version is CAIRN_EPROTO. */
 int repo_open(repo **out, const char *url, const store_options *o, bool create, cairn_err *e);
 void repo_close(repo *r);
-store *repo_store(repo *r);
 const char *repo_id(const repo *r);
 const char *repo_url(const repo *r);
 
 /* Key builders. Arguments are not validated here; store calls reject bad keys. */
-void repo_blob_key(const char *id, char *buf, size_t cap); /* blobs/ab/abcdef... */
-void repo_node_manifest_key(const char *cluster, const char *tag, const char *host_id, char *buf,
+void repo_blob_key(const char *id, char *out, size_t cap); /* blobs/ab/abcdef... */
+void repo_node_manifest_key(const char *cluster, const char *tag, const char *host_id, char *out,
                             size_t cap); /* backups/<cluster>/<tag>/nodes/<host-id>.manifest */
-void repo_cluster_manifest_key(const char *cluster, const char *tag, char *buf,
+void repo_cluster_manifest_key(const char *cluster, const char *tag, char *out,
                                size_t cap); /* backups/<cluster>/<tag>/backup.manifest */
+
+/* The requests sent to the repository's store since repo_open, by kind. */
+void repo_stats(const repo *r, store_counts *out);
+
+/* Manifests live under backups/; prefix and key start with it. repo_manifest_list calls
+ * cb for every key under prefix, in byte order; repo_manifest_stat gives the size of
+ * the manifest at key (size may be NULL), CAIRN_ENOENT when there is none. */
+int repo_manifest_list(repo *r, const char *prefix, store_list_cb cb, void *ctx, cairn_err *e);
+int repo_manifest_stat(repo *r, const char *key, uint64_t *size, cairn_err *e);
 
 int repo_blob_exists(repo *r, const char *id, bool *exists, cairn_err *e);
 

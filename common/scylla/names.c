@@ -1,7 +1,8 @@
 #include "scylla/names.h"
 
-#include <stdio.h>
 #include <string.h>
+
+#include "base/text.h"
 
 #define SANITIZE_MAX 64
 
@@ -158,25 +159,9 @@ void name_sanitize(const char *s, char *buf, size_t cap)
 {
     if (cap == 0)
         return;
-    size_t len = 0;
-    for (size_t i = 0; s && s[i]; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char piece[8];
-        if (i == SANITIZE_MAX) {
-            snprintf(piece, sizeof(piece), "...");
-        } else if (c < 0x20 || c >= 0x7f || c == '\'' || c == '"' || c == '\\') {
-            snprintf(piece, sizeof(piece), "\\x%02x", c);
-        } else {
-            piece[0] = (char)c;
-            piece[1] = '\0';
-        }
-        size_t n = strlen(piece);
-        if (len + n >= cap)
-            break;
-        memcpy(buf + len, piece, n);
-        len += n;
-        if (i == SANITIZE_MAX)
-            break;
-    }
-    buf[len] = '\0';
+    size_t n = s ? strlen(s) : 0;
+    size_t shown = text_escape(s, n < SANITIZE_MAX ? n : SANITIZE_MAX, buf, cap);
+    size_t len = strlen(buf);
+    if (shown == SANITIZE_MAX && n > SANITIZE_MAX && len + 3 < cap)
+        memcpy(buf + len, "...", 4);
 }

@@ -339,7 +339,7 @@ static int write_cluster_manifest(backup_run *b, repo *r, const char *schema_blo
 static store_counts total_requests(const backup_run *b, repo *r)
 {
     store_counts t;
-    store_stats(repo_store(r), &t);
+    repo_stats(r, &t);
     t.mpu_initiates += t.mpu_completes + t.mpu_aborts; /* reported as one figure */
     for (size_t i = 0; i < b->n; i++) {
         const Cairn__Rpc__StoreRequests *q = b->jobs[i].job ? b->jobs[i].job->requests : NULL;
@@ -434,7 +434,7 @@ static int run_backup(backup_run *b, repo *r, cairn_err *e)
     char key[1024];
     repo_cluster_manifest_key(b->cfg->cluster, b->o->tag, key, sizeof(key));
     uint64_t sz;
-    if (store_head(repo_store(r), key, &sz, NULL) == 0)
+    if (repo_manifest_stat(r, key, &sz, NULL) == 0)
         return err_set(e, CAIRN_EEXIST, "a backup tagged %s already exists: choose another --tag",
                        b->o->tag);
 

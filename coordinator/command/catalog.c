@@ -79,7 +79,7 @@ static int catalog_load(catalog *c, cairn_err *e)
 {
     char prefix[256];
     snprintf(prefix, sizeof(prefix), "backups/%s/", c->cluster);
-    int rc = store_list(repo_store(c->r), prefix, collect, c, e);
+    int rc = repo_manifest_list(c->r, prefix, collect, c, e);
     if (!rc && c->n)
         qsort(c->items, c->n, sizeof(*c->items), newest_first);
     return rc;

@@ -13,23 +13,10 @@
 #include <zstd.h>
 
 #include "repo/blob.h"
+#include "testutil.h"
 
 #define EMPTY_SHA "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define ABC_SHA   "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-
-struct membuf {
-    unsigned char *data;
-    size_t len;
-};
-
-static int mem_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
-{
-    struct membuf *m = ctx;
-    m->data = realloc(m->data, m->len + len);
-    memcpy(m->data + m->len, buf, len);
-    m->len += len;
-    return 0;
-}
 
 /* A deterministic generator, so "incompressible" data needs no /dev/urandom. */
 static void random_bytes(unsigned char *p, size_t n, uint64_t seed)
@@ -279,12 +266,38 @@ static void test_sink_errors(void **state)
     free(z.data);
 }
 
+/* Empty writes are no-ops, and freeing nothing is allowed. */
+static void test_empty(void **state)
+{
+    (void)state;
+    cairn_err e;
+    int mode = 0;
+    blob_enc *enc;
+    assert_int_equal(blob_enc_new(&enc, 1, &e), 0);
+    assert_int_equal(blob_enc_write(enc, NULL, 0, failing_sink, &mode, &e), 0);
+    struct membuf z = {0};
+    assert_int_equal(blob_enc_finish(enc, mem_sink, &z, &e), 0);
+    blob_enc_free(enc);
+    blob_enc_free(NULL);
+    blob_dec_free(NULL);
+    /* An empty file's blob decodes to nothing and is named by the empty SHA-256. */
+    blob_dec *dec;
+    const char *empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    assert_int_equal(blob_dec_new(&dec, empty, &e), 0);
+    assert_int_equal(blob_dec_write(dec, z.data, z.len, failing_sink, &mode, &e), 0);
+    uint64_t size = 1;
+    assert_int_equal(blob_dec_finish(dec, &size, &e), 0);
+    assert_int_equal(size, 0);
+    blob_dec_free(dec);
+    free(z.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_fd),     cmocka_unit_test(test_id_valid),
         cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_corrupt),
-        cmocka_unit_test(test_sink_errors),
+        cmocka_unit_test(test_sink_errors), cmocka_unit_test(test_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

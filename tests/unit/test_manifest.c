@@ -13,6 +13,8 @@
 #include "repo/blob.h"
 #include "repo/manifest.h"
 #include "repo/repo.h"
+#include "store/store.h"
+#include "testutil.h"
 
 #define NTABLES 5000
 #define NFILES  3
@@ -21,6 +23,7 @@ struct fixture {
     char dir[64];
     char url[128];
     repo *r;
+    store *s; /* the same repository, underneath: for damaging and inspecting objects */
 };
 
 static int setup(void **state)
@@ -31,6 +34,7 @@ static int setup(void **state)
     snprintf(f->url, sizeof(f->url), "file://%s/repo", f->dir);
     cairn_err e;
     assert_int_equal(repo_open(&f->r, f->url, NULL, true, &e), 0);
+    assert_int_equal(store_open(&f->s, f->url, NULL, &e), 0);
     *state = f;
     return 0;
 }
@@ -38,25 +42,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
+    store_close(f->s);
     repo_close(f->r);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(scratch_remove(f->dir), 0);
     free(f);
-    return 0;
-}
-
-struct membuf {
-    unsigned char *data;
-    size_t len;
-};
-
-static int mem_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
-{
-    struct membuf *m = ctx;
-    m->data = realloc(m->data, m->len + len);
-    memcpy(m->data + m->len, buf, len);
-    m->len += len;
     return 0;
 }
 
@@ -181,7 +170,7 @@ static void load_object(struct fixture *f, const char *key, struct membuf *raw,
                         struct membuf *plain)
 {
     cairn_err e;
-    assert_int_equal(store_get(repo_store(f->r), key, mem_sink, raw, &e), 0);
+    assert_int_equal(store_get(f->s, key, mem_sink, raw, &e), 0);
     blob_dec *d;
     assert_int_equal(blob_dec_new(&d, NULL, &e), 0);
     assert_int_equal(blob_dec_write(d, raw->data, raw->len, mem_sink, plain, &e), 0);
@@ -301,7 +290,7 @@ static void put_raw(struct fixture *f, const char *key, const void *plain, size_
     assert_int_equal(blob_enc_write(enc, plain, len, mem_sink, &z, &e), 0);
     assert_int_equal(blob_enc_finish(enc, mem_sink, &z, &e), 0);
     blob_enc_free(enc);
-    assert_int_equal(store_put_buf(repo_store(f->r), key, z.data, z.len, &e), 0);
+    assert_int_equal(store_put_buf(f->s, key, z.data, z.len, &e), 0);
     free(z.data);
 }
 
@@ -398,7 +387,7 @@ static void test_bad_manifests(void **state)
                      CAIRN_ECORRUPT);
 
     /* Not zstd at all. */
-    assert_int_equal(store_put_buf(repo_store(f->r), "m/plain", buf, good, &e), 0);
+    assert_int_equal(store_put_buf(f->s, "m/plain", buf, good, &e), 0);
     assert_int_equal(manifest_node_read(f->r, "m/plain", NULL, &out, NULL, NULL, &e),
                      CAIRN_ECORRUPT);
     assert_non_null(strstr(e.msg, "m/plain"));
@@ -428,7 +417,7 @@ static void test_writer_rules(void **state)
     assert_int_equal(manifest_node_begin(f->r, "m/x", &h, &w, &e), 0);
     assert_int_equal(manifest_node_add_table(w, &b.t, &e), 0);
     manifest_node_abort(w);
-    assert_int_equal(store_head(repo_store(f->r), "m/x", NULL, &e), CAIRN_ENOENT);
+    assert_int_equal(store_head(f->s, "m/x", NULL, &e), CAIRN_ENOENT);
     manifest_node_abort(NULL);
 
     /* Zero tables is a valid manifest. */
@@ -496,6 +485,123 @@ static void test_cluster(void **state)
     assert_int_equal(manifest_cluster_write(f->r, "m/x", &m, &e), CAIRN_EINVAL);
 }
 
+/* Header fields of every wire type are kept as they came; malformed fields are
+ * refused with what is wrong. */
+static void test_wire_types(void **state)
+{
+    struct fixture *f = *state;
+    Cairn__Repo__NodeManifest h, *out;
+    cairn_err e;
+    uint8_t buf[4096];
+    fill_header(&h);
+    size_t good = cairn__repo__node_manifest__pack(&h, buf);
+
+    /* Unknown fields (fixed64 field 100, fixed32 field 101) pass through the reader. */
+    size_t n = good;
+    memcpy(buf + n,
+           "\xa1\x06"
+           "12345678"
+           "\xad\x06"
+           "1234",
+           16);
+    n += 16;
+    n += table_record(0, buf + n);
+    put_raw(f, "m/fixed", buf, n);
+    struct seen s = {0};
+    assert_int_equal(manifest_node_read(f->r, "m/fixed", NULL, &out, table_cb, &s, &e), 0);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(out->cluster, h.cluster);
+    cairn__repo__node_manifest__free_unpacked(out, NULL);
+
+    static const struct {
+        const char *key, *bytes, *why;
+        size_t len;
+    } bad[] = {
+        {"m/longvarint", "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80", "too long", 11},
+        {"m/field0", "\x00\x01", "field number", 2},
+        {"m/tablewt", "\x78\x01", "wrong wire type", 2},
+        {"m/group", "\xa3\x06", "unsupported wire type", 2},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        n = good;
+        memcpy(buf + n, bad[i].bytes, bad[i].len);
+        put_raw(f, bad[i].key, buf, n + bad[i].len);
+        assert_int_equal(manifest_node_read(f->r, bad[i].key, NULL, &out, NULL, NULL, &e),
+                         CAIRN_ECORRUPT);
+        assert_non_null(strstr(e.msg, bad[i].why));
+        assert_non_null(strstr(e.msg, bad[i].key));
+        assert_null(out);
+    }
+
+    /* An empty table record is an empty TableEntry, which lacks its required fields. */
+    n = good;
+    memcpy(buf + n, "\x7a\x00", 2);
+    put_raw(f, "m/emptytable", buf, n + 2);
+    assert_int_equal(manifest_node_read(f->r, "m/emptytable", NULL, &out, NULL, NULL, &e),
+                     CAIRN_ECORRUPT);
+
+    /* A newer header with no tables is refused at the end. */
+    fill_header(&h);
+    h.format_version = MANIFEST_FORMAT_VERSION + 1;
+    n = cairn__repo__node_manifest__pack(&h, buf);
+    put_raw(f, "m/newer-empty", buf, n);
+    assert_int_equal(manifest_node_read(f->r, "m/newer-empty", NULL, &out, NULL, NULL, &e),
+                     CAIRN_EPROTO);
+    assert_null(out);
+}
+
+/* The 64 MiB bound holds for the bytes that come in, not only for what records claim. */
+static void test_oversized(void **state)
+{
+    struct fixture *f = *state;
+    Cairn__Repo__NodeManifest h, *out;
+    cairn_err e;
+    size_t big = (64u << 20) + 16;
+    uint8_t *buf = calloc(1, big + 4096);
+    assert_non_null(buf);
+    fill_header(&h);
+    size_t n = cairn__repo__node_manifest__pack(&h, buf);
+    /* An unknown bytes field (100) of just under 64 MiB: the header passes the limit. */
+    size_t len = (64u << 20) - 1;
+    buf[n++] = 0xa2; /* field 100, length-delimited */
+    buf[n++] = 0x06;
+    size_t v = len;
+    for (; v >= 0x80; v >>= 7)
+        buf[n++] = (uint8_t)(v | 0x80);
+    buf[n++] = (uint8_t)v;
+    put_raw(f, "m/bighead", buf, n + len);
+    assert_int_equal(manifest_node_read(f->r, "m/bighead", NULL, &out, NULL, NULL, &e),
+                     CAIRN_ECORRUPT);
+    assert_non_null(strstr(e.msg, "header is over 64 MiB"));
+
+    /* A cluster manifest is read whole, and refused past 64 MiB. */
+    put_raw(f, "m/bigcluster", buf, big);
+    Cairn__Repo__ClusterManifest *m;
+    assert_int_equal(manifest_cluster_read(f->r, "m/bigcluster", &m, &e), CAIRN_ECORRUPT);
+    assert_non_null(strstr(e.msg, "over 64 MiB"));
+    free(buf);
+}
+
+/* A zstd frame cut short is corrupt, and the message names the object. */
+static void test_truncated_frame(void **state)
+{
+    struct fixture *f = *state;
+    Cairn__Repo__ClusterManifest m = CAIRN__REPO__CLUSTER_MANIFEST__INIT, *out;
+    m.cluster = "c";
+    m.tag = "t";
+    cairn_err e;
+    assert_int_equal(manifest_cluster_write(f->r, "m/whole", &m, &e), 0);
+    struct membuf raw = {0}, plain = {0};
+    load_object(f, "m/whole", &raw, &plain);
+    assert_int_equal(store_put_buf(f->s, "m/cut", raw.data, raw.len - 2, &e), 0);
+    free(raw.data);
+    free(plain.data);
+    assert_int_equal(manifest_cluster_read(f->r, "m/cut", &out, &e), CAIRN_ECORRUPT);
+    assert_non_null(strstr(e.msg, "cluster manifest m/cut"));
+    /* A key the store refuses: nothing is written. */
+    assert_int_equal(manifest_cluster_write(f->r, "bad//key", &m, &e), CAIRN_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -506,6 +612,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_manifests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wire_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_frame, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <cmocka.h>
 
 #include <string.h>
@@ -197,6 +198,31 @@ static void test_check_messages(void **state)
     assert_true(strlen(e.msg) < 200);
 
     assert_int_equal(name_check(NAME_CLUSTER, "-x", NULL), CAIRN_EINVAL);
+
+    /* Every kind names itself and its rule. */
+    static const struct {
+        name_kind kind;
+        const char *what;
+    } kinds[] = {
+        {NAME_KEYSPACE, "keyspace name"},
+        {NAME_TABLE, "table name"},
+        {NAME_TAG, "tag"},
+        {NAME_CLUSTER, "cluster name"},
+        {NAME_HOST_ID, "host id"},
+        {NAME_TABLE_ID, "table id"},
+        {NAME_BLOB_ID, "blob id"},
+        {NAME_SSTABLE_FILE, "SSTable file name"},
+    };
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        assert_int_equal(name_check(kinds[i].kind, "/", &e), CAIRN_EINVAL);
+        char head[64];
+        snprintf(head, sizeof(head), "invalid %s '/': ", kinds[i].what);
+        assert_non_null(strstr(e.msg, head));
+    }
+    /* A kind this build does not know accepts nothing. */
+    assert_false(name_valid((name_kind)99, "x"));
+    assert_int_equal(name_check((name_kind)99, "x", &e), CAIRN_EINVAL);
+    assert_non_null(strstr(e.msg, "unknown kind of name"));
 }
 
 static void test_sanitize(void **state)
@@ -211,6 +237,18 @@ static void test_sanitize(void **state)
     assert_string_equal(buf, "\\x01\\x02");
     name_sanitize(NULL, buf, sizeof(buf));
     assert_string_equal(buf, "");
+    /* Cut after 64 characters, with "..." when it fits. */
+    char wide[80];
+    name_sanitize(repeat('y', 65), wide, sizeof(wide));
+    assert_int_equal(strlen(wide), 67);
+    assert_string_equal(wide + 64, "...");
+    name_sanitize(repeat('y', 64), wide, sizeof(wide));
+    assert_int_equal(strlen(wide), 64);
+    name_sanitize(repeat('y', 65), wide, 66);
+    assert_int_equal(strlen(wide), 64); /* no room for the mark */
+    buf[0] = 'x';
+    name_sanitize("abc", buf, 0); /* writes nothing */
+    assert_int_equal(buf[0], 'x');
 }
 
 int main(void)

@@ -18,7 +18,9 @@
 #include "repo/blob.h"
 #include "base/ratelimit.h"
 #include "repo/repo.h"
+#include "store/store.h"
 #include "repo.pb-c.h"
+#include "testutil.h"
 
 struct fixture {
     char dir[64];
@@ -52,24 +54,8 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     repo_close(f->r);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(scratch_remove(f->dir), 0);
     free(f);
-    return 0;
-}
-
-struct membuf {
-    unsigned char *data;
-    size_t len;
-};
-
-static int mem_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
-{
-    struct membuf *m = ctx;
-    m->data = realloc(m->data, m->len + len);
-    memcpy(m->data + m->len, buf, len);
-    m->len += len;
     return 0;
 }
 
@@ -107,7 +93,9 @@ static void test_create_and_reopen(void **state)
     assert_int_equal(repo_open(&r, f->url, NULL, true, &e), 0);
     assert_true(is_uuid(repo_id(r)));
     assert_string_equal(repo_url(r), f->url);
-    assert_non_null(repo_store(r));
+    store_counts c;
+    repo_stats(r, &c);
+    assert_true(c.gets >= 1); /* cairn.repo was read */
     assert_int_equal(repo_open(&r2, f->url, NULL, false, &e), 0);
     assert_string_equal(repo_id(r2), repo_id(r));
     /* create on an existing repository keeps its identity. */
@@ -116,7 +104,10 @@ static void test_create_and_reopen(void **state)
 
     /* cairn.repo is a plain RepoInfo. */
     struct membuf m = {0};
-    assert_int_equal(store_get(repo_store(r), REPO_INFO_KEY, mem_sink, &m, &e), 0);
+    store *s;
+    assert_int_equal(store_open(&s, f->url, NULL, &e), 0);
+    assert_int_equal(store_get(s, REPO_INFO_KEY, mem_sink, &m, &e), 0);
+    store_close(s);
     Cairn__Repo__RepoInfo *info = cairn__repo__repo_info__unpack(NULL, m.len, m.data);
     assert_non_null(info);
     assert_int_equal(info->format_version, REPO_FORMAT_VERSION);
@@ -387,7 +378,8 @@ static void test_lease_expiry(void **state)
 {
     struct fixture *f = *state;
     cairn_err e;
-    store *s = repo_store(f->r);
+    store *s; /* the same repository, underneath */
+    assert_int_equal(store_open(&s, f->url, NULL, &e), 0);
     /* A dead coordinator's exclusive lease that expired long ago, and junk. */
     const char *dead = "cairn-lease 1\nkind: exclusive\nowner: dead purge\nexpires_ms: 1000\n";
     assert_int_equal(store_put_buf(s, "locks/exclusive-dead.lease", dead, strlen(dead), &e), 0);
@@ -428,6 +420,7 @@ static void test_lease_expiry(void **state)
     repo_lease_release(x);
     repo_lease_release(l);
     assert_int_equal(count_leases(f), 0);
+    store_close(s);
 }
 
 struct racer {
@@ -551,6 +544,92 @@ static void test_blob_put_rate_limited(void **state)
     free(data);
 }
 
+static int count_key(void *ctx, const char *key, uint64_t size, cairn_err *e)
+{
+    int *n = ctx;
+    (*n)++;
+    assert_int_equal(strncmp(key, "backups/c/", 10), 0);
+    return 0;
+}
+
+/* What callers above the repository get instead of its store. */
+static void test_manifest_keys_and_counts(void **state)
+{
+    struct fixture *f = *state;
+    cairn_err e;
+    char key[256];
+    repo_cluster_manifest_key("c", "t1", key, sizeof(key));
+    store_counts before, after;
+    repo_stats(f->r, &before);
+    uint64_t size = 7;
+    assert_int_equal(repo_manifest_stat(f->r, key, &size, &e), CAIRN_ENOENT);
+    assert_int_equal(size, 7);
+    int n = 0;
+    assert_int_equal(repo_manifest_list(f->r, "backups/c/", count_key, &n, &e), 0);
+    assert_int_equal(n, 0);
+
+    store *s;
+    assert_int_equal(store_open(&s, f->url, NULL, &e), 0);
+    assert_int_equal(store_put_buf(s, key, "abc", 3, &e), 0);
+    repo_node_manifest_key("c", "t1", "h1", key, sizeof(key));
+    assert_int_equal(store_put_buf(s, key, "node", 4, &e), 0);
+    assert_int_equal(store_put_buf(s, "backups/other/t1/backup.manifest", "x", 1, &e), 0);
+    store_close(s);
+
+    repo_cluster_manifest_key("c", "t1", key, sizeof(key));
+    assert_int_equal(repo_manifest_stat(f->r, key, &size, &e), 0);
+    assert_int_equal(size, 3);
+    assert_int_equal(repo_manifest_stat(f->r, key, NULL, &e), 0);
+    assert_int_equal(repo_manifest_list(f->r, "backups/c/", count_key, &n, &e), 0);
+    assert_int_equal(n, 2); /* not the other cluster's */
+    repo_stats(f->r, &after);
+    assert_int_equal(after.heads, before.heads + 3);
+    assert_true(after.lists >= before.lists + 2);
+    assert_int_equal(after.puts, before.puts); /* the other handle's puts are not ours */
+}
+
+static void test_open_errors(void **state)
+{
+    struct fixture *f = *state;
+    repo *r = NULL;
+    cairn_err e;
+    /* A cairn.repo too large to be one is not read into memory. */
+    size_t big = (1u << 20) + 1;
+    char *junk = calloc(1, big);
+    put_info(f, junk, big);
+    free(junk);
+    assert_int_equal(repo_open(&r, f->url, NULL, false, &e), CAIRN_ECORRUPT);
+    assert_null(r);
+    assert_non_null(strstr(e.msg, "cannot read cairn.repo"));
+    assert_non_null(strstr(e.msg, "larger than"));
+    /* A location where nothing can be written. */
+    assert_int_equal(repo_open(&r, "file:///proc/cairn-no-repo", NULL, true, &e) != 0, 1);
+    assert_null(r);
+    assert_non_null(strstr(e.msg, "cannot create a repository at file:///proc/cairn-no-repo"));
+}
+
+/* A file that cannot be read stores nothing. */
+static void test_blob_put_unreadable(void **state)
+{
+    struct fixture *f = *state;
+    cairn_err e;
+    unsigned char data[1000];
+    memset(data, 'q', sizeof(data));
+    int fd = make_file(data, sizeof(data));
+    char id[65], path[64];
+    assert_int_equal(blob_hash_fd(fd, id, NULL, NULL, &e), 0);
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    int wfd = open(path, O_WRONLY);
+    assert_true(wfd >= 0);
+    assert_int_equal(repo_blob_put_fd(f->r, id, wfd, 1, NULL, NULL, &e), CAIRN_EIO);
+    assert_non_null(strstr(e.msg, "cannot read the file"));
+    close(wfd);
+    close(fd);
+    bool exists = true;
+    assert_int_equal(repo_blob_exists(f->r, id, &exists, &e), 0);
+    assert_false(exists);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -566,6 +645,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease_race, setup_open, teardown),
         cmocka_unit_test(test_ratelimit),
         cmocka_unit_test_setup_teardown(test_blob_put_rate_limited, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_manifest_keys_and_counts, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blob_put_unreadable, setup_open, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

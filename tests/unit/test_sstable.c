@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "scylla/sstable.h"
+#include "testutil.h"
 
 static void split_names(void **state)
 {
@@ -64,10 +65,21 @@ static void read_digest(void **state)
     assert_int_equal(sstable_read_digest(dfd, "mc-4-big-Data.db", &crc, &e), CAIRN_ECORRUPT);
     write_file(dir, "mc-5-big-Digest.crc32", "");
     assert_int_equal(sstable_read_digest(dfd, "mc-5-big-Data.db", &crc, &e), CAIRN_ECORRUPT);
+    /* The line end that tools write after the number is accepted. */
+    write_file(dir, "mc-6-big-Digest.crc32", "42\r\n");
+    assert_int_equal(sstable_read_digest(dfd, "mc-6-big-Data.db", &crc, &e), 0);
+    assert_int_equal(crc, 42);
+    /* Names that cannot have a digest beside them. */
+    assert_int_equal(sstable_read_digest(dfd, "notes.txt", &crc, &e), CAIRN_EINVAL);
+    assert_non_null(strstr(e.msg, "notes.txt"));
+    char longname[600];
+    memset(longname, 'g', sizeof(longname));
+    memcpy(longname, "mc-", 3);
+    snprintf(longname + 520, sizeof(longname) - 520, "-big-Data.db");
+    assert_int_equal(sstable_read_digest(dfd, longname, &crc, &e), CAIRN_EINVAL);
+    assert_non_null(strstr(e.msg, "too long"));
     close(dfd);
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(scratch_remove(dir), 0);
 }
 
 static void real_digests_match_their_data(void **state)

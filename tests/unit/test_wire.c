@@ -125,6 +125,56 @@ static void response_success_carries_result(void **state)
     free(buf);
 }
 
+/* A status code this side does not know is the agent's failure, with its message; a
+ * failure without a message gets the code's name. */
+static void response_unknown_status(void **state)
+{
+    static const struct {
+        int code;
+        const char *msg;
+        int want;
+        const char *says;
+    } cases[] = {
+        {5, "odd", CAIRN_EREMOTE, "odd"},
+        {-99, "newer", CAIRN_EREMOTE, "newer"},
+        {CAIRN_EBUSY, NULL, CAIRN_EBUSY, "busy"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        Cairn__Rpc__Response resp = CAIRN__RPC__RESPONSE__INIT;
+        Cairn__Rpc__Status st = CAIRN__RPC__STATUS__INIT;
+        st.code = cases[i].code;
+        st.message = (char *)cases[i].msg;
+        resp.version = WIRE_VERSION;
+        resp.cluster = "prod";
+        resp.request_id = 9;
+        resp.status = &st;
+        uint8_t buf[256];
+        size_t len = cairn__rpc__response__pack(&resp, buf);
+        Cairn__Rpc__Response *out = NULL;
+        cairn_err e;
+        assert_int_equal(wire_unpack_response(buf, len, "prod", 9, &out, &e), cases[i].want);
+        assert_string_equal(e.msg, cases[i].says);
+        assert_null(out);
+    }
+}
+
+/* A request over the limit is refused before anything is sent. */
+static void request_too_large(void **state)
+{
+    size_t n = WIRE_MAX_MSG + 1;
+    char *cluster = malloc(n + 1);
+    memset(cluster, 'c', n);
+    cluster[n] = '\0';
+    Cairn__Rpc__Request req = CAIRN__RPC__REQUEST__INIT;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    cairn_err e;
+    assert_int_equal(wire_pack_request(&req, cluster, 1, &buf, &len, &e), CAIRN_EINVAL);
+    assert_non_null(strstr(e.msg, "exceeds"));
+    assert_null(buf);
+    free(cluster);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +184,8 @@ int main(void)
         cmocka_unit_test(garbage_is_a_protocol_error),
         cmocka_unit_test(response_status_becomes_error),
         cmocka_unit_test(response_success_carries_result),
+        cmocka_unit_test(response_unknown_status),
+        cmocka_unit_test(request_too_large),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
