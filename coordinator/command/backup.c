@@ -6,7 +6,6 @@
  * cluster manifest, last, which is what makes the backup exist. On any failure no
  * cluster manifest is written and the snapshots of the tag are cleared.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,7 @@
 #include "fleet/jobrun.h"
 #include "repo/repo.h"
 #include "cli/select.h"
+#include "command/lease_keep.h"
 
 #define LEASE_TTL_S      120
 #define CLEAR_TIMEOUT_MS 10000
@@ -369,34 +369,6 @@ static void print_summary(const backup_run *b, const Cairn__Repo__ClusterManifes
     printf("\n");
 }
 
-/* Renews the shared lease while the backup runs, so it outlives LEASE_TTL_S but a
- * coordinator that dies lets it expire. */
-typedef struct lease_keeper {
-    repo_lease *lease;
-    bool stop;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    pthread_t thread;
-} lease_keeper;
-
-static void *lease_main(void *p)
-{
-    lease_keeper *k = p;
-    pthread_mutex_lock(&k->lock);
-    while (!k->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += LEASE_TTL_S / 3;
-        if (pthread_cond_timedwait(&k->cond, &k->lock, &ts) == 0 || k->stop)
-            continue;
-        cairn_err e;
-        if (repo_lease_renew(k->lease, &e) != 0)
-            log_warn("could not renew the repository lease: %s", e.msg);
-    }
-    pthread_mutex_unlock(&k->lock);
-    return NULL;
-}
-
 /* The tables, and a tag that no backup of the cluster has yet. */
 static int check_new(backup_run *b, repo *r, cairn_err *e)
 {
@@ -518,26 +490,18 @@ static int open_cluster(backup_run *b, check_result *chk, cairn_err *e)
 
 /* Runs the backup under the shared lease, renewed while it runs; on failure the
  * snapshots of the tag are cleared unless the operator keeps them. */
-static int leased_backup(backup_run *b, repo *r, lease_keeper *lk, cairn_err *e)
+static int leased_backup(backup_run *b, repo *r, cairn_err *e)
 {
     char owner[512], host[128] = "?";
     gethostname(host, sizeof(host));
     snprintf(owner, sizeof(owner), "cairn backup %s on %s pid %d", b->o->tag, host, (int)getpid());
-    int rc = repo_lease_acquire(r, REPO_LEASE_SHARED, owner, LEASE_TTL_S, &lk->lease, e);
+    lease_keep *lk = NULL;
+    /* Shared: backups may run together, never with a purge (which leases exclusively). */
+    int rc = lease_keep_start(&lk, r, REPO_LEASE_SHARED, owner, LEASE_TTL_S, "backup", e);
     if (rc)
         return rc;
-    bool renewing = pthread_create(&lk->thread, NULL, lease_main, lk) == 0;
-    if (!renewing)
-        log_warn("cannot start the lease renewal: a backup longer than %d s may lose its lease",
-                 LEASE_TTL_S);
     rc = run_backup(b, r, e);
-    pthread_mutex_lock(&lk->lock);
-    lk->stop = true;
-    pthread_cond_signal(&lk->cond);
-    pthread_mutex_unlock(&lk->lock);
-    if (renewing)
-        pthread_join(lk->thread, NULL);
-    repo_lease_release(lk->lease);
+    lease_keep_stop(lk);
     if (rc && !b->o->keep_snapshot) {
         for (size_t i = 0; i < b->n; i++)
             b->nodes[i].failed = false;
@@ -566,15 +530,12 @@ int cmd_backup(const coord_config *cfg, int argc, char **argv)
     check_result chk;
     memset(&chk, 0, sizeof(chk));
     repo *r = NULL;
-    lease_keeper lk = {.lease = NULL};
-    pthread_mutex_init(&lk.lock, NULL);
-    pthread_cond_init(&lk.cond, NULL);
     int rc = open_cluster(&b, &chk, &e);
     if (rc)
         goto done;
     if ((rc = repo_open(&r, cfg->repository, true, &e)) != 0)
         goto done;
-    rc = leased_backup(&b, r, &lk, &e);
+    rc = leased_backup(&b, r, &e);
 done:
     if (rc)
         fprintf(stderr, "cairn backup: %s\n", e.msg);
@@ -588,8 +549,6 @@ done:
     check_result_free(&chk);
     repo_close(r);
     fleet_close(b.f);
-    pthread_cond_destroy(&lk.cond);
-    pthread_mutex_destroy(&lk.lock);
     cliopt_common_free(&o.c);
     return rc ? CMD_FAILED : CMD_OK;
 }

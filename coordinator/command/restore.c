@@ -251,12 +251,8 @@ static int load_backup(restore_run *run, cairn_err *e)
     repo *r = NULL;
     int rc = repo_open(&r, cfg->repository, false, e);
     run->r = r;
-    if (!rc && strcmp(o->tag, "latest") == 0)
-        rc = catalog_latest(r, source, run->tag, sizeof(run->tag), e);
-    else if (!rc && !name_valid(NAME_TAG, o->tag))
-        rc = err_set(e, CAIRN_EINVAL, "invalid tag '%s'", o->tag);
-    else if (!rc)
-        snprintf(run->tag, sizeof(run->tag), "%s", o->tag);
+    if (!rc)
+        rc = catalog_resolve(r, source, o->tag, run->tag, sizeof(run->tag), e);
     char key[1024];
     if (!rc) {
         repo_cluster_manifest_key(source, run->tag, key, sizeof(key));
