@@ -11,16 +11,15 @@
 
 #include <cmocka.h>
 
-#include "base/hex.h"
 #include "cmd.h"
 #include "command/catalog.h"
 #include "repo/manifest.h"
+#include "repo_fixture.h"
 
 #define HOST_ID "6f2e3d7a-0000-4000-8000-000000000001"
 
 struct fixture {
-    char dir[64];
-    char url[128];
+    repo_fixture rf;
     char *agents[1];
     coord_config cfg;
     repo *r;
@@ -34,7 +33,7 @@ static char *capture(int (*fn)(const coord_config *, int, char **), int argc, ch
 {
     fflush(stdout);
     char path[128];
-    snprintf(path, sizeof(path), "%s/out", fx->dir);
+    snprintf(path, sizeof(path), "%s/out", fx->rf.dir);
     FILE *f = fopen(path, "w+");
     assert_non_null(f);
     int saved = dup(STDOUT_FILENO);
@@ -54,19 +53,7 @@ static char *capture(int (*fn)(const coord_config *, int, char **), int argc, ch
 
 static void put_blob(const char *data)
 {
-    char path[128];
-    snprintf(path, sizeof(path), "%s/blob", fx->dir);
-    FILE *f = fopen(path, "w+");
-    fputs(data, f);
-    fflush(f);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    EVP_DigestUpdate(md, data, strlen(data));
-    hex_digest_final(md, fx->blob);
-    EVP_MD_CTX_free(md);
-    cairn_err e;
-    assert_int_equal(repo_blob_put_fd(fx->r, fx->blob, fileno(f), 1, NULL, NULL, &e), 0);
-    fclose(f);
+    assert_int_equal(repo_fixture_put(&fx->rf, data, fx->blob), 0);
 }
 
 /* A complete backup `tag` of one node started at start_ms, its one file in blob. */
@@ -128,28 +115,22 @@ static void write_backup(const char *tag, uint64_t start_ms, const char *blob)
 static int setup(void **state)
 {
     fx = calloc(1, sizeof(*fx));
-    strcpy(fx->dir, "/tmp/cairn-catalog-XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
-    snprintf(fx->url, sizeof(fx->url), "file://%s/repo", fx->dir);
+    assert_int_equal(repo_fixture_open(&fx->rf), 0);
+    fx->r = fx->rf.r;
     fx->agents[0] = "127.0.0.1:1"; /* nothing listens there */
     fx->cfg.cluster = "prod";
-    fx->cfg.repository = fx->url;
+    fx->cfg.repository = fx->rf.url;
     fx->cfg.insecure = true;
     fx->cfg.agents.items = fx->agents;
     fx->cfg.agents.n = 1;
     fx->cfg.parallel = 4;
     fx->cfg.timeout_s = 1;
-    cairn_err e;
-    assert_int_equal(repo_open(&fx->r, fx->url, true, &e), 0);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    repo_close(fx->r);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(repo_fixture_close(&fx->rf), 0);
     free(fx);
     return 0;
 }
@@ -267,7 +248,7 @@ static void test_repo_init(void **state)
     out = capture(cmd_list, 1, list, &rc);
     assert_int_equal(rc, CMD_FAILED);
     free(out);
-    fx->cfg.repository = fx->url;
+    fx->cfg.repository = fx->rf.url;
 }
 
 static void test_backup_usage(void **state)
@@ -289,7 +270,7 @@ static void test_backup_usage(void **state)
     char *ok[] = {"backup", "--tag", "t9", "--keep-snapshot", "--rate-limit", "1.5"};
     fx->cfg.repository = NULL;
     assert_int_equal(cmd_backup(&fx->cfg, 6, ok), CMD_USAGE);
-    fx->cfg.repository = fx->url;
+    fx->cfg.repository = fx->rf.url;
     /* the one agent does not answer: the cluster is not ready */
     assert_int_equal(cmd_backup(&fx->cfg, 6, ok), CMD_FAILED);
 }
@@ -318,7 +299,7 @@ static void test_restore_usage(void **state)
         char *argv[] = {"restore", "t1", methods[i][0], methods[i][1], methods[i][2]};
         assert_int_equal(cmd_restore(&fx->cfg, 5, argv), CMD_FAILED);
     }
-    fx->cfg.repository = fx->url;
+    fx->cfg.repository = fx->rf.url;
 }
 
 static void test_restore_stops_before_the_cluster(void **state)

@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "base/hex.h"
 #include "command/restore_plan.h"
 #include "repo/manifest.h"
+#include "repo_fixture.h"
 
 #define BLOB_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define BLOB_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -250,32 +250,11 @@ static void test_load_and_stream_balances_bytes(void **state)
 
 /* A file repository holding one blob and a backup of two nodes. */
 struct fixture {
-    char dir[64];
-    char url[128];
+    repo_fixture rf;
     repo *r;
     char blob[65]; /* the blob that is there */
     Cairn__Repo__ClusterManifest *m;
 };
-
-static void put_blob(struct fixture *fx)
-{
-    static const char data[] = "sstable bytes";
-    char path[128];
-    snprintf(path, sizeof(path), "%s/data", fx->dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fwrite(data, 1, sizeof(data) - 1, f);
-    fclose(f);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    EVP_DigestUpdate(md, data, sizeof(data) - 1);
-    hex_digest_final(md, fx->blob);
-    EVP_MD_CTX_free(md);
-    FILE *in = fopen(path, "r");
-    cairn_err e;
-    assert_int_equal(repo_blob_put_fd(fx->r, fx->blob, fileno(in), 1, NULL, NULL, &e), 0);
-    fclose(in);
-}
 
 static void write_node(struct fixture *fx, Cairn__Repo__NodeRef *ref, const char *host_id,
                        const char *blob)
@@ -309,12 +288,9 @@ static void write_node(struct fixture *fx, Cairn__Repo__NodeRef *ref, const char
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
-    strcpy(fx->dir, "/tmp/cairn-plan-XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
-    snprintf(fx->url, sizeof(fx->url), "file://%s/repo", fx->dir);
-    cairn_err e;
-    assert_int_equal(repo_open(&fx->r, fx->url, true, &e), 0);
-    put_blob(fx);
+    assert_int_equal(repo_fixture_open(&fx->rf), 0);
+    fx->r = fx->rf.r;
+    assert_int_equal(repo_fixture_put(&fx->rf, "sstable bytes", fx->blob), 0);
     fx->m = calloc(1, sizeof(*fx->m));
     cairn__repo__cluster_manifest__init(fx->m);
     fx->m->nodes = calloc(2, sizeof(*fx->m->nodes));
@@ -339,10 +315,7 @@ static int teardown(void **state)
     }
     free(fx->m->nodes);
     free(fx->m);
-    repo_close(fx->r);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(repo_fixture_close(&fx->rf), 0);
     free(fx);
     return 0;
 }
