@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 
+#include "base/buf.h"
 #include "command/catalog.h"
 #include "cmd.h"
 #include "cli/human.h"
@@ -29,9 +30,9 @@ typedef struct catalog_entry {
 typedef struct catalog {
     repo *r;
     const char *cluster;
-    catalog_entry *items;
-    size_t n, cap;
-    cairn_err warn;
+    catalog_entry *items; /* points into items_buf */
+    size_t n;
+    buf items_buf;
 } catalog;
 
 static int collect(void *ctx, const char *key, uint64_t size, cairn_err *e)
@@ -51,19 +52,14 @@ static int collect(void *ctx, const char *key, uint64_t size, cairn_err *e)
         fprintf(stderr, "warning: skipping %s: %s\n", key, me.msg);
         return 0;
     }
-    if (c->n == c->cap) {
-        size_t ncap = c->cap ? c->cap * 2 : 16;
-        catalog_entry *ni = realloc(c->items, ncap * sizeof(*ni));
-        if (!ni) {
-            cairn__repo__cluster_manifest__free_unpacked(m, NULL);
-            return err_set(e, CAIRN_ENOMEM, "out of memory");
-        }
-        c->items = ni;
-        c->cap = ncap;
+    catalog_entry ce = {strndup(tag, tl), m};
+    if (buf_append(&c->items_buf, &ce, sizeof(ce), e) != 0) {
+        free(ce.tag);
+        cairn__repo__cluster_manifest__free_unpacked(m, NULL);
+        return CAIRN_ENOMEM;
     }
-    c->items[c->n].tag = strndup(tag, tl);
-    c->items[c->n].m = m;
-    c->n++;
+    c->items = (catalog_entry *)c->items_buf.data;
+    c->n = c->items_buf.len / sizeof(ce);
     return 0;
 }
 
@@ -91,7 +87,7 @@ static void catalog_free(catalog *c)
         free(c->items[i].tag);
         cairn__repo__cluster_manifest__free_unpacked(c->items[i].m, NULL);
     }
-    free(c->items);
+    buf_free(&c->items_buf);
 }
 
 int catalog_latest(repo *r, const char *cluster, char *tag, size_t cap, cairn_err *e)
