@@ -106,6 +106,7 @@ static int group_sstables(restore_plan *p, uint32_t t, size_t start, cairn_err *
         while (k < p->n_files && sstable_split(p->files[k].name, &plen2, &comp) == 0 &&
                plen2 == plen && strncmp(p->files[k].name, p->files[i].name, plen) == 0)
             bytes += p->files[k++].size;
+        CAIRN_ASSERT(k > i); /* file i itself belongs to its SSTable */
         rs_sstable x = {t, p->cur_source, (uint32_t)i, (uint32_t)(k - i), bytes, -1};
         if (push_sstable(p, &x, e) != 0)
             return CAIRN_ENOMEM;

@@ -84,6 +84,7 @@ static void run_one(fleet *f, size_t i, void *arg)
     jobrun *r = arg;
     CAIRN_ASSERT(i < r->n);
     jobrun_node *nd = &r->nodes[i];
+    CAIRN_ASSERT(!nd->job && !nd->failed); /* each node's job is run once */
     Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
     r->request(r->arg, i, &rq);
     Cairn__Rpc__Response *resp = NULL;
