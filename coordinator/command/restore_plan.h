@@ -70,7 +70,8 @@ int restore_plan_check_blobs(repo *r, restore_plan *p, cairn_err *e);
 
 /* Sets every SSTable's target among the n nodes: by *method, which auto resolves to
  * refresh when every source node is there with its tokens, else load-and-stream.
- * Refresh asked for where it cannot be is CAIRN_EINVAL. A NULL node is skipped. */
+ * Refresh asked for where it cannot be is CAIRN_EINVAL. A NULL node (one not described)
+ * never matches a source node. */
 int restore_plan_assign(restore_plan *p, Cairn__Rpc__NodeInfo *const *nodes, size_t n,
                         restore_method *method, cairn_err *e);
 
