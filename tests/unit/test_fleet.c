@@ -15,6 +15,7 @@
 #include "command/catalog.h"
 #include "fleet/jobrun.h"
 #include "net/transport.h"
+#include "repo/manifest.h"
 #include "net/wire.h"
 #include "repo_fixture.h"
 
@@ -104,9 +105,11 @@ static int handle(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, siz
     Cairn__Rpc__Table table, *table_ptrs[1];
     Cairn__Rpc__SnapshotResult snap = CAIRN__RPC__SNAPSHOT_RESULT__INIT;
     Cairn__Rpc__SchemaResult schema = CAIRN__RPC__SCHEMA_RESULT__INIT;
+    Cairn__Rpc__ApplySchemaResult applied = CAIRN__RPC__APPLY_SCHEMA_RESULT__INIT;
     Cairn__Rpc__JobInfo j;
     Cairn__Rpc__Status err = CAIRN__RPC__STATUS__INIT;
     static char *warnings[] = {"a Data.db fails its Digest"};
+    static char *created[] = {"table sales.orders"};
     switch (rq->op_case) {
     case CAIRN__RPC__REQUEST__OP_DESCRIBE:
         describe(a, &node, ring, ring_ptrs, &table, table_ptrs);
@@ -127,6 +130,14 @@ static int handle(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, siz
         schema.size = 321;
         r.result_case = CAIRN__RPC__RESPONSE__RESULT_SCHEMA;
         r.schema = &schema;
+        break;
+    case CAIRN__RPC__REQUEST__OP_APPLY_SCHEMA:
+        applied.created = created;
+        applied.n_created = 1;
+        r.result_case = CAIRN__RPC__RESPONSE__RESULT_APPLY_SCHEMA;
+        r.apply_schema = &applied;
+        break;
+    case CAIRN__RPC__REQUEST__OP_FORGET_RESTORE:
         break;
     case CAIRN__RPC__REQUEST__OP_CLEAR_SNAPSHOT:
         __atomic_add_fetch(&a->clears, 1, __ATOMIC_SEQ_CST);
@@ -190,14 +201,15 @@ static void stop_agents(size_t n)
         transport_server_stop(agents[i].srv);
 }
 
-/* Any op but a poll starts a fake job: a forget request stands in for an upload. */
+/* Starts the fake job with an upload request. */
 static void request(void *arg, size_t i, Cairn__Rpc__Request *rq)
 {
-    static Cairn__Rpc__ForgetRestoreRequest fr = CAIRN__RPC__FORGET_RESTORE_REQUEST__INIT;
-    fr.tag = "t1";
+    static Cairn__Rpc__UploadRequest ur = CAIRN__RPC__UPLOAD_REQUEST__INIT;
+    ur.tag = "t1";
+    ur.repository = "file:///nowhere";
     __atomic_add_fetch((int *)arg, 1, __ATOMIC_SEQ_CST);
-    rq->op_case = CAIRN__RPC__REQUEST__OP_FORGET_RESTORE;
-    rq->forget_restore = &fr;
+    rq->op_case = CAIRN__RPC__REQUEST__OP_UPLOAD;
+    rq->upload = &ur;
 }
 
 static int run(size_t n, jobrun_node *nodes, int *starts, cairn_err *e)
@@ -327,6 +339,75 @@ static void test_backup_upload_fails_keeps_snapshot(void **state)
     stop_backup_agents();
 }
 
+/* Backup t1 of the fake ring: each node one SSTable of one stored blob. */
+static void write_backup(void)
+{
+    static char *tokens[] = {"-3", "11"};
+    char blob[65], keys[N_HOSTS][256], shas[N_HOSTS][65], ckey[256];
+    assert_int_equal(repo_fixture_put(&rf, "the bytes of an SSTable", blob), 0);
+    Cairn__Repo__NodeRef refs[N_HOSTS], *ref_ptrs[N_HOSTS];
+    for (size_t i = 0; i < N_HOSTS; i++) {
+        Cairn__Repo__NodeManifest h = CAIRN__REPO__NODE_MANIFEST__INIT;
+        h.cluster = "prod";
+        h.tag = "t1";
+        h.host_id = host_ids[i];
+        h.tokens = tokens;
+        h.n_tokens = 2;
+        repo_node_manifest_key("prod", "t1", host_ids[i], keys[i], sizeof(keys[i]));
+        manifest_writer *w = NULL;
+        cairn_err e;
+        assert_int_equal(manifest_node_begin(rf.r, keys[i], &h, &w, &e), 0);
+        Cairn__Repo__FileEntry f = CAIRN__REPO__FILE_ENTRY__INIT, *fp[] = {&f};
+        f.name = "me-1-big-Data.db";
+        f.blob = blob;
+        f.size = 23;
+        Cairn__Repo__TableEntry te = CAIRN__REPO__TABLE_ENTRY__INIT;
+        te.keyspace = "sales";
+        te.name = "orders";
+        te.files = fp;
+        te.n_files = 1;
+        assert_int_equal(manifest_node_add_table(w, &te, &e), 0);
+        assert_int_equal(manifest_node_finish(w, shas[i], &e), 0);
+        cairn__repo__node_ref__init(&refs[i]);
+        refs[i].host_id = host_ids[i];
+        refs[i].manifest_key = keys[i];
+        refs[i].manifest_sha256 = shas[i];
+        ref_ptrs[i] = &refs[i];
+    }
+    Cairn__Repo__ClusterManifest m = CAIRN__REPO__CLUSTER_MANIFEST__INIT;
+    m.cluster = "prod";
+    m.tag = "t1";
+    m.start_ms = 1000;
+    m.schema_blob = blob;
+    m.nodes = ref_ptrs;
+    m.n_nodes = N_HOSTS;
+    repo_cluster_manifest_key("prod", "t1", ckey, sizeof(ckey));
+    cairn_err e;
+    assert_int_equal(manifest_cluster_write(rf.r, ckey, &m, &e), 0);
+}
+
+static void test_restore(void **state)
+{
+    start_backup_agents(AGENT_DONE, AGENT_DONE);
+    write_backup();
+    char *refresh[] = {"restore", "latest", "--schema", "--method", "refresh"};
+    assert_int_equal(cmd_restore(&cfg, 5, refresh), CMD_OK);
+    char *las[] = {"restore", "t1", "--method", "load-and-stream", "--json"};
+    assert_int_equal(cmd_restore(&cfg, 5, las), CMD_OK);
+    char *schema_only[] = {"restore", "t1", "--schema", "--no-data", "--json"};
+    assert_int_equal(cmd_restore(&cfg, 5, schema_only), CMD_OK);
+    stop_backup_agents();
+}
+
+static void test_restore_fails_on_a_node(void **state)
+{
+    start_backup_agents(AGENT_DONE, AGENT_FAILS);
+    write_backup();
+    char *argv[] = {"restore", "t1"};
+    assert_int_equal(cmd_restore(&cfg, 2, argv), CMD_FAILED);
+    stop_backup_agents();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +417,8 @@ int main(void)
         cmocka_unit_test(test_backup),
         cmocka_unit_test(test_backup_flush_fails),
         cmocka_unit_test(test_backup_upload_fails_keeps_snapshot),
+        cmocka_unit_test(test_restore),
+        cmocka_unit_test(test_restore_fails_on_a_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
