@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "base/hex.h"
 #include "scylla/names.h"
 
 #define CA_DAYS    (10 * 365 + 3)
@@ -310,10 +311,11 @@ int certs_init(const char *dir, cairn_err *e)
 
     /* A random suffix tells this CA from the one that replaces it some day. */
     unsigned char id[4];
-    char cn[64];
+    char hex[2 * sizeof(id) + 1], cn[64];
     if (RAND_bytes(id, sizeof(id)) != 1)
         return ossl_err(e, "cannot draw random bytes");
-    snprintf(cn, sizeof(cn), "cairn cluster CA %02x%02x%02x%02x", id[0], id[1], id[2], id[3]);
+    hex_encode(id, sizeof(id), hex);
+    snprintf(cn, sizeof(cn), "cairn cluster CA %s", hex);
     static const cert_ext exts[] = {
         {NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
         {NID_key_usage, "critical,keyCertSign,cRLSign"},

@@ -2,8 +2,20 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "base/debug.h"
 #include "cmd.h"
+
+#define CLIOPT_MAX_EXTRA 16
+
+static const struct option common_opts[] = {
+    {"keyspace", required_argument, NULL, 'k'}, {"exclude", required_argument, NULL, 'x'},
+    {"parallel", required_argument, NULL, 'p'}, {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+};
+
+#define N_COMMON (sizeof(common_opts) / sizeof(common_opts[0]))
 
 int cliopt_parallel(const char *cmd, const char *arg, unsigned *out)
 {
@@ -26,4 +38,54 @@ int cliopt_filter(select_filter *f, bool include, const char *pattern)
         return CMD_FAILED;
     }
     return 0;
+}
+
+static int take_common(const char *cmd, const char *usage, int c, cliopt_common *o)
+{
+    switch (c) {
+    case 'k':
+    case 'x':
+        return cliopt_filter(&o->filter, c == 'k', optarg);
+    case 'p':
+        return cliopt_parallel(cmd, optarg, &o->parallel);
+    case 'j':
+        o->json = true;
+        return 0;
+    case 'h':
+        printf("%s\n", usage);
+        return -1;
+    default:
+        return CMD_USAGE;
+    }
+}
+
+int cliopt_parse(const char *cmd, const char *usage, const struct option *extra, cliopt_fn fn,
+                 void *arg, cliopt_common *o, int argc, char **argv)
+{
+    struct option opts[N_COMMON + CLIOPT_MAX_EXTRA + 1];
+    size_t n = 0;
+    for (; n < N_COMMON; n++)
+        opts[n] = common_opts[n];
+    for (size_t i = 0; extra && extra[i].name; i++) {
+        CAIRN_ASSERT(i < CLIOPT_MAX_EXTRA && !strchr("kxpjh", extra[i].val));
+        opts[n++] = extra[i];
+    }
+    opts[n] = (struct option){NULL, 0, NULL, 0};
+    o->parallel = CLIOPT_PARALLEL_DEFAULT;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        bool own = c != '?' && !strchr("kxpjh", c);
+        int rc = own ? fn(arg, c, optarg) : take_common(cmd, usage, c, o);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+void cliopt_common_free(cliopt_common *o)
+{
+    free(o->filter.include);
+    free(o->filter.exclude);
+    memset(&o->filter, 0, sizeof(o->filter));
 }

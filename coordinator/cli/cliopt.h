@@ -1,10 +1,41 @@
 /*
- * cliopt - options that several subcommands take in the same form.
+ * cliopt - the options that several subcommands take in the same form, and the one
+ * parser that reads them: --keyspace and --exclude globs, --parallel, --json, --help.
+ *
+ * A command hands its own options to cliopt_parse as a getopt_long table and a
+ * function that takes them; the values 'k', 'x', 'p', 'j' and 'h' are the common ones.
  */
 #ifndef CAIRN_CLIOPT_H
 #define CAIRN_CLIOPT_H
 
+#include <getopt.h>
+#include <stdbool.h>
+
 #include "cli/select.h"
+
+/* The parallelism a command gets when --parallel is not given. */
+#define CLIOPT_PARALLEL_DEFAULT 16
+
+typedef struct cliopt_common {
+    select_filter filter; /* free with cliopt_common_free */
+    unsigned parallel;
+    bool json;
+} cliopt_common;
+
+/* Takes one of the command's own options (val as in its table); returns 0, or a CMD_
+ * status after printing the problem. */
+typedef int (*cliopt_fn)(void *arg, int val, const char *optarg);
+
+/*
+ * Parses argv (argv[0] the command) for `cairn cmd`: the common options into o, the
+ * command's own (extra, NULL-terminated, at most 16) through fn. Returns 0 with optind
+ * at the first positional argument, -1 after printing usage for --help, or a CMD_
+ * status for a bad option.
+ */
+int cliopt_parse(const char *cmd, const char *usage, const struct option *extra, cliopt_fn fn,
+                 void *arg, cliopt_common *o, int argc, char **argv);
+
+void cliopt_common_free(cliopt_common *o);
 
 /* --parallel N: nodes at a time, 1 to 1024. Prints the problem under cmd's name. */
 int cliopt_parallel(const char *cmd, const char *arg, unsigned *out);

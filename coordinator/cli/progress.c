@@ -1,5 +1,6 @@
 #include "cli/progress.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,8 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/human.h"
+#include "base/debug.h"
 #include "base/log.h"
+#include "cli/human.h"
 
 /* More lines than this scroll a terminal away; the rest are summed in the total. */
 #define PROGRESS_MAX_LINES    20
@@ -74,8 +76,16 @@ static void total_line(const progress *p, char *buf, size_t cap)
              human_bytes((uint64_t)rate, b3, sizeof(b3)), b4);
 }
 
+/* For assertions only: whether someone (the caller, we trust) holds p's lock. */
+static bool lock_held(progress *p)
+{
+    return pthread_mutex_trylock(&p->lock) == EBUSY;
+}
+
+/* Called with the lock held: the nodes change under progress_set. */
 static void draw(progress *p)
 {
+    CAIRN_ASSERT(lock_held(p));
     char line[256];
     if (!p->tty) {
         uint64_t now = human_mono_ms();
@@ -148,6 +158,7 @@ int progress_start(progress **out, const char *verb, size_t n, const char *const
 void progress_set(progress *p, size_t i, progress_state st, uint64_t bytes_done,
                   uint64_t bytes_total, uint64_t files_done, uint64_t files_total)
 {
+    CAIRN_ASSERT(i < p->n);
     pthread_mutex_lock(&p->lock);
     p->nodes[i] = (progress_node){st, bytes_done, bytes_total, files_done, files_total};
     pthread_mutex_unlock(&p->lock);
@@ -163,7 +174,9 @@ void progress_stop(progress *p)
         pthread_cond_signal(&p->cond);
         pthread_mutex_unlock(&p->lock);
         pthread_join(p->thread, NULL);
+        pthread_mutex_lock(&p->lock);
         draw(p);
+        pthread_mutex_unlock(&p->lock);
     }
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->lock);

@@ -6,8 +6,6 @@
  * cluster manifest, last, which is what makes the backup exist. On any failure no
  * cluster manifest is written and the snapshots of the tag are cleared.
  */
-#include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +24,19 @@
 #include "fleet/jobrun.h"
 #include "repo/repo.h"
 #include "cli/select.h"
+#include "command/lease_keep.h"
 
 #define LEASE_TTL_S      120
 #define CLEAR_TIMEOUT_MS 10000
 
+#define BACKUP_USAGE                                                                               \
+    "usage: cairn backup [--tag T] [--keyspace GLOB]... [--exclude GLOB]... "                      \
+    "[--keep-snapshot] [--parallel N] [--rate-limit MiB/s] [--json]"
+
 typedef struct backup_opts {
     char tag[160];
-    select_filter filter;
-    bool keep_snapshot, json;
-    unsigned parallel;
+    cliopt_common c;
+    bool keep_snapshot;
     uint64_t rate_limit;
 } backup_opts;
 
@@ -58,69 +60,45 @@ typedef struct backup_run {
     jobrun_node *jobs;
 } backup_run;
 
+static int take_option(void *arg, int c, const char *val)
+{
+    backup_opts *o = arg;
+    char *end = NULL;
+    switch (c) {
+    case 't':
+        if (!name_valid(NAME_TAG, val)) {
+            fprintf(stderr,
+                    "cairn backup: invalid tag '%s': use 1 to 128 letters, digits, "
+                    "'_', '.' or '-'\n",
+                    val);
+            return CMD_USAGE;
+        }
+        snprintf(o->tag, sizeof(o->tag), "%s", val);
+        return 0;
+    case 's':
+        o->keep_snapshot = true;
+        return 0;
+    default: { /* 'r' */
+        double mib = strtod(val, &end);
+        if (*end || mib <= 0) {
+            fprintf(stderr, "cairn backup: --rate-limit takes MiB/s per node, e.g. 100\n");
+            return CMD_USAGE;
+        }
+        o->rate_limit = (uint64_t)(mib * 1048576.0);
+        return 0;
+    }
+    }
+}
+
 static int parse_args(backup_opts *o, int argc, char **argv)
 {
     static const struct option opts[] = {{"tag", required_argument, NULL, 't'},
-                                         {"keyspace", required_argument, NULL, 'k'},
-                                         {"exclude", required_argument, NULL, 'x'},
                                          {"keep-snapshot", no_argument, NULL, 's'},
-                                         {"parallel", required_argument, NULL, 'p'},
                                          {"rate-limit", required_argument, NULL, 'r'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    o->parallel = 16;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        char *end = NULL;
-        switch (c) {
-        case 't':
-            if (!name_valid(NAME_TAG, optarg)) {
-                fprintf(stderr,
-                        "cairn backup: invalid tag '%s': use 1 to 128 letters, digits, "
-                        "'_', '.' or '-'\n",
-                        optarg);
-                return CMD_USAGE;
-            }
-            snprintf(o->tag, sizeof(o->tag), "%s", optarg);
-            break;
-        case 'k':
-        case 'x': {
-            int rc = cliopt_filter(&o->filter, c == 'k', optarg);
-            if (rc)
-                return rc;
-            break;
-        }
-        case 's':
-            o->keep_snapshot = true;
-            break;
-        case 'j':
-            o->json = true;
-            break;
-        case 'p': {
-            int rc = cliopt_parallel("backup", optarg, &o->parallel);
-            if (rc)
-                return rc;
-            break;
-        }
-        case 'r': {
-            double mib = strtod(optarg, &end);
-            if (*end || mib <= 0) {
-                fprintf(stderr, "cairn backup: --rate-limit takes MiB/s per node, e.g. 100\n");
-                return CMD_USAGE;
-            }
-            o->rate_limit = (uint64_t)(mib * 1048576.0);
-            break;
-        }
-        case 'h':
-            printf("usage: cairn backup [--tag T] [--keyspace GLOB]... [--exclude GLOB]... "
-                   "[--keep-snapshot] [--parallel N] [--rate-limit MiB/s] [--json]\n");
-            return -1;
-        default:
-            return CMD_USAGE;
-        }
-    }
+    int rc = cliopt_parse("backup", BACKUP_USAGE, opts, take_option, o, &o->c, argc, argv);
+    if (rc)
+        return rc;
     if (optind != argc) {
         fprintf(stderr, "cairn backup: unexpected argument '%s'\n", argv[optind]);
         return CMD_USAGE;
@@ -141,7 +119,7 @@ static int select_tables(backup_run *b, cairn_err *e)
         const Cairn__Rpc__NodeInfo *info = fleet_get(b->f, b->nodes[i].agent)->info;
         for (size_t t = 0; t < info->n_tables; t++) {
             Cairn__Rpc__Table *tb = info->tables[t];
-            if (!select_match(&b->o->filter, tb->keyspace, tb->name))
+            if (!select_match(&b->o->c.filter, tb->keyspace, tb->name))
                 continue;
             bool seen = false;
             for (size_t k = 0; k < b->n_tables && !seen; k++)
@@ -185,11 +163,8 @@ static void flush_one(fleet *f, size_t i, void *arg)
     fr.n_tables = b->n_tables;
     rq.op_case = CAIRN__RPC__REQUEST__OP_FLUSH;
     rq.flush = &fr;
-    Cairn__Rpc__Response *resp = NULL;
-    if (fleet_call(f, nr->agent, &rq, &resp, fleet_timeout_ms(f) * 10, &nr->err) != 0)
+    if (fleet_call_ok(f, nr->agent, &rq, fleet_timeout_ms(f) * 10, &nr->err) != 0)
         nr->failed = true;
-    else
-        cairn__rpc__response__free_unpacked(resp, NULL);
 }
 
 static void snapshot_one(fleet *f, size_t i, void *arg)
@@ -223,15 +198,12 @@ static void clear_one(fleet *f, size_t i, void *arg)
     cr.tag = b->o->tag;
     rq.op_case = CAIRN__RPC__REQUEST__OP_CLEAR_SNAPSHOT;
     rq.clear_snapshot = &cr;
-    Cairn__Rpc__Response *resp = NULL;
     cairn_err e;
     /* Best effort on a failing backup: a node that does not answer soon keeps its
      * snapshot, and the warning says which. */
-    if (fleet_call(f, b->nodes[i].agent, &rq, &resp, CLEAR_TIMEOUT_MS, &e) != 0)
+    if (fleet_call_ok(f, b->nodes[i].agent, &rq, CLEAR_TIMEOUT_MS, &e) != 0)
         log_warn("could not clear snapshot %s (remove it with nodetool clearsnapshot -t %s): %s",
                  b->o->tag, b->o->tag, e.msg);
-    else
-        cairn__rpc__response__free_unpacked(resp, NULL);
 }
 
 /* The upload request for node i; the same request re-attaches to a running job. */
@@ -296,10 +268,10 @@ static int write_cluster_manifest(backup_run *b, repo *r, const char *schema_blo
     m->schema_size = schema_size;
     m->skew_ms = skew;
     m->tables = b->n_tables;
-    m->keyspace_filter = (char **)b->o->filter.include;
-    m->n_keyspace_filter = b->o->filter.n_include;
-    m->exclude_filter = (char **)b->o->filter.exclude;
-    m->n_exclude_filter = b->o->filter.n_exclude;
+    m->keyspace_filter = (char **)b->o->c.filter.include;
+    m->n_keyspace_filter = b->o->c.filter.n_include;
+    m->exclude_filter = (char **)b->o->c.filter.exclude;
+    m->n_exclude_filter = b->o->c.filter.n_exclude;
     for (size_t i = 0; i < b->n; i++) {
         const Cairn__Rpc__NodeInfo *info = fleet_get(b->f, b->nodes[i].agent)->info;
         const Cairn__Rpc__JobInfo *j = b->jobs[i].job;
@@ -364,7 +336,7 @@ static void print_summary(const backup_run *b, const Cairn__Repo__ClusterManifes
                            "list", "delete",   "multipart", "retries"};
     const uint64_t counts[] = {q->puts,  q->part_puts, q->gets,          q->heads,
                                q->lists, q->deletes,   q->mpu_initiates, q->retries};
-    if (b->o->json) {
+    if (b->o->c.json) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "tag", json_object_new_string(b->o->tag));
         json_object_object_add(o, "nodes", json_object_new_int64((int64_t)b->n));
@@ -397,37 +369,9 @@ static void print_summary(const backup_run *b, const Cairn__Repo__ClusterManifes
     printf("\n");
 }
 
-/* Renews the shared lease while the backup runs, so it outlives LEASE_TTL_S but a
- * coordinator that dies lets it expire. */
-typedef struct lease_keeper {
-    repo_lease *lease;
-    bool stop;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    pthread_t thread;
-} lease_keeper;
-
-static void *lease_main(void *p)
+/* The tables, and a tag that no backup of the cluster has yet. */
+static int check_new(backup_run *b, repo *r, cairn_err *e)
 {
-    lease_keeper *k = p;
-    pthread_mutex_lock(&k->lock);
-    while (!k->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += LEASE_TTL_S / 3;
-        if (pthread_cond_timedwait(&k->cond, &k->lock, &ts) == 0 || k->stop)
-            continue;
-        cairn_err e;
-        if (repo_lease_renew(k->lease, &e) != 0)
-            log_warn("could not renew the repository lease: %s", e.msg);
-    }
-    pthread_mutex_unlock(&k->lock);
-    return NULL;
-}
-
-static int run_backup(backup_run *b, repo *r, cairn_err *e)
-{
-    uint64_t start_ms = human_now_ms(), t0 = human_mono_ms();
     int rc = select_tables(b, e);
     if (rc)
         return rc;
@@ -437,11 +381,17 @@ static int run_backup(backup_run *b, repo *r, cairn_err *e)
     if (repo_manifest_stat(r, key, &sz, NULL) == 0)
         return err_set(e, CAIRN_EEXIST, "a backup tagged %s already exists: choose another --tag",
                        b->o->tag);
+    return 0;
+}
 
-    if (!b->o->json)
+/* Flushes, then snapshots every node; *skew is the spread of the snapshot times. */
+static int take_snapshots(backup_run *b, uint64_t *skew, cairn_err *e)
+{
+    if (!b->o->c.json)
         fprintf(stderr, "flushing %zu tables on %zu nodes\n", b->n_tables, b->n);
     call_all(b, flush_one);
-    if ((rc = gather_failures(b, "flush", e)) != 0)
+    int rc = gather_failures(b, "flush", e);
+    if (rc)
         return rc;
     call_all(b, snapshot_one);
     if ((rc = gather_failures(b, "snapshot", e)) != 0)
@@ -453,45 +403,111 @@ static int run_backup(backup_run *b, repo *r, cairn_err *e)
         if (b->nodes[i].snapshot_ms > hi)
             hi = b->nodes[i].snapshot_ms;
     }
-    if (!b->o->json)
+    *skew = hi - lo;
+    if (!b->o->c.json)
         fprintf(stderr, "snapshot %s taken on %zu nodes (skew %llu ms)\n", b->o->tag, b->n,
-                (unsigned long long)(hi - lo));
+                (unsigned long long)*skew);
+    return 0;
+}
 
-    /* The schema once, from the first node. */
+/* The schema once, from the first node, into blob (65 bytes). */
+static int backup_schema(backup_run *b, char *blob, uint64_t *size, cairn_err *e)
+{
     Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
     Cairn__Rpc__SchemaRequest sr = CAIRN__RPC__SCHEMA_REQUEST__INIT;
     sr.repository = b->cfg->repository;
     rq.op_case = CAIRN__RPC__REQUEST__OP_SCHEMA;
     rq.schema = &sr;
     Cairn__Rpc__Response *resp = NULL;
-    if ((rc = fleet_call(b->f, b->nodes[0].agent, &rq, &resp, fleet_timeout_ms(b->f), e)) != 0)
+    if (fleet_call(b->f, b->nodes[0].agent, &rq, &resp, fleet_timeout_ms(b->f), e) != 0)
         return err_prefix(e, "schema backup");
     if (resp->result_case != CAIRN__RPC__RESPONSE__RESULT_SCHEMA) {
         cairn__rpc__response__free_unpacked(resp, NULL);
         return err_set(e, CAIRN_EPROTO, "the agent answered the schema request without a blob");
     }
-    char schema_blob[65];
-    snprintf(schema_blob, sizeof(schema_blob), "%s", resp->schema->blob);
-    uint64_t schema_size = resp->schema->size;
+    snprintf(blob, 65, "%s", resp->schema->blob);
+    *size = resp->schema->size;
     cairn__rpc__response__free_unpacked(resp, NULL);
+    return 0;
+}
 
+/* Every node uploads its share, as one agent job each. */
+static int upload_all(backup_run *b, cairn_err *e)
+{
     b->upload = calloc(b->n, sizeof(*b->upload));
     b->jobs = calloc(b->n, sizeof(*b->jobs));
     if (!b->upload || !b->jobs)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
     for (size_t i = 0; i < b->n; i++)
         b->jobs[i].agent = b->nodes[i].agent;
-    if ((rc = jobrun_all(b->f, b->jobs, b->n, b->o->parallel, "backup", b->o->json, upload_request,
-                         b, e)) != 0)
-        return rc;
+    return jobrun_all(b->f, b->jobs, b->n, b->o->c.parallel, "backup", b->o->c.json, upload_request,
+                      b, e);
+}
 
+static int run_backup(backup_run *b, repo *r, cairn_err *e)
+{
+    uint64_t start_ms = human_now_ms(), t0 = human_mono_ms();
+    uint64_t skew = 0, schema_size = 0;
+    char schema_blob[65];
+    int rc = check_new(b, r, e);
+    if (!rc)
+        rc = take_snapshots(b, &skew, e);
+    if (!rc)
+        rc = backup_schema(b, schema_blob, &schema_size, e);
+    if (!rc)
+        rc = upload_all(b, e);
+    if (rc)
+        return rc;
     Cairn__Repo__ClusterManifest m = CAIRN__REPO__CLUSTER_MANIFEST__INIT;
-    rc = write_cluster_manifest(b, r, schema_blob, schema_size, start_ms, hi - lo, &m, e);
+    rc = write_cluster_manifest(b, r, schema_blob, schema_size, start_ms, skew, &m, e);
     if (rc)
         return err_prefix(e, "writing the cluster manifest");
     store_counts q = total_requests(b, r);
     print_summary(b, &m, &q, human_mono_ms() - t0);
     return 0;
+}
+
+/* Opens the fleet and checks that the cluster is ready; one node_run per agent. */
+static int open_cluster(backup_run *b, check_result *chk, cairn_err *e)
+{
+    int rc = fleet_open(&b->f, b->cfg, e);
+    if (!rc)
+        rc = check_cluster(b->f, chk, e);
+    if (rc)
+        return rc;
+    if (!chk->ready) {
+        check_print_problems(chk);
+        return err_set(e, CAIRN_EREMOTE, "the cluster is not ready for a backup (see above)");
+    }
+    b->n = fleet_size(b->f);
+    b->nodes = calloc(b->n, sizeof(*b->nodes));
+    if (!b->nodes)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < b->n; i++)
+        b->nodes[i].agent = i;
+    return 0;
+}
+
+/* Runs the backup under the shared lease, renewed while it runs; on failure the
+ * snapshots of the tag are cleared unless the operator keeps them. */
+static int leased_backup(backup_run *b, repo *r, cairn_err *e)
+{
+    char owner[512], host[128] = "?";
+    gethostname(host, sizeof(host));
+    snprintf(owner, sizeof(owner), "cairn backup %s on %s pid %d", b->o->tag, host, (int)getpid());
+    lease_keep *lk = NULL;
+    /* Shared: backups may run together, never with a purge (which leases exclusively). */
+    int rc = lease_keep_start(&lk, r, REPO_LEASE_SHARED, owner, LEASE_TTL_S, "backup", e);
+    if (rc)
+        return rc;
+    rc = run_backup(b, r, e);
+    lease_keep_stop(lk);
+    if (rc && !b->o->keep_snapshot) {
+        for (size_t i = 0; i < b->n; i++)
+            b->nodes[i].failed = false;
+        call_all(b, clear_one);
+    }
+    return rc;
 }
 
 int cmd_backup(const coord_config *cfg, int argc, char **argv)
@@ -500,65 +516,26 @@ int cmd_backup(const coord_config *cfg, int argc, char **argv)
     memset(&o, 0, sizeof(o));
     int prc = parse_args(&o, argc, argv);
     if (prc) {
-        free(o.filter.include);
-        free(o.filter.exclude);
+        cliopt_common_free(&o.c);
         return prc < 0 ? CMD_OK : prc;
     }
     cairn_err e;
     err_clear(&e);
     if (!cfg->repository) {
         fprintf(stderr, "cairn backup: no `repository` in the configuration\n");
+        cliopt_common_free(&o.c);
         return CMD_USAGE;
     }
     backup_run b = {.cfg = cfg, .o = &o};
     check_result chk;
     memset(&chk, 0, sizeof(chk));
     repo *r = NULL;
-    lease_keeper lk = {.lease = NULL};
-    pthread_mutex_init(&lk.lock, NULL);
-    pthread_cond_init(&lk.cond, NULL);
-    int rc = fleet_open(&b.f, cfg, &e);
-    if (!rc)
-        rc = check_cluster(b.f, &chk, &e);
+    int rc = open_cluster(&b, &chk, &e);
     if (rc)
         goto done;
-    if (!chk.ready) {
-        check_print_problems(&chk);
-        rc = err_set(&e, CAIRN_EREMOTE, "the cluster is not ready for a backup (see above)");
-        goto done;
-    }
-    b.n = fleet_size(b.f);
-    b.nodes = calloc(b.n, sizeof(*b.nodes));
-    if (!b.nodes) {
-        rc = err_set(&e, CAIRN_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < b.n; i++)
-        b.nodes[i].agent = i;
     if ((rc = repo_open(&r, cfg->repository, cfg->store, true, &e)) != 0)
         goto done;
-    char owner[512], host[128] = "?";
-    gethostname(host, sizeof(host));
-    snprintf(owner, sizeof(owner), "cairn backup %s on %s pid %d", o.tag, host, (int)getpid());
-    if ((rc = repo_lease_acquire(r, REPO_LEASE_SHARED, owner, LEASE_TTL_S, &lk.lease, &e)) != 0)
-        goto done;
-    bool renewing = pthread_create(&lk.thread, NULL, lease_main, &lk) == 0;
-    if (!renewing)
-        log_warn("cannot start the lease renewal: a backup longer than %d s may lose its lease",
-                 LEASE_TTL_S);
-    rc = run_backup(&b, r, &e);
-    pthread_mutex_lock(&lk.lock);
-    lk.stop = true;
-    pthread_cond_signal(&lk.cond);
-    pthread_mutex_unlock(&lk.lock);
-    if (renewing)
-        pthread_join(lk.thread, NULL);
-    repo_lease_release(lk.lease);
-    if (rc && !o.keep_snapshot) {
-        for (size_t i = 0; i < b.n; i++)
-            b.nodes[i].failed = false;
-        call_all(&b, clear_one);
-    }
+    rc = leased_backup(&b, r, &e);
 done:
     if (rc)
         fprintf(stderr, "cairn backup: %s\n", e.msg);
@@ -572,9 +549,6 @@ done:
     check_result_free(&chk);
     repo_close(r);
     fleet_close(b.f);
-    pthread_cond_destroy(&lk.cond);
-    pthread_mutex_destroy(&lk.lock);
-    free(o.filter.include);
-    free(o.filter.exclude);
+    cliopt_common_free(&o.c);
     return rc ? CMD_FAILED : CMD_OK;
 }

@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 
+#include "base/buf.h"
 #include "command/catalog.h"
 #include "cmd.h"
 #include "cli/human.h"
@@ -29,9 +30,9 @@ typedef struct catalog_entry {
 typedef struct catalog {
     repo *r;
     const char *cluster;
-    catalog_entry *items;
-    size_t n, cap;
-    cairn_err warn;
+    catalog_entry *items; /* points into items_buf */
+    size_t n;
+    buf items_buf;
 } catalog;
 
 static int collect(void *ctx, const char *key, uint64_t size, cairn_err *e)
@@ -51,19 +52,14 @@ static int collect(void *ctx, const char *key, uint64_t size, cairn_err *e)
         fprintf(stderr, "warning: skipping %s: %s\n", key, me.msg);
         return 0;
     }
-    if (c->n == c->cap) {
-        size_t ncap = c->cap ? c->cap * 2 : 16;
-        catalog_entry *ni = realloc(c->items, ncap * sizeof(*ni));
-        if (!ni) {
-            cairn__repo__cluster_manifest__free_unpacked(m, NULL);
-            return err_set(e, CAIRN_ENOMEM, "out of memory");
-        }
-        c->items = ni;
-        c->cap = ncap;
+    catalog_entry ce = {strndup(tag, tl), m};
+    if (buf_append(&c->items_buf, &ce, sizeof(ce), e) != 0) {
+        free(ce.tag);
+        cairn__repo__cluster_manifest__free_unpacked(m, NULL);
+        return CAIRN_ENOMEM;
     }
-    c->items[c->n].tag = strndup(tag, tl);
-    c->items[c->n].m = m;
-    c->n++;
+    c->items = (catalog_entry *)c->items_buf.data;
+    c->n = c->items_buf.len / sizeof(ce);
     return 0;
 }
 
@@ -91,7 +87,7 @@ static void catalog_free(catalog *c)
         free(c->items[i].tag);
         cairn__repo__cluster_manifest__free_unpacked(c->items[i].m, NULL);
     }
-    free(c->items);
+    buf_free(&c->items_buf);
 }
 
 int catalog_latest(repo *r, const char *cluster, char *tag, size_t cap, cairn_err *e)
@@ -105,6 +101,17 @@ int catalog_latest(repo *r, const char *cluster, char *tag, size_t cap, cairn_er
         snprintf(tag, cap, "%s", c.items[0].tag);
     catalog_free(&c);
     return rc;
+}
+
+int catalog_resolve(repo *r, const char *cluster, const char *tag, char *out, size_t cap,
+                    cairn_err *e)
+{
+    if (strcmp(tag, "latest") == 0)
+        return catalog_latest(r, cluster, out, cap, e);
+    if (!name_valid(NAME_TAG, tag))
+        return err_set(e, CAIRN_EINVAL, "invalid tag '%s'", tag);
+    snprintf(out, cap, "%s", tag);
+    return 0;
 }
 
 static int open_repo(const coord_config *cfg, repo **r, cairn_err *e)
@@ -245,6 +252,115 @@ static int sum_table(void *ctx, const Cairn__Repo__TableEntry *te, cairn_err *e)
     return 0;
 }
 
+static void table_sums_free(show_ctx *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->t[i].keyspace);
+        free(s->t[i].name);
+    }
+    free(s->t);
+}
+
+/* The backup's cluster manifest, and its tables summed over the node manifests. */
+static int show_load(const coord_config *cfg, catalog *c, const char *tag, show_ctx *s,
+                     Cairn__Repo__ClusterManifest **out, cairn_err *e)
+{
+    char resolved[160];
+    int rc = catalog_resolve(c->r, cfg->cluster, tag, resolved, sizeof(resolved), e);
+    char key[1024];
+    if (!rc) {
+        repo_cluster_manifest_key(cfg->cluster, resolved, key, sizeof(key));
+        rc = manifest_cluster_read(c->r, key, out, e);
+        if (rc == CAIRN_ENOENT)
+            err_set(e, rc, "no complete backup tagged %s for cluster %s (see `cairn list`)",
+                    resolved, cfg->cluster);
+    }
+    if (rc)
+        return rc;
+    const Cairn__Repo__ClusterManifest *m = *out;
+    if (s->files && s->json)
+        s->jfiles = json_object_new_array();
+    if (s->files && !s->json)
+        printf("files (host id, table, name, size, blob):\n");
+    for (size_t i = 0; !rc && i < m->n_nodes; i++) {
+        Cairn__Repo__NodeManifest *h = NULL;
+        s->host_id = m->nodes[i]->host_id;
+        rc = manifest_node_read(c->r, m->nodes[i]->manifest_key, m->nodes[i]->manifest_sha256, &h,
+                                sum_table, s, e);
+        if (h)
+            cairn__repo__node_manifest__free_unpacked(h, NULL);
+    }
+    return rc;
+}
+
+static json_object *jint(uint64_t v)
+{
+    return json_object_new_int64((int64_t)v);
+}
+
+static void show_json(const Cairn__Repo__ClusterManifest *m, show_ctx *s)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "tag", json_object_new_string(m->tag));
+    json_object_object_add(o, "cluster", json_object_new_string(m->cluster));
+    json_object_object_add(o, "start_ms", jint(m->start_ms));
+    json_object_object_add(o, "end_ms", jint(m->end_ms));
+    json_object_object_add(o, "skew_ms", jint(m->skew_ms));
+    json_object_object_add(o, "bytes", jint(m->bytes));
+    json_object_object_add(o, "files", jint(m->files));
+    json_object_object_add(o, "schema_size", jint(m->schema_size));
+    json_object *nodes = json_object_new_array();
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        json_object *n = json_object_new_object();
+        json_object_object_add(n, "host_id", json_object_new_string(m->nodes[i]->host_id));
+        json_object_object_add(n, "address", json_object_new_string(m->nodes[i]->address));
+        json_object_object_add(n, "dc", json_object_new_string(m->nodes[i]->dc));
+        json_object_object_add(n, "rack", json_object_new_string(m->nodes[i]->rack));
+        json_object_object_add(n, "bytes", jint(m->nodes[i]->bytes));
+        json_object_object_add(n, "files", jint(m->nodes[i]->files));
+        json_object_array_add(nodes, n);
+    }
+    json_object_object_add(o, "nodes", nodes);
+    json_object *tables = json_object_new_array();
+    for (size_t i = 0; i < s->n; i++) {
+        json_object *t = json_object_new_object();
+        json_object_object_add(t, "keyspace", json_object_new_string(s->t[i].keyspace));
+        json_object_object_add(t, "table", json_object_new_string(s->t[i].name));
+        json_object_object_add(t, "files", jint(s->t[i].files));
+        json_object_object_add(t, "bytes", jint(s->t[i].bytes));
+        json_object_array_add(tables, t);
+    }
+    json_object_object_add(o, "tables", tables);
+    if (s->jfiles)
+        json_object_object_add(o, "files_list", s->jfiles);
+    s->jfiles = NULL; /* owned by o now */
+    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+    json_object_put(o);
+}
+
+static void show_text(const Cairn__Repo__ClusterManifest *m, const show_ctx *s)
+{
+    char t1[32], t2[32], b1[32], b2[32];
+    printf("backup %s of cluster %s\n", m->tag, m->cluster);
+    printf("  started   %s\n  finished  %s\n", human_time(m->start_ms, t1, sizeof(t1)),
+           human_time(m->end_ms, t2, sizeof(t2)));
+    printf("  size      %s in %llu files\n  skew      %llu ms\n  schema    %s (blob %s)\n",
+           human_bytes(m->bytes, b1, sizeof(b1)), (unsigned long long)m->files,
+           (unsigned long long)m->skew_ms, human_bytes(m->schema_size, b2, sizeof(b2)),
+           m->schema_blob ? m->schema_blob : "-");
+    printf("\nnodes:\n");
+    for (size_t i = 0; i < m->n_nodes; i++)
+        printf("  %s  %-15s  %-8s %-8s  %10s  %llu files\n", m->nodes[i]->host_id,
+               m->nodes[i]->address, m->nodes[i]->dc, m->nodes[i]->rack,
+               human_bytes(m->nodes[i]->bytes, b1, sizeof(b1)),
+               (unsigned long long)m->nodes[i]->files);
+    printf("\ntables:\n");
+    for (size_t i = 0; i < s->n; i++)
+        printf("  %s.%s  %s in %llu files on %u nodes\n", s->t[i].keyspace, s->t[i].name,
+               human_bytes(s->t[i].bytes, b1, sizeof(b1)), (unsigned long long)s->t[i].files,
+               s->t[i].nodes);
+}
+
 int cmd_show(const coord_config *cfg, int argc, char **argv)
 {
     bool files = false;
@@ -255,98 +371,18 @@ int cmd_show(const coord_config *cfg, int argc, char **argv)
     catalog c = {.cluster = cfg->cluster};
     show_ctx s = {.files = files, .json = json};
     Cairn__Repo__ClusterManifest *m = NULL;
-    char latest[160];
     int rc = open_repo(cfg, &c.r, &e);
-    if (!rc && strcmp(tag, "latest") == 0) {
-        rc = catalog_latest(c.r, cfg->cluster, latest, sizeof(latest), &e);
-        tag = latest;
-    } else if (!rc && !name_valid(NAME_TAG, tag)) {
-        rc = err_set(&e, CAIRN_EINVAL, "invalid tag '%s'", tag);
-    }
-    char key[1024];
-    if (!rc) {
-        repo_cluster_manifest_key(cfg->cluster, tag, key, sizeof(key));
-        rc = manifest_cluster_read(c.r, key, &m, &e);
-        if (rc == CAIRN_ENOENT)
-            err_set(&e, rc, "no complete backup tagged %s for cluster %s (see `cairn list`)", tag,
-                    cfg->cluster);
-    }
-    if (!rc && files && json)
-        s.jfiles = json_object_new_array();
-    if (!rc && files && !json)
-        printf("files (host id, table, name, size, blob):\n");
-    for (size_t i = 0; !rc && i < m->n_nodes; i++) {
-        Cairn__Repo__NodeManifest *h = NULL;
-        s.host_id = m->nodes[i]->host_id;
-        rc = manifest_node_read(c.r, m->nodes[i]->manifest_key, m->nodes[i]->manifest_sha256, &h,
-                                sum_table, &s, &e);
-        if (h)
-            cairn__repo__node_manifest__free_unpacked(h, NULL);
-    }
-    if (rc) {
+    if (!rc)
+        rc = show_load(cfg, &c, tag, &s, &m, &e);
+    if (rc)
         fprintf(stderr, "cairn show: %s\n", e.msg);
-    } else if (json) {
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "tag", json_object_new_string(m->tag));
-        json_object_object_add(o, "cluster", json_object_new_string(m->cluster));
-        json_object_object_add(o, "start_ms", json_object_new_int64((int64_t)m->start_ms));
-        json_object_object_add(o, "end_ms", json_object_new_int64((int64_t)m->end_ms));
-        json_object_object_add(o, "skew_ms", json_object_new_int64((int64_t)m->skew_ms));
-        json_object_object_add(o, "bytes", json_object_new_int64((int64_t)m->bytes));
-        json_object_object_add(o, "files", json_object_new_int64((int64_t)m->files));
-        json_object_object_add(o, "schema_size", json_object_new_int64((int64_t)m->schema_size));
-        json_object *nodes = json_object_new_array();
-        for (size_t i = 0; i < m->n_nodes; i++) {
-            json_object *n = json_object_new_object();
-            json_object_object_add(n, "host_id", json_object_new_string(m->nodes[i]->host_id));
-            json_object_object_add(n, "address", json_object_new_string(m->nodes[i]->address));
-            json_object_object_add(n, "dc", json_object_new_string(m->nodes[i]->dc));
-            json_object_object_add(n, "rack", json_object_new_string(m->nodes[i]->rack));
-            json_object_object_add(n, "bytes", json_object_new_int64((int64_t)m->nodes[i]->bytes));
-            json_object_object_add(n, "files", json_object_new_int64((int64_t)m->nodes[i]->files));
-            json_object_array_add(nodes, n);
-        }
-        json_object_object_add(o, "nodes", nodes);
-        json_object *tables = json_object_new_array();
-        for (size_t i = 0; i < s.n; i++) {
-            json_object *t = json_object_new_object();
-            json_object_object_add(t, "keyspace", json_object_new_string(s.t[i].keyspace));
-            json_object_object_add(t, "table", json_object_new_string(s.t[i].name));
-            json_object_object_add(t, "files", json_object_new_int64((int64_t)s.t[i].files));
-            json_object_object_add(t, "bytes", json_object_new_int64((int64_t)s.t[i].bytes));
-            json_object_array_add(tables, t);
-        }
-        json_object_object_add(o, "tables", tables);
-        if (s.jfiles)
-            json_object_object_add(o, "files_list", s.jfiles);
-        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
-        json_object_put(o);
-    } else {
-        char t1[32], t2[32], b1[32], b2[32];
-        printf("backup %s of cluster %s\n", m->tag, m->cluster);
-        printf("  started   %s\n  finished  %s\n", human_time(m->start_ms, t1, sizeof(t1)),
-               human_time(m->end_ms, t2, sizeof(t2)));
-        printf("  size      %s in %llu files\n  skew      %llu ms\n  schema    %s (blob %s)\n",
-               human_bytes(m->bytes, b1, sizeof(b1)), (unsigned long long)m->files,
-               (unsigned long long)m->skew_ms, human_bytes(m->schema_size, b2, sizeof(b2)),
-               m->schema_blob ? m->schema_blob : "-");
-        printf("\nnodes:\n");
-        for (size_t i = 0; i < m->n_nodes; i++)
-            printf("  %s  %-15s  %-8s %-8s  %10s  %llu files\n", m->nodes[i]->host_id,
-                   m->nodes[i]->address, m->nodes[i]->dc, m->nodes[i]->rack,
-                   human_bytes(m->nodes[i]->bytes, b1, sizeof(b1)),
-                   (unsigned long long)m->nodes[i]->files);
-        printf("\ntables:\n");
-        for (size_t i = 0; i < s.n; i++)
-            printf("  %s.%s  %s in %llu files on %u nodes\n", s.t[i].keyspace, s.t[i].name,
-                   human_bytes(s.t[i].bytes, b1, sizeof(b1)), (unsigned long long)s.t[i].files,
-                   s.t[i].nodes);
-    }
-    for (size_t i = 0; i < s.n; i++) {
-        free(s.t[i].keyspace);
-        free(s.t[i].name);
-    }
-    free(s.t);
+    else if (json)
+        show_json(m, &s);
+    else
+        show_text(m, &s);
+    if (s.jfiles)
+        json_object_put(s.jfiles);
+    table_sums_free(&s);
     if (m)
         cairn__repo__cluster_manifest__free_unpacked(m, NULL);
     catalog_free(&c);

@@ -13,4 +13,9 @@
 /* The tag of the newest complete backup of cluster; CAIRN_ENOENT when there is none. */
 int catalog_latest(repo *r, const char *cluster, char *tag, size_t cap, cairn_err *e);
 
+/* The tag that `tag` names: the newest backup's for `latest`, else tag itself once it
+ * is a valid name (CAIRN_EINVAL when not). */
+int catalog_resolve(repo *r, const char *cluster, const char *tag, char *out, size_t cap,
+                    cairn_err *e);
+
 #endif

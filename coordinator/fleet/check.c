@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/debug.h"
+
 static int add_problem(check_result *r, const char *fmt, ...)
 {
     char buf[1200];
@@ -32,30 +34,20 @@ static check_node *find_node(check_result *r, const char *host_id)
 
 static check_node *add_node(check_result *r, size_t cap)
 {
-    if (r->n_nodes >= cap)
-        return NULL;
+    /* cap counts every agent and every ring member reported: a node is one of them */
+    CAIRN_ASSERT(r->n_nodes < cap);
     check_node *n = &r->nodes[r->n_nodes++];
     memset(n, 0, sizeof(*n));
     n->up = true;
     return n;
 }
 
-int check_cluster(fleet *f, check_result *r, cairn_err *e)
+/* The nodes that have an agent: one per reachable agent, each host id once. */
+static int add_agents(fleet *f, check_result *r, size_t cap)
 {
-    memset(r, 0, sizeof(*r));
-    fleet_describe(f);
-    size_t na = fleet_size(f), cap = na;
-    for (size_t i = 0; i < na; i++)
-        if (fleet_get(f, i)->info)
-            cap += fleet_get(f, i)->info->n_ring;
-    r->nodes = calloc(cap ? cap : 1, sizeof(*r->nodes));
-    if (!r->nodes)
-        return err_set(e, CAIRN_ENOMEM, "out of memory");
     int rc = 0;
     const char *scylla_cluster = NULL;
-
-    /* First the nodes that have an agent, then the ring members the agents report. */
-    for (size_t i = 0; !rc && i < na; i++) {
+    for (size_t i = 0; !rc && i < fleet_size(f); i++) {
         fleet_agent *a = fleet_get(f, i);
         if (!a->info) {
             check_node *n = add_node(r, cap);
@@ -93,7 +85,14 @@ int check_cluster(fleet *f, check_result *r, cairn_err *e)
         n->agent_index = i;
         n->rtt_ms = a->rtt_ms;
     }
-    for (size_t i = 0; !rc && i < na; i++) {
+    return rc;
+}
+
+/* The ring members the agents report: one without an agent, or down, is a problem. */
+static int add_ring(fleet *f, check_result *r, size_t cap)
+{
+    int rc = 0;
+    for (size_t i = 0; !rc && i < fleet_size(f); i++) {
         fleet_agent *a = fleet_get(f, i);
         if (!a->info)
             continue;
@@ -119,6 +118,24 @@ int check_cluster(fleet *f, check_result *r, cairn_err *e)
             }
         }
     }
+    return rc;
+}
+
+int check_cluster(fleet *f, check_result *r, cairn_err *e)
+{
+    memset(r, 0, sizeof(*r));
+    fleet_describe(f);
+    size_t na = fleet_size(f), cap = na;
+    for (size_t i = 0; i < na; i++)
+        if (fleet_get(f, i)->info)
+            cap += fleet_get(f, i)->info->n_ring;
+    r->nodes = calloc(cap ? cap : 1, sizeof(*r->nodes));
+    if (!r->nodes)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    /* First the nodes that have an agent, then the ring members the agents report. */
+    int rc = add_agents(f, r, cap);
+    if (!rc)
+        rc = add_ring(f, r, cap);
     if (rc) {
         check_result_free(r);
         return err_set(e, CAIRN_ENOMEM, "out of memory");

@@ -1,3 +1,24 @@
+/*
+ * Design notes.
+ *
+ * Connections: one nng client per agent, opened on first use and kept until
+ * fleet_close; the member's mutex makes two threads that want the same agent at once
+ * share one handshake. The agent's TLS certificate is verified against the host part
+ * of its configured address, never against what it says about itself.
+ *
+ * Fan-out: fleet_each hands the agents to pool_run, at most `parallel` at a time. Its
+ * function records each agent's outcome in that agent's own slot and returns 0, so
+ * one failing node never stops the others from being asked.
+ *
+ * Ids: every request carries an id unique for this coordinator run (the start time
+ * shifted left, then a counter), and an answer is accepted only with the id it was
+ * asked with, so a late answer to an earlier request is never taken for this one.
+ *
+ * Timeouts: each call names its own. The configured `timeout` (fleet_timeout_ms) is
+ * the unit: a describe or a snapshot takes one, a schema apply five, a flush ten; job
+ * polls (jobrun.c) and snapshot clearing use short fixed ones, so that a node that
+ * has gone quiet is noticed soon.
+ */
 #include "fleet/fleet.h"
 
 #include <pthread.h>
@@ -6,6 +27,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/debug.h"
+#include "base/pool.h"
 #include "net/transport.h"
 #include "net/wire.h"
 
@@ -61,6 +84,7 @@ size_t fleet_size(const fleet *f)
 
 fleet_agent *fleet_get(fleet *f, size_t i)
 {
+    CAIRN_ASSERT(i < f->n);
     return &f->m[i].pub;
 }
 
@@ -97,6 +121,7 @@ static int member_connect(fleet *f, member *m, cairn_err *e)
 int fleet_call(fleet *f, size_t i, Cairn__Rpc__Request *rq, Cairn__Rpc__Response **resp,
                long timeout_ms, cairn_err *e)
 {
+    CAIRN_ASSERT(i < f->n);
     member *m = &f->m[i];
     uint8_t *buf = NULL, *rbuf = NULL;
     size_t len = 0, rlen = 0;
@@ -115,43 +140,36 @@ int fleet_call(fleet *f, size_t i, Cairn__Rpc__Request *rq, Cairn__Rpc__Response
     return rc;
 }
 
+int fleet_call_ok(fleet *f, size_t i, Cairn__Rpc__Request *rq, long timeout_ms, cairn_err *e)
+{
+    Cairn__Rpc__Response *resp = NULL;
+    int rc = fleet_call(f, i, rq, &resp, timeout_ms, e);
+    if (!rc)
+        cairn__rpc__response__free_unpacked(resp, NULL);
+    return rc;
+}
+
 typedef struct each_state {
     fleet *f;
     const size_t *idx;
-    size_t n;
-    atomic_size_t next;
     fleet_fn fn;
     void *arg;
 } each_state;
 
-static void *each_worker(void *p)
+/* The agent's outcome is its own: fn records it, and the fan-out goes on. */
+static int each_item(void *p, size_t k, cairn_err *e)
 {
     each_state *s = p;
-    for (;;) {
-        size_t k = atomic_fetch_add(&s->next, 1);
-        if (k >= s->n)
-            return NULL;
-        s->fn(s->f, s->idx ? s->idx[k] : k, s->arg);
-    }
+    size_t i = s->idx ? s->idx[k] : k;
+    CAIRN_ASSERT(i < s->f->n);
+    s->fn(s->f, i, s->arg);
+    return 0;
 }
 
 void fleet_each(fleet *f, const size_t *idx, size_t n, unsigned parallel, fleet_fn fn, void *arg)
 {
-    each_state s = {.f = f, .idx = idx, .n = idx ? n : f->n, .fn = fn, .arg = arg};
-    atomic_init(&s.next, 0);
-    unsigned nt = parallel ? parallel : 1;
-    if (nt > s.n)
-        nt = (unsigned)s.n;
-    pthread_t *t = calloc(nt ? nt : 1, sizeof(*t));
-    unsigned started = 0;
-    for (; t && started < nt; started++)
-        if (pthread_create(&t[started], NULL, each_worker, &s) != 0)
-            break;
-    if (started == 0)
-        each_worker(&s); /* no thread to be had: do the work here, in order */
-    for (unsigned k = 0; k < started; k++)
-        pthread_join(t[k], NULL);
-    free(t);
+    each_state s = {.f = f, .idx = idx, .fn = fn, .arg = arg};
+    pool_run(idx ? n : f->n, parallel, each_item, &s, NULL);
 }
 
 static long elapsed_ms(const struct timespec *t0)

@@ -43,6 +43,9 @@ void fleet_each(fleet *f, const size_t *idx, size_t n, unsigned parallel, fleet_
 int fleet_call(fleet *f, size_t i, Cairn__Rpc__Request *rq, Cairn__Rpc__Response **resp,
                long timeout_ms, cairn_err *e);
 
+/* fleet_call for a request whose answer says nothing but that it succeeded. */
+int fleet_call_ok(fleet *f, size_t i, Cairn__Rpc__Request *rq, long timeout_ms, cairn_err *e);
+
 long fleet_timeout_ms(const fleet *f);
 
 #endif

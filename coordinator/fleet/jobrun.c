@@ -1,3 +1,22 @@
+/*
+ * Design notes.
+ *
+ * One fleet_each worker per node, at most `parallel` at once: it sends the request
+ * that starts the job (the agent answers with the job's first state, or with the job
+ * already running under that request, which is how a coordinator re-attaches), then
+ * polls the job by id until it leaves RUNNING. Polls start at 10 ms and double to
+ * 500 ms, so a short job is seen to end at once and a long one costs two requests a
+ * second.
+ *
+ * Gone versus failed: a failed poll is retried; POLL_FAILURES_MAX in a row, each with
+ * its own short timeout, mean the agent is gone, and the node fails with the poll's
+ * error. A job that ends in any state but DONE fails with the agent's own error.
+ *
+ * Outcome: each node's result is kept in its jobrun_node, written only by its own
+ * worker; jobrun_all reads them after fleet_each has joined every worker, so they need
+ * no lock. Warnings are printed for every node, then each failure, then the first
+ * failure is returned.
+ */
 #include "fleet/jobrun.h"
 
 #include <stdio.h>
@@ -5,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/debug.h"
 #include "cli/progress.h"
 
 #define POLL_MS       500
@@ -16,6 +36,7 @@
 
 typedef struct jobrun {
     jobrun_node *nodes;
+    size_t n;
     progress *prog;
     jobrun_request_fn request;
     void *arg;
@@ -61,7 +82,9 @@ static void show(jobrun *r, size_t i, const Cairn__Rpc__JobInfo *j, bool failed)
 static void run_one(fleet *f, size_t i, void *arg)
 {
     jobrun *r = arg;
+    CAIRN_ASSERT(i < r->n);
     jobrun_node *nd = &r->nodes[i];
+    CAIRN_ASSERT(!nd->job && !nd->failed); /* each node's job is run once */
     Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
     r->request(r->arg, i, &rq);
     Cairn__Rpc__Response *resp = NULL;
@@ -107,7 +130,7 @@ int jobrun_all(fleet *f, jobrun_node *nodes, size_t n, unsigned parallel, const 
 {
     const char **labels = calloc(n ? n : 1, sizeof(*labels));
     size_t *idx = calloc(n ? n : 1, sizeof(*idx));
-    jobrun r = {.nodes = nodes, .request = request, .arg = arg};
+    jobrun r = {.nodes = nodes, .n = n, .request = request, .arg = arg};
     int rc = (labels && idx) ? 0 : err_set(e, CAIRN_ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < n; i++) {
         const fleet_agent *a = fleet_get(f, nodes[i].agent);

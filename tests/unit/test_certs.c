@@ -17,6 +17,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "certs/certs.h"
+#include "cmd.h"
 
 static char tmp[64];
 
@@ -410,6 +411,38 @@ static void test_unwritable_dir_leaves_nothing(void **state)
     assert_false(exists("pki/10.0.0.1.crt"));
 }
 
+/* `cairn certs`: what it takes, and how it reports a problem. */
+static void test_certs_command(void **state)
+{
+    char dir[256];
+    path_of(dir, sizeof(dir), "pki");
+    char *none[] = {"certs"};
+    char *help[] = {"certs", "init", "--help"};
+    char *bad[] = {"certs", "init", "--nope"};
+    char *no_dir[] = {"certs", "init"};
+    char *positional[] = {"certs", "init", "--dir", dir, "extra"};
+    char *init[] = {"certs", "init", "--dir", dir};
+    char *other[] = {"certs", "renew", "--dir", dir};
+    char *nobody[] = {"certs", "issue", "--dir", dir};
+    char *issue[] = {"certs", "issue", "--agent", "10.0.0.1", "--coordinator", "ops", "--dir", dir};
+    char *bad_name[] = {"certs", "issue", "--dir", dir, "--agent", "../x"};
+    assert_int_equal(cmd_certs(1, none), CMD_USAGE);
+    assert_int_equal(cmd_certs(3, help), CMD_OK);
+    assert_int_equal(cmd_certs(3, bad), CMD_USAGE);
+    assert_int_equal(cmd_certs(2, no_dir), CMD_USAGE);
+    assert_int_equal(cmd_certs(5, positional), CMD_USAGE);
+    assert_false(exists("pki/ca.crt"));
+    assert_int_equal(cmd_certs(4, init), CMD_OK);
+    assert_true(exists("pki/ca.crt"));
+    assert_int_equal(cmd_certs(4, init), CMD_FAILED);
+    assert_int_equal(cmd_certs(4, other), CMD_USAGE);
+    assert_int_equal(cmd_certs(4, nobody), CMD_USAGE);
+    assert_int_equal(cmd_certs(8, issue), CMD_OK);
+    assert_true(exists("pki/10.0.0.1.crt"));
+    assert_true(exists("pki/ops.key"));
+    assert_int_equal(cmd_certs(6, bad_name), CMD_FAILED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +454,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_leaf_never_outlives_ca, setup, teardown),
         cmocka_unit_test_setup_teardown(test_issue_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_dir_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_certs_command, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,340 @@
+/*
+ * Design notes.
+ *
+ * Records: one rs_sstable per SSTable and one file entry per file, in two arrays that
+ * grow as the node manifests stream past (a manifest is never held whole). An SSTable
+ * names its files by a range of the file array, its table and source node by index,
+ * so the plan is a few flat arrays with no pointers between records; a backup of
+ * millions of files would want the assignment streamed per table instead (see
+ * docs/restore.md).
+ *
+ * Grouping: the files of one table entry are sorted by name, and the files that share
+ * an SSTable prefix (everything before the component) make one SSTable.
+ *
+ * Blob check: distinct blob ids only, each asked for once, on a pool of threads; the
+ * first missing blob stops the check and is named with the file and table that need
+ * it, because the operator thinks in tables.
+ *
+ * Assignment: refresh maps each source node to the target with its host id and the
+ * same tokens. Load-and-stream takes the SSTables largest first and gives each to the
+ * target with the fewest bytes so far, so the nodes finish together.
+ */
+#include "command/restore_plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/debug.h"
+#include "base/pool.h"
+#include "repo/manifest.h"
+#include "scylla/names.h"
+#include "scylla/sstable.h"
+
+#define BLOB_CHECK_THREADS 8
+
+static uint32_t table_index(restore_plan *p, const char *ks, const char *name, cairn_err *e)
+{
+    for (size_t i = 0; i < p->n_tables; i++)
+        if (strcmp(p->tables[i].keyspace, ks) == 0 && strcmp(p->tables[i].name, name) == 0)
+            return (uint32_t)i;
+    rs_table *nt = realloc(p->tables, (p->n_tables + 1) * sizeof(*nt));
+    if (!nt) {
+        err_set(e, CAIRN_ENOMEM, "out of memory");
+        return UINT32_MAX;
+    }
+    p->tables = nt;
+    nt[p->n_tables].keyspace = strdup(ks);
+    nt[p->n_tables].name = strdup(name);
+    return (uint32_t)p->n_tables++;
+}
+
+static int push_file(restore_plan *p, const Cairn__Repo__FileEntry *c, cairn_err *e)
+{
+    int rc = buf_append(&p->files_buf, c, sizeof(*c), e);
+    p->files = (Cairn__Repo__FileEntry *)p->files_buf.data;
+    p->n_files = p->files_buf.len / sizeof(*c);
+    return rc;
+}
+
+static int push_sstable(restore_plan *p, const rs_sstable *x, cairn_err *e)
+{
+    int rc = buf_append(&p->sst_buf, x, sizeof(*x), e);
+    p->sst = (rs_sstable *)p->sst_buf.data;
+    p->n_sst = p->sst_buf.len / sizeof(*x);
+    return rc;
+}
+
+static int add_file(restore_plan *p, const Cairn__Repo__FileEntry *f, cairn_err *e)
+{
+    Cairn__Repo__FileEntry c;
+    cairn__repo__file_entry__init(&c);
+    c.name = strdup(f->name);
+    c.blob = strdup(f->blob);
+    c.size = f->size;
+    c.has_data_crc32 = f->has_data_crc32;
+    c.data_crc32 = f->data_crc32;
+    c.has_crc_mismatch = f->has_crc_mismatch;
+    c.crc_mismatch = f->crc_mismatch;
+    if (push_file(p, &c, e) != 0) {
+        free(c.name);
+        free(c.blob);
+        return CAIRN_ENOMEM;
+    }
+    if (!c.name || !c.blob)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    if (!name_valid(NAME_SSTABLE_FILE, f->name) || !name_valid(NAME_BLOB_ID, f->blob))
+        return err_set(e, CAIRN_ECORRUPT, "the manifest names an invalid file or blob");
+    return 0;
+}
+
+static int file_prefix_cmp(const void *a, const void *b)
+{
+    return strcmp(((const Cairn__Repo__FileEntry *)a)->name,
+                  ((const Cairn__Repo__FileEntry *)b)->name);
+}
+
+/* The files from `start` on, sorted by name, as SSTables of table t. */
+static int group_sstables(restore_plan *p, uint32_t t, size_t start, cairn_err *e)
+{
+    for (size_t i = start; i < p->n_files;) {
+        size_t plen, plen2;
+        const char *comp;
+        if (sstable_split(p->files[i].name, &plen, &comp) != 0)
+            return err_set(e, CAIRN_ECORRUPT, "'%s' is not an SSTable file", p->files[i].name);
+        size_t k = i;
+        uint64_t bytes = 0;
+        while (k < p->n_files && sstable_split(p->files[k].name, &plen2, &comp) == 0 &&
+               plen2 == plen && strncmp(p->files[k].name, p->files[i].name, plen) == 0)
+            bytes += p->files[k++].size;
+        CAIRN_ASSERT(k > i); /* file i itself belongs to its SSTable */
+        rs_sstable x = {t, p->cur_source, (uint32_t)i, (uint32_t)(k - i), bytes, -1};
+        if (push_sstable(p, &x, e) != 0)
+            return CAIRN_ENOMEM;
+        p->bytes += bytes;
+        i = k;
+    }
+    return 0;
+}
+
+int restore_plan_add_table(restore_plan *p, const Cairn__Repo__TableEntry *te, cairn_err *e)
+{
+    if (!select_match(p->filter, te->keyspace, te->name))
+        return 0;
+    uint32_t t = table_index(p, te->keyspace, te->name, e);
+    if (t == UINT32_MAX)
+        return CAIRN_ENOMEM;
+    size_t start = p->n_files;
+    for (size_t i = 0; i < te->n_files; i++) {
+        int rc = add_file(p, te->files[i], e);
+        if (rc)
+            return rc;
+    }
+    qsort(p->files + start, p->n_files - start, sizeof(*p->files), file_prefix_cmp);
+    return group_sstables(p, t, start, e);
+}
+
+static int collect_table(void *ctx, const Cairn__Repo__TableEntry *te, cairn_err *e)
+{
+    return restore_plan_add_table(ctx, te, e);
+}
+
+int restore_plan_read(repo *r, const Cairn__Repo__ClusterManifest *m, restore_plan *p, cairn_err *e)
+{
+    p->sources = calloc(m->n_nodes ? m->n_nodes : 1, sizeof(*p->sources));
+    if (!p->sources)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        Cairn__Repo__NodeManifest *h = NULL;
+        p->cur_source = (uint32_t)i;
+        int rc = manifest_node_read(r, m->nodes[i]->manifest_key, m->nodes[i]->manifest_sha256, &h,
+                                    collect_table, p, e);
+        if (rc) {
+            if (h)
+                cairn__repo__node_manifest__free_unpacked(h, NULL);
+            return err_prefix(e, "node manifest of %s", m->nodes[i]->host_id);
+        }
+        rs_source *s = &p->sources[p->n_sources++];
+        s->host_id = strdup(h->host_id);
+        s->tokens = h->tokens;
+        s->n_tokens = h->n_tokens;
+        h->tokens = NULL; /* kept past the header */
+        h->n_tokens = 0;
+        cairn__repo__node_manifest__free_unpacked(h, NULL);
+    }
+    return 0;
+}
+
+void restore_plan_free(restore_plan *p)
+{
+    for (size_t i = 0; i < p->n_tables; i++) {
+        free(p->tables[i].keyspace);
+        free(p->tables[i].name);
+    }
+    free(p->tables);
+    for (size_t i = 0; i < p->n_sources; i++) {
+        free(p->sources[i].host_id);
+        for (size_t k = 0; k < p->sources[i].n_tokens; k++)
+            free(p->sources[i].tokens[k]);
+        free(p->sources[i].tokens);
+    }
+    free(p->sources);
+    for (size_t i = 0; i < p->n_files; i++) {
+        free(p->files[i].name);
+        free(p->files[i].blob);
+    }
+    buf_free(&p->files_buf);
+    buf_free(&p->sst_buf);
+    p->files = NULL;
+    p->sst = NULL;
+    p->n_files = p->n_sst = 0;
+}
+
+typedef struct blob_check {
+    repo *r;
+    const char **blobs; /* distinct blob ids: each is asked for once */
+} blob_check;
+
+static int check_one(void *arg, size_t i, cairn_err *e)
+{
+    blob_check *c = arg;
+    bool exists = false;
+    int rc = repo_blob_exists(c->r, c->blobs[i], &exists, e);
+    if (!rc && !exists)
+        rc = err_set(e, CAIRN_ENOENT, "blob %s is missing from the repository", c->blobs[i]);
+    return rc;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Names the table too: it is what the operator thinks in. */
+static int name_missing(const restore_plan *p, int rc, const cairn_err *ce, cairn_err *e)
+{
+    for (size_t s = 0; s < p->n_sst; s++) {
+        const rs_sstable *x = &p->sst[s];
+        CAIRN_ASSERT(x->table < p->n_tables && x->first + x->n <= p->n_files);
+        for (uint32_t k = 0; k < x->n; k++)
+            if (strstr(ce->msg, p->files[x->first + k].blob))
+                return err_set(e, rc, "%s (%s), needed by table %s.%s; nothing was restored",
+                               ce->msg, p->files[x->first + k].name, p->tables[x->table].keyspace,
+                               p->tables[x->table].name);
+    }
+    *e = *ce;
+    return rc;
+}
+
+int restore_plan_check_blobs(repo *r, restore_plan *p, cairn_err *e)
+{
+    blob_check c = {.r = r};
+    c.blobs = malloc((p->n_files ? p->n_files : 1) * sizeof(char *));
+    if (!c.blobs)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < p->n_files; i++)
+        c.blobs[i] = p->files[i].blob;
+    qsort(c.blobs, p->n_files, sizeof(char *), str_cmp);
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_files; i++)
+        if (n == 0 || strcmp(c.blobs[n - 1], c.blobs[i]) != 0)
+            c.blobs[n++] = c.blobs[i];
+    cairn_err ce;
+    err_clear(&ce);
+    int rc = pool_run(n, BLOB_CHECK_THREADS, check_one, &c, &ce);
+    free(c.blobs);
+    return rc ? name_missing(p, rc, &ce, e) : 0;
+}
+
+static int token_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The index of the node serving s's host id, when its tokens are the source's; else -1. */
+static int same_node(Cairn__Rpc__NodeInfo *const *nodes, size_t n, const rs_source *s)
+{
+    for (size_t i = 0; i < n; i++) {
+        Cairn__Rpc__NodeInfo *info = nodes[i];
+        if (!info || strcmp(info->host_id, s->host_id) != 0)
+            continue;
+        if (info->n_tokens != s->n_tokens)
+            return -1;
+        qsort(info->tokens, info->n_tokens, sizeof(char *), token_cmp);
+        qsort(s->tokens, s->n_tokens, sizeof(char *), token_cmp);
+        for (size_t k = 0; k < s->n_tokens; k++)
+            if (strcmp(info->tokens[k], s->tokens[k]) != 0)
+                return -1;
+        return (int)i;
+    }
+    return -1;
+}
+
+static int sst_bytes_desc(const void *a, const void *b)
+{
+    const rs_sstable *x = a, *y = b;
+    return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+}
+
+/* Largest first to the node with the fewest bytes so far. */
+static int balance(restore_plan *p, size_t n, cairn_err *e)
+{
+    uint64_t *load = calloc(n ? n : 1, sizeof(*load));
+    if (!load)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    qsort(p->sst, p->n_sst, sizeof(*p->sst), sst_bytes_desc);
+    for (size_t s = 0; s < p->n_sst; s++) {
+        size_t best = 0;
+        for (size_t i = 1; i < n; i++)
+            if (load[i] < load[best])
+                best = i;
+        p->sst[s].target = (int32_t)best;
+        load[best] += p->sst[s].bytes;
+    }
+    free(load);
+    return 0;
+}
+
+int restore_plan_assign(restore_plan *p, Cairn__Rpc__NodeInfo *const *nodes, size_t n,
+                        restore_method *method, cairn_err *e)
+{
+    CAIRN_ASSERT(n > 0);
+    bool same = true;
+    int *map = calloc(p->n_sources ? p->n_sources : 1, sizeof(int));
+    if (!map)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < p->n_sources; i++) {
+        map[i] = same_node(nodes, n, &p->sources[i]);
+        same = same && map[i] >= 0;
+    }
+    if (*method == METHOD_REFRESH && !same) {
+        free(map);
+        return err_set(e, CAIRN_EINVAL,
+                       "--method refresh needs every source node (same host id and tokens) in "
+                       "the target cluster; use --method load-and-stream or auto");
+    }
+    if (*method == METHOD_AUTO)
+        *method = same ? METHOD_REFRESH : METHOD_LAS;
+    if (*method == METHOD_REFRESH) {
+        for (size_t s = 0; s < p->n_sst; s++) {
+            CAIRN_ASSERT(p->sst[s].source < p->n_sources);
+            p->sst[s].target = map[p->sst[s].source];
+        }
+        free(map);
+        return 0;
+    }
+    free(map);
+    return balance(p, n, e);
+}
+
+size_t restore_plan_keyspaces(const restore_plan *p, char **ks)
+{
+    size_t n = 0;
+    for (size_t t = 0; t < p->n_tables; t++) {
+        bool seen = false;
+        for (size_t k = 0; k < n && !seen; k++)
+            seen = strcmp(ks[k], p->tables[t].keyspace) == 0;
+        if (!seen)
+            ks[n++] = p->tables[t].keyspace;
+    }
+    return n;
+}

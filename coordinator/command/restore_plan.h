@@ -1,0 +1,84 @@
+/*
+ * restore_plan - what a restore puts where: the SSTables of a backup read from its
+ * node manifests, and the node of the target cluster each one goes to.
+ *
+ * The plan is built once, before any node is touched: read the manifests (only the
+ * tables the filter selects), check that every blob is in the repository, then
+ * assign. Refresh gives every node its own files back and needs the same nodes with
+ * the same tokens; load-and-stream balances the bytes over the target nodes.
+ */
+#ifndef CAIRN_RESTORE_PLAN_H
+#define CAIRN_RESTORE_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent.pb-c.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "cli/select.h"
+#include "repo.pb-c.h"
+#include "repo/repo.h"
+
+typedef enum { METHOD_AUTO, METHOD_REFRESH, METHOD_LAS } restore_method;
+
+/* One SSTable of the backup: its files are files[first .. first + n). */
+typedef struct rs_sstable {
+    uint32_t table;
+    uint32_t source; /* index of the source node */
+    uint32_t first, n;
+    uint64_t bytes;
+    int32_t target; /* index into the target nodes, -1 until assigned */
+} rs_sstable;
+
+typedef struct rs_table {
+    char *keyspace, *name;
+} rs_table;
+
+typedef struct rs_source {
+    char *host_id;
+    char **tokens;
+    size_t n_tokens;
+} rs_source;
+
+typedef struct restore_plan {
+    rs_table *tables;
+    size_t n_tables;
+    rs_source *sources;
+    size_t n_sources;
+    rs_sstable *sst; /* points into sst_buf */
+    size_t n_sst;
+    Cairn__Repo__FileEntry *files; /* points into files_buf */
+    size_t n_files;
+    uint64_t bytes;
+    const select_filter *filter; /* set by the caller: the tables to restore */
+    uint32_t cur_source;         /* the node whose manifest is being read */
+    buf sst_buf, files_buf;
+} restore_plan;
+
+/* Reads every node manifest of m into p (the tables p->filter selects). */
+int restore_plan_read(repo *r, const Cairn__Repo__ClusterManifest *m, restore_plan *p,
+                      cairn_err *e);
+
+/* Adds one table entry of source node p->cur_source, its files grouped into SSTables;
+ * a table the filter does not select is skipped. */
+int restore_plan_add_table(restore_plan *p, const Cairn__Repo__TableEntry *te, cairn_err *e);
+
+/* Checks that every blob the plan needs is in the repository; a missing one is named
+ * with its file and table. */
+int restore_plan_check_blobs(repo *r, restore_plan *p, cairn_err *e);
+
+/* Sets every SSTable's target among the n nodes: by *method, which auto resolves to
+ * refresh when every source node is there with its tokens, else load-and-stream.
+ * Refresh asked for where it cannot be is CAIRN_EINVAL. A NULL node (one not described)
+ * never matches a source node. */
+int restore_plan_assign(restore_plan *p, Cairn__Rpc__NodeInfo *const *nodes, size_t n,
+                        restore_method *method, cairn_err *e);
+
+/* The distinct keyspaces of the plan's tables, in order, into ks (room for n_tables);
+ * returns how many. The strings belong to p. */
+size_t restore_plan_keyspaces(const restore_plan *p, char **ks);
+
+void restore_plan_free(restore_plan *p);
+
+#endif

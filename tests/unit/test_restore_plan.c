@@ -1,0 +1,381 @@
+/* The restore planner: SSTables from manifests, the blob check, the assignment. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "command/restore_plan.h"
+#include "repo/manifest.h"
+#include "repo_fixture.h"
+
+#define BLOB_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define BLOB_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static Cairn__Repo__FileEntry file_entry(const char *name, const char *blob, uint64_t size)
+{
+    Cairn__Repo__FileEntry f = CAIRN__REPO__FILE_ENTRY__INIT;
+    f.name = (char *)name;
+    f.blob = (char *)blob;
+    f.size = size;
+    return f;
+}
+
+/* Adds table ks.name of source node `source` with the n files given. */
+static int add_table(restore_plan *p, uint32_t source, const char *ks, const char *name,
+                     Cairn__Repo__FileEntry *files, size_t n)
+{
+    Cairn__Repo__FileEntry *ptrs[16];
+    for (size_t i = 0; i < n; i++)
+        ptrs[i] = &files[i];
+    Cairn__Repo__TableEntry te = CAIRN__REPO__TABLE_ENTRY__INIT;
+    te.keyspace = (char *)ks;
+    te.name = (char *)name;
+    te.files = ptrs;
+    te.n_files = n;
+    p->cur_source = source;
+    cairn_err e;
+    err_clear(&e);
+    return restore_plan_add_table(p, &te, &e);
+}
+
+static const select_filter all = {0};
+
+static void test_files_grouped_into_sstables(void **state)
+{
+    restore_plan p = {.filter = &all};
+    Cairn__Repo__FileEntry f[] = {
+        file_entry("me-2-big-Data.db", BLOB_A, 100), file_entry("me-1-big-Index.db", BLOB_B, 5),
+        file_entry("me-1-big-Data.db", BLOB_B, 50),  file_entry("me-2-big-TOC.txt", BLOB_A, 1),
+        file_entry("me-10-big-Data.db", BLOB_A, 7),
+    };
+    assert_int_equal(add_table(&p, 0, "ks", "t", f, 5), 0);
+    assert_int_equal(p.n_tables, 1);
+    assert_int_equal(p.n_files, 5);
+    assert_int_equal(p.n_sst, 3);
+    assert_int_equal(p.bytes, 163);
+    /* sorted by name: me-1-*, me-10-*, me-2-* */
+    assert_string_equal(p.files[p.sst[0].first].name, "me-1-big-Data.db");
+    assert_int_equal(p.sst[0].n, 2);
+    assert_int_equal(p.sst[0].bytes, 55);
+    assert_int_equal(p.sst[1].n, 1);
+    assert_int_equal(p.sst[1].bytes, 7);
+    assert_int_equal(p.sst[2].n, 2);
+    assert_int_equal(p.sst[2].bytes, 101);
+    for (size_t s = 0; s < p.n_sst; s++) {
+        assert_int_equal(p.sst[s].target, -1);
+        assert_int_equal(p.sst[s].table, 0);
+    }
+    /* the same table from another node joins it; another table is a new one */
+    Cairn__Repo__FileEntry g[] = {file_entry("me-3-big-Data.db", BLOB_A, 9)};
+    assert_int_equal(add_table(&p, 1, "ks", "t", g, 1), 0);
+    assert_int_equal(add_table(&p, 1, "ks2", "u", g, 1), 0);
+    assert_int_equal(p.n_tables, 2);
+    assert_int_equal(p.n_sst, 5);
+    assert_int_equal(p.sst[3].table, 0);
+    assert_int_equal(p.sst[3].source, 1);
+    assert_int_equal(p.sst[4].table, 1);
+    restore_plan_free(&p);
+    assert_int_equal(p.n_files, 0);
+}
+
+static void test_filter_skips_tables(void **state)
+{
+    select_filter f = {0};
+    assert_int_equal(select_add(&f.exclude, &f.n_exclude, "ks.skip"), 0);
+    restore_plan p = {.filter = &f};
+    Cairn__Repo__FileEntry g[] = {file_entry("me-3-big-Data.db", BLOB_A, 9)};
+    assert_int_equal(add_table(&p, 0, "ks", "skip", g, 1), 0);
+    assert_int_equal(p.n_tables, 0);
+    assert_int_equal(add_table(&p, 0, "ks", "keep", g, 1), 0);
+    assert_int_equal(p.n_tables, 1);
+    restore_plan_free(&p);
+    free(f.exclude);
+}
+
+static void test_invalid_names_are_corrupt(void **state)
+{
+    restore_plan p = {.filter = &all};
+    Cairn__Repo__FileEntry bad_file[] = {file_entry("../etc/passwd", BLOB_A, 1)};
+    assert_int_equal(add_table(&p, 0, "ks", "t", bad_file, 1), CAIRN_ECORRUPT);
+    restore_plan_free(&p);
+    restore_plan q = {.filter = &all};
+    Cairn__Repo__FileEntry bad_blob[] = {file_entry("me-1-big-Data.db", "xyz", 1)};
+    assert_int_equal(add_table(&q, 0, "ks", "t", bad_blob, 1), CAIRN_ECORRUPT);
+    restore_plan_free(&q);
+}
+
+static void test_keyspaces_distinct(void **state)
+{
+    restore_plan p = {.filter = &all};
+    Cairn__Repo__FileEntry g[] = {file_entry("me-3-big-Data.db", BLOB_A, 9)};
+    assert_int_equal(add_table(&p, 0, "a", "t1", g, 1), 0);
+    assert_int_equal(add_table(&p, 0, "b", "t1", g, 1), 0);
+    assert_int_equal(add_table(&p, 0, "a", "t2", g, 1), 0);
+    char *ks[3];
+    assert_int_equal(restore_plan_keyspaces(&p, ks), 2);
+    assert_string_equal(ks[0], "a");
+    assert_string_equal(ks[1], "b");
+    restore_plan_free(&p);
+}
+
+/* Source node i with the given tokens (copied: the plan owns them). */
+static void add_source(restore_plan *p, const char *host_id, const char *const *tokens, size_t n)
+{
+    p->sources = realloc(p->sources, (p->n_sources + 1) * sizeof(*p->sources));
+    rs_source *s = &p->sources[p->n_sources++];
+    s->host_id = strdup(host_id);
+    s->tokens = calloc(n ? n : 1, sizeof(char *));
+    s->n_tokens = n;
+    for (size_t i = 0; i < n; i++)
+        s->tokens[i] = strdup(tokens[i]);
+}
+
+static Cairn__Rpc__NodeInfo node(const char *host_id, char **tokens, size_t n)
+{
+    Cairn__Rpc__NodeInfo info = CAIRN__RPC__NODE_INFO__INIT;
+    info.host_id = (char *)host_id;
+    info.tokens = tokens;
+    info.n_tokens = n;
+    return info;
+}
+
+/* Two source nodes, tokens {1,2} and {3}; SSTables of 100, 60, 50 and 10 bytes. */
+static void two_sources(restore_plan *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->filter = &all;
+    static const char *const t0[] = {"2", "1"}, *const t1[] = {"3"};
+    add_source(p, "host-a", t0, 2);
+    add_source(p, "host-b", t1, 1);
+    Cairn__Repo__FileEntry a[] = {file_entry("me-1-big-Data.db", BLOB_A, 100),
+                                  file_entry("me-2-big-Data.db", BLOB_A, 10)};
+    Cairn__Repo__FileEntry b[] = {file_entry("me-3-big-Data.db", BLOB_B, 60),
+                                  file_entry("me-4-big-Data.db", BLOB_B, 50)};
+    assert_int_equal(add_table(p, 0, "ks", "t", a, 2), 0);
+    assert_int_equal(add_table(p, 1, "ks", "t", b, 2), 0);
+}
+
+static uint64_t bytes_on(const restore_plan *p, int32_t target)
+{
+    uint64_t sum = 0;
+    for (size_t s = 0; s < p->n_sst; s++)
+        if (p->sst[s].target == target)
+            sum += p->sst[s].bytes;
+    return sum;
+}
+
+static void test_auto_refresh_when_same_nodes(void **state)
+{
+    restore_plan p;
+    two_sources(&p);
+    char *tb[] = {"3"}, *ta[] = {"1", "2"};
+    /* the target lists the nodes in another order, and tokens in another order */
+    Cairn__Rpc__NodeInfo n0 = node("host-b", tb, 1), n1 = node("host-a", ta, 2);
+    Cairn__Rpc__NodeInfo *nodes[] = {&n0, &n1};
+    restore_method m = METHOD_AUTO;
+    cairn_err e;
+    assert_int_equal(restore_plan_assign(&p, nodes, 2, &m, &e), 0);
+    assert_int_equal(m, METHOD_REFRESH);
+    for (size_t s = 0; s < p.n_sst; s++)
+        assert_int_equal(p.sst[s].target, p.sst[s].source == 0 ? 1 : 0);
+    assert_int_equal(bytes_on(&p, 1), 110);
+    restore_plan_free(&p);
+}
+
+static void test_auto_load_and_stream_when_tokens_differ(void **state)
+{
+    restore_plan p;
+    two_sources(&p);
+    char *tb[] = {"3"}, *ta[] = {"1", "9"};
+    Cairn__Rpc__NodeInfo n0 = node("host-a", ta, 2), n1 = node("host-b", tb, 1);
+    Cairn__Rpc__NodeInfo *nodes[] = {&n0, &n1};
+    restore_method m = METHOD_AUTO;
+    cairn_err e;
+    assert_int_equal(restore_plan_assign(&p, nodes, 2, &m, &e), 0);
+    assert_int_equal(m, METHOD_LAS);
+    /* largest first to the emptiest: 100 -> 0, 60 -> 1, 50 -> 1, 10 -> 0 */
+    assert_int_equal(bytes_on(&p, 0), 110);
+    assert_int_equal(bytes_on(&p, 1), 110);
+    restore_plan_free(&p);
+}
+
+static void test_refresh_refused_without_the_nodes(void **state)
+{
+    restore_plan p;
+    two_sources(&p);
+    char *ta[] = {"1", "2"}, *extra[] = {"1", "2", "5"};
+    Cairn__Rpc__NodeInfo n0 = node("host-a", ta, 2), n1 = node("host-b", extra, 3);
+    Cairn__Rpc__NodeInfo *nodes[] = {&n0, NULL, &n1};
+    restore_method m = METHOD_REFRESH;
+    cairn_err e;
+    err_clear(&e);
+    assert_int_equal(restore_plan_assign(&p, nodes, 3, &m, &e), CAIRN_EINVAL);
+    assert_non_null(strstr(e.msg, "--method refresh needs every source node"));
+    assert_int_equal(m, METHOD_REFRESH);
+    restore_plan_free(&p);
+}
+
+static void test_load_and_stream_balances_bytes(void **state)
+{
+    restore_plan p = {.filter = &all};
+    add_source(&p, "host-a", NULL, 0);
+    Cairn__Repo__FileEntry f[] = {
+        file_entry("me-1-big-Data.db", BLOB_A, 70), file_entry("me-2-big-Data.db", BLOB_A, 50),
+        file_entry("me-3-big-Data.db", BLOB_A, 40), file_entry("me-4-big-Data.db", BLOB_A, 30),
+        file_entry("me-5-big-Data.db", BLOB_A, 10),
+    };
+    assert_int_equal(add_table(&p, 0, "ks", "t", f, 5), 0);
+    char *none[] = {NULL};
+    Cairn__Rpc__NodeInfo a = node("host-x", none, 0), b = node("host-y", none, 0),
+                         c = node("host-z", none, 0);
+    Cairn__Rpc__NodeInfo *nodes[] = {&a, &b, &c};
+    /* asked for explicitly, even though the plan could not refresh anyway */
+    restore_method m = METHOD_LAS;
+    cairn_err e;
+    assert_int_equal(restore_plan_assign(&p, nodes, 3, &m, &e), 0);
+    assert_int_equal(m, METHOD_LAS);
+    /* 70 -> x; 50 -> y; 40 -> z; 30 -> z (40 < 50); 10 -> y (50 < 70) */
+    assert_int_equal(bytes_on(&p, 0), 70);
+    assert_int_equal(bytes_on(&p, 1), 60);
+    assert_int_equal(bytes_on(&p, 2), 70);
+    assert_int_equal(p.sst[0].bytes, 70); /* sorted largest first */
+    restore_plan_free(&p);
+}
+
+/* A file repository holding one blob and a backup of two nodes. */
+struct fixture {
+    repo_fixture rf;
+    repo *r;
+    char blob[65]; /* the blob that is there */
+    Cairn__Repo__ClusterManifest *m;
+};
+
+static void write_node(struct fixture *fx, Cairn__Repo__NodeRef *ref, const char *host_id,
+                       const char *blob)
+{
+    static char *tokens[] = {"-5", "7"};
+    Cairn__Repo__NodeManifest h = CAIRN__REPO__NODE_MANIFEST__INIT;
+    h.cluster = "prod";
+    h.tag = "t1";
+    h.host_id = (char *)host_id;
+    h.tokens = tokens;
+    h.n_tokens = 2;
+    char key[256];
+    repo_node_manifest_key("prod", "t1", host_id, key, sizeof(key));
+    manifest_writer *w = NULL;
+    cairn_err e;
+    assert_int_equal(manifest_node_begin(fx->r, key, &h, &w, &e), 0);
+    Cairn__Repo__FileEntry f = file_entry("me-1-big-Data.db", (char *)blob, 13);
+    Cairn__Repo__FileEntry *fp[] = {&f};
+    Cairn__Repo__TableEntry te = CAIRN__REPO__TABLE_ENTRY__INIT;
+    te.keyspace = "ks";
+    te.name = "t";
+    te.files = fp;
+    te.n_files = 1;
+    assert_int_equal(manifest_node_add_table(w, &te, &e), 0);
+    ref->host_id = (char *)host_id;
+    ref->manifest_key = strdup(key);
+    ref->manifest_sha256 = malloc(65);
+    assert_int_equal(manifest_node_finish(w, ref->manifest_sha256, &e), 0);
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    assert_int_equal(repo_fixture_open(&fx->rf), 0);
+    fx->r = fx->rf.r;
+    assert_int_equal(repo_fixture_put(&fx->rf, "sstable bytes", fx->blob), 0);
+    fx->m = calloc(1, sizeof(*fx->m));
+    cairn__repo__cluster_manifest__init(fx->m);
+    fx->m->nodes = calloc(2, sizeof(*fx->m->nodes));
+    fx->m->n_nodes = 2;
+    for (size_t i = 0; i < 2; i++) {
+        fx->m->nodes[i] = calloc(1, sizeof(**fx->m->nodes));
+        cairn__repo__node_ref__init(fx->m->nodes[i]);
+    }
+    write_node(fx, fx->m->nodes[0], "host-a", fx->blob);
+    write_node(fx, fx->m->nodes[1], "host-b", BLOB_B);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    for (size_t i = 0; i < fx->m->n_nodes; i++) {
+        free(fx->m->nodes[i]->manifest_key);
+        free(fx->m->nodes[i]->manifest_sha256);
+        free(fx->m->nodes[i]);
+    }
+    free(fx->m->nodes);
+    free(fx->m);
+    assert_int_equal(repo_fixture_close(&fx->rf), 0);
+    free(fx);
+    return 0;
+}
+
+static void test_read_and_check_blobs(void **state)
+{
+    struct fixture *fx = *state;
+    restore_plan p = {.filter = &all};
+    cairn_err e;
+    err_clear(&e);
+    assert_int_equal(restore_plan_read(fx->r, fx->m, &p, &e), 0);
+    assert_int_equal(p.n_sources, 2);
+    assert_string_equal(p.sources[1].host_id, "host-b");
+    assert_int_equal(p.sources[1].n_tokens, 2);
+    assert_int_equal(p.n_tables, 1);
+    assert_int_equal(p.n_sst, 2);
+    assert_int_equal(p.sst[1].source, 1);
+    assert_int_equal(p.bytes, 26);
+    /* host-b's blob was never stored: named with its file and table */
+    assert_int_equal(restore_plan_check_blobs(fx->r, &p, &e), CAIRN_ENOENT);
+    assert_non_null(strstr(e.msg, "blob " BLOB_B " is missing"));
+    assert_non_null(strstr(e.msg, "(me-1-big-Data.db), needed by table ks.t"));
+    restore_plan_free(&p);
+
+    /* host-a alone has every blob */
+    fx->m->n_nodes = 1;
+    restore_plan q = {.filter = &all};
+    assert_int_equal(restore_plan_read(fx->r, fx->m, &q, &e), 0);
+    assert_int_equal(restore_plan_check_blobs(fx->r, &q, &e), 0);
+    restore_plan_free(&q);
+    fx->m->n_nodes = 2;
+}
+
+static void test_read_bad_manifest(void **state)
+{
+    struct fixture *fx = *state;
+    char *saved = fx->m->nodes[1]->manifest_sha256;
+    fx->m->nodes[1]->manifest_sha256 = BLOB_A; /* not the hash of the stored object */
+    restore_plan p = {.filter = &all};
+    cairn_err e;
+    err_clear(&e);
+    assert_int_not_equal(restore_plan_read(fx->r, fx->m, &p, &e), 0);
+    assert_non_null(strstr(e.msg, "node manifest of host-b"));
+    restore_plan_free(&p);
+    fx->m->nodes[1]->manifest_sha256 = saved;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_files_grouped_into_sstables),
+        cmocka_unit_test(test_filter_skips_tables),
+        cmocka_unit_test(test_invalid_names_are_corrupt),
+        cmocka_unit_test(test_keyspaces_distinct),
+        cmocka_unit_test(test_auto_refresh_when_same_nodes),
+        cmocka_unit_test(test_auto_load_and_stream_when_tokens_differ),
+        cmocka_unit_test(test_refresh_refused_without_the_nodes),
+        cmocka_unit_test(test_load_and_stream_balances_bytes),
+        cmocka_unit_test_setup_teardown(test_read_and_check_blobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_bad_manifest, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
