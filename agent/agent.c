@@ -161,4 +161,3 @@ int agent_handle(void *ctx, const uint8_t *req, size_t len, uint8_t **out, size_
         cairn__rpc__request__free_unpacked(rq, NULL);
     return rc;
 }
-

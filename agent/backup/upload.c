@@ -426,8 +426,8 @@ static void count_totals(upload_table *t)
 }
 
 /* Uploads every table in turn; a table's snapshot goes once its files are safe. */
-static int upload_tables(job *j, const upload_arg *u, upload_table *tables,
-                         manifest_writer *mw, cairn_err *e)
+static int upload_tables(job *j, const upload_arg *u, upload_table *tables, manifest_writer *mw,
+                         cairn_err *e)
 {
     const Cairn__Rpc__UploadRequest *rq = u->rq;
     int rc = 0;
@@ -457,8 +457,7 @@ static int upload_tables(job *j, const upload_arg *u, upload_table *tables,
 
 /* Streams the node manifest around the tables' uploads; it is finished only when
  * every table made it. */
-static int upload_with_manifest(job *j, const upload_arg *u, repo *r, ratelimit *rl,
-                                cairn_err *e)
+static int upload_with_manifest(job *j, const upload_arg *u, repo *r, ratelimit *rl, cairn_err *e)
 {
     const Cairn__Rpc__UploadRequest *rq = u->rq;
     Cairn__Repo__NodeManifest h;

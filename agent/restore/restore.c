@@ -310,10 +310,9 @@ static int fetch_file(job *j, repo *r, const Cairn__Rpc__RestoreTable *t,
         return rc;
     }
     if (*size != f->size)
-        return err_set(e, CAIRN_ECORRUPT,
-                       "blob %s of %s.%s holds %llu bytes, the manifest says %llu", f->blob,
-                       t->keyspace, t->name, (unsigned long long)*size,
-                       (unsigned long long)f->size);
+        return err_set(
+            e, CAIRN_ECORRUPT, "blob %s of %s.%s holds %llu bytes, the manifest says %llu", f->blob,
+            t->keyspace, t->name, (unsigned long long)*size, (unsigned long long)f->size);
     if (s.want_crc && (uint32_t)s.crc != f->data_crc32 && !f->crc_mismatch)
         return err_set(e, CAIRN_ECORRUPT,
                        "%s of %s.%s does not match its Digest.crc32 after download", f->name,
@@ -479,8 +478,7 @@ int agent_restore(agent *a, const Cairn__Rpc__RestoreRequest *rq, Cairn__Rpc__Re
         rc = name_check_table(rq->tables[i]->keyspace, rq->tables[i]->name, e);
     if (rc)
         return rc;
-    return job_start_request(a->jobs, "restore", rq->tag, &rq->base, a, NULL, restore_run, resp,
-                             e);
+    return job_start_request(a->jobs, "restore", rq->tag, &rq->base, a, NULL, restore_run, resp, e);
 }
 
 int agent_forget_restore(agent *a, const Cairn__Rpc__ForgetRestoreRequest *rq, cairn_err *e)

@@ -1,9 +1,15 @@
 #include "base/text.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 void text_excerpt(const void *p, size_t n, char *out, size_t cap)
+{
+    text_excerpt_keep(p, n, out, cap, NULL);
+}
+
+void text_excerpt_keep(const void *p, size_t n, char *out, size_t cap, const char *keep)
 {
     if (cap == 0)
         return;
@@ -12,7 +18,8 @@ void text_excerpt(const void *p, size_t n, char *out, size_t cap)
     for (size_t i = 0; i < n; i++) {
         char piece[5];
         unsigned char c = s[i];
-        if (c < 0x20 || c >= 0x7f || c == '\'' || c == '"' || c == '\\')
+        bool kept = keep && c && strchr(keep, c);
+        if (c < 0x20 || c >= 0x7f || ((c == '\'' || c == '"' || c == '\\') && !kept))
             snprintf(piece, sizeof(piece), "\\x%02x", c);
         else
             piece[0] = (char)c, piece[1] = '\0';

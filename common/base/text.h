@@ -14,4 +14,8 @@
  */
 void text_excerpt(const void *p, size_t n, char *out, size_t cap);
 
+/* text_excerpt, but the quotes and backslashes in keep (NULL: none) shown as they are:
+ * for a peer's own message quoted whole, whose quotes name things ("Keyspace 'x'"). */
+void text_excerpt_keep(const void *p, size_t n, char *out, size_t cap, const char *keep);
+
 #endif
