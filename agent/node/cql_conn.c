@@ -109,12 +109,6 @@ static int xfer_all(cql_conn *c, bool out, uint8_t *p, size_t n, long long deadl
     return 0;
 }
 
-/* A peer's text for a message: its quotes name things, so they stay as they are. */
-static void printable(const uint8_t *p, size_t n, char *out, size_t cap)
-{
-    text_excerpt_keep(p, n, out, cap, "'\"");
-}
-
 /* Skips what the frame flags put before the body proper, logging server warnings. */
 static int strip_extras(cql_conn *c, uint8_t flags, cql_rd *r, cairn_err *e)
 {
@@ -130,7 +124,7 @@ static int strip_extras(cql_conn *c, uint8_t flags, cql_rd *r, cairn_err *e)
             if (!cql_rd_string(r, &p, &n))
                 return cql_malformed(c, e, "truncated warning");
             char msg[512];
-            printable(p, n, msg, sizeof(msg));
+            text_printable(p, n, msg, sizeof(msg));
             log_warn("ScyllaDB at %s warned: %s", c->peer, msg);
         }
     }
@@ -253,7 +247,7 @@ static int parse_error(cql_conn *c, const cql_frame *f, int32_t *code, char *msg
     size_t n;
     if (!cql_rd_i32(&r, code) || !cql_rd_string(&r, &p, &n))
         return cql_malformed(c, e, "truncated ERROR");
-    printable(p, n, msg, cap);
+    text_printable(p, n, msg, cap);
     return 0;
 }
 
@@ -284,7 +278,7 @@ static int authenticate(cql_conn *c, const cql_frame *challenge, const char *use
     if (!cql_rd_string(&r, &p, &n))
         return cql_malformed(c, e, "truncated AUTHENTICATE");
     char authenticator[256];
-    printable(p, n, authenticator, sizeof(authenticator));
+    text_printable(p, n, authenticator, sizeof(authenticator));
     if (!user || !*user)
         return err_set(e, CAIRN_EAUTH,
                        "ScyllaDB requires a password: set scylla.username and scylla.password in "

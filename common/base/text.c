@@ -1,15 +1,9 @@
 #include "base/text.h"
 
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 void text_excerpt(const void *p, size_t n, char *out, size_t cap)
-{
-    text_excerpt_keep(p, n, out, cap, NULL);
-}
-
-void text_excerpt_keep(const void *p, size_t n, char *out, size_t cap, const char *keep)
 {
     if (cap == 0)
         return;
@@ -18,8 +12,7 @@ void text_excerpt_keep(const void *p, size_t n, char *out, size_t cap, const cha
     for (size_t i = 0; i < n; i++) {
         char piece[5];
         unsigned char c = s[i];
-        bool kept = keep && c && strchr(keep, c);
-        if (c < 0x20 || c >= 0x7f || ((c == '\'' || c == '"' || c == '\\') && !kept))
+        if (c < 0x20 || c >= 0x7f || c == '\'' || c == '"' || c == '\\')
             snprintf(piece, sizeof(piece), "\\x%02x", c);
         else
             piece[0] = (char)c, piece[1] = '\0';
@@ -37,4 +30,13 @@ void text_excerpt_keep(const void *p, size_t n, char *out, size_t cap, const cha
         len += k;
     }
     out[len] = '\0';
+}
+
+void text_printable(const void *p, size_t n, char *out, size_t cap)
+{
+    const unsigned char *s = p;
+    size_t k = n < cap - 4 ? n : cap - 4;
+    for (size_t i = 0; i < k; i++)
+        out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? (char)s[i] : '?';
+    strcpy(out + k, n > k ? "..." : "");
 }

@@ -14,8 +14,11 @@
  */
 void text_excerpt(const void *p, size_t n, char *out, size_t cap);
 
-/* text_excerpt, but the quotes and backslashes in keep (NULL: none) shown as they are:
- * for a peer's own message quoted whole, whose quotes name things ("Keyspace 'x'"). */
-void text_excerpt_keep(const void *p, size_t n, char *out, size_t cap, const char *keep);
+/*
+ * A peer's own message quoted whole in ours (a server's error text): the first bytes
+ * of p (n of them) to out (cap >= 4 bytes, NUL-terminated), printable ASCII as is (its
+ * quotes name things: "Keyspace 'x'"), any other byte as '?', and "..." when cut.
+ */
+void text_printable(const void *p, size_t n, char *out, size_t cap);
 
 #endif
