@@ -7,6 +7,15 @@
  * it is loaded, and the files a failed attempt left are removed. Each loaded table is
  * recorded in the state directory; a restore started again with the same tag skips
  * those, so an interrupted restore resumes without loading anything twice.
+ *
+ * Design notes: the state directory holds restore-<tag>.done (the loaded tables, one
+ * "ks.table" a line, fsync'd before the table counts as done) and, while a load is
+ * asked for, restore-<tag>.pending.<ks>.<table> (the names handed to ScyllaDB). A
+ * table is in one of three places when the agent dies: not loaded (its leftovers are
+ * removed and it is done again), loaded but not recorded (the pending names are gone
+ * from upload/: recorded now), or recorded (skipped). Files are downloaded under a
+ * ".cairn-" name and renamed only once their size and CRC-32 are checked, so ScyllaDB
+ * never sees a partial file.
  */
 #include "handlers.h"
 
@@ -97,6 +106,7 @@ static int write_pending(const char *path, char **placed, size_t nplaced, cairn_
     if (!f)
         return err_sys(e, errno, "cannot record progress in %s", path);
     /* placed holds each file's temporary name, then its final name. */
+    CAIRN_ASSERT(nplaced % 2 == 0);
     for (size_t i = 1; i < nplaced; i += 2)
         fprintf(f, "%s\n", placed[i]);
     int rc = (fflush(f) != 0 || fsync(fileno(f)) != 0)
@@ -223,6 +233,7 @@ static const char *final_prefix(rename_map *m, const char *dir, const char *pref
         m->to = nt;
         m->cap = nc;
     }
+    CAIRN_ASSERT(m->n < m->cap);
     snprintf(m->from[m->n], sizeof(m->from[0]), "%s", prefix);
     /* Taken when another mapping produced it or a file of that SSTable is there. */
     bool taken = false;
