@@ -1,8 +1,6 @@
 #include "handlers.h"
 
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "base/log.h"
 #include "job/start.h"
