@@ -875,6 +875,33 @@ static void test_malformed_extras(void **state)
         if (rc != CAIRN_EPROTO || !strstr(e.msg, cases[i].what))
             fail_msg("case %zu: got %d (%s), want %s", i, rc, e.msg, cases[i].what);
     }
+
+    /* RESULT bodies cut where the metadata says more follows. */
+    b = (buf){0};
+    put_u16(&b, 0);
+    assert_int_equal(query_against(b, false, &e), CAIRN_EPROTO);
+    assert_non_null(strstr(e.msg, "truncated RESULT"));
+    b = (buf){0};
+    put_i32(&b, 2);
+    put_i32(&b, 0x0001);
+    put_i32(&b, 1);
+    put_str(&b, "ks");
+    assert_int_equal(query_against(b, false, &e), CAIRN_EPROTO);
+    assert_non_null(strstr(e.msg, "truncated table spec"));
+    b = (buf){0};
+    put_i32(&b, 2);
+    put_i32(&b, 0);
+    put_i32(&b, 1);
+    put_str(&b, "ks");
+    assert_int_equal(query_against(b, false, &e), CAIRN_EPROTO);
+    assert_non_null(strstr(e.msg, "truncated column table spec"));
+    b = (buf){0};
+    rows_header(&b, 0, 1, NULL);
+    put_i32(&b, -1);
+    assert_int_equal(query_against(b, false, &e), CAIRN_EPROTO);
+    assert_non_null(strstr(e.msg, "bad row count"));
+
+    assert_int_equal(cql_query(NULL, "SELECT 1", NULL, NULL, &e), CAIRN_EINVAL);
 }
 
 /* Connects with the given credentials to a server that answers STARTUP with
