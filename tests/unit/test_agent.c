@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -423,6 +424,56 @@ static void test_config(void **state)
     assert_non_null(strstr(e.msg, "go together"));
 }
 
+/* cairn-agent's command line: the exit code says what went wrong. */
+static int run_agent(const char *args)
+{
+    const char *build = getenv("CAIRN_BUILD_DIR");
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "'%s/bin/cairn-agent' %s >/dev/null 2>&1", build ? build : ".",
+             args);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_cli(void **state)
+{
+    (void)state;
+    if (!getenv("CAIRN_BUILD_DIR"))
+        skip();
+    char dir[] = "/tmp/cairn-agent-cli-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char good[128], loglevel[128], nostate[128], args[400];
+    snprintf(good, sizeof(good), "%s/good.yaml", dir);
+    snprintf(loglevel, sizeof(loglevel), "%s/loglevel.yaml", dir);
+    snprintf(nostate, sizeof(nostate), "%s/nostate.yaml", dir);
+    FILE *f = fopen(good, "w");
+    assert_non_null(f);
+    fprintf(f, "cluster: c1\ninsecure: true\nlisten: tcp://127.0.0.1:1\nstate_dir: %s/s\n", dir);
+    fclose(f);
+    assert_non_null(f = fopen(loglevel, "w"));
+    fprintf(f, "cluster: c1\ninsecure: true\nlog_level: chatty\n");
+    fclose(f);
+    /* The state directory would go under a plain file. */
+    assert_non_null(f = fopen(nostate, "w"));
+    fprintf(f, "cluster: c1\ninsecure: true\nlisten: tcp://127.0.0.1:1\nstate_dir: %s/x\n", good);
+    fclose(f);
+
+    assert_int_equal(run_agent("--version"), 0);
+    assert_int_equal(run_agent("--help"), 0);
+    assert_int_equal(run_agent("--bogus"), 2);
+    snprintf(args, sizeof(args), "--config '%s/none.yaml'", dir);
+    assert_int_equal(run_agent(args), 2);
+    snprintf(args, sizeof(args), "--config '%s'", loglevel);
+    assert_int_equal(run_agent(args), 2);
+    snprintf(args, sizeof(args), "--config '%s' --check-config", good);
+    assert_int_equal(run_agent(args), 0);
+    snprintf(args, sizeof(args), "--config '%s'", nostate);
+    assert_int_equal(run_agent(args), 1);
+
+    snprintf(args, sizeof(args), "rm -rf '%s'", dir);
+    assert_int_equal(system(args), 0);
+}
+
 int main(void)
 {
     log_set_level(LOG_LEVEL_ERROR);
@@ -437,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_agent_new_errors),
         cmocka_unit_test(test_hostport),
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
