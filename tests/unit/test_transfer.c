@@ -1,8 +1,11 @@
 /*
- * The restore job's resume and failure paths, against small in-process fakes of
- * ScyllaDB's REST API (data directories, load) and CQL port (table ids), with a file://
- * repository that holds only its info: no blob is ever found, so every table that gets
- * as far as a download fails, and the tests check what that leaves behind.
+ * The upload and restore jobs against small in-process fakes of ScyllaDB's REST API
+ * (the node's description, data directories, snapshot removal, load) and CQL port
+ * (table ids), with a file:// repository.
+ *
+ * An upload backs up a snapshot directory laid out on disk. A restore finds no blob in
+ * the repository, so every table that gets as far as a download fails: those tests are
+ * about resuming, refusing and what a failed table leaves behind.
  */
 #include <netinet/in.h>
 #include <pthread.h>
@@ -16,11 +19,15 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <zlib.h>
 
 #include "agent.h"
+#include "base/hex.h"
 #include "base/log.h"
 #include "net/wire.h"
 #include "repo.pb-c.h"
@@ -129,12 +136,45 @@ static void write_n(int fd, const void *p, size_t n)
     }
 }
 
-/* ---- REST: the data directory, and loads that always succeed ---- */
+/* ---- REST: the node's description, snapshot removal, loads that always succeed ---- */
+
+#define HOST_ID "a4c3b5d6-1111-2222-3333-444455556666"
 
 typedef struct rest {
     char data_dir[128];
     atomic_int loads;
+    atomic_int snapshot_deletes;
 } rest;
+
+/* The answer to one request head; "" for a void result. */
+static void rest_answer(rest *r, const char *head, char *body, size_t cap)
+{
+    static const struct {
+        const char *route, *body;
+    } fixed[] = {
+        {"GET /storage_service/hostid/local ", "\"" HOST_ID "\""},
+        {"GET /storage_service/cluster_name ", "\"Test Cluster\""},
+        {"GET /snitch/datacenter ", "\"dc1\""},
+        {"GET /snitch/rack ", "\"r1\""},
+        {"GET /storage_service/scylla_release_version ", "\"2025.1.0\""},
+        {"GET /storage_service/host_id ", "[{\"key\": \"127.0.0.1\", \"value\": \"" HOST_ID "\"}]"},
+        {"GET /gossiper/endpoint/live/ ", "[\"127.0.0.1\"]"},
+        {"GET /gossiper/endpoint/down/ ", "[]"},
+        {"GET /storage_service/tokens ", "[\"-42\", \"42\"]"},
+        {"GET /storage_service/keyspaces?type=user ", "[\"ks\"]"},
+        {"GET /column_family/name ", "[\"ks:t\"]"},
+    };
+    body[0] = '\0';
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        if (strstr(head, fixed[i].route))
+            snprintf(body, cap, "%s", fixed[i].body);
+    if (strstr(head, "GET /storage_service/data_file/locations "))
+        snprintf(body, cap, "[\"%s\"]", r->data_dir);
+    else if (strstr(head, "POST /storage_service/sstables/ks?cf="))
+        atomic_fetch_add(&r->loads, 1);
+    else if (strstr(head, "DELETE /storage_service/snapshots?tag="))
+        atomic_fetch_add(&r->snapshot_deletes, 1);
+}
 
 static void rest_serve(void *ctx, int fd)
 {
@@ -148,11 +188,8 @@ static void rest_serve(void *ctx, int fd)
             n++;
         }
         head[n] = '\0';
-        char body[256] = "";
-        if (strstr(head, "GET /storage_service/data_file/locations "))
-            snprintf(body, sizeof(body), "[\"%s\"]", r->data_dir);
-        else if (strstr(head, "POST /storage_service/sstables/ks?cf="))
-            atomic_fetch_add(&r->loads, 1);
+        char body[256];
+        rest_answer(r, head, body, sizeof(body));
         char out[512];
         int len = snprintf(out, sizeof(out),
                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -297,6 +334,7 @@ static int setup(void **state)
     v->cfg.scylla_api = v->api;
     v->cfg.scylla_cql = v->cql;
     v->cfg.state_dir = v->state;
+    v->cfg.upload_parallel = 3;
     cairn_err e;
     if (agent_new(&v->a, &v->cfg, &e) != 0)
         fail_msg("%s", e.msg);
@@ -331,6 +369,26 @@ static int call(env *v, Cairn__Rpc__Request *rq, Cairn__Rpc__Response **out, cai
     return rc;
 }
 
+/* Polls job id until it leaves RUNNING; *out is its last answer (free it). */
+static Cairn__Rpc__JobInfo__State wait_job(env *v, const char *id, Cairn__Rpc__Response **out,
+                                           cairn_err *e)
+{
+    Cairn__Rpc__JobRequest jr = CAIRN__RPC__JOB_REQUEST__INIT;
+    jr.job_id = (char *)id;
+    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
+    rq.op_case = CAIRN__RPC__REQUEST__OP_JOB;
+    rq.job = &jr;
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(call(v, &rq, out, e), 0);
+        if ((*out)->job->state != CAIRN__RPC__JOB_INFO__STATE__RUNNING)
+            return (*out)->job->state;
+        cairn__rpc__response__free_unpacked(*out, NULL);
+        usleep(5000);
+    }
+    fail_msg("job %s did not finish", id);
+    return CAIRN__RPC__JOB_INFO__STATE__RUNNING;
+}
+
 /* Restores table ks.<table> of tag (one file, name given) and waits for the job;
  * returns its final state, with the job's error in e. */
 static Cairn__Rpc__JobInfo__State restore(env *v, const char *tag, const char *table,
@@ -362,25 +420,13 @@ static Cairn__Rpc__JobInfo__State restore(env *v, const char *tag, const char *t
     char id[64];
     snprintf(id, sizeof(id), "%s", r->job->job_id);
     cairn__rpc__response__free_unpacked(r, NULL);
-
-    Cairn__Rpc__JobRequest jr = CAIRN__RPC__JOB_REQUEST__INIT;
-    jr.job_id = id;
-    rq.op_case = CAIRN__RPC__REQUEST__OP_JOB;
-    rq.job = &jr;
-    for (int i = 0; i < 1000; i++) {
-        assert_int_equal(call(v, &rq, &r, e), 0);
-        Cairn__Rpc__JobInfo__State st = r->job->state;
-        if (tables_done)
-            *tables_done = r->job->tables;
-        if (st == CAIRN__RPC__JOB_INFO__STATE__FAILED)
-            snprintf(e->msg, sizeof(e->msg), "%s", r->job->error->message);
-        cairn__rpc__response__free_unpacked(r, NULL);
-        if (st != CAIRN__RPC__JOB_INFO__STATE__RUNNING)
-            return st;
-        usleep(5000);
-    }
-    fail_msg("restore %s did not finish", tag);
-    return CAIRN__RPC__JOB_INFO__STATE__RUNNING;
+    Cairn__Rpc__JobInfo__State st = wait_job(v, id, &r, e);
+    if (tables_done)
+        *tables_done = r->job->tables;
+    if (st == CAIRN__RPC__JOB_INFO__STATE__FAILED)
+        snprintf(e->msg, sizeof(e->msg), "%s", r->job->error->message);
+    cairn__rpc__response__free_unpacked(r, NULL);
+    return st;
 }
 
 static bool file_has(const char *path, const char *text)
@@ -498,10 +544,262 @@ static void test_refusals(void **state)
     assert_non_null(strstr(e.msg, "refusing file name"));
 }
 
+/* ---- upload ---- */
+
+/* A snapshot of ks.t under tag: two SSTables, one whose Data.db does not match its
+ * Digest.crc32, and a file that is not an SSTable's. */
+static void lay_out_snapshot(env *v, const char *tag)
+{
+    char snap[300], path[400];
+    snprintf(snap, sizeof(snap), "%s/ks/t-" TABLE_ID "/snapshots/%s", v->rest.data_dir, tag);
+    mkdirs(snap);
+    static const struct {
+        const char *name, *text;
+    } files[] = {
+        {"me-1-big-Data.db", "first sstable data"},
+        {"me-1-big-TOC.txt", "Data.db\nTOC.txt\n"},
+        {"me-1-big-Digest.crc32", "12345"},
+        {"me-2-big-Data.db", "second sstable data"},
+        {"me-2-big-Index.db", "index"},
+        {"schema.cql", "CREATE TABLE ks.t (k int PRIMARY KEY);"},
+        {"manifest.json", "{}"},
+        {"notes.txt", "not an sstable"},
+    };
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", snap, files[i].name);
+        write_text(path, files[i].text);
+    }
+}
+
+static int blobs_in_repo(env *v)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "exit $(find '%s/blobs' -type f | wc -l)", v->repo);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Uploads ks.t's snapshot tag and waits; the job's info in *out (free it). */
+static Cairn__Rpc__JobInfo__State upload(env *v, const char *tag, bool keep_snapshot,
+                                         Cairn__Rpc__Response **out, cairn_err *e)
+{
+    Cairn__Rpc__Table t = CAIRN__RPC__TABLE__INIT;
+    t.keyspace = (char *)"ks";
+    t.name = (char *)"t";
+    Cairn__Rpc__Table *tables[] = {&t};
+    Cairn__Rpc__UploadRequest up = CAIRN__RPC__UPLOAD_REQUEST__INIT;
+    char url[128];
+    snprintf(url, sizeof(url), "file://%s", v->repo);
+    up.tag = (char *)tag;
+    up.repository = url;
+    up.tables = tables;
+    up.n_tables = 1;
+    up.has_keep_snapshot = 1;
+    up.keep_snapshot = keep_snapshot;
+    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
+    rq.op_case = CAIRN__RPC__REQUEST__OP_UPLOAD;
+    rq.upload = &up;
+    Cairn__Rpc__Response *r;
+    if (call(v, &rq, &r, e) != 0)
+        fail_msg("upload: %s", e->msg);
+    char id[64];
+    snprintf(id, sizeof(id), "%s", r->job->job_id);
+    cairn__rpc__response__free_unpacked(r, NULL);
+    return wait_job(v, id, out, e);
+}
+
+static bool has_warning(const Cairn__Rpc__JobInfo *j, const char *text)
+{
+    for (size_t i = 0; i < j->n_warnings; i++)
+        if (strstr(j->warnings[i], text))
+            return true;
+    return false;
+}
+
+static void test_upload(void **state)
+{
+    env *v = *state;
+    cairn_err e;
+    lay_out_snapshot(v, "b1");
+    Cairn__Rpc__Response *r;
+    assert_int_equal(upload(v, "b1", false, &r, &e), CAIRN__RPC__JOB_INFO__STATE__DONE);
+    const Cairn__Rpc__JobInfo *j = r->job;
+    assert_int_equal(j->files_total, 5);
+    assert_int_equal(j->files_done, 5);
+    assert_int_equal(j->bytes_done, j->bytes_total);
+    assert_int_equal(j->bytes_uploaded, j->bytes_total);
+    assert_int_equal(j->tables, 1);
+    assert_non_null(strstr(j->manifest_key, "b1"));
+    assert_int_equal(strlen(j->manifest_sha256), 64);
+    assert_true(has_warning(j, "CORRUPT: node 127.0.0.1, table ks.t"));
+    assert_true(has_warning(j, "skipping 'notes.txt'"));
+    assert_true(j->requests->puts > 0);
+    cairn__rpc__response__free_unpacked(r, NULL);
+    assert_int_equal(blobs_in_repo(v), 5);
+    assert_int_equal(atomic_load(&v->rest.snapshot_deletes), 1);
+
+    /* The same files again under another tag: hashed from the cache, nothing sent. */
+    lay_out_snapshot(v, "b2");
+    assert_int_equal(upload(v, "b2", true, &r, &e), CAIRN__RPC__JOB_INFO__STATE__DONE);
+    assert_int_equal(r->job->files_done, 5);
+    assert_int_equal(r->job->bytes_uploaded, 0);
+    cairn__rpc__response__free_unpacked(r, NULL);
+    assert_int_equal(blobs_in_repo(v), 5);
+    assert_int_equal(atomic_load(&v->rest.snapshot_deletes), 1);
+}
+
+static void test_upload_without_repository(void **state)
+{
+    env *v = *state;
+    cairn_err e;
+    lay_out_snapshot(v, "b3");
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "rm -f '%s/cairn.repo'", v->repo);
+    assert_int_equal(system(cmd), 0);
+    Cairn__Rpc__Response *r;
+    assert_int_equal(upload(v, "b3", false, &r, &e), CAIRN__RPC__JOB_INFO__STATE__FAILED);
+    assert_non_null(strstr(r->job->error->message, "no cairn repository"));
+    cairn__rpc__response__free_unpacked(r, NULL);
+}
+
+/* ---- a restore of what an upload stored ---- */
+
+static void blob_of(const char *text, char id[65])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    assert_non_null(md);
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    EVP_DigestUpdate(md, text, strlen(text));
+    hex_digest_final(md, id);
+    EVP_MD_CTX_free(md);
+}
+
+typedef struct restore_file {
+    const char *name, *text;
+    bool with_crc;
+    uint32_t crc_delta; /* added to the true CRC-32: non-zero makes it wrong */
+    bool crc_mismatch;  /* the backup already knew it was corrupt */
+    uint64_t size_delta;
+} restore_file;
+
+static Cairn__Rpc__JobInfo__State restore_files(env *v, const char *tag, const restore_file *rf,
+                                                size_t n, Cairn__Rpc__Response **out, cairn_err *e)
+{
+    Cairn__Repo__FileEntry fe[4], *files[4];
+    char ids[4][65];
+    assert_true(n <= 4);
+    for (size_t i = 0; i < n; i++) {
+        cairn__repo__file_entry__init(&fe[i]);
+        blob_of(rf[i].text, ids[i]);
+        fe[i].name = (char *)rf[i].name;
+        fe[i].blob = ids[i];
+        fe[i].size = strlen(rf[i].text) + rf[i].size_delta;
+        fe[i].has_data_crc32 = rf[i].with_crc;
+        fe[i].data_crc32 = (uint32_t)crc32(0, (const Bytef *)rf[i].text, (uInt)strlen(rf[i].text)) +
+                           rf[i].crc_delta;
+        fe[i].has_crc_mismatch = rf[i].crc_mismatch;
+        fe[i].crc_mismatch = rf[i].crc_mismatch;
+        files[i] = &fe[i];
+    }
+    Cairn__Rpc__RestoreTable t = CAIRN__RPC__RESTORE_TABLE__INIT;
+    t.keyspace = (char *)"ks";
+    t.name = (char *)"t";
+    t.files = files;
+    t.n_files = n;
+    Cairn__Rpc__RestoreTable *tables[] = {&t};
+    Cairn__Rpc__RestoreRequest rs = CAIRN__RPC__RESTORE_REQUEST__INIT;
+    char url[128];
+    snprintf(url, sizeof(url), "file://%s", v->repo);
+    rs.tag = (char *)tag;
+    rs.repository = url;
+    rs.tables = tables;
+    rs.n_tables = 1;
+    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
+    rq.op_case = CAIRN__RPC__REQUEST__OP_RESTORE;
+    rq.restore = &rs;
+    Cairn__Rpc__Response *r;
+    assert_int_equal(call(v, &rq, &r, e), 0);
+    char id[64];
+    snprintf(id, sizeof(id), "%s", r->job->job_id);
+    cairn__rpc__response__free_unpacked(r, NULL);
+    return wait_job(v, id, out, e);
+}
+
+static int files_in(const char *dir)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "exit $(ls -A '%s' | wc -l)", dir);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void empty(const char *dir)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -f '%s'/*", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_upload_then_restore(void **state)
+{
+    env *v = *state;
+    cairn_err e;
+    lay_out_snapshot(v, "b1");
+    Cairn__Rpc__Response *r;
+    assert_int_equal(upload(v, "b1", true, &r, &e), CAIRN__RPC__JOB_INFO__STATE__DONE);
+    cairn__rpc__response__free_unpacked(r, NULL);
+
+    const restore_file good[] = {
+        {"me-1-big-Data.db", "first sstable data", true, 0, false, 0},
+        {"me-1-big-TOC.txt", "Data.db\nTOC.txt\n", false, 0, false, 0},
+    };
+    assert_int_equal(restore_files(v, "r1", good, 2, &r, &e), CAIRN__RPC__JOB_INFO__STATE__DONE);
+    assert_int_equal(r->job->files_done, 2);
+    assert_int_equal(r->job->tables, 1);
+    cairn__rpc__response__free_unpacked(r, NULL);
+    assert_int_equal(atomic_load(&v->rest.loads), 1);
+    assert_int_equal(files_in(v->upload), 2);
+    char done[200];
+    snprintf(done, sizeof(done), "%s/restore-r1.done", v->state);
+    assert_true(file_has(done, "ks.t\n"));
+
+    /* The fake load leaves the files where they are: the next batch's SSTable takes a
+     * fresh generation instead of overwriting them. */
+    assert_int_equal(restore_files(v, "r2", good, 2, &r, &e), CAIRN__RPC__JOB_INFO__STATE__DONE);
+    cairn__rpc__response__free_unpacked(r, NULL);
+    assert_int_equal(files_in(v->upload), 4);
+    /* A real load moves them away. */
+    empty(v->upload);
+
+    /* Known corrupt at backup time: restored as it is, with a warning. */
+    const restore_file known[] = {{"me-1-big-Data.db", "first sstable data", true, 1, true, 0}};
+    assert_int_equal(restore_files(v, "r3", known, 1, &r, &e), CAIRN__RPC__JOB_INFO__STATE__DONE);
+    assert_int_equal(r->job->n_warnings, 1);
+    assert_non_null(strstr(r->job->warnings[0], "already corrupt when it was backed up"));
+    cairn__rpc__response__free_unpacked(r, NULL);
+    empty(v->upload);
+
+    /* Corrupt now, or not the size the manifest says: refused, nothing left behind. */
+    const restore_file bad_crc[] = {{"me-1-big-Data.db", "first sstable data", true, 1, false, 0}};
+    assert_int_equal(restore_files(v, "r4", bad_crc, 1, &r, &e),
+                     CAIRN__RPC__JOB_INFO__STATE__FAILED);
+    assert_non_null(strstr(r->job->error->message, "does not match its Digest.crc32"));
+    cairn__rpc__response__free_unpacked(r, NULL);
+    const restore_file bad_size[] = {{"me-2-big-Index.db", "index", false, 0, false, 1}};
+    assert_int_equal(restore_files(v, "r5", bad_size, 1, &r, &e),
+                     CAIRN__RPC__JOB_INFO__STATE__FAILED);
+    assert_non_null(strstr(r->job->error->message, "the manifest says 6"));
+    cairn__rpc__response__free_unpacked(r, NULL);
+    assert_int_equal(files_in(v->upload), 0);
+}
+
 int main(void)
 {
     log_set_level(LOG_LEVEL_ERROR);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_upload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upload_without_repository, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upload_then_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_blob_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_finished_before_the_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_never_ran, setup, teardown),
