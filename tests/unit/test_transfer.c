@@ -389,21 +389,17 @@ static Cairn__Rpc__JobInfo__State wait_job(env *v, const char *id, Cairn__Rpc__R
     return CAIRN__RPC__JOB_INFO__STATE__RUNNING;
 }
 
-/* Restores table ks.<table> of tag (one file, name given) and waits for the job;
- * returns its final state, with the job's error in e. */
-static Cairn__Rpc__JobInfo__State restore(env *v, const char *tag, const char *table,
-                                          const char *file, uint64_t *tables_done, cairn_err *e)
+/* Restores files into table ks.<table> under tag and waits for the job; *out is its
+ * last answer (free it). */
+static Cairn__Rpc__JobInfo__State start_restore(env *v, const char *tag, const char *table,
+                                                Cairn__Repo__FileEntry **files, size_t n,
+                                                Cairn__Rpc__Response **out, cairn_err *e)
 {
-    Cairn__Repo__FileEntry fe = CAIRN__REPO__FILE_ENTRY__INIT;
-    fe.name = (char *)file;
-    fe.blob = (char *)BLOB;
-    fe.size = 4;
-    Cairn__Repo__FileEntry *files[] = {&fe};
     Cairn__Rpc__RestoreTable t = CAIRN__RPC__RESTORE_TABLE__INIT;
     t.keyspace = (char *)"ks";
     t.name = (char *)table;
     t.files = files;
-    t.n_files = 1;
+    t.n_files = n;
     Cairn__Rpc__RestoreTable *tables[] = {&t};
     Cairn__Rpc__RestoreRequest rs = CAIRN__RPC__RESTORE_REQUEST__INIT;
     char url[128];
@@ -420,7 +416,21 @@ static Cairn__Rpc__JobInfo__State restore(env *v, const char *tag, const char *t
     char id[64];
     snprintf(id, sizeof(id), "%s", r->job->job_id);
     cairn__rpc__response__free_unpacked(r, NULL);
-    Cairn__Rpc__JobInfo__State st = wait_job(v, id, &r, e);
+    return wait_job(v, id, out, e);
+}
+
+/* Restores table ks.<table> of tag (one file, name given) and waits for the job;
+ * returns its final state, with the job's error in e. */
+static Cairn__Rpc__JobInfo__State restore(env *v, const char *tag, const char *table,
+                                          const char *file, uint64_t *tables_done, cairn_err *e)
+{
+    Cairn__Repo__FileEntry fe = CAIRN__REPO__FILE_ENTRY__INIT;
+    fe.name = (char *)file;
+    fe.blob = (char *)BLOB;
+    fe.size = 4;
+    Cairn__Repo__FileEntry *files[] = {&fe};
+    Cairn__Rpc__Response *r;
+    Cairn__Rpc__JobInfo__State st = start_restore(v, tag, table, files, 1, &r, e);
     if (tables_done)
         *tables_done = r->job->tables;
     if (st == CAIRN__RPC__JOB_INFO__STATE__FAILED)
@@ -701,28 +711,7 @@ static Cairn__Rpc__JobInfo__State restore_files(env *v, const char *tag, const r
         fe[i].crc_mismatch = rf[i].crc_mismatch;
         files[i] = &fe[i];
     }
-    Cairn__Rpc__RestoreTable t = CAIRN__RPC__RESTORE_TABLE__INIT;
-    t.keyspace = (char *)"ks";
-    t.name = (char *)"t";
-    t.files = files;
-    t.n_files = n;
-    Cairn__Rpc__RestoreTable *tables[] = {&t};
-    Cairn__Rpc__RestoreRequest rs = CAIRN__RPC__RESTORE_REQUEST__INIT;
-    char url[128];
-    snprintf(url, sizeof(url), "file://%s", v->repo);
-    rs.tag = (char *)tag;
-    rs.repository = url;
-    rs.tables = tables;
-    rs.n_tables = 1;
-    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
-    rq.op_case = CAIRN__RPC__REQUEST__OP_RESTORE;
-    rq.restore = &rs;
-    Cairn__Rpc__Response *r;
-    assert_int_equal(call(v, &rq, &r, e), 0);
-    char id[64];
-    snprintf(id, sizeof(id), "%s", r->job->job_id);
-    cairn__rpc__response__free_unpacked(r, NULL);
-    return wait_job(v, id, out, e);
+    return start_restore(v, tag, "t", files, n, out, e);
 }
 
 static int files_in(const char *dir)
