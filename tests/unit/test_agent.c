@@ -288,7 +288,7 @@ static void test_restore_job_fails_and_is_forgotten(void **state)
     jq.op_case = CAIRN__RPC__REQUEST__OP_JOB;
     jq.job = &jr;
     Cairn__Rpc__JobInfo__State st = CAIRN__RPC__JOB_INFO__STATE__RUNNING;
-    for (int i = 0; i < 500 && st == CAIRN__RPC__JOB_INFO__STATE__RUNNING; i++) {
+    for (int i = 0; i < 3000 && st == CAIRN__RPC__JOB_INFO__STATE__RUNNING; i++) {
         assert_int_equal(call(v, &jq, &r, &e), 0);
         st = r->job->state;
         if (st == CAIRN__RPC__JOB_INFO__STATE__FAILED) {

@@ -88,7 +88,7 @@ static void count_free(void *arg)
 /* Waits until job id has left RUNNING and returns its info. */
 static Cairn__Rpc__JobInfo__State wait_done(jobs *js, const char *id, Cairn__Rpc__JobInfo *info)
 {
-    for (int i = 0; i < 1000; i++) {
+    for (int i = 0; i < 6000; i++) {
         cairn_err e;
         assert_int_equal(jobs_info(js, id, info, &e), 0);
         if (info->state != CAIRN__RPC__JOB_INFO__STATE__RUNNING)

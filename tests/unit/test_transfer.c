@@ -378,7 +378,7 @@ static Cairn__Rpc__JobInfo__State wait_job(env *v, const char *id, Cairn__Rpc__R
     Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
     rq.op_case = CAIRN__RPC__REQUEST__OP_JOB;
     rq.job = &jr;
-    for (int i = 0; i < 1000; i++) {
+    for (int i = 0; i < 6000; i++) {
         assert_int_equal(call(v, &rq, out, e), 0);
         if ((*out)->job->state != CAIRN__RPC__JOB_INFO__STATE__RUNNING)
             return (*out)->job->state;
