@@ -1,11 +1,9 @@
 #include "handlers.h"
 
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "base/log.h"
-#include "scylla/names.h"
+#include "job/start.h"
 #include "net/wire.h"
 
 /* The REST API answers locally; anything slower than this is a stuck node. */
@@ -89,7 +87,7 @@ static int dispatch(agent *a, const Cairn__Rpc__Request *rq, Cairn__Rpc__Respons
     case CAIRN__RPC__REQUEST__OP_UPLOAD:
         return agent_upload(a, rq->upload, resp, e);
     case CAIRN__RPC__REQUEST__OP_JOB:
-        return agent_job(a, rq->job, resp, e);
+        return job_reply(a->jobs, rq->job->job_id, resp, e);
     case CAIRN__RPC__REQUEST__OP_RESTORE:
         return agent_restore(a, rq->restore, resp, e);
     case CAIRN__RPC__REQUEST__OP_APPLY_SCHEMA:
@@ -100,6 +98,34 @@ static int dispatch(agent *a, const Cairn__Rpc__Request *rq, Cairn__Rpc__Respons
         return err_set(e, CAIRN_EPROTO,
                        "unknown request: the coordinator is newer than this agent; upgrade it");
     }
+}
+
+/* Frees whatever a handler allocated into resp's result. */
+static void response_clear(Cairn__Rpc__Response *resp)
+{
+    switch (resp->result_case) {
+    case CAIRN__RPC__RESPONSE__RESULT_NODE:
+        /* Built with the unpack-compatible allocator: see describe.c. */
+        cairn__rpc__node_info__free_unpacked(resp->node, NULL);
+        break;
+    case CAIRN__RPC__RESPONSE__RESULT_SNAPSHOT:
+        free(resp->snapshot);
+        break;
+    case CAIRN__RPC__RESPONSE__RESULT_SCHEMA:
+        free(resp->schema->blob);
+        free(resp->schema);
+        break;
+    case CAIRN__RPC__RESPONSE__RESULT_JOB:
+        jobs_info_clear(resp->job);
+        free(resp->job);
+        break;
+    case CAIRN__RPC__RESPONSE__RESULT_APPLY_SCHEMA:
+        cairn__rpc__apply_schema_result__free_unpacked(resp->apply_schema, NULL);
+        break;
+    default:
+        break;
+    }
+    resp->result_case = CAIRN__RPC__RESPONSE__RESULT__NOT_SET;
 }
 
 int agent_handle(void *ctx, const uint8_t *req, size_t len, uint8_t **out, size_t *out_len)
@@ -128,93 +154,8 @@ int agent_handle(void *ctx, const uint8_t *req, size_t len, uint8_t **out, size_
                             &pack_err);
     if (rc)
         log_error("%s", pack_err.msg);
-    agent_response_clear(&resp);
+    response_clear(&resp);
     if (rq)
         cairn__rpc__request__free_unpacked(rq, NULL);
     return rc;
-}
-
-void agent_response_clear(Cairn__Rpc__Response *resp)
-{
-    switch (resp->result_case) {
-    case CAIRN__RPC__RESPONSE__RESULT_NODE:
-        /* Built with the unpack-compatible allocator: see describe.c. */
-        cairn__rpc__node_info__free_unpacked(resp->node, NULL);
-        break;
-    case CAIRN__RPC__RESPONSE__RESULT_SNAPSHOT:
-        free(resp->snapshot);
-        break;
-    case CAIRN__RPC__RESPONSE__RESULT_SCHEMA:
-        free(resp->schema->blob);
-        free(resp->schema);
-        break;
-    case CAIRN__RPC__RESPONSE__RESULT_JOB:
-        jobs_info_clear(resp->job);
-        free(resp->job);
-        break;
-    case CAIRN__RPC__RESPONSE__RESULT_APPLY_SCHEMA:
-        cairn__rpc__apply_schema_result__free_unpacked(resp->apply_schema, NULL);
-        break;
-    default:
-        break;
-    }
-    resp->result_case = CAIRN__RPC__RESPONSE__RESULT__NOT_SET;
-}
-
-ProtobufCMessage *agent_copy_message(const ProtobufCMessage *m)
-{
-    size_t len = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
-        return NULL;
-    protobuf_c_message_pack(m, buf);
-    ProtobufCMessage *copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
-    free(buf);
-    return copy;
-}
-
-int agent_start_job(agent *a, const char *id, job_fn fn, void *arg, void (*arg_free)(void *),
-                    Cairn__Rpc__Response *resp, cairn_err *e)
-{
-    bool attached;
-    int rc = jobs_start(a->jobs, id, fn, arg, arg_free, &attached, e);
-    if (rc)
-        return rc;
-    Cairn__Rpc__JobRequest rq = CAIRN__RPC__JOB_REQUEST__INIT;
-    rq.job_id = (char *)id;
-    return agent_job(a, &rq, resp, e);
-}
-
-int agent_check_table_name(const char *keyspace, const char *table, cairn_err *e)
-{
-    int rc = name_check(NAME_KEYSPACE, keyspace, e);
-    return rc ? rc : name_check(NAME_TABLE, table, e);
-}
-
-int agent_split_hostport(const char *s, char *host, size_t cap, int *port, cairn_err *e)
-{
-    const char *colon;
-    const char *h = s;
-    size_t hlen;
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (!close || close[1] != ':')
-            return err_set(e, CAIRN_ECONFIG, "invalid address '%s': use [v6addr]:port", s);
-        h = s + 1;
-        hlen = (size_t)(close - h);
-        colon = close + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon)
-            return err_set(e, CAIRN_ECONFIG, "invalid address '%s': use host:port", s);
-        hlen = (size_t)(colon - s);
-    }
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (hlen == 0 || hlen >= cap || *end || p <= 0 || p > 65535)
-        return err_set(e, CAIRN_ECONFIG, "invalid address '%s': use host:port", s);
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    *port = (int)p;
-    return 0;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "base/hex.h"
 #include "base/log.h"
 
 /*
@@ -342,8 +343,7 @@ bool hashcache_lookup(hashcache *h, const struct stat *st, char id[65], uint32_t
     if (s) {
         struct hc_entry *v = &h->ents[s - 1];
         v->seen = 1;
-        for (int i = 0; i < 32; i++)
-            snprintf(id + 2 * i, 3, "%02x", v->id[i]);
+        hex_encode(v->id, sizeof(v->id), id);
         if (crc)
             *crc = v->crc;
         if (has_crc)

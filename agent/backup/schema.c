@@ -16,6 +16,7 @@
 
 #include "repo/blob.h"
 #include "node/cql.h"
+#include "node/hostport.h"
 #include "repo/repo.h"
 
 #define CQL_TIMEOUT_MS 60000
@@ -46,7 +47,7 @@ int agent_schema(agent *a, const Cairn__Rpc__SchemaRequest *rq, Cairn__Rpc__Resp
 {
     char host[256];
     int port;
-    int rc = agent_split_hostport(a->cfg->scylla_cql, host, sizeof(host), &port, e);
+    int rc = hostport_split(a->cfg->scylla_cql, host, sizeof(host), &port, e);
     if (rc)
         return rc;
     /* An anonymous memory file: the dump is hashed and compressed from an fd. */

@@ -17,7 +17,7 @@ static uint64_t now_ms(void)
 static int check_tables(Cairn__Rpc__Table *const *t, size_t n, cairn_err *e)
 {
     for (size_t i = 0; i < n; i++) {
-        int rc = agent_check_table_name(t[i]->keyspace, t[i]->name, e);
+        int rc = name_check_table(t[i]->keyspace, t[i]->name, e);
         if (rc)
             return rc;
     }

@@ -6,36 +6,47 @@
  * table is released as soon as its files are safe and the disk is never held twice
  * for long. A file is hashed once in its life (hash cache) and uploaded only when
  * the repository lacks its blob, wherever else it came from.
+ *
+ * Design notes: the job owns a copy of the request and the node's description
+ * (job_request); each table is an upload_table that lives only while that table is
+ * worked on. A table's files are items of one pool_run: the first failure stops the
+ * handing out of further files, and the job ends with it. Totals are counted before
+ * the first byte moves, so progress has a denominator from the start. The node
+ * manifest is streamed table by table and only finished when every table made it: a
+ * failed upload leaves no manifest, and asking again starts the job afresh.
  */
 #include "handlers.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "repo/blob.h"
-#include "base/log.h"
-#include "repo/manifest.h"
-#include "scylla/names.h"
+#include "base/debug.h"
 #include "base/path.h"
+#include "base/pool.h"
 #include "base/ratelimit.h"
+#include "job/start.h"
+#include "repo/blob.h"
+#include "repo/manifest.h"
 #include "repo/repo.h"
+#include "scylla/names.h"
 #include "scylla/sstable.h"
-#include "net/wire.h"
+#include "status/describe.h"
 
 /* schema.cql is kept in the manifest; a larger one is not a CREATE statement. */
 #define SCHEMA_CQL_MAX (1u << 20)
+/* The most files of one table in flight, whatever the configuration says. */
+#define UPLOAD_MAX_THREADS 64
 
+/* What every table of one upload job shares. */
 typedef struct upload_arg {
     agent *a;
-    Cairn__Rpc__UploadRequest *rq; /* our own copy: the request dies with its message */
-    Cairn__Rpc__NodeInfo *node;
+    const Cairn__Rpc__UploadRequest *rq;
+    const Cairn__Rpc__NodeInfo *node;
 } upload_arg;
 
 typedef struct upload_file {
@@ -46,7 +57,7 @@ typedef struct upload_file {
 
 typedef struct upload_table {
     job *j;
-    upload_arg *arg;
+    const upload_arg *arg;
     repo *repo;
     ratelimit *rl;
     const Cairn__Rpc__Table *table;
@@ -56,23 +67,7 @@ typedef struct upload_table {
     upload_file *files;
     Cairn__Repo__FileEntry *entries;
     size_t nfiles;
-    atomic_size_t next;
-    pthread_mutex_t lock;
-    cairn_err err;
-    int rc;
 } upload_table;
-
-static void upload_arg_free(void *p)
-{
-    upload_arg *u = p;
-    if (!u)
-        return;
-    if (u->rq)
-        cairn__rpc__upload_request__free_unpacked(u->rq, NULL);
-    if (u->node)
-        cairn__rpc__node_info__free_unpacked(u->node, NULL);
-    free(u);
-}
 
 static bool is_table_dir(const char *entry, const char *table)
 {
@@ -178,11 +173,69 @@ static int list_files(upload_table *t, cairn_err *e)
     return 0;
 }
 
+/* The blob id (and for Data.db its CRC-32) of an open file, hashed only when the
+ * cache does not know it. */
+static int file_hash(upload_table *t, int fd, const struct stat *st, bool data, char *id,
+                     uint32_t *crc, uint64_t *size, cairn_err *e)
+{
+    bool has_crc = false;
+    *size = (uint64_t)st->st_size;
+    if (hashcache_lookup(t->arg->a->hashes, st, id, crc, &has_crc) && (!data || has_crc))
+        return 0;
+    int rc = blob_hash_fd(fd, id, data ? crc : NULL, size, e);
+    return rc ? rc : hashcache_store(t->arg->a->hashes, st, id, data ? crc : NULL, e);
+}
+
+/* Compares a Data.db's CRC-32 with its Digest.crc32: a mismatch is backed up as it
+ * is, and marked, so the restore knows the file was corrupt before it left. */
+static void check_digest(upload_table *t, int dfd, const char *dirpath, const upload_file *f,
+                         uint32_t crc, Cairn__Repo__FileEntry *fe)
+{
+    uint32_t digest;
+    cairn_err de;
+    int drc = sstable_read_digest(dfd, f->name, &digest, &de);
+    if (drc == CAIRN_ENOENT)
+        return;
+    if (drc != 0) {
+        job_warn(t->j, "%s", de.msg);
+        return;
+    }
+    fe->has_data_crc32 = 1;
+    fe->data_crc32 = digest;
+    if (digest == crc)
+        return;
+    fe->has_crc_mismatch = 1;
+    fe->crc_mismatch = 1;
+    job_warn(t->j,
+             "CORRUPT: node %s, table %s.%s, file %s/%s: Data.db CRC-32 %u does not match its "
+             "Digest.crc32 %u; backed up as it is",
+             t->arg->node->address, t->table->keyspace, t->table->name, dirpath, f->name, crc,
+             digest);
+}
+
+/* Uploads the blob unless the repository has it already. */
+static int blob_store(upload_table *t, const char *id, int fd, uint64_t size, cairn_err *e)
+{
+    bool exists = false;
+    int rc = repo_blob_exists(t->repo, id, &exists, e);
+    if (rc || exists)
+        return rc;
+    uint64_t stored = 0;
+    rc = repo_blob_put_fd(t->repo, id, fd, t->arg->rq->compression_level, t->rl, &stored, e);
+    if (rc)
+        return rc;
+    job_add(t->j, JOB_BYTES_UPLOADED, size);
+    job_add(t->j, JOB_BYTES_STORED, stored);
+    return 0;
+}
+
 /* Hashes (through the cache), checks and uploads one file; fills its manifest entry. */
 static int upload_one(upload_table *t, size_t i, cairn_err *e)
 {
+    CAIRN_ASSERT(i < t->nfiles);
     upload_file *f = &t->files[i];
     Cairn__Repo__FileEntry *fe = &t->entries[i];
+    CAIRN_ASSERT(f->dir < t->ndirs);
     const char *dirpath = t->dirs[f->dir];
     int dfd = open(dirpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
@@ -197,15 +250,9 @@ static int upload_one(upload_table *t, size_t i, cairn_err *e)
     bool data = sstable_is_data(f->name);
     char id[BLOB_ID_HEX + 1];
     uint32_t crc = 0;
-    bool has_crc = false;
-    uint64_t size = (uint64_t)st.st_size;
-    if (!hashcache_lookup(t->arg->a->hashes, &st, id, &crc, &has_crc) || (data && !has_crc)) {
-        if ((rc = blob_hash_fd(fd, id, data ? &crc : NULL, &size, e)) != 0)
-            goto done;
-        has_crc = data;
-        if ((rc = hashcache_store(t->arg->a->hashes, &st, id, data ? &crc : NULL, e)) != 0)
-            goto done;
-    }
+    uint64_t size;
+    if ((rc = file_hash(t, fd, &st, data, id, &crc, &size, e)) != 0)
+        goto done;
     fe->name = f->name;
     fe->size = size;
     fe->blob = strdup(id);
@@ -215,37 +262,10 @@ static int upload_one(upload_table *t, size_t i, cairn_err *e)
         rc = err_set(e, CAIRN_ENOMEM, "out of memory");
         goto done;
     }
-    if (data) {
-        uint32_t digest;
-        cairn_err de;
-        int drc = sstable_read_digest(dfd, f->name, &digest, &de);
-        if (drc == 0) {
-            fe->has_data_crc32 = 1;
-            fe->data_crc32 = digest;
-            if (digest != crc) {
-                fe->has_crc_mismatch = 1;
-                fe->crc_mismatch = 1;
-                job_warn(t->j,
-                         "CORRUPT: node %s, table %s.%s, file %s/%s: Data.db CRC-32 %u does not "
-                         "match its Digest.crc32 %u; backed up as it is",
-                         t->arg->node->address, t->table->keyspace, t->table->name, dirpath,
-                         f->name, crc, digest);
-            }
-        } else if (drc != CAIRN_ENOENT) {
-            job_warn(t->j, "%s", de.msg);
-        }
-    }
-    bool exists = false;
-    if ((rc = repo_blob_exists(t->repo, id, &exists, e)) != 0)
+    if (data)
+        check_digest(t, dfd, dirpath, f, crc, fe);
+    if ((rc = blob_store(t, id, fd, size, e)) != 0)
         goto done;
-    if (!exists) {
-        uint64_t stored = 0;
-        rc = repo_blob_put_fd(t->repo, id, fd, t->arg->rq->compression_level, t->rl, &stored, e);
-        if (rc)
-            goto done;
-        job_add(t->j, JOB_BYTES_UPLOADED, size);
-        job_add(t->j, JOB_BYTES_STORED, stored);
-    }
     job_add(t->j, JOB_FILES_DONE, 1);
     job_add(t->j, JOB_BYTES_DONE, size);
 done:
@@ -257,29 +277,13 @@ done:
     return rc;
 }
 
-static void *upload_worker(void *p)
+/* pool_fn over a table's files. */
+static int upload_item(void *p, size_t i, cairn_err *e)
 {
     upload_table *t = p;
-    for (;;) {
-        size_t i = atomic_fetch_add(&t->next, 1);
-        pthread_mutex_lock(&t->lock);
-        bool stop = t->rc != 0 || i >= t->nfiles;
-        pthread_mutex_unlock(&t->lock);
-        if (stop)
-            return NULL;
-        cairn_err e;
-        err_clear(&e);
-        int rc = job_cancelled(t->j) ? err_set(&e, CAIRN_EBUSY, "agent shutting down")
-                                     : upload_one(t, i, &e);
-        if (rc) {
-            pthread_mutex_lock(&t->lock);
-            if (!t->rc) {
-                t->rc = rc;
-                t->err = e;
-            }
-            pthread_mutex_unlock(&t->lock);
-        }
-    }
+    if (job_cancelled(t->j))
+        return err_set(e, CAIRN_EBUSY, "agent shutting down");
+    return upload_one(t, i, e);
 }
 
 static char *read_small_file(const char *dir, const char *name)
@@ -329,34 +333,9 @@ static void table_release(upload_table *t)
     t->ndirs = 0;
 }
 
-static int upload_table_run(upload_table *t, manifest_writer *mw, cairn_err *e)
+/* The table's part of the node manifest, once every file of it is safe. */
+static int table_add_to_manifest(upload_table *t, manifest_writer *mw, cairn_err *e)
 {
-    int rc = list_files(t, e);
-    if (rc)
-        return rc;
-    t->entries = calloc(t->nfiles ? t->nfiles : 1, sizeof(*t->entries));
-    if (!t->entries)
-        return err_set(e, CAIRN_ENOMEM, "out of memory");
-    for (size_t i = 0; i < t->nfiles; i++)
-        cairn__repo__file_entry__init(&t->entries[i]);
-    unsigned nt = (unsigned)t->arg->a->cfg->upload_parallel;
-    if (nt > t->nfiles)
-        nt = (unsigned)t->nfiles;
-    pthread_t threads[64];
-    if (nt > 64)
-        nt = 64;
-    unsigned started = 0;
-    for (; started < nt; started++)
-        if (pthread_create(&threads[started], NULL, upload_worker, t) != 0)
-            break;
-    if (started == 0 && t->nfiles)
-        upload_worker(t);
-    for (unsigned k = 0; k < started; k++)
-        pthread_join(threads[k], NULL);
-    if (t->rc) {
-        *e = t->err;
-        return t->rc;
-    }
     Cairn__Repo__TableEntry te = CAIRN__REPO__TABLE_ENTRY__INIT;
     te.keyspace = t->table->keyspace;
     te.name = t->table->name;
@@ -378,81 +357,84 @@ static int upload_table_run(upload_table *t, manifest_writer *mw, cairn_err *e)
     te.files = ptrs;
     te.n_files = t->nfiles;
     te.schema_cql = t->ndirs ? read_small_file(t->dirs[0], "schema.cql") : NULL;
-    rc = manifest_node_add_table(mw, &te, e);
+    int rc = manifest_node_add_table(mw, &te, e);
     free(te.schema_cql);
     free(ptrs);
     return rc;
 }
 
-static int upload_run(job *j, void *p, cairn_err *e)
+static int upload_table_run(upload_table *t, manifest_writer *mw, cairn_err *e)
 {
-    upload_arg *u = p;
-    const Cairn__Rpc__UploadRequest *rq = u->rq;
-    repo *r = NULL;
-    ratelimit *rl = NULL;
-    manifest_writer *mw = NULL;
-    int rc = repo_open(&r, rq->repository, u->a->cfg->store, false, e);
-    if (!rc)
-        rc = ratelimit_new(&rl, rq->rate_limit, e);
+    int rc = list_files(t, e);
     if (rc)
-        goto done;
+        return rc;
+    t->entries = calloc(t->nfiles ? t->nfiles : 1, sizeof(*t->entries));
+    if (!t->entries)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < t->nfiles; i++)
+        cairn__repo__file_entry__init(&t->entries[i]);
+    unsigned nt = (unsigned)t->arg->a->cfg->upload_parallel;
+    if (nt > UPLOAD_MAX_THREADS)
+        nt = UPLOAD_MAX_THREADS;
+    if ((rc = pool_run(t->nfiles, nt, upload_item, t, e)) != 0)
+        return rc;
+    return table_add_to_manifest(t, mw, e);
+}
 
-    Cairn__Repo__NodeManifest h = CAIRN__REPO__NODE_MANIFEST__INIT;
+/* The node manifest's header: who the node is and when the snapshot was taken. */
+static void manifest_header(const upload_arg *u, Cairn__Repo__NodeManifest *h)
+{
+    const Cairn__Rpc__UploadRequest *rq = u->rq;
     const Cairn__Rpc__NodeInfo *n = u->node;
-    h.format_version = MANIFEST_FORMAT_VERSION;
-    h.cluster = u->a->cfg->cluster;
-    h.tag = rq->tag;
-    h.host_id = n->host_id;
-    h.address = n->address;
-    h.dc = n->dc;
-    h.rack = n->rack;
-    h.tokens = n->tokens;
-    h.n_tokens = n->n_tokens;
-    h.scylla_version = n->scylla_version;
-    h.has_snapshot_time_ms = rq->has_snapshot_time_ms;
-    h.snapshot_time_ms = rq->snapshot_time_ms;
-    h.data_dirs = n->data_dirs;
-    h.n_data_dirs = n->n_data_dirs;
-    h.tool_version = (char *)CAIRN_VERSION;
-    char key[1024];
-    repo_node_manifest_key(u->a->cfg->cluster, rq->tag, n->host_id, key, sizeof(key));
-    if ((rc = manifest_node_begin(r, key, &h, &mw, e)) != 0)
-        goto done;
+    cairn__repo__node_manifest__init(h);
+    h->format_version = MANIFEST_FORMAT_VERSION;
+    h->cluster = u->a->cfg->cluster;
+    h->tag = rq->tag;
+    h->host_id = n->host_id;
+    h->address = n->address;
+    h->dc = n->dc;
+    h->rack = n->rack;
+    h->tokens = n->tokens;
+    h->n_tokens = n->n_tokens;
+    h->scylla_version = n->scylla_version;
+    h->has_snapshot_time_ms = rq->has_snapshot_time_ms;
+    h->snapshot_time_ms = rq->snapshot_time_ms;
+    h->data_dirs = n->data_dirs;
+    h->n_data_dirs = n->n_data_dirs;
+    h->tool_version = (char *)CAIRN_VERSION;
+}
 
-    /* Sizes first, so progress has a total from the start. */
-    upload_table *tables = calloc(rq->n_tables ? rq->n_tables : 1, sizeof(*tables));
-    if (!tables) {
-        rc = err_set(e, CAIRN_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < rq->n_tables; i++) {
-        upload_table *t = &tables[i];
-        t->j = j;
-        t->arg = u;
-        t->repo = r;
-        t->rl = rl;
-        t->table = rq->tables[i];
-        pthread_mutex_init(&t->lock, NULL);
-        atomic_init(&t->next, 0);
-    }
-    for (size_t i = 0; !rc && i < rq->n_tables; i++) {
-        upload_table *t = &tables[i];
-        rc = find_snapshot_dirs(t, e);
-        for (size_t d = 0; !rc && d < t->ndirs; d++) {
-            DIR *dir = opendir(t->dirs[d]);
-            struct dirent *de;
-            while (dir && (de = readdir(dir)) != NULL) {
-                struct stat st;
-                if (name_valid(NAME_SSTABLE_FILE, de->d_name) &&
-                    fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                    S_ISREG(st.st_mode)) {
-                    job_add(j, JOB_FILES_TOTAL, 1);
-                    job_add(j, JOB_BYTES_TOTAL, (uint64_t)st.st_size);
-                }
+/* Adds the table's SSTable files to the job's totals. */
+static void count_totals(upload_table *t)
+{
+    for (size_t d = 0; d < t->ndirs; d++) {
+        DIR *dir = opendir(t->dirs[d]);
+        struct dirent *de;
+        while (dir && (de = readdir(dir)) != NULL) {
+            struct stat st;
+            if (name_valid(NAME_SSTABLE_FILE, de->d_name) &&
+                fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISREG(st.st_mode)) {
+                job_add(t->j, JOB_FILES_TOTAL, 1);
+                job_add(t->j, JOB_BYTES_TOTAL, (uint64_t)st.st_size);
             }
-            if (dir)
-                closedir(dir);
         }
+        if (dir)
+            closedir(dir);
+    }
+}
+
+/* Uploads every table in turn; a table's snapshot goes once its files are safe. */
+static int upload_tables(job *j, const upload_arg *u, upload_table *tables, manifest_writer *mw,
+                         cairn_err *e)
+{
+    const Cairn__Rpc__UploadRequest *rq = u->rq;
+    int rc = 0;
+    /* Sizes first, so progress has a total from the start. */
+    for (size_t i = 0; !rc && i < rq->n_tables; i++) {
+        rc = find_snapshot_dirs(&tables[i], e);
+        if (!rc)
+            count_totals(&tables[i]);
     }
     for (size_t i = 0; !rc && i < rq->n_tables; i++) {
         upload_table *t = &tables[i];
@@ -469,21 +451,56 @@ static int upload_run(job *j, void *p, cairn_err *e)
         }
         table_release(t);
     }
-    for (size_t i = 0; i < rq->n_tables; i++) {
-        table_release(&tables[i]);
-        pthread_mutex_destroy(&tables[i].lock);
-    }
-    free(tables);
-    if (!rc) {
-        char sha[65];
-        rc = manifest_node_finish(mw, sha, e);
-        mw = NULL;
-        if (!rc)
-            rc = job_set_result(j, key, sha);
-    }
-done:
-    if (mw)
+    return rc;
+}
+
+/* Streams the node manifest around the tables' uploads; it is finished only when
+ * every table made it. */
+static int upload_with_manifest(job *j, const upload_arg *u, repo *r, ratelimit *rl, cairn_err *e)
+{
+    const Cairn__Rpc__UploadRequest *rq = u->rq;
+    Cairn__Repo__NodeManifest h;
+    manifest_header(u, &h);
+    char key[1024];
+    repo_node_manifest_key(u->a->cfg->cluster, rq->tag, u->node->host_id, key, sizeof(key));
+    manifest_writer *mw = NULL;
+    int rc = manifest_node_begin(r, key, &h, &mw, e);
+    if (rc)
+        return rc;
+    upload_table *tables = calloc(rq->n_tables ? rq->n_tables : 1, sizeof(*tables));
+    if (!tables) {
         manifest_node_abort(mw);
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < rq->n_tables; i++)
+        tables[i] = (upload_table){.j = j, .arg = u, .repo = r, .rl = rl, .table = rq->tables[i]};
+    rc = upload_tables(j, u, tables, mw, e);
+    for (size_t i = 0; i < rq->n_tables; i++)
+        table_release(&tables[i]);
+    free(tables);
+    if (rc) {
+        manifest_node_abort(mw);
+        return rc;
+    }
+    char sha[65];
+    rc = manifest_node_finish(mw, sha, e);
+    return rc ? rc : job_set_result(j, key, sha);
+}
+
+static int upload_run(job *j, void *p, cairn_err *e)
+{
+    const job_request *jr = p;
+    upload_arg ua = {jr->ctx, (const Cairn__Rpc__UploadRequest *)jr->rq,
+                     (const Cairn__Rpc__NodeInfo *)jr->extra};
+    const upload_arg *u = &ua;
+    const Cairn__Rpc__UploadRequest *rq = u->rq;
+    repo *r = NULL;
+    ratelimit *rl = NULL;
+    int rc = repo_open(&r, rq->repository, u->a->cfg->store, false, e);
+    if (!rc)
+        rc = ratelimit_new(&rl, rq->rate_limit, e);
+    if (!rc)
+        rc = upload_with_manifest(j, u, r, rl, e);
     if (r)
         job_add_requests(j, r);
     ratelimit_free(rl);
@@ -496,40 +513,12 @@ int agent_upload(agent *a, const Cairn__Rpc__UploadRequest *rq, Cairn__Rpc__Resp
 {
     int rc = name_check(NAME_TAG, rq->tag, e);
     for (size_t i = 0; !rc && i < rq->n_tables; i++)
-        rc = agent_check_table_name(rq->tables[i]->keyspace, rq->tables[i]->name, e);
+        rc = name_check_table(rq->tables[i]->keyspace, rq->tables[i]->name, e);
+    Cairn__Rpc__NodeInfo *node = NULL;
+    if (!rc)
+        rc = describe_node(a->rest, &node, e);
     if (rc)
         return rc;
-    upload_arg *u = calloc(1, sizeof(*u));
-    if (!u)
-        return err_set(e, CAIRN_ENOMEM, "out of memory");
-    u->a = a;
-    u->rq = (Cairn__Rpc__UploadRequest *)agent_copy_message(&rq->base);
-    if (!u->rq) {
-        upload_arg_free(u);
-        return err_set(e, CAIRN_ENOMEM, "out of memory");
-    }
-    Cairn__Rpc__Response tmp = CAIRN__RPC__RESPONSE__INIT;
-    if ((rc = agent_describe(a, &tmp, e)) != 0) {
-        upload_arg_free(u);
-        return rc;
-    }
-    u->node = tmp.node;
-    char id[256];
-    snprintf(id, sizeof(id), "upload:%s", rq->tag);
-    return agent_start_job(a, id, upload_run, u, upload_arg_free, resp, e);
-}
-
-int agent_job(agent *a, const Cairn__Rpc__JobRequest *rq, Cairn__Rpc__Response *resp, cairn_err *e)
-{
-    Cairn__Rpc__JobInfo *info = malloc(sizeof(*info));
-    if (!info)
-        return err_set(e, CAIRN_ENOMEM, "out of memory");
-    int rc = jobs_info(a->jobs, rq->job_id, info, e);
-    if (rc) {
-        free(info);
-        return rc;
-    }
-    resp->result_case = CAIRN__RPC__RESPONSE__RESULT_JOB;
-    resp->job = info;
-    return 0;
+    return job_start_request(a->jobs, "upload", rq->tag, &rq->base, a, &node->base, upload_run,
+                             resp, e);
 }

@@ -1,3 +1,26 @@
+/*
+ * Design notes.
+ *
+ * Threads: every job runs fn in a thread of its own, started by jobs_start and joined
+ * only when the job is destroyed (replaced, trimmed, forgotten or at jobs_free). The
+ * request thread that started it returns at once with the job's state.
+ *
+ * Ids: the caller names the job ("upload:<tag>"); the list holds at most one job per
+ * id. Asking for a running or finished id re-attaches (the new arg is freed unused),
+ * so a coordinator that restarts or repeats itself never runs the same work twice.
+ * Only a failed job is replaced, and only then is its thread joined.
+ *
+ * State: RUNNING -> DONE or FAILED, once, in job_main under the lock; nothing else
+ * writes it. Progress counters are atomics the job adds to without the lock; the
+ * result, warnings and error are written under the lock and read by jobs_info.
+ *
+ * Retention: finished jobs stay (newest JOBS_KEEP counted from the head) so a
+ * coordinator that lost track can still read the outcome; running jobs are never
+ * trimmed, so the list may briefly hold more.
+ *
+ * Cancellation: jobs_free sets every job's cancel flag; a job checks job_cancelled
+ * between steps (files, tables) and fails with CAIRN_EBUSY, and jobs_free joins it.
+ */
 #include "job/jobs.h"
 
 #include <pthread.h>
@@ -7,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/debug.h"
 #include "base/log.h"
 #include "repo/repo.h"
 
@@ -50,10 +74,21 @@ int jobs_new(jobs **out, cairn_err *e)
     return 0;
 }
 
+/* For assertions: whether js->lock is held (by the calling thread, as callers are). */
+static bool lock_held(jobs *js)
+{
+    if (pthread_mutex_trylock(&js->lock) != 0)
+        return true;
+    pthread_mutex_unlock(&js->lock);
+    return false;
+}
+
 static void job_destroy(job *j)
 {
-    if (!j->joined)
+    if (!j->joined) {
         pthread_join(j->thread, NULL);
+        CAIRN_ASSERT(j->state != CAIRN__RPC__JOB_INFO__STATE__RUNNING);
+    }
     if (j->arg_free)
         j->arg_free(j->arg);
     for (size_t i = 0; i < j->nwarnings; i++)
@@ -72,6 +107,7 @@ static void *job_main(void *arg)
     err_clear(&e);
     int rc = j->fn(j, j->arg, &e);
     pthread_mutex_lock(&j->owner->lock);
+    CAIRN_ASSERT(j->state == CAIRN__RPC__JOB_INFO__STATE__RUNNING);
     if (rc) {
         if (!e.code)
             err_set(&e, rc, "%s", err_name(rc));
@@ -89,6 +125,7 @@ static void *job_main(void *arg)
 /* Drops the oldest finished jobs beyond JOBS_KEEP. Called with the lock held. */
 static void jobs_trim(jobs *js)
 {
+    CAIRN_ASSERT(lock_held(js));
     size_t n = 0;
     for (job **pp = &js->head; *pp;) {
         job *j = *pp;
@@ -117,6 +154,7 @@ int jobs_start(jobs *js, const char *id, job_fn fn, void *arg, void (*arg_free)(
                 arg_free(arg);
             return 0;
         }
+        CAIRN_ASSERT(old->state == CAIRN__RPC__JOB_INFO__STATE__FAILED);
         *pp = old->next; /* a failed attempt is replaced by the new one */
         job_destroy(old);
         break;
@@ -153,20 +191,9 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-int jobs_info(jobs *js, const char *id, Cairn__Rpc__JobInfo *info, cairn_err *e)
+/* The job's progress and request counters. Called with the lock held. */
+static void info_counters(const job *j, Cairn__Rpc__JobInfo *info)
 {
-    cairn__rpc__job_info__init(info);
-    pthread_mutex_lock(&js->lock);
-    job *j = js->head;
-    while (j && strcmp(j->id, id) != 0)
-        j = j->next;
-    if (!j) {
-        pthread_mutex_unlock(&js->lock);
-        return err_set(e, CAIRN_ENOENT, "no job %s on this agent (was the agent restarted?)", id);
-    }
-    int rc = 0;
-    info->job_id = strdup(j->id);
-    info->state = j->state;
     uint64_t *fields[JOB_REQ_PUTS] = {
         &info->files_total,    &info->files_done,   &info->bytes_total, &info->bytes_done,
         &info->bytes_uploaded, &info->bytes_stored, &info->tables};
@@ -179,19 +206,54 @@ int jobs_info(jobs *js, const char *id, Cairn__Rpc__JobInfo *info, cairn_err *e)
         *has[c] = 1;
     }
     info->requests = malloc(sizeof(*info->requests));
-    if (info->requests) {
-        Cairn__Rpc__StoreRequests *r = info->requests;
-        cairn__rpc__store_requests__init(r);
-        uint64_t *req[] = {&r->puts,  &r->part_puts, &r->gets,      &r->heads,
-                           &r->lists, &r->deletes,   &r->multipart, &r->retries};
-        protobuf_c_boolean *hreq[] = {&r->has_puts,      &r->has_part_puts, &r->has_gets,
-                                      &r->has_heads,     &r->has_lists,     &r->has_deletes,
-                                      &r->has_multipart, &r->has_retries};
-        for (int c = JOB_REQ_PUTS; c < JOB_NCOUNTERS; c++) {
-            *req[c - JOB_REQ_PUTS] = atomic_load(&j->counters[c]);
-            *hreq[c - JOB_REQ_PUTS] = 1;
-        }
+    if (!info->requests)
+        return;
+    Cairn__Rpc__StoreRequests *r = info->requests;
+    cairn__rpc__store_requests__init(r);
+    uint64_t *req[] = {&r->puts,  &r->part_puts, &r->gets,      &r->heads,
+                       &r->lists, &r->deletes,   &r->multipart, &r->retries};
+    protobuf_c_boolean *hreq[] = {&r->has_puts,      &r->has_part_puts, &r->has_gets,
+                                  &r->has_heads,     &r->has_lists,     &r->has_deletes,
+                                  &r->has_multipart, &r->has_retries};
+    _Static_assert(sizeof(req) / sizeof(req[0]) == JOB_NCOUNTERS - JOB_REQ_PUTS,
+                   "one StoreRequests field per request counter");
+    for (int c = JOB_REQ_PUTS; c < JOB_NCOUNTERS; c++) {
+        *req[c - JOB_REQ_PUTS] = atomic_load(&j->counters[c]);
+        *hreq[c - JOB_REQ_PUTS] = 1;
     }
+}
+
+/* The kept warnings, and a last line counting those that were not. Lock held. */
+static void info_warnings(const job *j, Cairn__Rpc__JobInfo *info)
+{
+    size_t nw = j->nwarnings + (j->dropped_warnings ? 1 : 0);
+    if (!nw || (info->warnings = calloc(nw, sizeof(char *))) == NULL)
+        return;
+    for (size_t i = 0; i < j->nwarnings; i++)
+        info->warnings[info->n_warnings++] = strdup(j->warnings[i]);
+    if (j->dropped_warnings) {
+        char line[96];
+        snprintf(line, sizeof(line), "... and %zu more warnings (see the agent's log)",
+                 j->dropped_warnings);
+        info->warnings[info->n_warnings++] = strdup(line);
+    }
+    CAIRN_ASSERT(info->n_warnings == nw);
+}
+
+int jobs_info(jobs *js, const char *id, Cairn__Rpc__JobInfo *info, cairn_err *e)
+{
+    cairn__rpc__job_info__init(info);
+    pthread_mutex_lock(&js->lock);
+    job *j = js->head;
+    while (j && strcmp(j->id, id) != 0)
+        j = j->next;
+    if (!j) {
+        pthread_mutex_unlock(&js->lock);
+        return err_set(e, CAIRN_ENOENT, "no job %s on this agent (was the agent restarted?)", id);
+    }
+    info->job_id = strdup(j->id);
+    info->state = j->state;
+    info_counters(j, info);
     if (j->state == CAIRN__RPC__JOB_INFO__STATE__FAILED) {
         info->error = malloc(sizeof(*info->error));
         if (info->error) {
@@ -202,21 +264,11 @@ int jobs_info(jobs *js, const char *id, Cairn__Rpc__JobInfo *info, cairn_err *e)
     }
     info->manifest_key = dup_or_null(j->manifest_key);
     info->manifest_sha256 = dup_or_null(j->manifest_sha256);
-    size_t nw = j->nwarnings + (j->dropped_warnings ? 1 : 0);
-    if (nw && (info->warnings = calloc(nw, sizeof(char *))) != NULL) {
-        for (size_t i = 0; i < j->nwarnings; i++)
-            info->warnings[info->n_warnings++] = strdup(j->warnings[i]);
-        if (j->dropped_warnings) {
-            char buf[96];
-            snprintf(buf, sizeof(buf), "... and %zu more warnings (see the agent's log)",
-                     j->dropped_warnings);
-            info->warnings[info->n_warnings++] = strdup(buf);
-        }
-    }
+    info_warnings(j, info);
     pthread_mutex_unlock(&js->lock);
     if (!info->job_id)
-        rc = err_set(e, CAIRN_ENOMEM, "out of memory");
-    return rc;
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    return 0;
 }
 
 void jobs_info_clear(Cairn__Rpc__JobInfo *info)
@@ -274,6 +326,7 @@ void jobs_free(jobs *js)
 
 void job_add(job *j, job_counter c, uint64_t n)
 {
+    CAIRN_ASSERT((unsigned)c < JOB_NCOUNTERS);
     atomic_fetch_add(&j->counters[c], n);
 }
 
@@ -286,6 +339,7 @@ void job_warn(job *j, const char *fmt, ...)
     va_end(ap);
     log_warn("job %s: %s", j->id, buf);
     pthread_mutex_lock(&j->owner->lock);
+    CAIRN_ASSERT(j->nwarnings <= JOB_MAX_WARNINGS);
     char **nw = NULL;
     if (j->nwarnings < JOB_MAX_WARNINGS &&
         (nw = realloc(j->warnings, (j->nwarnings + 1) * sizeof(char *))) != NULL) {

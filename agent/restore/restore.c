@@ -7,6 +7,15 @@
  * it is loaded, and the files a failed attempt left are removed. Each loaded table is
  * recorded in the state directory; a restore started again with the same tag skips
  * those, so an interrupted restore resumes without loading anything twice.
+ *
+ * Design notes: the state directory holds restore-<tag>.done (the loaded tables, one
+ * "ks.table" a line, fsync'd before the table counts as done) and, while a load is
+ * asked for, restore-<tag>.pending.<ks>.<table> (the names handed to ScyllaDB). A
+ * table is in one of three places when the agent dies: not loaded (its leftovers are
+ * removed and it is done again), loaded but not recorded (the pending names are gone
+ * from upload/: recorded now), or recorded (skipped). Files are downloaded under a
+ * ".cairn-" name and renamed only once their size and CRC-32 are checked, so ScyllaDB
+ * never sees a partial file.
  */
 #include "handlers.h"
 
@@ -21,11 +30,14 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "node/cql.h"
+#include "base/debug.h"
 #include "base/log.h"
-#include "scylla/names.h"
 #include "base/path.h"
+#include "job/start.h"
+#include "node/cql.h"
+#include "node/hostport.h"
 #include "repo/repo.h"
+#include "scylla/names.h"
 #include "scylla/sstable.h"
 
 #define CQL_TIMEOUT_MS 60000
@@ -33,18 +45,15 @@
 #define LOAD_BUSY_RETRIES  600
 #define LOAD_BUSY_SLEEP_MS 500
 
-typedef struct restore_arg {
+/* What the steps of one restore job share. */
+typedef struct restore_ctx {
+    job *j;
     agent *a;
-    Cairn__Rpc__RestoreRequest *rq;
-} restore_arg;
-
-static void restore_arg_free(void *p)
-{
-    restore_arg *r = p;
-    if (r && r->rq)
-        cairn__rpc__restore_request__free_unpacked(r->rq, NULL);
-    free(r);
-}
+    const Cairn__Rpc__RestoreRequest *rq;
+    repo *r;
+    cql_conn *c;
+    char state[4096]; /* the tables this tag has loaded, one "ks.table" a line */
+} restore_ctx;
 
 static int state_path(const agent *a, const char *tag, char *buf, size_t cap)
 {
@@ -97,6 +106,7 @@ static int write_pending(const char *path, char **placed, size_t nplaced, cairn_
     if (!f)
         return err_sys(e, errno, "cannot record progress in %s", path);
     /* placed holds each file's temporary name, then its final name. */
+    CAIRN_ASSERT(nplaced % 2 == 0);
     for (size_t i = 1; i < nplaced; i += 2)
         fprintf(f, "%s\n", placed[i]);
     int rc = (fflush(f) != 0 || fsync(fileno(f)) != 0)
@@ -223,6 +233,7 @@ static const char *final_prefix(rename_map *m, const char *dir, const char *pref
         m->to = nt;
         m->cap = nc;
     }
+    CAIRN_ASSERT(m->n < m->cap);
     snprintf(m->from[m->n], sizeof(m->from[0]), "%s", prefix);
     /* Taken when another mapping produced it or a file of that SSTable is there. */
     bool taken = false;
@@ -258,6 +269,71 @@ static void remove_placed(const char *dir, char **placed, size_t n)
     }
 }
 
+/* Where a file of the batch goes in upload/: its final name, and the temporary one it
+ * is downloaded under, both recorded in placed (temporary first) for the cleanup. */
+static int place_names(rename_map *map, const char *dir, const Cairn__Repo__FileEntry *f,
+                       const Cairn__Rpc__RestoreTable *t, char ***placed, size_t *nplaced,
+                       char *path, char *tmppath, size_t cap, cairn_err *e)
+{
+    size_t plen;
+    const char *comp;
+    if (!name_valid(NAME_SSTABLE_FILE, f->name) || sstable_split(f->name, &plen, &comp) != 0 ||
+        !name_valid(NAME_BLOB_ID, f->blob))
+        return err_set(e, CAIRN_EINVAL, "refusing file name '%.100s' of %s.%s", f->name,
+                       t->keyspace, t->name);
+    char prefix[128];
+    snprintf(prefix, sizeof(prefix), "%.*s", (int)plen, f->name);
+    const char *to = final_prefix(map, dir, prefix, e);
+    if (!to)
+        return e && e->code ? e->code : err_set(e, CAIRN_ENOMEM, "out of memory");
+    char name[300], tmp[320];
+    int rc;
+    if ((rc = path_fmt(name, sizeof(name), e, "%s-%s", to, comp)) != 0 ||
+        (rc = path_fmt(tmp, sizeof(tmp), e, ".cairn-%s", name)) != 0 ||
+        (rc = path_fmt(path, cap, e, "%s/%s", dir, name)) != 0 ||
+        (rc = path_fmt(tmppath, cap, e, "%s/%s", dir, tmp)) != 0)
+        return rc;
+    char **np = realloc(*placed, (*nplaced + 2) * sizeof(char *));
+    if (!np)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    *placed = np;
+    np[(*nplaced)++] = strdup(tmp);
+    np[(*nplaced)++] = strdup(name);
+    return 0;
+}
+
+/* Downloads one blob to tmppath and checks its size and CRC-32 against the manifest. */
+static int fetch_file(job *j, repo *r, const Cairn__Rpc__RestoreTable *t,
+                      const Cairn__Repo__FileEntry *f, const char *tmppath, uint64_t *size,
+                      cairn_err *e)
+{
+    file_sink s = {.want_crc = sstable_is_data(f->name) && f->has_data_crc32,
+                   .crc = crc32(0, NULL, 0)};
+    s.fd = open(tmppath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (s.fd < 0)
+        return err_sys(e, errno, "cannot create %s", tmppath);
+    *size = 0;
+    int rc = repo_blob_get(r, f->blob, sink_write, &s, size, e);
+    if (close(s.fd) != 0 && !rc)
+        rc = err_sys(e, errno, "cannot write %s", tmppath);
+    if (rc) {
+        err_prefix(e, "blob %s (%s of %s.%s)", f->blob, f->name, t->keyspace, t->name);
+        return rc;
+    }
+    if (*size != f->size)
+        return err_set(
+            e, CAIRN_ECORRUPT, "blob %s of %s.%s holds %llu bytes, the manifest says %llu", f->blob,
+            t->keyspace, t->name, (unsigned long long)*size, (unsigned long long)f->size);
+    if (s.want_crc && (uint32_t)s.crc != f->data_crc32 && !f->crc_mismatch)
+        return err_set(e, CAIRN_ECORRUPT,
+                       "%s of %s.%s does not match its Digest.crc32 after download", f->name,
+                       t->keyspace, t->name);
+    if (f->crc_mismatch)
+        job_warn(j, "%s.%s: %s was already corrupt when it was backed up", t->keyspace, t->name,
+                 f->name);
+    return 0;
+}
+
 static int download_table(job *j, repo *r, const Cairn__Rpc__RestoreTable *t, const char *dir,
                           char ***placed, size_t *nplaced, cairn_err *e)
 {
@@ -265,72 +341,17 @@ static int download_table(job *j, repo *r, const Cairn__Rpc__RestoreTable *t, co
     int rc = 0;
     for (size_t i = 0; !rc && i < t->n_files; i++) {
         const Cairn__Repo__FileEntry *f = t->files[i];
-        size_t plen;
-        const char *comp;
-        if (!name_valid(NAME_SSTABLE_FILE, f->name) || sstable_split(f->name, &plen, &comp) != 0 ||
-            !name_valid(NAME_BLOB_ID, f->blob)) {
-            rc = err_set(e, CAIRN_EINVAL, "refusing file name '%.100s' of %s.%s", f->name,
-                         t->keyspace, t->name);
-            break;
-        }
-        char prefix[128];
-        snprintf(prefix, sizeof(prefix), "%.*s", (int)plen, f->name);
-        const char *to = final_prefix(&map, dir, prefix, e);
-        if (!to) {
-            rc = e && e->code ? e->code : err_set(e, CAIRN_ENOMEM, "out of memory");
-            break;
-        }
-        char name[300], tmp[320], path[4400], tmppath[4400];
-        if ((rc = path_fmt(name, sizeof(name), e, "%s-%s", to, comp)) != 0 ||
-            (rc = path_fmt(tmp, sizeof(tmp), e, ".cairn-%s", name)) != 0 ||
-            (rc = path_fmt(path, sizeof(path), e, "%s/%s", dir, name)) != 0 ||
-            (rc = path_fmt(tmppath, sizeof(tmppath), e, "%s/%s", dir, tmp)) != 0)
-            break;
-        char **np = realloc(*placed, (*nplaced + 2) * sizeof(char *));
-        if (!np) {
-            rc = err_set(e, CAIRN_ENOMEM, "out of memory");
-            break;
-        }
-        *placed = np;
-        np[(*nplaced)++] = strdup(tmp);
-        np[(*nplaced)++] = strdup(name);
-        file_sink s = {.want_crc = sstable_is_data(f->name) && f->has_data_crc32,
-                       .crc = crc32(0, NULL, 0)};
-        s.fd = open(tmppath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (s.fd < 0) {
-            rc = err_sys(e, errno, "cannot create %s", tmppath);
-            break;
-        }
+        char path[4400], tmppath[4400];
         uint64_t size = 0;
-        rc = repo_blob_get(r, f->blob, sink_write, &s, &size, e);
-        if (close(s.fd) != 0 && !rc)
-            rc = err_sys(e, errno, "cannot write %s", tmppath);
-        if (rc) {
-            err_prefix(e, "blob %s (%s of %s.%s)", f->blob, f->name, t->keyspace, t->name);
-            break;
-        }
-        if (size != f->size) {
-            rc = err_set(e, CAIRN_ECORRUPT,
-                         "blob %s of %s.%s holds %llu bytes, the manifest says %llu", f->blob,
-                         t->keyspace, t->name, (unsigned long long)size,
-                         (unsigned long long)f->size);
-            break;
-        }
-        if (s.want_crc && (uint32_t)s.crc != f->data_crc32 && !f->crc_mismatch) {
-            rc = err_set(e, CAIRN_ECORRUPT,
-                         "%s of %s.%s does not match its Digest.crc32 after download", f->name,
-                         t->keyspace, t->name);
-            break;
-        }
-        if (f->crc_mismatch)
-            job_warn(j, "%s.%s: %s was already corrupt when it was backed up", t->keyspace, t->name,
-                     f->name);
-        if (rename(tmppath, path) != 0) {
+        rc = place_names(&map, dir, f, t, placed, nplaced, path, tmppath, sizeof(path), e);
+        if (!rc)
+            rc = fetch_file(j, r, t, f, tmppath, &size, e);
+        if (!rc && rename(tmppath, path) != 0)
             rc = err_sys(e, errno, "cannot rename %s", tmppath);
-            break;
+        if (!rc) {
+            job_add(j, JOB_FILES_DONE, 1);
+            job_add(j, JOB_BYTES_DONE, size);
         }
-        job_add(j, JOB_FILES_DONE, 1);
-        job_add(j, JOB_BYTES_DONE, size);
     }
     free(map.from);
     free(map.to);
@@ -349,83 +370,111 @@ static int load_table(job *j, agent *a, const Cairn__Rpc__RestoreRequest *rq,
     }
 }
 
+static uint64_t table_bytes(const Cairn__Rpc__RestoreTable *t)
+{
+    uint64_t bytes = 0;
+    for (size_t k = 0; k < t->n_files; k++)
+        bytes += t->files[k]->size;
+    return bytes;
+}
+
+/* Counts a table an earlier attempt loaded as done. */
+static void count_loaded(job *j, const Cairn__Rpc__RestoreTable *t)
+{
+    job_add(j, JOB_FILES_DONE, t->n_files);
+    job_add(j, JOB_BYTES_DONE, table_bytes(t));
+    job_add(j, JOB_TABLES, 1);
+}
+
+/* Nothing of a failed table stays behind in upload/. */
+static void table_failed(const char *dir, char **placed, size_t nplaced, const char *pending,
+                         const Cairn__Rpc__RestoreTable *t, cairn_err *e)
+{
+    remove_placed(dir, placed, nplaced);
+    unlink(pending);
+    err_prefix(e, "table %s.%s", t->keyspace, t->name);
+}
+
+/* Downloads, checks and loads one table that no earlier attempt loaded. */
+static int restore_table(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, const char *dir,
+                         const char *pending, cairn_err *e)
+{
+    char **placed = NULL;
+    size_t nplaced = 0;
+    int rc = download_table(x->j, x->r, t, dir, &placed, &nplaced, e);
+    if (!rc)
+        rc = write_pending(pending, placed, nplaced, e);
+    if (!rc)
+        rc = load_table(x->j, x->a, x->rq, t, e);
+    if (rc) {
+        table_failed(dir, placed, nplaced, pending, t, e);
+    } else {
+        for (size_t k = 0; k < nplaced; k++)
+            free(placed[k]);
+        rc = record_loaded(x->state, t->keyspace, t->name, e);
+        unlink(pending);
+        job_add(x->j, JOB_TABLES, 1);
+        job_add(x->j, JOB_BYTES_UPLOADED, table_bytes(t));
+    }
+    free(placed);
+    return rc;
+}
+
+/* One table of the restore: skipped when an earlier attempt loaded it, restored
+ * otherwise. */
+static int restore_next(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, cairn_err *e)
+{
+    const char *tag = x->rq->tag;
+    if (already_loaded(x->state, t->keyspace, t->name)) {
+        log_info("restore %s: %s.%s was loaded by an earlier attempt", tag, t->keyspace, t->name);
+        count_loaded(x->j, t);
+        return 0;
+    }
+    char dir[4096] = "", pending[4096];
+    if (pending_path(x->a, tag, t->keyspace, t->name, pending, sizeof(pending)) != 0)
+        return err_set(e, CAIRN_EINVAL, "state directory path too long");
+    int rc = find_upload_dir(x->a, x->c, t->keyspace, t->name, dir, sizeof(dir), e);
+    if (!rc && pending_was_loaded(pending, dir)) {
+        log_info("restore %s: %s.%s was loaded just before the last attempt stopped", tag,
+                 t->keyspace, t->name);
+        rc = record_loaded(x->state, t->keyspace, t->name, e);
+        count_loaded(x->j, t);
+        return rc;
+    }
+    if (rc)
+        table_failed(dir, NULL, 0, pending, t, e);
+    else
+        rc = restore_table(x, t, dir, pending, e);
+    if (job_cancelled(x->j) && !rc)
+        rc = err_set(e, CAIRN_EBUSY, "agent shutting down");
+    return rc;
+}
+
 static int restore_run(job *j, void *p, cairn_err *e)
 {
-    restore_arg *u = p;
-    const Cairn__Rpc__RestoreRequest *rq = u->rq;
-    char state[4096], host[256];
+    const job_request *jr = p;
+    restore_ctx x = {.j = j, .a = jr->ctx, .rq = (const Cairn__Rpc__RestoreRequest *)jr->rq};
+    const Cairn__Rpc__RestoreRequest *rq = x.rq;
+    char host[256];
     int port;
-    int rc = state_path(u->a, rq->tag, state, sizeof(state));
+    int rc = state_path(x.a, rq->tag, x.state, sizeof(x.state));
     if (rc)
         return err_set(e, rc, "state directory path too long");
     for (size_t i = 0; i < rq->n_tables; i++) {
-        for (size_t k = 0; k < rq->tables[i]->n_files; k++) {
-            job_add(j, JOB_FILES_TOTAL, 1);
-            job_add(j, JOB_BYTES_TOTAL, rq->tables[i]->files[k]->size);
-        }
+        job_add(j, JOB_FILES_TOTAL, rq->tables[i]->n_files);
+        job_add(j, JOB_BYTES_TOTAL, table_bytes(rq->tables[i]));
     }
     repo *r = NULL;
-    cql_conn *c = NULL;
-    rc = agent_split_hostport(u->a->cfg->scylla_cql, host, sizeof(host), &port, e);
+    rc = hostport_split(x.a->cfg->scylla_cql, host, sizeof(host), &port, e);
     if (!rc)
-        rc = repo_open(&r, rq->repository, u->a->cfg->store, false, e);
+        rc = repo_open(&r, rq->repository, x.a->cfg->store, false, e);
+    x.r = r;
     if (!rc)
-        rc = cql_connect(&c, host, port, u->a->cfg->scylla_username, u->a->cfg->scylla_password,
+        rc = cql_connect(&x.c, host, port, x.a->cfg->scylla_username, x.a->cfg->scylla_password,
                          CQL_TIMEOUT_MS, e);
-    for (size_t i = 0; !rc && i < rq->n_tables; i++) {
-        const Cairn__Rpc__RestoreTable *t = rq->tables[i];
-        uint64_t bytes = 0;
-        for (size_t k = 0; k < t->n_files; k++)
-            bytes += t->files[k]->size;
-        if (already_loaded(state, t->keyspace, t->name)) {
-            log_info("restore %s: %s.%s was loaded by an earlier attempt", rq->tag, t->keyspace,
-                     t->name);
-            job_add(j, JOB_FILES_DONE, t->n_files);
-            job_add(j, JOB_BYTES_DONE, bytes);
-            job_add(j, JOB_TABLES, 1);
-            continue;
-        }
-        char dir[4096], pending[4096];
-        char **placed = NULL;
-        size_t nplaced = 0;
-        if (pending_path(u->a, rq->tag, t->keyspace, t->name, pending, sizeof(pending)) != 0) {
-            rc = err_set(e, CAIRN_EINVAL, "state directory path too long");
-            break;
-        }
-        rc = find_upload_dir(u->a, c, t->keyspace, t->name, dir, sizeof(dir), e);
-        if (!rc && pending_was_loaded(pending, dir)) {
-            log_info("restore %s: %s.%s was loaded just before the last attempt stopped", rq->tag,
-                     t->keyspace, t->name);
-            rc = record_loaded(state, t->keyspace, t->name, e);
-            job_add(j, JOB_FILES_DONE, t->n_files);
-            job_add(j, JOB_BYTES_DONE, bytes);
-            job_add(j, JOB_TABLES, 1);
-            continue;
-        }
-        if (!rc)
-            rc = download_table(j, r, t, dir, &placed, &nplaced, e);
-        if (!rc)
-            rc = write_pending(pending, placed, nplaced, e);
-        if (!rc)
-            rc = load_table(j, u->a, rq, t, e);
-        if (rc) {
-            /* Nothing of a failed table stays behind in upload/. */
-            remove_placed(dir, placed, nplaced);
-            unlink(pending);
-            err_prefix(e, "table %s.%s", t->keyspace, t->name);
-        } else {
-            for (size_t k = 0; k < nplaced; k++)
-                free(placed[k]);
-            rc = record_loaded(state, t->keyspace, t->name, e);
-            unlink(pending);
-            job_add(j, JOB_TABLES, 1);
-            job_add(j, JOB_BYTES_UPLOADED, bytes);
-        }
-        free(placed);
-        if (job_cancelled(j) && !rc)
-            rc = err_set(e, CAIRN_EBUSY, "agent shutting down");
-    }
-    cql_close(c);
+    for (size_t i = 0; !rc && i < rq->n_tables; i++)
+        rc = restore_next(&x, rq->tables[i], e);
+    cql_close(x.c);
     if (r)
         job_add_requests(j, r);
     repo_close(r);
@@ -437,21 +486,10 @@ int agent_restore(agent *a, const Cairn__Rpc__RestoreRequest *rq, Cairn__Rpc__Re
 {
     int rc = name_check(NAME_TAG, rq->tag, e);
     for (size_t i = 0; !rc && i < rq->n_tables; i++)
-        rc = agent_check_table_name(rq->tables[i]->keyspace, rq->tables[i]->name, e);
+        rc = name_check_table(rq->tables[i]->keyspace, rq->tables[i]->name, e);
     if (rc)
         return rc;
-    restore_arg *u = calloc(1, sizeof(*u));
-    if (!u)
-        return err_set(e, CAIRN_ENOMEM, "out of memory");
-    u->a = a;
-    u->rq = (Cairn__Rpc__RestoreRequest *)agent_copy_message(&rq->base);
-    if (!u->rq) {
-        restore_arg_free(u);
-        return err_set(e, CAIRN_ENOMEM, "out of memory");
-    }
-    char id[256];
-    snprintf(id, sizeof(id), "restore:%s", rq->tag);
-    return agent_start_job(a, id, restore_run, u, restore_arg_free, resp, e);
+    return job_start_request(a->jobs, "restore", rq->tag, &rq->base, a, NULL, restore_run, resp, e);
 }
 
 int agent_forget_restore(agent *a, const Cairn__Rpc__ForgetRestoreRequest *rq, cairn_err *e)
@@ -460,7 +498,7 @@ int agent_forget_restore(agent *a, const Cairn__Rpc__ForgetRestoreRequest *rq, c
     if (rc)
         return rc;
     char id[256], state[4096];
-    snprintf(id, sizeof(id), "restore:%s", rq->tag);
+    job_request_id("restore", rq->tag, id, sizeof(id));
     if ((rc = jobs_forget(a->jobs, id, e)) != 0)
         return rc;
     if (state_path(a, rq->tag, state, sizeof(state)) == 0 && unlink(state) != 0 && errno != ENOENT)

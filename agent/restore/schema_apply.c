@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "node/cql.h"
+#include "node/hostport.h"
 #include "repo/repo.h"
 
 #define CQL_TIMEOUT_MS 60000
@@ -120,30 +122,12 @@ static int parse_dump(char *text, schema_set *s, cairn_err *e)
     return 0;
 }
 
-typedef struct buf_sink {
-    char *data;
-    size_t len, cap;
-} buf_sink;
-
-static int buf_write(void *ctx, const void *data, size_t len, cairn_err *e)
+static int dump_write(void *ctx, const void *data, size_t len, cairn_err *e)
 {
-    buf_sink *b = ctx;
+    buf *b = ctx;
     if (b->len + len + 1 > SCHEMA_MAX)
         return err_set(e, CAIRN_EINVAL, "schema dump larger than %u bytes", SCHEMA_MAX);
-    if (b->len + len + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 65536;
-        while (nc < b->len + len + 1)
-            nc *= 2;
-        char *nd = realloc(b->data, nc);
-        if (!nd)
-            return err_set(e, CAIRN_ENOMEM, "out of memory");
-        b->data = nd;
-        b->cap = nc;
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-    return 0;
+    return buf_append(b, data, len, e);
 }
 
 static int collect_current(void *ctx, const char *ks, const char *type, const char *name,
@@ -177,15 +161,56 @@ static bool selected(const Cairn__Rpc__ApplySchemaRequest *rq, const schema_obj 
 
 static int push(char ***list, size_t *n, const schema_obj *o)
 {
-    char buf[800];
-    snprintf(buf, sizeof(buf), "%s %s.%s", o->type, o->keyspace, o->name);
+    char label[800];
+    snprintf(label, sizeof(label), "%s %s.%s", o->type, o->keyspace, o->name);
     if (strcmp(o->type, "keyspace") == 0)
-        snprintf(buf, sizeof(buf), "keyspace %s", o->keyspace);
+        snprintf(label, sizeof(label), "keyspace %s", o->keyspace);
     char **nl = realloc(*list, (*n + 1) * sizeof(char *));
     if (!nl)
         return CAIRN_ENOMEM;
     *list = nl;
-    return (nl[(*n)++] = strdup(buf)) ? 0 : CAIRN_ENOMEM;
+    return (nl[(*n)++] = strdup(label)) ? 0 : CAIRN_ENOMEM;
+}
+
+/* Sorts every selected object of want into created, existing or conflicts. */
+static int judge(const Cairn__Rpc__ApplySchemaRequest *rq, const schema_set *want,
+                 const schema_set *have, Cairn__Rpc__ApplySchemaResult *res, cairn_err *e)
+{
+    for (size_t i = 0; i < want->n; i++) {
+        const schema_obj *o = &want->o[i];
+        if (!selected(rq, o))
+            continue;
+        const schema_obj *cur = find(have, o);
+        int rc;
+        if (!cur)
+            rc = push(&res->created, &res->n_created, o);
+        else if (same_definition(cur->stmt, o->stmt))
+            rc = push(&res->existing, &res->n_existing, o);
+        else
+            rc = push(&res->conflicts, &res->n_conflicts, o);
+        if (rc)
+            return err_set(e, CAIRN_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* Creates what the target lacks, kind by kind in creation order. */
+static int create_missing(cql_conn *c, const Cairn__Rpc__ApplySchemaRequest *rq,
+                          const schema_set *want, const schema_set *have, cairn_err *e)
+{
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        for (size_t i = 0; i < want->n; i++) {
+            const schema_obj *o = &want->o[i];
+            if (strcmp(o->type, kinds[k]) != 0 || !selected(rq, o) || find(have, o))
+                continue;
+            int rc = cql_query(c, o->stmt, NULL, NULL, e);
+            if (rc) {
+                err_prefix(e, "creating %s %s.%s", o->type, o->keyspace, o->name);
+                return rc;
+            }
+        }
+    }
+    return 0;
 }
 
 int agent_apply_schema(agent *a, const Cairn__Rpc__ApplySchemaRequest *rq,
@@ -195,56 +220,34 @@ int agent_apply_schema(agent *a, const Cairn__Rpc__ApplySchemaRequest *rq,
     int port;
     repo *r = NULL;
     cql_conn *c = NULL;
-    buf_sink dump = {0};
+    buf dump = BUF_INIT;
     schema_set want = {0}, have = {0};
     Cairn__Rpc__ApplySchemaResult *res = calloc(1, sizeof(*res));
     if (!res)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
     cairn__rpc__apply_schema_result__init(res);
-    int rc = agent_split_hostport(a->cfg->scylla_cql, host, sizeof(host), &port, e);
+    int rc = hostport_split(a->cfg->scylla_cql, host, sizeof(host), &port, e);
     if (!rc)
         rc = repo_open(&r, rq->repository, a->cfg->store, false, e);
     if (!rc)
-        rc = repo_blob_get(r, rq->blob, buf_write, &dump, NULL, e);
+        rc = repo_blob_get(r, rq->blob, dump_write, &dump, NULL, e);
     if (!rc && !dump.data)
         rc = err_set(e, CAIRN_ECORRUPT, "the schema dump is empty");
     if (!rc)
-        rc = parse_dump(dump.data, &want, e);
+        rc = parse_dump((char *)dump.data, &want, e);
     if (!rc)
         rc = cql_connect(&c, host, port, a->cfg->scylla_username, a->cfg->scylla_password,
                          CQL_TIMEOUT_MS, e);
     if (!rc)
         rc = cql_describe_schema(c, collect_current, &have, e);
     /* First judge everything, then change anything. */
-    for (size_t i = 0; !rc && i < want.n; i++) {
-        const schema_obj *o = &want.o[i];
-        if (!selected(rq, o))
-            continue;
-        const schema_obj *cur = find(&have, o);
-        if (!cur)
-            rc = push(&res->created, &res->n_created, o);
-        else if (same_definition(cur->stmt, o->stmt))
-            rc = push(&res->existing, &res->n_existing, o);
-        else
-            rc = push(&res->conflicts, &res->n_conflicts, o);
-        if (rc)
-            rc = err_set(e, CAIRN_ENOMEM, "out of memory");
-    }
-    if (!rc && !rq->check_only && res->n_conflicts == 0) {
-        for (size_t k = 0; !rc && k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-            for (size_t i = 0; !rc && i < want.n; i++) {
-                const schema_obj *o = &want.o[i];
-                if (strcmp(o->type, kinds[k]) != 0 || !selected(rq, o) || find(&have, o))
-                    continue;
-                rc = cql_query(c, o->stmt, NULL, NULL, e);
-                if (rc)
-                    err_prefix(e, "creating %s %s.%s", o->type, o->keyspace, o->name);
-            }
-        }
-    }
+    if (!rc)
+        rc = judge(rq, &want, &have, res, e);
+    if (!rc && !rq->check_only && res->n_conflicts == 0)
+        rc = create_missing(c, rq, &want, &have, e);
     cql_close(c);
     repo_close(r);
-    free(dump.data);
+    buf_free(&dump);
     set_free(&want);
     set_free(&have);
     if (rc) {

@@ -1,9 +1,9 @@
-/* describe - what the agent tells the coordinator about its node. */
-#include "handlers.h"
+#include "status/describe.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "handlers.h"
 #include "scylla/names.h"
 
 /* Every field is malloc'd so that cairn__rpc__node_info__free_unpacked frees it. */
@@ -32,13 +32,13 @@ static bool in_list(char **items, size_t n, const char *s, size_t len)
 }
 
 /* User tables only: ScyllaDB's own keyspaces are not the operator's data. */
-static int describe_tables(agent *a, Cairn__Rpc__NodeInfo *n, cairn_err *e)
+static int describe_tables(scylla *rest, Cairn__Rpc__NodeInfo *n, cairn_err *e)
 {
     char **ks = NULL, **cfs = NULL;
     size_t nks = 0, ncfs = 0;
-    int rc = scylla_keyspaces(a->rest, "user", &ks, &nks, e);
+    int rc = scylla_keyspaces(rest, "user", &ks, &nks, e);
     if (!rc)
-        rc = scylla_tables(a->rest, &cfs, &ncfs, e);
+        rc = scylla_tables(rest, &cfs, &ncfs, e);
     for (size_t i = 0; !rc && i < ncfs; i++) {
         const char *colon = strchr(cfs[i], ':');
         if (!colon || !in_list(ks, nks, cfs[i], (size_t)(colon - cfs[i])))
@@ -59,11 +59,11 @@ static int describe_tables(agent *a, Cairn__Rpc__NodeInfo *n, cairn_err *e)
     return rc;
 }
 
-static int describe_ring(agent *a, Cairn__Rpc__NodeInfo *n, cairn_err *e)
+static int describe_ring(scylla *rest, Cairn__Rpc__NodeInfo *n, cairn_err *e)
 {
     scylla_endpoint *eps = NULL;
     size_t neps = 0;
-    int rc = scylla_ring(a->rest, &eps, &neps, e);
+    int rc = scylla_ring(rest, &eps, &neps, e);
     if (rc)
         return rc;
     n->ring = calloc(neps ? neps : 1, sizeof(*n->ring));
@@ -89,29 +89,30 @@ static int describe_ring(agent *a, Cairn__Rpc__NodeInfo *n, cairn_err *e)
     return rc;
 }
 
-int agent_describe(agent *a, Cairn__Rpc__Response *resp, cairn_err *e)
+int describe_node(scylla *rest, Cairn__Rpc__NodeInfo **out, cairn_err *e)
 {
+    *out = NULL;
     Cairn__Rpc__NodeInfo *n = malloc(sizeof(*n));
     if (!n)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
     cairn__rpc__node_info__init(n);
-    int rc = scylla_host_id(a->rest, &n->host_id, e);
+    int rc = scylla_host_id(rest, &n->host_id, e);
     if (!rc)
-        rc = scylla_cluster_name(a->rest, &n->scylla_cluster, e);
+        rc = scylla_cluster_name(rest, &n->scylla_cluster, e);
     if (!rc)
-        rc = scylla_datacenter(a->rest, &n->dc, e);
+        rc = scylla_datacenter(rest, &n->dc, e);
     if (!rc)
-        rc = scylla_rack(a->rest, &n->rack, e);
+        rc = scylla_rack(rest, &n->rack, e);
     if (!rc)
-        rc = scylla_release_version(a->rest, &n->scylla_version, e);
+        rc = scylla_release_version(rest, &n->scylla_version, e);
     if (!rc)
-        rc = scylla_data_dirs(a->rest, &n->data_dirs, &n->n_data_dirs, e);
+        rc = scylla_data_dirs(rest, &n->data_dirs, &n->n_data_dirs, e);
     if (!rc)
-        rc = describe_ring(a, n, e);
+        rc = describe_ring(rest, n, e);
     if (!rc)
-        rc = scylla_tokens(a->rest, NULL, &n->tokens, &n->n_tokens, e);
+        rc = scylla_tokens(rest, NULL, &n->tokens, &n->n_tokens, e);
     if (!rc)
-        rc = describe_tables(a, n, e);
+        rc = describe_tables(rest, n, e);
     if (!rc && !(n->agent_version = strdup(CAIRN_VERSION)))
         rc = err_set(e, CAIRN_ENOMEM, "out of memory");
     if (!rc && !n->address)
@@ -125,6 +126,16 @@ int agent_describe(agent *a, Cairn__Rpc__Response *resp, cairn_err *e)
         cairn__rpc__node_info__free_unpacked(n, NULL);
         return rc;
     }
+    *out = n;
+    return 0;
+}
+
+int agent_describe(agent *a, Cairn__Rpc__Response *resp, cairn_err *e)
+{
+    Cairn__Rpc__NodeInfo *n;
+    int rc = describe_node(a->rest, &n, e);
+    if (rc)
+        return rc;
     resp->result_case = CAIRN__RPC__RESPONSE__RESULT_NODE;
     resp->node = n;
     return 0;

@@ -53,3 +53,12 @@ void text_excerpt(const void *p, size_t n, char *out, size_t cap)
     if (done < n && len + mark < cap)
         memcpy(out + len, CUT_MARK, mark + 1);
 }
+
+void text_printable(const void *p, size_t n, char *out, size_t cap)
+{
+    const unsigned char *s = p;
+    size_t k = n < cap - 4 ? n : cap - 4;
+    for (size_t i = 0; i < k; i++)
+        out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? (char)s[i] : '?';
+    strcpy(out + k, n > k ? "..." : "");
+}

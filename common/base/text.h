@@ -23,4 +23,11 @@ void text_excerpt(const void *p, size_t n, char *out, size_t cap);
  */
 size_t text_escape(const void *p, size_t n, char *out, size_t cap);
 
+/*
+ * A peer's own message quoted whole in ours (a server's error text): the first bytes
+ * of p (n of them) to out (cap >= 4 bytes, NUL-terminated), printable ASCII as is (its
+ * quotes name things: "Keyspace 'x'"), any other byte as '?', and "..." when cut.
+ */
+void text_printable(const void *p, size_t n, char *out, size_t cap);
+
 #endif

@@ -155,6 +155,12 @@ int name_check(name_kind kind, const char *s, cairn_err *e)
     return err_set(e, CAIRN_EINVAL, "invalid %s '%s': %s", what, shown, rule);
 }
 
+int name_check_table(const char *keyspace, const char *table, cairn_err *e)
+{
+    int rc = name_check(NAME_KEYSPACE, keyspace, e);
+    return rc ? rc : name_check(NAME_TABLE, table, e);
+}
+
 void name_sanitize(const char *s, char *buf, size_t cap)
 {
     if (cap == 0)

@@ -35,6 +35,9 @@ bool name_valid(name_kind kind, const char *s);
  * rule is ("invalid keyspace name 'x': use ..."). s may be NULL. */
 int name_check(name_kind kind, const char *s, cairn_err *e);
 
+/* name_check of a keyspace, then of a table in it: the pair a request names. */
+int name_check_table(const char *keyspace, const char *table, cairn_err *e);
+
 /* Writes s into buf (of cap bytes) fit for a message: non-printable bytes, quotes and
  * backslashes escaped as \xNN, cut after 64 characters with "...". */
 void name_sanitize(const char *s, char *buf, size_t cap);

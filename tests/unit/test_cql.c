@@ -844,6 +844,143 @@ static void test_malformed_frames(void **state)
     assert_non_null(strstr(e.msg, "version 0x83"));
 }
 
+/* What the frame flags announce must be there; an answer must be of the asked kind. */
+static void test_malformed_extras(void **state)
+{
+    cairn_err e;
+    buf b;
+    static const uint8_t short_tracing[] = {0x84, 0x02, 0, 2, OP_RESULT, 0, 0, 0, 4, 1, 2, 3, 4};
+    static const uint8_t no_warnings[] = {0x84, 0x08, 0, 2, OP_RESULT, 0, 0, 0, 1, 0};
+    static const uint8_t short_payload[] = {0x84, 0x04, 0, 2, OP_RESULT, 0, 0,
+                                            0,    5,    0, 1, 0,         1, 'k'};
+    static const uint8_t no_payload[] = {0x84, 0x04, 0, 2, OP_RESULT, 0, 0, 0, 1, 0};
+    static const uint8_t short_error[] = {0x84, 0, 0, 2, OP_ERROR, 0, 0, 0, 2, 0, 0};
+    static const uint8_t ready[] = {0x84, 0, 0, 2, OP_READY, 0, 0, 0, 0};
+    struct {
+        const void *p;
+        size_t n;
+        const char *what;
+    } cases[] = {
+        {short_tracing, sizeof(short_tracing), "tracing id"},
+        {no_warnings, sizeof(no_warnings), "truncated warnings"},
+        {short_payload, sizeof(short_payload), "custom payload"},
+        {no_payload, sizeof(no_payload), "custom payload"},
+        {short_error, sizeof(short_error), "truncated ERROR"},
+        {ready, sizeof(ready), "opcode 0x02 in answer to QUERY"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        b = (buf){0};
+        put(&b, cases[i].p, cases[i].n);
+        int rc = query_against(b, true, &e);
+        if (rc != CAIRN_EPROTO || !strstr(e.msg, cases[i].what))
+            fail_msg("case %zu: got %d (%s), want %s", i, rc, e.msg, cases[i].what);
+    }
+
+    /* RESULT bodies cut where the metadata says more follows. */
+    b = (buf){0};
+    put_u16(&b, 0);
+    assert_int_equal(query_against(b, false, &e), CAIRN_EPROTO);
+    assert_non_null(strstr(e.msg, "truncated RESULT"));
+    b = (buf){0};
+    put_i32(&b, 2);
+    put_i32(&b, 0x0001);
+    put_i32(&b, 1);
+    put_str(&b, "ks");
+    assert_int_equal(query_against(b, false, &e), CAIRN_EPROTO);
+    assert_non_null(strstr(e.msg, "truncated table spec"));
+    b = (buf){0};
+    put_i32(&b, 2);
+    put_i32(&b, 0);
+    put_i32(&b, 1);
+    put_str(&b, "ks");
+    assert_int_equal(query_against(b, false, &e), CAIRN_EPROTO);
+    assert_non_null(strstr(e.msg, "truncated column table spec"));
+    b = (buf){0};
+    rows_header(&b, 0, 1, NULL);
+    put_i32(&b, -1);
+    assert_int_equal(query_against(b, false, &e), CAIRN_EPROTO);
+    assert_non_null(strstr(e.msg, "bad row count"));
+
+    assert_int_equal(cql_query(NULL, "SELECT 1", NULL, NULL, &e), CAIRN_EINVAL);
+}
+
+/* Connects with the given credentials to a server that answers STARTUP with
+ * AUTHENTICATE and the credentials with one frame of auth_op (body auth_body). */
+static int login_against(const char *user, const char *pass, uint8_t auth_op, buf auth_body,
+                         cairn_err *e)
+{
+    fake *f = fake_new();
+    step *s = add_step(f, OP_STARTUP);
+    put_str(answer(s, OP_AUTHENTICATE), "org.apache.cassandra.auth.PasswordAuthenticator");
+    *answer(add_step(f, OP_AUTH_RESPONSE), auth_op) = auth_body;
+    fake_start(f);
+    cql_conn *c = NULL;
+    int rc = cql_connect(&c, "127.0.0.1", f->port, user, pass, 2000, e);
+    cql_close(c);
+    fake_done(f);
+    return rc;
+}
+
+static void test_login_answers(void **state)
+{
+    cairn_err e;
+    buf b = {0};
+    /* No password is an empty one. */
+    put_bytes(&b, NULL);
+    assert_int_equal(login_against("cassandra", NULL, OP_AUTH_SUCCESS, b, &e), 0);
+
+    b = (buf){0};
+    error_body(&b, 0x2100, "User cassandra has no LOGIN permission");
+    assert_int_equal(login_against("cassandra", "pw", OP_ERROR, b, &e), CAIRN_EAUTH);
+    assert_non_null(strstr(e.msg, "refused the login"));
+    assert_non_null(strstr(e.msg, "no LOGIN permission"));
+
+    b = (buf){0};
+    error_body(&b, 0x1001, "overloaded");
+    assert_int_equal(login_against("cassandra", "pw", OP_ERROR, b, &e), CAIRN_EBUSY);
+
+    b = (buf){0};
+    assert_int_equal(login_against("cassandra", "pw", OP_READY, b, &e), CAIRN_EPROTO);
+    assert_non_null(strstr(e.msg, "in answer to AUTH_RESPONSE"));
+
+    b = (buf){0};
+    put_u16(&b, 0);
+    assert_int_equal(login_against("cassandra", "pw", OP_ERROR, b, &e), CAIRN_EPROTO);
+    assert_non_null(strstr(e.msg, "truncated ERROR"));
+
+    /* Credentials longer than any server takes are refused before they are sent. */
+    char *longname = malloc(5000);
+    assert_non_null(longname);
+    memset(longname, 'u', 4999);
+    longname[4999] = '\0';
+    b = (buf){0};
+    put_bytes(&b, NULL);
+    assert_int_equal(login_against(longname, "pw", OP_AUTH_SUCCESS, b, &e), CAIRN_EINVAL);
+    assert_non_null(strstr(e.msg, "longer than 4096 bytes"));
+    free(longname);
+}
+
+static void test_startup_answers(void **state)
+{
+    /* AUTHENTICATE without its authenticator name. */
+    fake *f = fake_new();
+    answer(add_step(f, OP_STARTUP), OP_AUTHENTICATE);
+    fake_start(f);
+    cql_conn *c = NULL;
+    cairn_err e;
+    assert_int_equal(cql_connect(&c, "127.0.0.1", f->port, "u", "p", 2000, &e), CAIRN_EPROTO);
+    assert_non_null(strstr(e.msg, "truncated AUTHENTICATE"));
+    fake_done(f);
+
+    f = fake_new();
+    put_i32(answer(add_step(f, OP_STARTUP), OP_RESULT), 1);
+    fake_start(f);
+    assert_int_equal(cql_connect(&c, "127.0.0.1", f->port, NULL, NULL, 2000, &e), CAIRN_EPROTO);
+    assert_non_null(strstr(e.msg, "in answer to STARTUP"));
+    assert_null(c);
+    fake_done(f);
+}
+
 /* Random RESULT bodies must give success or EPROTO, never a crash (run under ASan). */
 static void test_random_results(void **state)
 {
@@ -1054,6 +1191,9 @@ int main(void)
         cmocka_unit_test(test_events_and_flags_skipped),
         cmocka_unit_test(test_malformed_results),
         cmocka_unit_test(test_malformed_frames),
+        cmocka_unit_test(test_malformed_extras),
+        cmocka_unit_test(test_login_answers),
+        cmocka_unit_test(test_startup_answers),
         cmocka_unit_test(test_random_results),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_connect_errors),

@@ -350,6 +350,34 @@ static void test_threads(void **state)
     assert_int_equal(hashcache_close(h, &e), 0);
 }
 
+/* Where the cache cannot live, opening says so and leaves nothing open. */
+static void test_open_errors(void **state)
+{
+    struct fixture *f = *state;
+    hashcache *h = (hashcache *)1;
+    cairn_err e;
+    /* The state directory's parent is a file. */
+    char under_file[160];
+    snprintf(under_file, sizeof(under_file), "%s/plain", f->dir);
+    FILE *fp = fopen(under_file, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    snprintf(under_file, sizeof(under_file), "%s/plain/state", f->dir);
+    assert_int_not_equal(hashcache_open(&h, under_file, &e), 0);
+    assert_null(h);
+    assert_non_null(strstr(e.msg, "cannot create the state directory"));
+
+    /* The cache file's name is taken by a directory. */
+    assert_int_equal(mkdir(f->state, 0700), 0);
+    assert_int_equal(mkdir(f->file, 0700), 0);
+    h = (hashcache *)1;
+    assert_int_not_equal(hashcache_open(&h, f->state, &e), 0);
+    assert_null(h);
+    assert_non_null(strstr(e.msg, "cannot open the hash cache"));
+
+    assert_int_equal(hashcache_close(NULL, &e), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +387,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_and_compact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

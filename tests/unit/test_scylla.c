@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "node/scylla.h"
+#include "status/describe.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -754,6 +755,74 @@ static void test_threads_share_a_handle(void **state)
     assert_true(nconns(v->f) <= 8);
 }
 
+/* The whole node description, in the order describe_node asks. */
+static void push_node(fake *f, const char *ring)
+{
+    fake_push(f, 200, "\"a4c3b5d6-1111-2222-3333-444455556666\"");
+    fake_push(f, 200, "\"Test Cluster\"");
+    fake_push(f, 200, "\"dc1\"");
+    fake_push(f, 200, "\"rack-a\"");
+    fake_push(f, 200, "\"2025.1.0\"");
+    fake_push(f, 200, "[\"/var/lib/scylla/data\"]");
+    fake_push(f, 200, ring);
+    fake_push(f, 200, "[\"10.0.0.1\"]");
+    fake_push(f, 200, "[]");
+    fake_push(f, 200, "[\"-9000\", \"42\"]");
+    fake_push(f, 200, "[\"ks1\", \"ks2\"]");
+    /* System tables, a keyspace that is not a user's and a name that is not valid are
+     * left out. */
+    fake_push(f, 200,
+              "[\"ks1:t1\", \"system:peers\", \"ks2:t2\", \"ks1:bad name\", \"nocolon\", "
+              "\"other:t3\"]");
+}
+
+static void test_describe_node(void **state)
+{
+    env *v = *state;
+    cairn_err e;
+    push_node(v->f,
+              "[{\"key\": \"10.0.0.2\", \"value\": \"b4c3b5d6-1111-2222-3333-444455556666\"}, "
+              "{\"key\": \"10.0.0.1\", \"value\": \"a4c3b5d6-1111-2222-3333-444455556666\"}]");
+    Cairn__Rpc__NodeInfo *n = NULL;
+    if (describe_node(v->s, &n, &e) != 0)
+        fail_msg("%s", e.msg);
+    assert_string_equal(n->host_id, "a4c3b5d6-1111-2222-3333-444455556666");
+    assert_string_equal(n->address, "10.0.0.1");
+    assert_string_equal(n->scylla_cluster, "Test Cluster");
+    assert_string_equal(n->dc, "dc1");
+    assert_string_equal(n->rack, "rack-a");
+    assert_int_equal(n->n_data_dirs, 1);
+    assert_int_equal(n->n_ring, 2);
+    assert_false(n->ring[0]->up);
+    assert_true(n->ring[1]->up);
+    assert_int_equal(n->n_tokens, 2);
+    assert_int_equal(n->n_tables, 2);
+    assert_string_equal(n->tables[0]->keyspace, "ks1");
+    assert_string_equal(n->tables[0]->name, "t1");
+    assert_string_equal(n->tables[1]->keyspace, "ks2");
+    assert_string_equal(n->tables[1]->name, "t2");
+    assert_string_equal(n->agent_version, CAIRN_VERSION);
+    cairn__rpc__node_info__free_unpacked(n, NULL);
+}
+
+static void test_describe_node_not_in_ring(void **state)
+{
+    env *v = *state;
+    cairn_err e;
+    push_node(v->f,
+              "[{\"key\": \"10.0.0.2\", \"value\": \"b4c3b5d6-1111-2222-3333-444455556666\"}]");
+    Cairn__Rpc__NodeInfo *n = NULL;
+    assert_int_equal(describe_node(v->s, &n, &e), CAIRN_EPROTO);
+    assert_null(n);
+    assert_non_null(strstr(e.msg, "still joining"));
+
+    /* A failure half-way frees what was gathered. */
+    fake_push(v->f, 200, "\"a4c3b5d6-1111-2222-3333-444455556666\"");
+    fake_push(v->f, 500, "{\"message\": \"boom\"}");
+    assert_int_equal(describe_node(v->s, &n, &e), CAIRN_EREMOTE);
+    assert_null(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -777,6 +846,8 @@ int main(void)
         cmocka_unit_test(test_timeout),
         cmocka_unit_test_setup_teardown(test_oversized_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_share_a_handle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_describe_node, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_describe_node_not_in_ring, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,466 @@
+#include "node/cql_conn.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/debug.h"
+#include "base/log.h"
+#include "base/text.h"
+
+#define MAX_CREDENTIAL 4096
+
+enum {
+    ERR_BAD_CREDENTIALS = 0x0100,
+    ERR_OVERLOADED = 0x1001,
+    ERR_BOOTSTRAPPING = 0x1002,
+    ERR_UNAUTHORIZED = 0x2100
+};
+
+struct cql_conn {
+    int fd;
+    long timeout_ms;
+    int16_t stream;
+    bool broken;
+    char peer[300];
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Marks the connection unusable: its position in the byte stream is no longer known. */
+static int broken(cql_conn *c, cairn_err *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int broken(cql_conn *c, cairn_err *e, int code, const char *fmt, ...)
+{
+    c->broken = true;
+    if (!e)
+        return code;
+    char msg[CAIRN_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return err_set(e, code, "%s", msg);
+}
+
+int cql_malformed(cql_conn *c, cairn_err *e, const char *what)
+{
+    return broken(c, e, CAIRN_EPROTO, "ScyllaDB at %s sent a malformed CQL frame: %s", c->peer,
+                  what);
+}
+
+static int wait_io(cql_conn *c, short events, long long deadline, cairn_err *e)
+{
+    for (;;) {
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            return broken(c, e, CAIRN_ETIMEDOUT,
+                          "ScyllaDB at %s did not answer over CQL within %ld ms", c->peer,
+                          c->timeout_ms);
+        struct pollfd pfd = {.fd = c->fd, .events = events};
+        int n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return broken(c, e, CAIRN_EIO, "waiting for ScyllaDB at %s: %s", c->peer,
+                          strerror(errno));
+    }
+}
+
+/* Sends (out) or receives all n bytes at p, waiting at most until deadline. */
+static int xfer_all(cql_conn *c, bool out, uint8_t *p, size_t n, long long deadline, cairn_err *e)
+{
+    while (n > 0) {
+        ssize_t k = out ? send(c->fd, p, n, MSG_NOSIGNAL) : recv(c->fd, p, n, 0);
+        if (k > 0) {
+            p += k;
+            n -= (size_t)k;
+            continue;
+        }
+        if (k == 0 && !out)
+            return broken(c, e, CAIRN_ECONN, "ScyllaDB at %s closed the CQL connection", c->peer);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int rc = wait_io(c, out ? POLLOUT : POLLIN, deadline, e);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        return broken(c, e, CAIRN_ECONN, "CQL connection to ScyllaDB at %s broke: %s", c->peer,
+                      strerror(errno));
+    }
+    return 0;
+}
+
+/* Skips what the frame flags put before the body proper, logging server warnings. */
+static int strip_extras(cql_conn *c, uint8_t flags, cql_rd *r, cairn_err *e)
+{
+    const uint8_t *p;
+    size_t n;
+    uint16_t count;
+    if ((flags & CQL_FLAG_TRACING) && !cql_rd_raw(r, 16, NULL))
+        return cql_malformed(c, e, "truncated tracing id");
+    if (flags & CQL_FLAG_WARNING) {
+        if (!cql_rd_u16(r, &count))
+            return cql_malformed(c, e, "truncated warnings");
+        for (uint16_t i = 0; i < count; i++) {
+            if (!cql_rd_string(r, &p, &n))
+                return cql_malformed(c, e, "truncated warning");
+            char msg[512];
+            text_printable(p, n, msg, sizeof(msg));
+            log_warn("ScyllaDB at %s warned: %s", c->peer, msg);
+        }
+    }
+    if (flags & CQL_FLAG_CUSTOM_PAYLOAD) {
+        cql_value v;
+        if (!cql_rd_u16(r, &count))
+            return cql_malformed(c, e, "truncated custom payload");
+        for (uint16_t i = 0; i < count; i++)
+            if (!cql_rd_string(r, &p, &n) || !cql_rd_bytes(r, &v))
+                return cql_malformed(c, e, "truncated custom payload");
+    }
+    return 0;
+}
+
+static int recv_frame(cql_conn *c, cql_frame *f, long long deadline, cairn_err *e)
+{
+    uint8_t h[CQL_HEADER_LEN];
+    int rc = xfer_all(c, false, h, sizeof(h), deadline, e);
+    if (rc < 0)
+        return rc;
+    if (h[0] != CQL_VERSION_RESPONSE)
+        return broken(c, e, CAIRN_EPROTO,
+                      "ScyllaDB at %s answered with CQL frame version 0x%02x; cairn speaks "
+                      "protocol v4 (is %s really ScyllaDB's CQL port?)",
+                      c->peer, h[0], c->peer);
+    if (h[1] & CQL_FLAG_COMPRESSION)
+        return cql_malformed(c, e, "compressed frame although no compression was negotiated");
+    uint32_t len = (uint32_t)h[5] << 24 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 8 | h[8];
+    if (len > CQL_MAX_FRAME) {
+        char what[96];
+        snprintf(what, sizeof(what), "body length %u exceeds the %u MiB limit", len,
+                 CQL_MAX_FRAME >> 20);
+        return cql_malformed(c, e, what);
+    }
+    uint8_t *body = malloc(len ? len : 1);
+    if (!body)
+        return broken(c, e, CAIRN_ENOMEM, "out of memory for a %u-byte CQL frame", len);
+    rc = xfer_all(c, false, body, len, deadline, e);
+    cql_rd r = {body, len, 0};
+    if (rc == 0)
+        rc = strip_extras(c, h[1], &r, e);
+    if (rc < 0) {
+        free(body);
+        return rc;
+    }
+    f->opcode = h[4];
+    f->stream = (int16_t)(uint16_t)(h[2] << 8 | h[3]);
+    f->buf = body;
+    f->body = body + r.off;
+    f->len = len - r.off;
+    return 0;
+}
+
+/* Sends the request in w and returns its response, skipping server events. */
+int cql_roundtrip(cql_conn *c, uint8_t opcode, cql_wb *w, cql_frame *f, cairn_err *e)
+{
+    memset(f, 0, sizeof(*f));
+    if (c->broken)
+        return err_set(e, CAIRN_ECONN,
+                       "the CQL connection to ScyllaDB at %s failed earlier; reconnect", c->peer);
+    if (w->oom)
+        return err_set(e, CAIRN_ENOMEM, "out of memory building a CQL request");
+    CAIRN_ASSERT(w->b.len >= CQL_HEADER_LEN); /* cql_wb_init reserved the header */
+    size_t body = w->b.len - CQL_HEADER_LEN;
+    if (body > CQL_MAX_FRAME)
+        return err_set(e, CAIRN_EINVAL, "CQL request of %zu bytes is too large", body);
+    c->stream = (int16_t)(c->stream % 32767 + 1);
+    uint8_t *h = w->b.data;
+    h[0] = CQL_VERSION_REQUEST;
+    h[1] = 0;
+    h[2] = (uint8_t)((uint16_t)c->stream >> 8);
+    h[3] = (uint8_t)c->stream;
+    h[4] = opcode;
+    h[5] = (uint8_t)(body >> 24);
+    h[6] = (uint8_t)(body >> 16);
+    h[7] = (uint8_t)(body >> 8);
+    h[8] = (uint8_t)body;
+    long long deadline = now_ms() + c->timeout_ms;
+    int rc = xfer_all(c, true, w->b.data, w->b.len, deadline, e);
+    while (rc == 0) {
+        rc = recv_frame(c, f, deadline, e);
+        if (rc < 0)
+            return rc;
+        if (f->opcode == CQL_OP_EVENT) {
+            cql_frame_free(f);
+            continue;
+        }
+        if (f->stream != c->stream) {
+            char what[96];
+            snprintf(what, sizeof(what), "answer on stream %d to a request on stream %d", f->stream,
+                     c->stream);
+            cql_frame_free(f);
+            return cql_malformed(c, e, what);
+        }
+        return 0;
+    }
+    return rc;
+}
+
+static int server_error_code(int32_t code)
+{
+    switch (code) {
+    case ERR_BAD_CREDENTIALS:
+    case ERR_UNAUTHORIZED:
+        return CAIRN_EAUTH;
+    case ERR_OVERLOADED:
+    case ERR_BOOTSTRAPPING:
+        return CAIRN_EBUSY;
+    default:
+        return CAIRN_EREMOTE;
+    }
+}
+
+/* Parses an ERROR frame into *code and msg; the frame stays intact on failure. */
+static int parse_error(cql_conn *c, const cql_frame *f, int32_t *code, char *msg, size_t cap,
+                       cairn_err *e)
+{
+    cql_rd r = {f->body, f->len, 0};
+    const uint8_t *p;
+    size_t n;
+    if (!cql_rd_i32(&r, code) || !cql_rd_string(&r, &p, &n))
+        return cql_malformed(c, e, "truncated ERROR");
+    text_printable(p, n, msg, cap);
+    return 0;
+}
+
+int cql_server_error(cql_conn *c, const cql_frame *f, const char *what, cairn_err *e)
+{
+    int32_t code = 0;
+    char msg[768];
+    int rc = parse_error(c, f, &code, msg, sizeof(msg), e);
+    if (rc < 0)
+        return rc;
+    return err_set(e, server_error_code(code), "ScyllaDB at %s refused %s with error 0x%04x: %s",
+                   c->peer, what, (unsigned)code, msg);
+}
+
+int cql_unexpected(cql_conn *c, const cql_frame *f, const char *what, cairn_err *e)
+{
+    char msg[96];
+    snprintf(msg, sizeof(msg), "opcode 0x%02x in answer to %s", f->opcode, what);
+    return cql_malformed(c, e, msg);
+}
+
+static int authenticate(cql_conn *c, const cql_frame *challenge, const char *user, const char *pass,
+                        cairn_err *e)
+{
+    cql_rd r = {challenge->body, challenge->len, 0};
+    const uint8_t *p;
+    size_t n;
+    if (!cql_rd_string(&r, &p, &n))
+        return cql_malformed(c, e, "truncated AUTHENTICATE");
+    char authenticator[256];
+    text_printable(p, n, authenticator, sizeof(authenticator));
+    if (!user || !*user)
+        return err_set(e, CAIRN_EAUTH,
+                       "ScyllaDB requires a password: set scylla.username and scylla.password in "
+                       "the agent configuration");
+    if (!pass)
+        pass = "";
+    size_t ulen = strlen(user), plen = strlen(pass);
+    if (ulen > MAX_CREDENTIAL || plen > MAX_CREDENTIAL)
+        return err_set(e, CAIRN_EINVAL, "CQL user name or password longer than %d bytes",
+                       MAX_CREDENTIAL);
+
+    /* SASL PLAIN: authorization id (empty), NUL, user, NUL, password. */
+    cql_wb w;
+    cql_wb_init(&w);
+    cql_wb_i32(&w, (int32_t)(ulen + plen + 2));
+    cql_wb_u8(&w, 0);
+    cql_wb_put(&w, user, ulen);
+    cql_wb_u8(&w, 0);
+    cql_wb_put(&w, pass, plen);
+    cql_frame f;
+    int rc = cql_roundtrip(c, CQL_OP_AUTH_RESPONSE, &w, &f, e);
+    cql_wb_free(&w);
+    if (rc < 0)
+        return rc;
+    int32_t code = 0;
+    char msg[768];
+    switch (f.opcode) {
+    case CQL_OP_AUTH_SUCCESS:
+        break;
+    case CQL_OP_AUTH_CHALLENGE:
+        rc = broken(c, e, CAIRN_EPROTO,
+                    "ScyllaDB at %s (authenticator %s) asked for another SASL round; cairn "
+                    "supports only username/password (PLAIN) authentication",
+                    c->peer, authenticator);
+        break;
+    case CQL_OP_ERROR:
+        rc = parse_error(c, &f, &code, msg, sizeof(msg), e);
+        if (rc == 0 && code == ERR_BAD_CREDENTIALS)
+            rc = err_set(e, CAIRN_EAUTH,
+                         "ScyllaDB at %s refused the login of user '%s': %s (check "
+                         "scylla.username and scylla.password in the agent configuration)",
+                         c->peer, user, msg);
+        else if (rc == 0)
+            rc = cql_server_error(c, &f, "the login", e);
+        break;
+    default:
+        rc = cql_unexpected(c, &f, "AUTH_RESPONSE", e);
+    }
+    cql_frame_free(&f);
+    return rc;
+}
+
+static int handshake(cql_conn *c, const char *user, const char *pass, cairn_err *e)
+{
+    cql_wb w;
+    cql_wb_init(&w);
+    cql_wb_u16(&w, 1);
+    cql_wb_string(&w, "CQL_VERSION");
+    cql_wb_string(&w, "3.0.0");
+    cql_frame f;
+    int rc = cql_roundtrip(c, CQL_OP_STARTUP, &w, &f, e);
+    cql_wb_free(&w);
+    if (rc < 0)
+        return rc;
+    switch (f.opcode) {
+    case CQL_OP_READY:
+        break;
+    case CQL_OP_AUTHENTICATE:
+        rc = authenticate(c, &f, user, pass, e);
+        break;
+    case CQL_OP_ERROR:
+        rc = cql_server_error(c, &f, "STARTUP", e);
+        break;
+    default:
+        rc = cql_unexpected(c, &f, "STARTUP", e);
+    }
+    cql_frame_free(&f);
+    return rc;
+}
+
+/* Connects to one resolved address, waiting at most until deadline. */
+static int connect_addr(const struct addrinfo *ai, long long deadline, int *err)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+        *err = errno;
+        return -1;
+    }
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        return fd;
+    if (errno != EINPROGRESS) {
+        *err = errno;
+        close(fd);
+        return -1;
+    }
+    for (;;) {
+        long long left = deadline - now_ms();
+        if (left <= 0) {
+            *err = ETIMEDOUT;
+            break;
+        }
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        int n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            *err = errno;
+            break;
+        }
+        if (n == 0)
+            continue;
+        int so = 0;
+        socklen_t sl = sizeof(so);
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) < 0)
+            so = errno;
+        if (so == 0)
+            return fd;
+        *err = so;
+        break;
+    }
+    close(fd);
+    return -1;
+}
+
+int cql_connect(cql_conn **out, const char *host, int port, const char *user_or_null,
+                const char *password_or_null, long timeout_ms, cairn_err *e)
+{
+    *out = NULL;
+    if (!host || !*host || port <= 0 || port > 65535)
+        return err_set(e, CAIRN_ECONFIG, "invalid CQL address '%s' port %d", host ? host : "",
+                       port);
+    if (timeout_ms <= 0)
+        return err_set(e, CAIRN_EINVAL, "CQL timeout must be positive, got %ld ms", timeout_ms);
+    cql_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    c->fd = -1;
+    c->timeout_ms = timeout_ms;
+    snprintf(c->peer, sizeof(c->peer), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(host, portstr, &hints, &res);
+    if (gai != 0) {
+        err_set(e, CAIRN_ECONN, "cannot resolve ScyllaDB's CQL host '%s': %s", host,
+                gai_strerror(gai));
+        free(c);
+        return CAIRN_ECONN;
+    }
+    long long deadline = now_ms() + timeout_ms;
+    int err = ECONNREFUSED;
+    for (const struct addrinfo *ai = res; ai && c->fd < 0; ai = ai->ai_next)
+        c->fd = connect_addr(ai, deadline, &err);
+    freeaddrinfo(res);
+    if (c->fd < 0) {
+        int code = err == ETIMEDOUT ? CAIRN_ETIMEDOUT : CAIRN_ECONN;
+        err_set(e, code,
+                "cannot connect to ScyllaDB's CQL port at %s: %s (is scylla-server running and "
+                "native_transport_port set?)",
+                c->peer, strerror(err));
+        free(c);
+        return code;
+    }
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    int rc = handshake(c, user_or_null, password_or_null, e);
+    if (rc < 0) {
+        cql_close(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void cql_close(cql_conn *c)
+{
+    if (!c)
+        return;
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c);
+}

@@ -1,0 +1,28 @@
+/*
+ * cql_conn - the connection half of the cql client: the socket with its deadlines, the
+ * STARTUP and SASL PLAIN handshake, and one request/answer at a time. Private to
+ * node/cql*; the queries (cql.c) build their requests with cql_wire and send them here.
+ */
+#ifndef CAIRN_CQL_CONN_H
+#define CAIRN_CQL_CONN_H
+
+#include <stdint.h>
+
+#include "base/err.h"
+#include "node/cql.h"
+#include "node/cql_wire.h"
+
+/* Sends the request in w as opcode and returns its answer in f (free it with
+ * cql_frame_free), skipping server events. */
+int cql_roundtrip(cql_conn *c, uint8_t opcode, cql_wb *w, cql_frame *f, cairn_err *e);
+
+/* Marks c unusable (its place in the byte stream is lost) and says what was wrong. */
+int cql_malformed(cql_conn *c, cairn_err *e, const char *what);
+
+/* An ERROR frame f in answer to what, as a cairn error. */
+int cql_server_error(cql_conn *c, const cql_frame *f, const char *what, cairn_err *e);
+
+/* An answer f of the wrong kind to what. */
+int cql_unexpected(cql_conn *c, const cql_frame *f, const char *what, cairn_err *e);
+
+#endif
