@@ -1,8 +1,9 @@
-"""Write throughput of the emulator: 1 GiB of incompressible data through a real flush.
+"""A large flush through the emulator: 256 MiB of incompressible data land as one
+SSTable of exactly that size, with a valid digest.
 
-The target is 300 MB/s; the assertion is looser (150 MB/s) because the machine is
-shared and a timed test must not be flaky. The measured figure is printed.
-Set CAIRN_EMU_PERF_BYTES to change the amount written.
+The write rate is printed for the record and never asserted: a test on a shared
+machine must not depend on its speed (make bench measures speed). Set
+CAIRN_EMU_PERF_BYTES to change the amount written.
 """
 
 import os
@@ -15,12 +16,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from emutest import ClusterTestCase                   # noqa: E402
 from scyllaemu import sstables                       # noqa: E402
 
-TOTAL = int(os.environ.get('CAIRN_EMU_PERF_BYTES', 1 << 30))
-FLOOR_MB_S = 150.0
+TOTAL = int(os.environ.get('CAIRN_EMU_PERF_BYTES', 256 << 20))
 
 
-class WriteThroughputTest(ClusterTestCase):
-    def test_flush_throughput(self):
+class LargeFlushTest(ClusterTestCase):
+    def test_large_flush(self):
         self.make_table('perf', 't')
         # Warm the random pool and the page cache path with a small flush first.
         self.cluster.write('perf', 't', 1 << 20, flush=True)
@@ -34,7 +34,6 @@ class WriteThroughputTest(ClusterTestCase):
         self.assertEqual(os.stat(path).st_size, TOTAL)
         with open(path.replace('Data.db', 'Digest.crc32')) as f:
             self.assertTrue(f.read().isdigit())
-        self.assertGreaterEqual(rate, FLOOR_MB_S)
         # Free the disk at once rather than at class teardown.
         for sst in sstables.scan_dir(os.path.dirname(path))[0]:
             sstables.remove_sstable(sst)
