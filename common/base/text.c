@@ -5,8 +5,6 @@
 
 #include "base/debug.h"
 
-#define CUT_MARK "..."
-
 /* The text of one byte, at most 4 characters; returns its length. */
 static size_t piece_of(unsigned char c, char piece[5])
 {
@@ -32,26 +30,6 @@ size_t text_escape(const void *p, size_t n, char *out, size_t cap)
     }
     out[len] = '\0';
     return i;
-}
-
-void text_excerpt(const void *p, size_t n, char *out, size_t cap)
-{
-    const size_t mark = strlen(CUT_MARK);
-    if (cap == 0)
-        return;
-    out[0] = '\0';
-    if (n == 0)
-        return;
-    const unsigned char *s = p;
-    /* Every byte but the last leaves room for the mark after it; the last needs none. */
-    size_t done = cap > mark ? text_escape(s, n - 1, out, cap - mark) : 0;
-    size_t len = strlen(out);
-    if (done == n - 1) {
-        done += text_escape(s + done, 1, out + len, cap - len);
-        len = strlen(out);
-    }
-    if (done < n && len + mark < cap)
-        memcpy(out + len, CUT_MARK, mark + 1);
 }
 
 void text_printable(const void *p, size_t n, char *out, size_t cap)

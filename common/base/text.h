@@ -10,13 +10,6 @@
 #include <stddef.h>
 
 /*
- * Writes the first bytes of p (n of them) to out (cap bytes, NUL-terminated), escaped
- * as above, and "..." when it is cut. Wire text, file names and names from the network
- * go through this before a log line or an error message shows them.
- */
-void text_excerpt(const void *p, size_t n, char *out, size_t cap);
-
-/*
  * Writes the escaped text of the n bytes of p to out (cap > 0 bytes, NUL-terminated),
  * stopping before the first byte whose escape does not fit: never in the middle of an
  * escape, and with no mark. Returns how many bytes of p were written.

@@ -249,65 +249,16 @@ static void test_hex_digest(void **state)
 
 /* ---- text ---- */
 
-struct excerpt_case {
-    const char *in;
-    size_t n, cap;
-    const char *want;
-};
-
-static void check_excerpts(const struct excerpt_case *c, size_t count)
-{
-    for (size_t i = 0; i < count; i++) {
-        char out[64];
-        assert_true(c[i].cap <= sizeof(out));
-        text_excerpt(c[i].in, c[i].n, out, c[i].cap);
-        if (strcmp(out, c[i].want) != 0)
-            fail_msg("case %zu: got '%s', want '%s'", i, out, c[i].want);
-    }
-}
-
-static void test_text_excerpt_escapes(void **state)
-{
-    static const struct excerpt_case cases[] = {
-        {"plain text", 10, 64, "plain text"},
-        {"a'b\"c\\d", 7, 64, "a\\x27b\\x22c\\x5cd"},
-        {"\n\x01\x7f\xff", 4, 64, "\\x0a\\x01\\x7f\\xff"},
-        {"a\0b", 3, 64, "a\\x00b"}, /* only n bytes are read: a NUL is a byte like any other */
-        {"abc", 0, 64, ""},
-        {NULL, 0, 64, ""},
-    };
-    check_excerpts(cases, sizeof(cases) / sizeof(cases[0]));
-}
-
-static void test_text_excerpt_cuts(void **state)
-{
-    static const struct excerpt_case cases[] = {
-        /* As much as fits with "..." after it. */
-        {"abcdefghijklmnopqrstuvwxyz", 26, 16, "abcdefghijkl..."},
-        /* Every byte before the last leaves room for the mark, so what is shorter than
-         * the buffer may still be cut. */
-        {"abcdefghijklm", 13, 16, "abcdefghijklm"},
-        {"abcdefghijklmn", 14, 16, "abcdefghijkl..."},
-        {"abcd", 4, 5, "a..."},
-        /* An escape is never split. */
-        {"ab\x01\x02\x03", 5, 10, "ab\\x01..."},
-        {"ab\x01\x02\x03", 5, 9, "ab..."},
-        {"\x01", 1, 5, "\\x01"},
-        {"\x01", 1, 4, "..."},
-        /* Buffers too small for the mark get what fits, or nothing. */
-        {"abcdef", 6, 3, ""},
-        {"a", 1, 2, "a"},
-        {"ab", 2, 1, ""},
-    };
-    check_excerpts(cases, sizeof(cases) / sizeof(cases[0]));
-    char out[4] = "x";
-    text_excerpt("ab", 2, out, 0); /* writes nothing at all */
-    assert_int_equal(out[0], 'x');
-}
-
 static void test_text_escape(void **state)
 {
-    char out[16];
+    char out[64];
+    /* Quotes, backslashes, control and high bytes, and a NUL within n, as \xNN. */
+    assert_int_equal(text_escape("a'b\"c\\d", 7, out, sizeof(out)), 7);
+    assert_string_equal(out, "a\\x27b\\x22c\\x5cd");
+    assert_int_equal(text_escape("\n\x01\x7f\xff", 4, out, sizeof(out)), 4);
+    assert_string_equal(out, "\\x0a\\x01\\x7f\\xff");
+    assert_int_equal(text_escape("a\0b", 3, out, sizeof(out)), 3);
+    assert_string_equal(out, "a\\x00b");
     assert_int_equal(text_escape("abc", 3, out, sizeof(out)), 3);
     assert_string_equal(out, "abc");
     assert_int_equal(text_escape("a\x01z", 3, out, sizeof(out)), 3);
@@ -498,8 +449,6 @@ int main(void)
         cmocka_unit_test(test_buf_limit),
         cmocka_unit_test(test_hex_encode),
         cmocka_unit_test(test_hex_digest),
-        cmocka_unit_test(test_text_excerpt_escapes),
-        cmocka_unit_test(test_text_excerpt_cuts),
         cmocka_unit_test(test_text_escape),
         cmocka_unit_test(test_assert_aborts),
         cmocka_unit_test(test_err),

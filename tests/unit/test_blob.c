@@ -30,7 +30,7 @@ static void random_bytes(unsigned char *p, size_t n, uint64_t seed)
     }
 }
 
-static void encode(const unsigned char *data, size_t len, size_t chunk, struct membuf *out)
+static void encode(const unsigned char *data, size_t len, size_t chunk, buf *out)
 {
     blob_enc *enc;
     cairn_err e;
@@ -44,8 +44,8 @@ static void encode(const unsigned char *data, size_t len, size_t chunk, struct m
 }
 
 /* Decodes in chunks; returns the status of the first failing call. */
-static int decode(const unsigned char *z, size_t zlen, size_t chunk, const char *id,
-                  struct membuf *out, uint64_t *size, cairn_err *e)
+static int decode(const unsigned char *z, size_t zlen, size_t chunk, const char *id, buf *out,
+                  uint64_t *size, cairn_err *e)
 {
     blob_dec *dec;
     int rc = blob_dec_new(&dec, id, e);
@@ -114,11 +114,11 @@ static void test_id_valid(void **state)
 }
 
 static void round_trip(const unsigned char *data, size_t len, size_t enc_chunk, size_t dec_chunk,
-                       struct membuf *z_out)
+                       buf *z_out)
 {
     char id[65];
     hash_mem(data, len, id, NULL);
-    struct membuf z = {0}, plain = {0};
+    buf z = {0}, plain = {0};
     encode(data, len, enc_chunk, &z);
     /* Exactly one frame, with a content checksum. */
     assert_int_equal(ZSTD_findFrameCompressedSize(z.data, z.len), z.len);
@@ -154,7 +154,7 @@ static void test_round_trip(void **state)
     unsigned char *data = malloc(big);
     for (size_t i = 0; i < big; i++)
         data[i] = (unsigned char)("scylla sstable "[i % 15] + (i >> 20));
-    struct membuf z;
+    buf z;
     round_trip(data, big, 1u << 20, 4093, &z);
     assert_true(z.len < big / 20);
     free(z.data);
@@ -177,7 +177,7 @@ static void test_corrupt(void **state)
     memset(data + len / 2, 'x', len / 2);
     char id[65];
     hash_mem(data, len, id, NULL);
-    struct membuf z = {0}, out = {0};
+    buf z = {0}, out = {0};
     encode(data, len, len, &z);
     cairn_err e;
 
@@ -202,7 +202,7 @@ static void test_corrupt(void **state)
     out.len = 0;
     assert_int_equal(decode(bad, z.len + 1, 4096, id, &out, NULL, &e), CAIRN_ECORRUPT);
     assert_non_null(strstr(e.msg, "follow the end"));
-    struct membuf two = {0};
+    buf two = {0};
     encode(data, len, len, &two);
     encode((const unsigned char *)"more", 4, 4, &two);
     out.len = 0;
@@ -233,7 +233,7 @@ static void test_corrupt(void **state)
     free(data);
 }
 
-static int failing_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
+static int failing_sink(void *ctx, const void *p, size_t len, cairn_err *e)
 {
     return *(int *)ctx == 0 ? err_set(e, CAIRN_ENOSPC, "sink full") : *(int *)ctx;
 }
@@ -254,7 +254,7 @@ static void test_sink_errors(void **state)
     assert_string_equal(e.msg, "sink full");
     blob_enc_free(enc);
 
-    struct membuf z = {0};
+    buf z = {0};
     encode(data, sizeof(data), sizeof(data), &z);
     char id[65];
     hash_mem(data, sizeof(data), id, NULL);
@@ -275,7 +275,7 @@ static void test_empty(void **state)
     blob_enc *enc;
     assert_int_equal(blob_enc_new(&enc, 1, &e), 0);
     assert_int_equal(blob_enc_write(enc, NULL, 0, failing_sink, &mode, &e), 0);
-    struct membuf z = {0};
+    buf z = {0};
     assert_int_equal(blob_enc_finish(enc, mem_sink, &z, &e), 0);
     blob_enc_free(enc);
     blob_enc_free(NULL);

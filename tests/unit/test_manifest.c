@@ -166,8 +166,7 @@ static void check_header(const Cairn__Repo__NodeManifest *h)
 }
 
 /* The stored object's raw bytes and its decompressed content. */
-static void load_object(struct fixture *f, const char *key, struct membuf *raw,
-                        struct membuf *plain)
+static void load_object(struct fixture *f, const char *key, buf *raw, buf *plain)
 {
     cairn_err e;
     assert_int_equal(store_get(f->s, key, mem_sink, raw, &e), 0);
@@ -196,7 +195,7 @@ static void test_node_round_trip(void **state)
     cairn__repo__node_manifest__free_unpacked(h, NULL);
 
     /* The sha returned is that of the stored object. */
-    struct membuf raw = {0}, plain = {0};
+    buf raw = {0}, plain = {0};
     load_object(f, key, &raw, &plain);
     char path[] = "/tmp/cairn-manifest-raw-XXXXXX";
     int fd = mkstemp(path);
@@ -283,7 +282,7 @@ static void test_node_sha_mismatch(void **state)
 /* Stores plain bytes as a manifest object (one zstd frame). */
 static void put_raw(struct fixture *f, const char *key, const void *plain, size_t len)
 {
-    struct membuf z = {0};
+    buf z = {0};
     blob_enc *enc;
     cairn_err e;
     assert_int_equal(blob_enc_new(&enc, 1, &e), 0);
@@ -311,14 +310,14 @@ static size_t table_record(int i, uint8_t *out)
 static void test_field_order(void **state)
 {
     struct fixture *f = *state;
-    uint8_t buf[4096];
-    size_t n = table_record(0, buf);
+    uint8_t wire[4096];
+    size_t n = table_record(0, wire);
     Cairn__Repo__NodeManifest h;
     fill_header(&h);
     h.format_version = 1;
-    n += cairn__repo__node_manifest__pack(&h, buf + n);
-    n += table_record(1, buf + n);
-    put_raw(f, "m/reordered", buf, n);
+    n += cairn__repo__node_manifest__pack(&h, wire + n);
+    n += table_record(1, wire + n);
+    put_raw(f, "m/reordered", wire, n);
 
     Cairn__Repo__NodeManifest *out;
     struct seen s = {0};
@@ -335,14 +334,14 @@ static void test_bad_manifests(void **state)
     Cairn__Repo__NodeManifest h, *out;
     cairn_err e;
     struct seen s = {0};
-    uint8_t buf[4096];
+    uint8_t wire[4096];
 
     /* A newer format is refused before any table is handed out. */
     fill_header(&h);
     h.format_version = MANIFEST_FORMAT_VERSION + 1;
-    size_t n = cairn__repo__node_manifest__pack(&h, buf);
-    n += table_record(0, buf + n);
-    put_raw(f, "m/newer", buf, n);
+    size_t n = cairn__repo__node_manifest__pack(&h, wire);
+    n += table_record(0, wire + n);
+    put_raw(f, "m/newer", wire, n);
     assert_int_equal(manifest_node_read(f->r, "m/newer", NULL, &out, table_cb, &s, &e),
                      CAIRN_EPROTO);
     assert_int_equal(s.n, 0);
@@ -350,16 +349,16 @@ static void test_bad_manifests(void **state)
 
     /* A record claiming more than 64 MiB is refused without reading it. */
     fill_header(&h);
-    n = cairn__repo__node_manifest__pack(&h, buf);
+    n = cairn__repo__node_manifest__pack(&h, wire);
     size_t good = n;
-    buf[n++] = (15 << 3) | 2;
+    wire[n++] = (15 << 3) | 2;
     uint64_t big = (64u << 20) + 1;
     while (big >= 0x80) {
-        buf[n++] = (uint8_t)(big | 0x80);
+        wire[n++] = (uint8_t)(big | 0x80);
         big >>= 7;
     }
-    buf[n++] = (uint8_t)big;
-    put_raw(f, "m/huge", buf, n);
+    wire[n++] = (uint8_t)big;
+    put_raw(f, "m/huge", wire, n);
     assert_int_equal(manifest_node_read(f->r, "m/huge", NULL, &out, table_cb, &s, &e),
                      CAIRN_ECORRUPT);
     assert_non_null(strstr(e.msg, "64 MiB"));
@@ -367,8 +366,8 @@ static void test_bad_manifests(void **state)
 
     /* Ends inside a record. */
     n = good;
-    n += table_record(0, buf + n);
-    put_raw(f, "m/cut", buf, n - 3);
+    n += table_record(0, wire + n);
+    put_raw(f, "m/cut", wire, n - 3);
     s.n = 0;
     assert_int_equal(manifest_node_read(f->r, "m/cut", NULL, &out, table_cb, &s, &e),
                      CAIRN_ECORRUPT);
@@ -376,8 +375,8 @@ static void test_bad_manifests(void **state)
 
     /* A table record that is not a TableEntry. */
     n = good;
-    memcpy(buf + n, "\x7a\x03\xff\xff\xff", 5);
-    put_raw(f, "m/badtable", buf, n + 5);
+    memcpy(wire + n, "\x7a\x03\xff\xff\xff", 5);
+    put_raw(f, "m/badtable", wire, n + 5);
     assert_int_equal(manifest_node_read(f->r, "m/badtable", NULL, &out, table_cb, &s, &e),
                      CAIRN_ECORRUPT);
 
@@ -387,7 +386,7 @@ static void test_bad_manifests(void **state)
                      CAIRN_ECORRUPT);
 
     /* Not zstd at all. */
-    assert_int_equal(store_put_buf(f->s, "m/plain", buf, good, &e), 0);
+    assert_int_equal(store_put_buf(f->s, "m/plain", wire, good, &e), 0);
     assert_int_equal(manifest_node_read(f->r, "m/plain", NULL, &out, NULL, NULL, &e),
                      CAIRN_ECORRUPT);
     assert_non_null(strstr(e.msg, "m/plain"));
@@ -474,10 +473,10 @@ static void test_cluster(void **state)
                      CAIRN_ENOENT);
     assert_non_null(strstr(e.msg, "backups/c/none/backup.manifest"));
 
-    uint8_t buf[1024];
+    uint8_t wire[1024];
     m.format_version = MANIFEST_FORMAT_VERSION + 1;
-    size_t n = cairn__repo__cluster_manifest__pack(&m, buf);
-    put_raw(f, "m/newer-cluster", buf, n);
+    size_t n = cairn__repo__cluster_manifest__pack(&m, wire);
+    put_raw(f, "m/newer-cluster", wire, n);
     assert_int_equal(manifest_cluster_read(f->r, "m/newer-cluster", &out, &e), CAIRN_EPROTO);
     put_raw(f, "m/junk-cluster", "\xff\xff", 2);
     assert_int_equal(manifest_cluster_read(f->r, "m/junk-cluster", &out, &e), CAIRN_ECORRUPT);
@@ -492,21 +491,21 @@ static void test_wire_types(void **state)
     struct fixture *f = *state;
     Cairn__Repo__NodeManifest h, *out;
     cairn_err e;
-    uint8_t buf[4096];
+    uint8_t wire[4096];
     fill_header(&h);
-    size_t good = cairn__repo__node_manifest__pack(&h, buf);
+    size_t good = cairn__repo__node_manifest__pack(&h, wire);
 
     /* Unknown fields (fixed64 field 100, fixed32 field 101) pass through the reader. */
     size_t n = good;
-    memcpy(buf + n,
+    memcpy(wire + n,
            "\xa1\x06"
            "12345678"
            "\xad\x06"
            "1234",
            16);
     n += 16;
-    n += table_record(0, buf + n);
-    put_raw(f, "m/fixed", buf, n);
+    n += table_record(0, wire + n);
+    put_raw(f, "m/fixed", wire, n);
     struct seen s = {0};
     assert_int_equal(manifest_node_read(f->r, "m/fixed", NULL, &out, table_cb, &s, &e), 0);
     assert_int_equal(s.n, 1);
@@ -524,8 +523,8 @@ static void test_wire_types(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         n = good;
-        memcpy(buf + n, bad[i].bytes, bad[i].len);
-        put_raw(f, bad[i].key, buf, n + bad[i].len);
+        memcpy(wire + n, bad[i].bytes, bad[i].len);
+        put_raw(f, bad[i].key, wire, n + bad[i].len);
         assert_int_equal(manifest_node_read(f->r, bad[i].key, NULL, &out, NULL, NULL, &e),
                          CAIRN_ECORRUPT);
         assert_non_null(strstr(e.msg, bad[i].why));
@@ -535,16 +534,16 @@ static void test_wire_types(void **state)
 
     /* An empty table record is an empty TableEntry, which lacks its required fields. */
     n = good;
-    memcpy(buf + n, "\x7a\x00", 2);
-    put_raw(f, "m/emptytable", buf, n + 2);
+    memcpy(wire + n, "\x7a\x00", 2);
+    put_raw(f, "m/emptytable", wire, n + 2);
     assert_int_equal(manifest_node_read(f->r, "m/emptytable", NULL, &out, NULL, NULL, &e),
                      CAIRN_ECORRUPT);
 
     /* A newer header with no tables is refused at the end. */
     fill_header(&h);
     h.format_version = MANIFEST_FORMAT_VERSION + 1;
-    n = cairn__repo__node_manifest__pack(&h, buf);
-    put_raw(f, "m/newer-empty", buf, n);
+    n = cairn__repo__node_manifest__pack(&h, wire);
+    put_raw(f, "m/newer-empty", wire, n);
     assert_int_equal(manifest_node_read(f->r, "m/newer-empty", NULL, &out, NULL, NULL, &e),
                      CAIRN_EPROTO);
     assert_null(out);
@@ -557,29 +556,29 @@ static void test_oversized(void **state)
     Cairn__Repo__NodeManifest h, *out;
     cairn_err e;
     size_t big = (64u << 20) + 16;
-    uint8_t *buf = calloc(1, big + 4096);
-    assert_non_null(buf);
+    uint8_t *wire = calloc(1, big + 4096);
+    assert_non_null(wire);
     fill_header(&h);
-    size_t n = cairn__repo__node_manifest__pack(&h, buf);
+    size_t n = cairn__repo__node_manifest__pack(&h, wire);
     /* An unknown bytes field (100) of just under 64 MiB: the header passes the limit. */
     size_t len = (64u << 20) - 1;
-    buf[n++] = 0xa2; /* field 100, length-delimited */
-    buf[n++] = 0x06;
+    wire[n++] = 0xa2; /* field 100, length-delimited */
+    wire[n++] = 0x06;
     size_t v = len;
     for (; v >= 0x80; v >>= 7)
-        buf[n++] = (uint8_t)(v | 0x80);
-    buf[n++] = (uint8_t)v;
-    put_raw(f, "m/bighead", buf, n + len);
+        wire[n++] = (uint8_t)(v | 0x80);
+    wire[n++] = (uint8_t)v;
+    put_raw(f, "m/bighead", wire, n + len);
     assert_int_equal(manifest_node_read(f->r, "m/bighead", NULL, &out, NULL, NULL, &e),
                      CAIRN_ECORRUPT);
     assert_non_null(strstr(e.msg, "header is over 64 MiB"));
 
     /* A cluster manifest is read whole, and refused past 64 MiB. */
-    put_raw(f, "m/bigcluster", buf, big);
+    put_raw(f, "m/bigcluster", wire, big);
     Cairn__Repo__ClusterManifest *m;
     assert_int_equal(manifest_cluster_read(f->r, "m/bigcluster", &m, &e), CAIRN_ECORRUPT);
     assert_non_null(strstr(e.msg, "over 64 MiB"));
-    free(buf);
+    free(wire);
 }
 
 /* A zstd frame cut short is corrupt, and the message names the object. */
@@ -591,7 +590,7 @@ static void test_truncated_frame(void **state)
     m.tag = "t";
     cairn_err e;
     assert_int_equal(manifest_cluster_write(f->r, "m/whole", &m, &e), 0);
-    struct membuf raw = {0}, plain = {0};
+    buf raw = {0}, plain = {0};
     load_object(f, "m/whole", &raw, &plain);
     assert_int_equal(store_put_buf(f->s, "m/cut", raw.data, raw.len - 2, &e), 0);
     free(raw.data);

@@ -103,7 +103,7 @@ static void test_create_and_reopen(void **state)
     assert_string_equal(repo_id(r3), repo_id(r));
 
     /* cairn.repo is a plain RepoInfo. */
-    struct membuf m = {0};
+    buf m = {0};
     store *s;
     assert_int_equal(store_open(&s, f->url, NULL, &e), 0);
     assert_int_equal(store_get(s, REPO_INFO_KEY, mem_sink, &m, &e), 0);
@@ -130,12 +130,12 @@ static void test_create_and_reopen(void **state)
     repo_close(r2);
 }
 
-static void put_info(struct fixture *f, const void *buf, size_t len)
+static void put_info(struct fixture *f, const void *text, size_t len)
 {
     store *s;
     cairn_err e;
     assert_int_equal(store_open(&s, f->url, NULL, &e), 0);
-    assert_int_equal(store_put_buf(s, REPO_INFO_KEY, buf, len, &e), 0);
+    assert_int_equal(store_put_buf(s, REPO_INFO_KEY, text, len, &e), 0);
     store_close(s);
 }
 
@@ -146,9 +146,9 @@ static void test_version_check(void **state)
     info.format_version = REPO_FORMAT_VERSION + 1;
     info.repository_id = "11111111-2222-4333-8444-555555555555";
     info.created_ms = 1;
-    uint8_t buf[256];
-    size_t len = cairn__repo__repo_info__pack(&info, buf);
-    put_info(f, buf, len);
+    uint8_t text[256];
+    size_t len = cairn__repo__repo_info__pack(&info, text);
+    put_info(f, text, len);
     repo *r = NULL;
     cairn_err e;
     assert_int_equal(repo_open(&r, f->url, NULL, false, &e), CAIRN_EPROTO);
@@ -156,8 +156,8 @@ static void test_version_check(void **state)
     assert_int_equal(repo_open(&r, f->url, NULL, true, &e), CAIRN_EPROTO);
 
     info.format_version = REPO_FORMAT_VERSION;
-    len = cairn__repo__repo_info__pack(&info, buf);
-    put_info(f, buf, len);
+    len = cairn__repo__repo_info__pack(&info, text);
+    put_info(f, text, len);
     assert_int_equal(repo_open(&r, f->url, NULL, false, &e), 0);
     assert_string_equal(repo_id(r), info.repository_id);
     repo_close(r);
@@ -170,16 +170,16 @@ static void test_version_check(void **state)
 static void test_keys(void **state)
 {
     (void)state;
-    char buf[256];
+    char text[256];
     const char *id = "ab"
                      "cdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
-    repo_blob_key(id, buf, sizeof(buf));
-    assert_string_equal(buf, "blobs/ab/abcdef0123456789abcdef0123456789abcdef0123456789abcdef01"
-                             "23456789");
-    repo_node_manifest_key("prod", "tag1", "0b6a-host", buf, sizeof(buf));
-    assert_string_equal(buf, "backups/prod/tag1/nodes/0b6a-host.manifest");
-    repo_cluster_manifest_key("prod", "tag1", buf, sizeof(buf));
-    assert_string_equal(buf, "backups/prod/tag1/backup.manifest");
+    repo_blob_key(id, text, sizeof(text));
+    assert_string_equal(text, "blobs/ab/abcdef0123456789abcdef0123456789abcdef0123456789abcdef01"
+                              "23456789");
+    repo_node_manifest_key("prod", "tag1", "0b6a-host", text, sizeof(text));
+    assert_string_equal(text, "backups/prod/tag1/nodes/0b6a-host.manifest");
+    repo_cluster_manifest_key("prod", "tag1", text, sizeof(text));
+    assert_string_equal(text, "backups/prod/tag1/backup.manifest");
 }
 
 static int make_file(const unsigned char *data, size_t len)
@@ -234,7 +234,7 @@ static void test_blob_put_get(void **state)
     assert_int_equal((uint64_t)st.st_size, stored);
     assert_true(stored < len);
 
-    struct membuf m = {0};
+    buf m = {0};
     uint64_t size = 0;
     assert_int_equal(repo_blob_get(f->r, id, mem_sink, &m, &size, &e), 0);
     assert_int_equal(size, len);
@@ -260,7 +260,7 @@ static void test_blob_put_get(void **state)
     char eid[65];
     assert_int_equal(blob_hash_fd(efd, eid, NULL, NULL, &e), 0);
     assert_int_equal(repo_blob_put_fd(f->r, eid, efd, 1, NULL, NULL, &e), 0);
-    m = (struct membuf){0};
+    m = (buf)BUF_INIT;
     assert_int_equal(repo_blob_get(f->r, eid, mem_sink, &m, &size, &e), 0);
     assert_int_equal(size, 0);
     close(efd);
@@ -300,7 +300,7 @@ static void test_blob_errors(void **state)
     struct fixture *f = *state;
     cairn_err e;
     bool exists;
-    struct membuf m = {0};
+    buf m = {0};
     const char *id = "0000000000000000000000000000000000000000000000000000000000000000";
     assert_int_equal(repo_blob_get(f->r, id, mem_sink, &m, NULL, &e), CAIRN_ENOENT);
     assert_non_null(strstr(e.msg, id));
@@ -403,7 +403,7 @@ static void test_lease_expiry(void **state)
     }
     closedir(d);
     assert_non_null(strstr(key, "locks/shared-"));
-    struct membuf m = {0};
+    buf m = {0};
     assert_int_equal(store_get(s, key, mem_sink, &m, &e), 0);
     mem_sink(&m, "", 1, NULL);
     assert_non_null(strstr((char *)m.data, "cairn-lease 1\nkind: shared\nowner: bk?up\n"));

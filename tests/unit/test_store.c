@@ -16,6 +16,7 @@
 
 #include "store/store.h"
 #include "store/store_impl.h"
+#include "testutil.h"
 
 struct fixture {
     char dir[64];
@@ -54,23 +55,9 @@ static int teardown(void **state)
     return 0;
 }
 
-struct membuf {
-    unsigned char *data;
-    size_t len;
-};
-
-static int mem_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
-{
-    struct membuf *m = ctx;
-    m->data = realloc(m->data, m->len + len);
-    memcpy(m->data + m->len, buf, len);
-    m->len += len;
-    return 0;
-}
-
 static void assert_object(store *s, const char *key, const void *want, size_t len)
 {
-    struct membuf m = {0};
+    buf m = {0};
     cairn_err e;
     uint64_t size = 0;
     assert_int_equal(store_head(s, key, &size, &e), 0);
@@ -146,7 +133,7 @@ static void test_put_get_head(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_size, 3);
 
-    struct membuf m = {0};
+    buf m = {0};
     assert_int_equal(store_get(f->s, "a/b/missing", mem_sink, &m, &e), CAIRN_ENOENT);
     assert_non_null(strstr(e.msg, "a/b/missing"));
     assert_int_equal(store_head(f->s, "nope/x", NULL, &e), CAIRN_ENOENT);
@@ -321,7 +308,7 @@ static void test_key_validation(void **state)
                          "..",    ".hidden", "a/.tmp-1-2-3", "tab\tkey", "caf\xc3\xa9", "nl\n",
                          long_key};
     cairn_err e;
-    struct membuf m = {0};
+    buf m = {0};
     store_writer *w;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(store_put_buf(f->s, bad[i], "x", 1, &e), CAIRN_EINVAL);
@@ -414,32 +401,32 @@ struct worker {
     int failures;
 };
 
-static void fill(unsigned char *buf, size_t len, int seed)
+static void fill(unsigned char *bytes, size_t len, int seed)
 {
     for (size_t i = 0; i < len; i++)
-        buf[i] = (unsigned char)(seed * 7 + i);
+        bytes[i] = (unsigned char)(seed * 7 + i);
 }
 
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    unsigned char buf[5000], want[5000];
+    unsigned char bytes[5000], want[5000];
     cairn_err e;
     for (int i = 0; i < PER_THREAD; i++) {
         char key[64];
-        size_t len = (size_t)(100 + i * 97 + w->id) % sizeof(buf);
+        size_t len = (size_t)(100 + i * 97 + w->id) % sizeof(bytes);
         snprintf(key, sizeof(key), "t%d/o%d", w->id % 3, w->id * 1000 + i);
         fill(want, len, w->id + i);
         if (store_put_buf(w->s, key, want, len, &e) != 0)
             w->failures++;
-        struct membuf m = {0};
+        buf m = {0};
         if (store_get(w->s, key, mem_sink, &m, &e) != 0 || m.len != len ||
             memcmp(m.data, want, len) != 0)
             w->failures++;
         free(m.data);
         /* Everyone also replaces one shared key with a whole object of its own. */
-        fill(buf, sizeof(buf), w->id);
-        if (store_put_buf(w->s, "shared", buf, sizeof(buf), &e) != 0)
+        fill(bytes, sizeof(bytes), w->id);
+        if (store_put_buf(w->s, "shared", bytes, sizeof(bytes), &e) != 0)
             w->failures++;
     }
     return NULL;
@@ -458,7 +445,7 @@ static void test_concurrent(void **state)
         pthread_join(t[i], NULL);
         assert_int_equal(w[i].failures, 0);
     }
-    struct membuf m = {0};
+    buf m = {0};
     cairn_err e;
     assert_int_equal(store_get(f->s, "shared", mem_sink, &m, &e), 0);
     assert_int_equal(m.len, 5000);

@@ -30,6 +30,7 @@
 #include "store/s3/s3put.h"
 #include "store/store.h"
 #include "store/s3/store_s3.h"
+#include "testutil.h"
 
 #define MiB (1u << 20)
 
@@ -232,13 +233,13 @@ static int proxy_seen(const char *method, const char *needle, const char *fault,
 /* ---- data ------------------------------------------------------------------- */
 
 /* Deterministic incompressible bytes, any amount without holding them. */
-static void fill(unsigned char *buf, size_t len, uint64_t *state)
+static void fill(unsigned char *bytes, size_t len, uint64_t *state)
 {
     for (size_t i = 0; i < len; i++) {
         *state ^= *state << 13;
         *state ^= *state >> 7;
         *state ^= *state << 17;
-        buf[i] = (unsigned char)*state;
+        bytes[i] = (unsigned char)*state;
     }
 }
 
@@ -247,10 +248,10 @@ struct hasher {
     uint64_t bytes;
 };
 
-static int hash_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
+static int hash_sink(void *ctx, const void *bytes, size_t len, cairn_err *e)
 {
     struct hasher *h = ctx;
-    EVP_DigestUpdate(h->md, buf, len);
+    EVP_DigestUpdate(h->md, bytes, len);
     h->bytes += len;
     return 0;
 }
@@ -272,16 +273,16 @@ static void put_stream(store *s, const char *key, uint64_t len, uint64_t seed, c
     assert_int_equal(store_put_begin_hint(s, key, len, &w, &e), 0);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    unsigned char *buf = malloc(MiB);
+    unsigned char *bytes = malloc(MiB);
     for (uint64_t done = 0; done < len;) {
         size_t n = len - done < MiB ? (size_t)(len - done) : MiB;
-        fill(buf, n, &seed);
-        EVP_DigestUpdate(md, buf, n);
-        if (store_writer_write(w, buf, n, &e) != 0)
+        fill(bytes, n, &seed);
+        EVP_DigestUpdate(md, bytes, n);
+        if (store_writer_write(w, bytes, n, &e) != 0)
             fail_msg("write: %s", e.msg);
         done += n;
     }
-    free(buf);
+    free(bytes);
     if (store_writer_commit(w, &e) != 0)
         fail_msg("commit: %s", e.msg);
     hash_hex(md, sha);
@@ -298,21 +299,6 @@ static void get_hash(store *s, const char *key, char sha[65], uint64_t *bytes)
     hash_hex(h.md, sha);
     EVP_MD_CTX_free(h.md);
     *bytes = h.bytes;
-}
-
-struct membuf {
-    char *data;
-    size_t len;
-};
-
-static int mem_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
-{
-    struct membuf *m = ctx;
-    m->data = realloc(m->data, m->len + len + 1);
-    memcpy(m->data + m->len, buf, len);
-    m->len += len;
-    m->data[m->len] = '\0';
-    return 0;
 }
 
 struct listing {
@@ -504,7 +490,7 @@ static void test_round_trip(void **state)
             fail_msg("put %s: %s", keys[i], e.msg);
     }
     for (size_t i = 0; i < 4; i++) {
-        struct membuf m = {0};
+        buf m = {0};
         uint64_t size = 0;
         assert_int_equal(store_get(s, keys[i], mem_sink, &m, &e), 0);
         assert_string_equal(m.data, keys[i]);
@@ -566,7 +552,7 @@ static void test_virtual_hosted(void **state)
     if (store_open(&s, url, env.opts, &e) != 0)
         fail_msg("%s", e.msg);
     assert_int_equal(store_put_buf(s, "a b/c", "abc", 3, &e), 0);
-    struct membuf m = {0};
+    buf m = {0};
     assert_int_equal(store_get(s, "a b/c", mem_sink, &m, &e), 0);
     assert_string_equal(m.data, "abc");
     free(m.data);
@@ -852,10 +838,10 @@ static void test_multipart_abort(void **state)
            "  \"code\":\"AccessDenied\",\"count\":10}]");
     store_writer *w;
     assert_int_equal(store_put_begin_hint(s, "refused", 12 * MiB, &w, &e), 0);
-    unsigned char *buf = calloc(1, MiB);
+    unsigned char *bytes = calloc(1, MiB);
     int rc = 0;
     for (int i = 0; i < 12 && !rc; i++)
-        rc = store_writer_write(w, buf, MiB, &e);
+        rc = store_writer_write(w, bytes, MiB, &e);
     if (!rc)
         rc = store_writer_commit(w, &e);
     else
@@ -868,7 +854,7 @@ static void test_multipart_abort(void **state)
     faults(NULL);
     assert_int_equal(store_put_begin_hint(s, "abandoned", 0, &w, &e), 0);
     for (int i = 0; i < 7; i++)
-        assert_int_equal(store_writer_write(w, buf, MiB, &e), 0);
+        assert_int_equal(store_writer_write(w, bytes, MiB, &e), 0);
     store_writer_abort(w);
     assert_int_equal(proxy_seen("PUT", "/abandoned?partNumber=1", NULL, NULL), 1);
     assert_int_equal(proxy_seen("DELETE", "/abandoned?uploadId=", NULL, NULL), 1);
@@ -877,7 +863,7 @@ static void test_multipart_abort(void **state)
     store_stats(s, &c);
     assert_int_equal(c.mpu_aborts, 2);
     assert_int_equal(c.mpu_completes, 0);
-    free(buf);
+    free(bytes);
     store_close(s);
 }
 

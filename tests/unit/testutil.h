@@ -9,21 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 
-struct membuf {
-    unsigned char *data;
-    size_t len;
-};
-
-/* A store_sink that appends to a struct membuf (free its data). */
-static inline int mem_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
+/* A store_sink that appends to a buf (release it with buf_free). */
+static inline int mem_sink(void *ctx, const void *p, size_t len, cairn_err *e)
 {
-    struct membuf *m = ctx;
-    m->data = realloc(m->data, m->len + len);
-    memcpy(m->data + m->len, buf, len);
-    m->len += len;
-    return 0;
+    return buf_append(ctx, p, len, e);
 }
 
 /* Removes dir and everything under it; 0 on success. */
