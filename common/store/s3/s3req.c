@@ -13,6 +13,11 @@
  * bounded: a 2xx body beyond BODY_MAX fails the transfer, an error body is read
  * only for its first ERR_BODY_MAX bytes.
  *
+ * A try that moves no byte either way for stall_s seconds (a store that accepts and
+ * then says nothing, or stops halfway) is ended by on_progress and retried like a
+ * network error, so a store that stops answering costs at most `attempts` stall
+ * times and the backoffs between them.
+ *
  * Retries back off exponentially from backoff_ms up to BACKOFF_CAP, half of each
  * delay random, so agents that failed together do not come back together.
  */
@@ -43,8 +48,8 @@
 #define BODY_MAX       (8u << 20) /* a listing page or a small XML answer */
 #define ERR_BODY_MAX   (64u << 10)
 #define BACKOFF_CAP    5000 /* ms */
-#define CONNECT_S      10L
-#define STALL_S        60L /* a transfer slower than 1 byte/s for this long is dropped */
+#define CONNECT_S      10L  /* at most; a shorter stall time shortens it too */
+#define STALL_S        30L  /* when the target names none */
 #define EXPECT_WAIT_MS 300L
 
 struct s3_client {
@@ -88,7 +93,8 @@ static bool copy_target(s3_client *c, const s3_target *t)
                        .session_token = c->token,
                        .cred_source = c->cred_source,
                        .attempts = t->attempts ? t->attempts : 1,
-                       .backoff_ms = t->backoff_ms};
+                       .backoff_ms = t->backoff_ms,
+                       .stall_s = t->stall_s ? t->stall_s : STALL_S};
     return ok;
 }
 
@@ -122,11 +128,12 @@ int s3_client_new(const s3_target *t, s3_client **out, cairn_err *e)
     return 0;
 }
 
-/* Overwrites a secret before its memory goes back to the allocator. */
+/* Overwrites a secret before its memory goes back to the allocator; explicit_bzero,
+ * since a memset just before free may be optimized away. */
 static void free_secret(char *s)
 {
     if (s) {
-        memset(s, 0, strlen(s));
+        explicit_bzero(s, strlen(s));
         free(s);
     }
 }
@@ -166,10 +173,20 @@ struct xfer {
     long status;
     char etag[128];
     char region[64];
-    uint64_t skip;         /* bytes to drop: a resumed GET that got the whole object again */
-    uint64_t delivered;    /* bytes given to the sink, over all attempts */
-    char resume_etag[128]; /* the ETag of the object the sink got its first bytes from */
-    buf body;              /* the answer of a request without sink, or an error body */
+    uint64_t skip;              /* bytes to drop: a resumed GET that got the whole object again */
+    uint64_t delivered;         /* bytes given to the sink, over all attempts */
+    char resume_etag[128];      /* the ETag of the object the sink got its first bytes from */
+    char clen[32], crange[128]; /* Content-Length and Content-Range of this answer */
+    uint64_t total;             /* the object's size, from the first answer to a GET */
+    bool total_known;
+    bool bad_resume; /* a resumed GET answered with other bytes than those asked for */
+    /* Progress of the try under way: the bytes moved so far each way, and when the
+     * last one moved (CLOCK_MONOTONIC, ms). */
+    curl_off_t moved_down, moved_up;
+    uint64_t moved_at_ms;
+    unsigned stall_s;
+    bool stalled; /* stall_s went by without a byte either way */
+    buf body;     /* the answer of a request without sink, or an error body */
     bool sink_failed;
     int sink_rc;
     cairn_err sink_err;
@@ -193,15 +210,48 @@ static void header_value(const char *line, size_t n, const char *name, char *out
     snprintf(out, cap, "%.*s", (int)(end - v), v);
 }
 
+/* At the end of a 2xx GET answer's headers: the object's size, from the first
+ * answer; for one to a Range request, whether it holds the bytes asked for, of an
+ * object of the same size (a server that ignores Range and sends the whole object
+ * again is skipped through, as the status line set up). */
+static bool answer_fits(struct xfer *x)
+{
+    char *end = NULL;
+    uint64_t len = strtoull(x->clen, &end, 10);
+    bool has_len = x->clen[0] && end && !*end;
+    if (x->delivered == 0) {
+        x->total = len;
+        x->total_known = x->status == 200 && has_len;
+        return true;
+    }
+    if (x->status == 200)
+        return !x->total_known || !has_len || len == x->total;
+    unsigned long long first, last, total;
+    int used = 0;
+    if (x->status != 206 ||
+        sscanf(x->crange, "bytes %llu-%llu/%llu%n", &first, &last, &total, &used) != 3 ||
+        x->crange[used])
+        return false;
+    return first == x->delivered && last >= first && (!x->total_known || total == x->total);
+}
+
 static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
 {
     struct xfer *x = arg;
     size_t n = size * nmemb;
+    if ((n == 2 && line[0] == '\r') || (n == 1 && line[0] == '\n')) {
+        /* Returning less than n stops the transfer before a byte reaches the sink. */
+        if (x->rq->sink && success(x->status) && !answer_fits(x)) {
+            x->bad_resume = true;
+            return 0;
+        }
+        return n;
+    }
     if (n > 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* A new status line (after 100 Continue, say): what came before was not it. */
         const char *sp = memchr(line, ' ', n);
         x->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-        x->etag[0] = x->region[0] = '\0';
+        x->etag[0] = x->region[0] = x->clen[0] = x->crange[0] = '\0';
         /* A server that ignores Range sends the whole object again: drop what the
          * sink already has. */
         x->skip = x->rq->sink && x->status == 200 ? x->delivered : 0;
@@ -211,6 +261,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
     if (x->rq->sink && success(x->status) && !x->resume_etag[0])
         snprintf(x->resume_etag, sizeof(x->resume_etag), "%s", x->etag);
     header_value(line, n, "x-amz-bucket-region", x->region, sizeof(x->region));
+    header_value(line, n, "Content-Length", x->clen, sizeof(x->clen));
+    header_value(line, n, "Content-Range", x->crange, sizeof(x->crange));
     return n;
 }
 
@@ -278,6 +330,7 @@ static void add_header(struct headers *h, const char *fmt, ...)
     va_end(ap);
     struct curl_slist *l =
         n >= 0 && (size_t)n < sizeof(line) ? curl_slist_append(h->list, line) : NULL;
+    explicit_bzero(line, sizeof(line)); /* it may hold the session token */
     if (l)
         h->list = l;
     else
@@ -325,6 +378,36 @@ static void set_method(CURL *h, const s3_request *rq)
     }
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Called by libcurl as bytes move, and about once a second when none do: ends a
+ * try that went stall_s without a byte either way, from the request's start on
+ * (libcurl's own low-speed check averages over seconds gone, so a store that stops
+ * right after an upload would be given several more). */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)ultotal;
+    struct xfer *x = arg;
+    uint64_t t = now_ms();
+    if (dlnow != x->moved_down || ulnow != x->moved_up) {
+        x->moved_down = dlnow;
+        x->moved_up = ulnow;
+        x->moved_at_ms = t;
+        return 0;
+    }
+    if (t - x->moved_at_ms < (uint64_t)x->stall_s * 1000)
+        return 0;
+    x->stalled = true;
+    return 1; /* CURLE_ABORTED_BY_CALLBACK */
+}
+
 static void set_options(CURL *h, const s3_client *c, const s3_request *rq, const char *url,
                         struct curl_slist *headers, struct xfer *x, char *errbuf)
 {
@@ -341,9 +424,13 @@ static void set_options(CURL *h, const s3_client *c, const s3_request *rq, const
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_S);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_S);
+    /* A store that accepts and then says nothing, or stops halfway, costs one stall
+     * time per try (on_progress); the try is then retried like any network error. */
+    long stall = (long)c->t.stall_s;
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, stall < CONNECT_S ? stall : CONNECT_S);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, EXPECT_WAIT_MS);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "cairn/" CAIRN_VERSION);
@@ -362,6 +449,20 @@ static int outcome(CURL *h, const s3_client *c, const s3_request *rq, CURLcode c
         if (e)
             *e = x->sink_err;
         return x->sink_rc;
+    }
+    if (x->bad_resume)
+        return err_set(e, CAIRN_EPROTO,
+                       "S3 endpoint %s answered the resumed read of s3://%s/%s from byte %" PRIu64
+                       " with other bytes (HTTP %ld, Content-Range '%s'): nothing more was "
+                       "taken; try again, and check the store (or a proxy in front of it) if "
+                       "this persists",
+                       c->endpoint, c->bucket, rq->key ? rq->key : "", x->delivered, x->status,
+                       x->crange);
+    if (x->stalled) {
+        char why[96];
+        snprintf(why, sizeof(why), "nothing sent or received for %u s (s3.stall_timeout)",
+                 c->t.stall_s);
+        return s3fail_curl(&c->t, rq, CURLE_OPERATION_TIMEDOUT, why, retry, e);
     }
     if (cc != CURLE_OK)
         return s3fail_curl(&c->t, rq, cc, errbuf, retry, e);
@@ -399,12 +500,18 @@ static int attempt(s3_client *c, const s3_request *rq, const char *url, const ch
     x->status = 0;
     buf_reset(&x->body);
     x->etag[0] = x->region[0] = '\0';
+    x->moved_down = x->moved_up = 0;
+    x->moved_at_ms = now_ms();
+    x->stalled = false;
     set_options(h, c, rq, url, hd.list, x, errbuf);
     int rc;
     if (!hd.ok)
         rc = err_set(e, CAIRN_ENOMEM, "out of memory talking to S3 endpoint %s", c->endpoint);
     else
         rc = outcome(h, c, rq, curl_easy_perform(h), errbuf, x, rs, retry, e);
+    /* The list holds the session token, if any: not left in freed memory. */
+    for (struct curl_slist *l = hd.list; l; l = l->next)
+        explicit_bzero(l->data, strlen(l->data));
     curl_slist_free_all(hd.list);
     /* Drops every option, pointers into this stack frame among them. */
     http_pool_put(c->pool, h);
@@ -440,7 +547,7 @@ int s3_perform(s3_client *c, const s3_request *rq, s3_response *rs, cairn_err *e
         return err_set(e, CAIRN_ENOMEM, "out of memory talking to S3 endpoint %s", c->endpoint);
     char sha[65];
     s3sign_sha256_hex(rq->body ? rq->body : "", rq->body_len, sha);
-    struct xfer x = {.rq = rq, .body = BUF_INIT};
+    struct xfer x = {.rq = rq, .body = BUF_INIT, .stall_s = c->t.stall_s};
     atomic_fetch_add(&c->counts[rq->kind], 1);
     int rc = 0;
     for (unsigned n = 1;; n++) {
