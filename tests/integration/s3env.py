@@ -146,7 +146,7 @@ class Rule:
     def __init__(self, d):
         self.method = d.get('method')
         self.match = d.get('match', '')
-        # status | drop | truncate | respond | delay | hang | lose
+        # status | drop | truncate | respond | delay | hang | lose | norange
         self.action = d['action']
         self.status = int(d.get('status', 500))
         self.code = d.get('code', 'InternalError')
@@ -185,6 +185,7 @@ class Proxy:
         self.upstream_port = upstream_port
         self.rules = []
         self.log = []
+        self.whole = {}  # path: the full answer a truncate rule cut short
         self.lock = threading.Lock()
         proxy = self
 
@@ -228,7 +229,13 @@ class Proxy:
                     return
                 if rule and rule.action == 'delay':
                     time.sleep(rule.seconds)
-                status, reason, headers, data = proxy.forward(self, body)
+                if rule and rule.action == 'norange' and self.path in proxy.whole:
+                    # A store that ignores Range: the whole object again, as the answer
+                    # a truncate rule cut short had it (the request's signature covers
+                    # its Range header, so it cannot be sent on without).
+                    status, reason, headers, data = proxy.whole[self.path]
+                else:
+                    status, reason, headers, data = proxy.forward(self, body)
                 if rule and rule.action == 'lose':
                     # Done upstream, but the answer is lost on the way back.
                     self.close_connection = True
@@ -247,6 +254,7 @@ class Proxy:
                 if self.command == 'HEAD':
                     return
                 if rule and rule.action == 'truncate':
+                    proxy.whole[self.path] = (status, reason, headers, data)
                     self.wfile.write(data[:rule.keep])
                     self.wfile.flush()
                     self.close_connection = True

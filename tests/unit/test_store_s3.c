@@ -1006,20 +1006,25 @@ static void test_resume_checked(void **state)
     cairn_err e;
     char put_sha[65];
     put_stream(s, "obj", 3 * MiB, 13, put_sha);
-    static const char *const wrong[] = {
-        "\"Content-Range\":\"bytes 0-3145727/3145728\"",       /* from the start again */
-        "\"Content-Range\":\"bytes 1048576-4194303/4194304\"", /* another object's size */
-        "\"Content-Range\":\"bytes 1048577-3145727/3145728\"", /* a byte too far */
-        "\"X-None\":\"no Content-Range\"",
+    static const struct {
+        int status;
+        const char *headers;
+    } wrong[] = {
+        {206, "\"Content-Range\":\"bytes 0-3145727/3145728\""},       /* from the start again */
+        {206, "\"Content-Range\":\"bytes 1048576-4194303/4194304\""}, /* another object's size */
+        {206, "\"Content-Range\":\"bytes 1048577-3145727/3145728\""}, /* a byte too far */
+        {206, "\"X-None\":\"no Content-Range\""},
+        {200, "\"X-None\":\"a whole object, but not of this size\""},
+        {204, "\"X-None\":\"no content\""},
     };
     for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
         char rules[512];
         snprintf(rules, sizeof(rules),
                  "[{\"method\":\"GET\",\"match\":\"/obj\",\"action\":\"truncate\","
                  "  \"keep\":1048576},"
-                 " {\"method\":\"GET\",\"match\":\"/obj\",\"action\":\"respond\",\"status\":206,"
+                 " {\"method\":\"GET\",\"match\":\"/obj\",\"action\":\"respond\",\"status\":%d,"
                  "  \"headers\":{%s},\"body\":\"not the rest of the object\"}]",
-                 wrong[i]);
+                 wrong[i].status, wrong[i].headers);
         faults(rules);
         struct membuf m = {0};
         assert_int_equal(store_get(s, "obj", mem_sink, &m, &e), CAIRN_EPROTO);
@@ -1028,12 +1033,20 @@ static void test_resume_checked(void **state)
         assert_int_equal(m.len, MiB); /* nothing of the wrong answer reached the sink */
         free(m.data);
     }
-    /* The right answer is still taken. */
+    /* The right answer is still taken, and so is the whole object again from a
+     * store that ignores Range (skipped through to where the first answer stopped). */
     faults("[{\"method\":\"GET\",\"match\":\"/obj\",\"action\":\"truncate\",\"keep\":1048576}]");
     char got_sha[65];
     uint64_t got = 0;
     get_hash(s, "obj", got_sha, &got);
     assert_string_equal(put_sha, got_sha);
+    faults("[{\"method\":\"GET\",\"match\":\"/obj\",\"action\":\"truncate\",\"keep\":1048576},"
+           " {\"method\":\"GET\",\"match\":\"/obj\",\"action\":\"norange\"}]");
+    got = 0;
+    get_hash(s, "obj", got_sha, &got);
+    assert_int_equal(got, 3 * MiB);
+    assert_string_equal(put_sha, got_sha);
+    assert_int_equal(proxy_seen("GET", "/obj", "norange", "bytes=1048576-"), 1);
     faults(NULL);
     assert_int_equal(store_delete(s, "obj", &e), 0);
     store_close(s);
