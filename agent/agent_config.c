@@ -39,6 +39,8 @@ static const config_field s3_fields[] = {
     {"parts_in_flight", CONFIG_INT, offsetof(agent_config, s3.parts_in_flight), NULL, false, 1, 64},
     {"upload_memory_mib", CONFIG_INT, offsetof(agent_config, s3.upload_memory_mib), NULL, false, 5,
      65536},
+    {"stall_timeout", CONFIG_INT, offsetof(agent_config, s3.stall_timeout), NULL, false, 1, 3600},
+    F("allow_location_overrides", CONFIG_STRING, s3.allow_location_overrides),
     {NULL, 0, 0, NULL, false, 0, 0},
 };
 

@@ -23,6 +23,9 @@ static const config_field s3_fields[] = {
     {"endpoint", CONFIG_STRING, offsetof(coord_config, s3.endpoint), NULL, false, 0, 0},
     {"path_style", CONFIG_STRING, offsetof(coord_config, s3.path_style), NULL, false, 0, 0},
     {"verify_tls", CONFIG_STRING, offsetof(coord_config, s3.verify_tls), NULL, false, 0, 0},
+    {"stall_timeout", CONFIG_INT, offsetof(coord_config, s3.stall_timeout), NULL, false, 1, 3600},
+    {"allow_location_overrides", CONFIG_STRING, offsetof(coord_config, s3.allow_location_overrides),
+     NULL, false, 0, 0},
     {NULL, 0, 0, NULL, false, 0, 0},
 };
 

@@ -146,13 +146,16 @@ class Rule:
     def __init__(self, d):
         self.method = d.get('method')
         self.match = d.get('match', '')
-        self.action = d['action']  # status | drop | truncate | respond | delay
+        # status | drop | truncate | respond | delay | hang | lose | norange
+        self.action = d['action']
         self.status = int(d.get('status', 500))
         self.code = d.get('code', 'InternalError')
         self.headers = d.get('headers', {})
         self.body = d.get('body', '').encode()
         self.keep = int(d.get('keep', 0))  # truncate: body bytes let through
-        self.seconds = float(d.get('seconds', 0))  # delay: a slow store, then forward
+        # delay: a slow store, then forward; hang: a store that says nothing this long,
+        # then closes the connection (the request never reaches upstream)
+        self.seconds = float(d.get('seconds', 0))
         self.count = int(d.get('count', 1))
         self.every = max(1, int(d.get('every', 1)))
         self.after = int(d.get('after', 0))
@@ -182,6 +185,7 @@ class Proxy:
         self.upstream_port = upstream_port
         self.rules = []
         self.log = []
+        self.whole = {}  # path: the full answer a truncate rule cut short
         self.lock = threading.Lock()
         proxy = self
 
@@ -203,9 +207,14 @@ class Proxy:
                                       'range': self.headers.get('Range'),
                                       'length': len(body),
                                       'fault': rule.action if rule else None})
-                if rule and rule.action == 'drop':
+                if rule and rule.action == 'hang':
+                    time.sleep(rule.seconds)
+                if rule and rule.action in ('drop', 'hang'):
                     self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass  # the client gave up first
                     return
                 if rule and rule.action in ('status', 'respond'):
                     data = rule.body if rule.action == 'respond' else error_body(
@@ -220,7 +229,18 @@ class Proxy:
                     return
                 if rule and rule.action == 'delay':
                     time.sleep(rule.seconds)
-                status, reason, headers, data = proxy.forward(self, body)
+                if rule and rule.action == 'norange' and self.path in proxy.whole:
+                    # A store that ignores Range: the whole object again, as the answer
+                    # a truncate rule cut short had it (the request's signature covers
+                    # its Range header, so it cannot be sent on without).
+                    status, reason, headers, data = proxy.whole[self.path]
+                else:
+                    status, reason, headers, data = proxy.forward(self, body)
+                if rule and rule.action == 'lose':
+                    # Done upstream, but the answer is lost on the way back.
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 self.send_response(status, reason)
                 for k, v in headers:
                     if k.lower() not in ('connection', 'transfer-encoding', 'content-length',
@@ -234,6 +254,7 @@ class Proxy:
                 if self.command == 'HEAD':
                     return
                 if rule and rule.action == 'truncate':
+                    proxy.whole[self.path] = (status, reason, headers, data)
                     self.wfile.write(data[:rule.keep])
                     self.wfile.flush()
                     self.close_connection = True

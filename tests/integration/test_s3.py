@@ -67,7 +67,7 @@ class S3Test(unittest.TestCase):
         subprocess.run(['rm', '-rf', cls.tmp])
 
     @classmethod
-    def config_text(cls, repository, user='cairn', secret=None):
+    def config_text(cls, repository, user='cairn', secret=None, s3_extra=()):
         key_id, real = cls.s3.moto.keys[user]
         lines = [line for line in cls.base_config.splitlines()
                  if not line.startswith('repository:')]
@@ -75,7 +75,7 @@ class S3Test(unittest.TestCase):
                   's3:',
                   '  access_key_id: %s' % key_id,
                   '  secret_access_key: "%s"' % (secret or real),
-                  '  region: us-east-1']
+                  '  region: us-east-1'] + list(s3_extra)
         return '\n'.join(lines) + '\n'
 
     def config(self, name, repository, **kw):
@@ -255,6 +255,30 @@ class S3Test(unittest.TestCase):
         for (ks, t, host), want in digests.items():
             node = [n for n in self.bed.nodes if n['host_id'] == host][0]
             self.assertEqual(self.bed.digest(ks, t, node), want, '%s.%s on %s' % (ks, t, host))
+
+    def test_10_location_may_not_move_the_endpoint(self):
+        # This machine's endpoint is moto's; the location names the proxy in front of it.
+        url = 's3://%s/%s?endpoint=%s' % (BUCKET, PREFIX, self.s3.proxy.endpoint)
+        own = '  endpoint: %s' % self.endpoint
+        p = self.bed.cairn('list', config=self.config('pinned.yaml', url, s3_extra=[own]))
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('names S3 endpoint %s, but this machine\'s is %s'
+                      % (self.s3.proxy.endpoint, self.endpoint), p.stderr)
+        self.assertIn('s3.allow_location_overrides', p.stderr)
+        p = self.bed.cairn('list', config=self.config('noverify.yaml', self.url + '&verify_tls=false',
+                                                      s3_extra=[own]))
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('sets verify_tls=false', p.stderr)
+        # The same endpoint is the machine's own; overrides let the location choose.
+        p = self.bed.cairn('list', config=self.config('same.yaml', self.url, s3_extra=[own]))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        allowed = [own, '  allow_location_overrides: true', '  stall_timeout: 5']
+        p = self.bed.cairn('list', config=self.config('allowed.yaml', url, s3_extra=allowed))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.bed.cairn('list', config=self.config('badstall.yaml', self.url,
+                                                      s3_extra=['  stall_timeout: 0']))
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('stall_timeout', p.stderr)
 
 
 def sanitized():

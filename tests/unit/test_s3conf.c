@@ -177,13 +177,15 @@ static void test_settle_sources(void **state)
     assert_string_equal(t.endpoint, "http://s3only:2");
     free(ep);
 
-    /* The configuration wins over the environment, the location over both. */
+    /* The configuration wins over the environment, the location over both where
+     * the configuration lets it. */
     store_s3_options o = {.access_key_id = "AKIACONF",
                           .secret_access_key = "confsecret",
                           .region = "sa-east-1",
                           .endpoint = "https://conf:3",
                           .path_style = 0,
-                          .verify_tls = 0};
+                          .verify_tls = 0,
+                          .allow_location_overrides = 1};
     s3conf *c;
     cairn_err e;
     assert_int_equal(s3conf_new(&c, &o, &e), 0);
@@ -203,6 +205,92 @@ static void test_settle_sources(void **state)
     assert_string_equal(t.endpoint, "http://loc:4");
     assert_true(t.path_style);
     assert_true(t.verify_tls);
+    free(ep);
+    s3conf_free(c);
+    s3conf_location_free(&settled);
+    memset(&settled, 0, sizeof(settled));
+    clear_env(NULL);
+}
+
+/* What a location may not change on this machine: the endpoint, once the machine
+ * has one, and TLS checks that the machine makes. */
+static void test_settle_rule(void **state)
+{
+    (void)state;
+    setenv("AWS_ACCESS_KEY_ID", "AKIAENV", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
+    store_s3_options o = {.endpoint = "https://conf:3/", .path_style = -1, .verify_tls = -1};
+    s3conf *c;
+    cairn_err e;
+    assert_int_equal(s3conf_new(&c, &o, &e), 0);
+    static const struct {
+        const char *url;
+        const char *says; /* NULL: taken */
+    } cases[] = {
+        {"s3://bkt/p?endpoint=https://conf:3", NULL},
+        {"s3://bkt/p?endpoint=https://CONF:3/", NULL},
+        {"s3://bkt/p?region=eu-west-1&path_style=false&verify_tls=true", NULL},
+        {"s3://bkt/p?endpoint=https://elsewhere:3",
+         "names S3 endpoint https://elsewhere:3, but this machine's is https://conf:3"},
+        {"s3://bkt/p?endpoint=http://conf:3", "s3.allow_location_overrides"},
+        {"s3://bkt/p?endpoint=https://conf:30", "(s3.endpoint)"},
+        {"s3://bkt/p?verify_tls=false", "sets verify_tls=false, but this machine verifies"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        s3_location l;
+        s3_target t;
+        char *ep = NULL;
+        err_clear(&e);
+        assert_int_equal(s3conf_parse_location(cases[i].url, &l, &e), 0);
+        int rc = s3conf_target(cases[i].url, &l, c, &t, &ep, &e);
+        if (cases[i].says ? rc != CAIRN_ECONFIG || !strstr(e.msg, cases[i].says) : rc != 0)
+            fail_msg("%s: %d %s", cases[i].url, rc, e.msg);
+        if (!rc) {
+            assert_string_equal(t.endpoint, "https://conf:3");
+            assert_true(t.verify_tls);
+        } else {
+            assert_null(ep);
+        }
+        free(ep);
+        s3conf_location_free(&l);
+    }
+    s3conf_free(c);
+
+    /* The environment's endpoint is this machine's too. */
+    setenv("AWS_ENDPOINT_URL", "http://envhost:1", 1);
+    s3_location l;
+    s3_target t;
+    char *ep = NULL;
+    assert_int_equal(s3conf_parse_location("s3://bkt/p?endpoint=http://other:1", &l, &e), 0);
+    assert_int_equal(s3conf_target("s3://bkt/p", &l, NULL, &t, &ep, &e), CAIRN_ECONFIG);
+    assert_non_null(strstr(e.msg, "(AWS_ENDPOINT_URL)"));
+    s3conf_location_free(&l);
+    unsetenv("AWS_ENDPOINT_URL");
+
+    /* No endpoint of its own (AWS): a location may name one, as it always could. */
+    target_of("s3://bkt/p?endpoint=http://minio:9000", NULL, &t, &ep);
+    assert_string_equal(t.endpoint, "http://minio:9000");
+    free(ep);
+
+    /* A machine that does not verify lets a location say so; one that allows
+     * overrides lets it say anything. */
+    o = (store_s3_options){.path_style = -1, .verify_tls = 0};
+    assert_int_equal(s3conf_new(&c, &o, &e), 0);
+    target_of("s3://bkt/p?verify_tls=false", c, &t, &ep);
+    assert_false(t.verify_tls);
+    free(ep);
+    target_of("s3://bkt/p?verify_tls=true", c, &t, &ep);
+    assert_true(t.verify_tls);
+    free(ep);
+    s3conf_free(c);
+    o = (store_s3_options){.endpoint = "https://conf:3",
+                           .path_style = -1,
+                           .verify_tls = -1,
+                           .allow_location_overrides = 1};
+    assert_int_equal(s3conf_new(&c, &o, &e), 0);
+    target_of("s3://bkt/p?endpoint=http://loc:4&verify_tls=false", c, &t, &ep);
+    assert_string_equal(t.endpoint, "http://loc:4");
+    assert_false(t.verify_tls);
     free(ep);
     s3conf_free(c);
     s3conf_location_free(&settled);
@@ -259,6 +347,8 @@ static void test_conf_defaults(void **state)
     assert_int_equal(c->verify_tls, -1);
     assert_int_equal(c->part_size, STORE_S3_DEFAULT_PART);
     assert_int_equal(c->buffers, STORE_S3_DEFAULT_BUFFERS);
+    assert_int_equal(c->stall_s, STORE_S3_DEFAULT_STALL);
+    assert_false(c->allow_overrides);
     /* The default budget: STORE_S3_DEFAULT_MEMORY beyond the first buffers. */
     size_t n = 0;
     while (s3budget_charge(c->budget, MiB, false))
@@ -274,12 +364,14 @@ static void test_conf_defaults(void **state)
                           .verify_tls = 0,
                           .part_size = 1,
                           .parts_in_flight = 7,
-                          .upload_memory = 2 * MiB};
+                          .upload_memory = 2 * MiB,
+                          .stall_timeout = 9};
     assert_int_equal(s3conf_new(&c, &o, &e), 0);
     assert_null(c->access_key_id);
     assert_null(c->region);
     assert_int_equal(c->part_size, STORE_S3_MIN_PART);
     assert_int_equal(c->buffers, 7);
+    assert_int_equal(c->stall_s, 9);
     assert_true(s3budget_charge(c->budget, 2 * MiB, false));
     assert_false(s3budget_charge(c->budget, 1, false));
     s3budget_release(c->budget, 2 * MiB);
@@ -311,6 +403,8 @@ static void test_config_section(void **state)
     assert_int_equal(o.path_style, -1);
     assert_int_equal(o.verify_tls, -1);
     assert_int_equal(o.part_size, 0);
+    assert_int_equal(o.stall_timeout, 0);
+    assert_int_equal(o.allow_location_overrides, -1);
 
     char key[] = "AKIA", secret[] = "SeCrEt", token[] = "ToKeN";
     c.access_key_id = key;
@@ -321,6 +415,20 @@ static void test_config_section(void **state)
     c.part_size_mib = 8;
     c.parts_in_flight = 2;
     c.upload_memory_mib = 40;
+    c.stall_timeout = 5;
+    c.allow_location_overrides = "true";
+    assert_int_equal(store_s3_config_options(&c, "f.yaml", &o, &e), 0);
+    assert_int_equal(o.stall_timeout, 5);
+    assert_int_equal(o.allow_location_overrides, 1);
+    c.allow_location_overrides = "SeCrEt";
+    assert_int_equal(store_s3_config_options(&c, "f.yaml", &o, &e), CAIRN_ECONFIG);
+    assert_non_null(strstr(e.msg, "f.yaml: s3.allow_location_overrides must be true or false"));
+    assert_null(strstr(e.msg, "SeCrEt"));
+    c.allow_location_overrides = NULL;
+    c.stall_timeout = 3601;
+    assert_int_equal(store_s3_config_options(&c, "f.yaml", &o, &e), CAIRN_ECONFIG);
+    assert_non_null(strstr(e.msg, "s3.stall_timeout must be 1 to 3600 seconds"));
+    c.stall_timeout = 5;
     assert_int_equal(store_s3_config_options(&c, "f.yaml", &o, &e), 0);
     assert_string_equal(o.session_token, "ToKeN");
     assert_int_equal(o.path_style, 1);
@@ -416,6 +524,7 @@ int main(void)
         cmocka_unit_test_setup(test_location_parts, clear_env),
         cmocka_unit_test_setup(test_location_errors, clear_env),
         cmocka_unit_test_setup(test_settle_sources, clear_env),
+        cmocka_unit_test_setup(test_settle_rule, clear_env),
         cmocka_unit_test_setup(test_settle_errors, clear_env),
         cmocka_unit_test_setup(test_conf_defaults, clear_env),
         cmocka_unit_test_setup(test_config_section, clear_env),

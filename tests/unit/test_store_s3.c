@@ -373,17 +373,24 @@ static void test_locations(void **state)
     assert_int_equal(store_open(&s, "s3://bucket/x", env.opts, &e), CAIRN_ECONFIG);
     assert_non_null(strstr(e.msg, "no S3 credentials for bucket bucket"));
     assert_non_null(strstr(e.msg, "AWS_ACCESS_KEY_ID"));
-    /* From the environment; the location's settings are its own business. */
+    /* From the environment; the location's region and path style are its own
+     * business, but not turning off TLS checks this machine makes. */
     setenv("AWS_ACCESS_KEY_ID", "AKIAENV", 1);
     setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
     assert_int_equal(store_open(&s,
                                 "s3://my.bucket/some/prefix/?region=eu-west-1&path_style="
                                 "false&verify_tls=false",
                                 env.opts, &e),
+                     CAIRN_ECONFIG);
+    assert_non_null(strstr(e.msg, "verify_tls=false"));
+    assert_int_equal(store_open(&s,
+                                "s3://my.bucket/some/prefix/?region=eu-west-1&path_style="
+                                "false&verify_tls=true",
+                                env.opts, &e),
                      0);
     assert_string_equal(store_url(s),
                         "s3://my.bucket/some/prefix/?region=eu-west-1&path_style=false&verify_"
-                        "tls=false");
+                        "tls=true");
     store_close(s);
     if (saved[0])
         setenv("AWS_ACCESS_KEY_ID", saved[0], 1);
@@ -417,7 +424,8 @@ static void test_config_files(void **state)
                             "s3:\n  access_key_id: AKIAAGENT\n  secret_access_key: \"s/ec+ret\"\n"
                             "  region: eu-west-1\n  endpoint: https://minio:9000/\n"
                             "  path_style: false\n  verify_tls: true\n  part_size_mib: 16\n"
-                            "  parts_in_flight: 4\n  upload_memory_mib: 64\n");
+                            "  parts_in_flight: 4\n  upload_memory_mib: 64\n"
+                            "  stall_timeout: 7\n  allow_location_overrides: true\n");
     if (agent_config_load(path, &a, &e) != 0)
         fail_msg("%s", e.msg);
     store_s3_options o;
@@ -430,6 +438,8 @@ static void test_config_files(void **state)
     assert_int_equal(o.part_size, 16 * MiB);
     assert_int_equal(o.parts_in_flight, 4);
     assert_int_equal(o.upload_memory, 64 * MiB);
+    assert_int_equal(o.stall_timeout, 7);
+    assert_int_equal(o.allow_location_overrides, 1);
     agent_config_free(&a);
 
     /* Mistakes are named by key, never by value. */
@@ -441,6 +451,9 @@ static void test_config_files(void **state)
         {"  endpoint: SeCrEt.example.com\n", "s3.endpoint must be"},
         {"  region: SeCrEt_Region\n", "s3.region must be"},
         {"  session_token: SeCrEt\n", "needs s3.access_key_id"},
+        {"  stall_timeout: 0\n", "stall_timeout"},
+        {"  stall_timeout: 3601\n", "stall_timeout"},
+        {"  allow_location_overrides: SeCrEt\n", "s3.allow_location_overrides must be"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char text[512];
@@ -867,6 +880,164 @@ static void test_multipart_abort(void **state)
     store_close(s);
 }
 
+/* A store that accepts a request and then says nothing costs one stall time per
+ * try, and the try is retried like any other failure. */
+static void test_stall(void **state)
+{
+    (void)state;
+    need_env();
+    store_s3_options o = {.access_key_id = env.key_id,
+                          .secret_access_key = env.secret,
+                          .path_style = -1,
+                          .verify_tls = -1,
+                          .stall_timeout = 2};
+    set_options(&o);
+    store *s = open_at(env.proxy, "cairn-test/stall");
+    cairn_err e;
+    faults("[{\"method\":\"PUT\",\"match\":\"/stalled\",\"action\":\"hang\",\"seconds\":20}]");
+    double t0 = now();
+    if (store_put_buf(s, "stalled", "0123456789", 10, &e) != 0)
+        fail_msg("put: %s", e.msg);
+    double put_s = now() - t0;
+    assert_int_equal(proxy_seen("PUT", "/stalled", "hang", NULL), 1);
+    faults("[{\"method\":\"GET\",\"match\":\"/stalled\",\"action\":\"hang\",\"seconds\":20}]");
+    struct membuf m = {0};
+    t0 = now();
+    if (store_get(s, "stalled", mem_sink, &m, &e) != 0)
+        fail_msg("get: %s", e.msg);
+    double get_s = now() - t0;
+    assert_int_equal(m.len, 10);
+    assert_memory_equal(m.data, "0123456789", 10);
+    free(m.data);
+    print_message("stall_timeout 2 s: a hung put retried and done in %.1f s, a hung get in %.1f "
+                  "s\n",
+                  put_s, get_s);
+    assert_true(put_s >= 1.5 && put_s < 8);
+    assert_true(get_s >= 1.5 && get_s < 8);
+
+    /* A store that never answers: every try costs one stall time, and then it fails. */
+    faults("[{\"method\":\"HEAD\",\"match\":\"/stalled\",\"action\":\"hang\",\"seconds\":20,"
+           "  \"count\":100}]");
+    t0 = now();
+    assert_int_equal(store_head(s, "stalled", NULL, &e), CAIRN_ETIMEDOUT);
+    double head_s = now() - t0;
+    int tries = proxy_seen("HEAD", "/stalled", "hang", NULL);
+    print_message("a store that never answers: %d tries, given up after %.1f s\n", tries, head_s);
+    assert_non_null(strstr(e.msg, "timed out"));
+    assert_in_range(tries, 2, 8);
+    /* At most 8 stall times and the backoff between them (under 12 s). */
+    assert_true(head_s >= 2.0 * tries - 1 && head_s < 8 * 2 + 12 + 4);
+    faults(NULL);
+    assert_int_equal(store_delete(s, "stalled", &e), 0);
+    store_close(s);
+}
+
+/* A completion the store did, whose answer was lost: the retry finds the upload
+ * gone, but the object is there, whole, so the put succeeded. */
+static void test_lost_complete(void **state)
+{
+    (void)state;
+    need_env();
+    configure(NULL, 5 * MiB, 2);
+    store *s = open_at(env.proxy, "cairn-test/lost");
+    cairn_err e;
+    /* The retry told NoSuchUpload (as a store says once the upload is done), or
+     * every answer lost. */
+    static const char *const rules[] = {
+        "[{\"method\":\"POST\",\"match\":\"/lost?uploadId=\",\"action\":\"lose\"},"
+        " {\"method\":\"POST\",\"match\":\"/lost?uploadId=\",\"action\":\"respond\","
+        "  \"status\":404,\"body\":\"<Error><Code>NoSuchUpload</Code></Error>\"}]",
+        "[{\"method\":\"POST\",\"match\":\"/lost?uploadId=\",\"action\":\"lose\","
+        "  \"count\":100}]",
+    };
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        faults(rules[i]);
+        char put_sha[65], got_sha[65];
+        uint64_t got = 0;
+        put_stream(s, "lost", 12 * MiB, 11 + i, put_sha);
+        assert_true(proxy_seen("POST", "/lost?uploadId=", "lose", NULL) >= 1);
+        assert_true(proxy_seen("POST", "/lost?uploadId=", NULL, NULL) >= 2);
+        get_hash(s, "lost", got_sha, &got);
+        assert_int_equal(got, 12 * MiB);
+        assert_string_equal(put_sha, got_sha);
+    }
+    store_counts c;
+    store_stats(s, &c);
+    assert_int_equal(c.mpu_aborts, 0);
+
+    /* Gone for real (no object): still a failure, and the upload is aborted. */
+    faults("[{\"method\":\"POST\",\"match\":\"/gone?uploadId=\",\"action\":\"respond\","
+           "  \"status\":404,\"body\":\"<Error><Code>NoSuchUpload</Code></Error>\"}]");
+    store_writer *w;
+    assert_int_equal(store_put_begin_hint(s, "gone", 12 * MiB, &w, &e), 0);
+    unsigned char *buf = calloc(1, MiB);
+    for (int i = 0; i < 12; i++)
+        assert_int_equal(store_writer_write(w, buf, MiB, &e), 0);
+    free(buf);
+    assert_int_equal(store_writer_commit(w, &e), CAIRN_EIO);
+    assert_non_null(strstr(e.msg, "is gone"));
+    assert_int_equal(store_head(s, "gone", NULL, &e), CAIRN_ENOENT);
+    assert_int_equal(store_delete(s, "lost", &e), 0);
+    faults(NULL);
+    store_close(s);
+}
+
+/* A resumed GET takes only an answer that carries the rest of the same object. */
+static void test_resume_checked(void **state)
+{
+    (void)state;
+    need_env();
+    configure(NULL, 0, 0);
+    store *s = open_at(env.proxy, "cairn-test/resume");
+    cairn_err e;
+    char put_sha[65];
+    put_stream(s, "obj", 3 * MiB, 13, put_sha);
+    static const struct {
+        int status;
+        const char *headers;
+    } wrong[] = {
+        {206, "\"Content-Range\":\"bytes 0-3145727/3145728\""},       /* from the start again */
+        {206, "\"Content-Range\":\"bytes 1048576-4194303/4194304\""}, /* another object's size */
+        {206, "\"Content-Range\":\"bytes 1048577-3145727/3145728\""}, /* a byte too far */
+        {206, "\"X-None\":\"no Content-Range\""},
+        {200, "\"X-None\":\"a whole object, but not of this size\""},
+        {204, "\"X-None\":\"no content\""},
+    };
+    for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+        char rules[512];
+        snprintf(rules, sizeof(rules),
+                 "[{\"method\":\"GET\",\"match\":\"/obj\",\"action\":\"truncate\","
+                 "  \"keep\":1048576},"
+                 " {\"method\":\"GET\",\"match\":\"/obj\",\"action\":\"respond\",\"status\":%d,"
+                 "  \"headers\":{%s},\"body\":\"not the rest of the object\"}]",
+                 wrong[i].status, wrong[i].headers);
+        faults(rules);
+        struct membuf m = {0};
+        assert_int_equal(store_get(s, "obj", mem_sink, &m, &e), CAIRN_EPROTO);
+        assert_non_null(strstr(e.msg, "s3://cairn-test/resume/obj"));
+        assert_non_null(strstr(e.msg, "from byte 1048576"));
+        assert_int_equal(m.len, MiB); /* nothing of the wrong answer reached the sink */
+        free(m.data);
+    }
+    /* The right answer is still taken, and so is the whole object again from a
+     * store that ignores Range (skipped through to where the first answer stopped). */
+    faults("[{\"method\":\"GET\",\"match\":\"/obj\",\"action\":\"truncate\",\"keep\":1048576}]");
+    char got_sha[65];
+    uint64_t got = 0;
+    get_hash(s, "obj", got_sha, &got);
+    assert_string_equal(put_sha, got_sha);
+    faults("[{\"method\":\"GET\",\"match\":\"/obj\",\"action\":\"truncate\",\"keep\":1048576},"
+           " {\"method\":\"GET\",\"match\":\"/obj\",\"action\":\"norange\"}]");
+    got = 0;
+    get_hash(s, "obj", got_sha, &got);
+    assert_int_equal(got, 3 * MiB);
+    assert_string_equal(put_sha, got_sha);
+    assert_int_equal(proxy_seen("GET", "/obj", "norange", "bytes=1048576-"), 1);
+    faults(NULL);
+    assert_int_equal(store_delete(s, "obj", &e), 0);
+    store_close(s);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -878,6 +1049,8 @@ int main(void)
         cmocka_unit_test(test_list_pages),     cmocka_unit_test(test_wrong_secret),
         cmocka_unit_test(test_missing_bucket), cmocka_unit_test(test_faults_retried),
         cmocka_unit_test(test_region_errors),  cmocka_unit_test(test_multipart_abort),
+        cmocka_unit_test(test_stall),          cmocka_unit_test(test_lost_complete),
+        cmocka_unit_test(test_resume_checked),
     };
     int rc = cmocka_run_group_tests(tests, start_env, stop_env);
     curl_global_cleanup();

@@ -85,16 +85,26 @@ int store_s3_config_options(const store_s3_config *c, const char *file, store_s3
         return err_set(e, CAIRN_ECONFIG, "%s: s3.path_style must be true or false", file);
     if (c->verify_tls && parse_flag(c->verify_tls, &o->verify_tls) != 0)
         return err_set(e, CAIRN_ECONFIG, "%s: s3.verify_tls must be true or false", file);
+    o->allow_location_overrides = -1;
+    if (c->allow_location_overrides &&
+        parse_flag(c->allow_location_overrides, &o->allow_location_overrides) != 0)
+        return err_set(e, CAIRN_ECONFIG, "%s: s3.allow_location_overrides must be true or false",
+                       file);
+    if (c->stall_timeout < 0 || c->stall_timeout > STORE_S3_MAX_STALL)
+        return err_set(e, CAIRN_ECONFIG, "%s: s3.stall_timeout must be 1 to %d seconds", file,
+                       STORE_S3_MAX_STALL);
+    o->stall_timeout = (unsigned)c->stall_timeout;
     o->part_size = (size_t)c->part_size_mib << 20;
     o->parts_in_flight = (unsigned)c->parts_in_flight;
     o->upload_memory = (size_t)c->upload_memory_mib << 20;
     return 0;
 }
 
+/* explicit_bzero: a memset of memory about to be freed may be left out by the compiler. */
 static void wipe(char *s)
 {
     if (s)
-        memset(s, 0, strlen(s));
+        explicit_bzero(s, strlen(s));
 }
 
 void store_s3_config_wipe(store_s3_config *c)
@@ -122,7 +132,8 @@ int s3conf_new(s3conf **out, const store_s3_options *o, cairn_err *e)
     s3conf *c = calloc(1, sizeof(*c));
     if (!c)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
-    static const store_s3_options none = {.path_style = -1, .verify_tls = -1};
+    static const store_s3_options none = {
+        .path_style = -1, .verify_tls = -1, .allow_location_overrides = -1};
     if (!o)
         o = &none;
     bool ok = true;
@@ -133,6 +144,10 @@ int s3conf_new(s3conf **out, const store_s3_options *o, cairn_err *e)
     c->endpoint = dup_opt(o->endpoint, &ok);
     c->path_style = o->path_style;
     c->verify_tls = o->verify_tls;
+    c->allow_overrides = o->allow_location_overrides == 1;
+    c->stall_s = o->stall_timeout ? o->stall_timeout : STORE_S3_DEFAULT_STALL;
+    if (c->stall_s > STORE_S3_MAX_STALL)
+        c->stall_s = STORE_S3_MAX_STALL;
     c->part_size = o->part_size ? o->part_size : STORE_S3_DEFAULT_PART;
     if (c->part_size < STORE_S3_MIN_PART)
         c->part_size = STORE_S3_MIN_PART;
@@ -328,25 +343,66 @@ static const char *env(const char *name)
     return v && *v ? v : NULL;
 }
 
-/* The endpoint (malloc'd into *ep, NULL for AWS itself), from the location, c or
- * the environment. */
-static int settle_endpoint(const s3_location *l, const s3conf *c, char **ep, cairn_err *e)
+/* The endpoint this process has of its own, c's or the environment's (NULL: AWS
+ * itself), and where it comes from. */
+static const char *own_endpoint(const s3conf *c, const char **src)
+{
+    const char *v = NULL;
+    *src = "s3.endpoint";
+    if (c && c->endpoint)
+        return c->endpoint;
+    if ((v = env("AWS_ENDPOINT_URL_S3")) != NULL)
+        *src = "AWS_ENDPOINT_URL_S3";
+    else if ((v = env("AWS_ENDPOINT_URL")) != NULL)
+        *src = "AWS_ENDPOINT_URL";
+    return v;
+}
+
+/* The endpoint (malloc'd into *ep, NULL for AWS itself), from the location or this
+ * process. A location comes from the network: it may name another endpoint than
+ * this process's only when c allows it, or the coordinator could send this
+ * machine's data, and requests signed with its key, to a store of its choosing. */
+static int settle_endpoint(const char *url, const s3_location *l, const s3conf *c, char **ep,
+                           cairn_err *e)
 {
     *ep = NULL;
-    const char *endpoint = l->endpoint ? l->endpoint : c ? c->endpoint : NULL;
-    const char *src = "the repository location";
-    if (!endpoint && (endpoint = env("AWS_ENDPOINT_URL_S3")) != NULL)
-        src = "AWS_ENDPOINT_URL_S3";
-    if (!endpoint && (endpoint = env("AWS_ENDPOINT_URL")) != NULL)
-        src = "AWS_ENDPOINT_URL";
-    if (!endpoint)
-        return 0;
-    size_t len = endpoint_len(endpoint);
+    const char *src, *endpoint = own_endpoint(c, &src);
+    size_t len = endpoint ? endpoint_len(endpoint) : 1;
     if (!len)
         return err_set(e, CAIRN_ECONFIG, "%s must be http://host[:port] or https://host[:port]",
                        src);
-    if (!(*ep = strndup(endpoint, len)))
+    if (l->endpoint && endpoint && !(c && c->allow_overrides) &&
+        (endpoint_len(l->endpoint) != len || strncasecmp(l->endpoint, endpoint, len) != 0))
+        return err_set(e, CAIRN_ECONFIG,
+                       "repository location %s names S3 endpoint %s, but this machine's is %.*s "
+                       "(%s): a location may not send this machine's data and signed requests "
+                       "to another store; correct the location, or set "
+                       "s3.allow_location_overrides: true in this machine's configuration",
+                       url, l->endpoint, (int)len, endpoint, src);
+    if (l->endpoint && (!endpoint || (c && c->allow_overrides)))
+        endpoint = l->endpoint; /* otherwise the same as this machine's */
+    if (!endpoint)
+        return 0;
+    if (!(*ep = strndup(endpoint, endpoint_len(endpoint))))
         return err_set(e, CAIRN_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Whether TLS certificates are checked: the location may turn checking on, but off
+ * only where c has it off already or allows overrides, since a store that need not
+ * prove who it is can be anyone on the path. */
+static int settle_verify(const char *url, const s3_location *l, const s3conf *c, bool *verify,
+                         cairn_err *e)
+{
+    bool own = !c || c->verify_tls != 0;
+    if (l->verify_tls == 0 && own && !(c && c->allow_overrides))
+        return err_set(e, CAIRN_ECONFIG,
+                       "repository location %s sets verify_tls=false, but this machine verifies "
+                       "the S3 endpoint's TLS certificate: set s3.verify_tls: false (for a test "
+                       "store) or s3.allow_location_overrides: true in this machine's "
+                       "configuration",
+                       url);
+    *verify = l->verify_tls >= 0 ? l->verify_tls != 0 : own;
     return 0;
 }
 
@@ -369,9 +425,14 @@ int s3conf_target(const char *url, const s3_location *l, const s3conf *c, s3_tar
                   cairn_err *e)
 {
     memset(t, 0, sizeof(*t));
-    int rc = settle_endpoint(l, c, ep, e);
-    if (rc)
+    int rc = settle_endpoint(url, l, c, ep, e);
+    if (!rc)
+        rc = settle_verify(url, l, c, &t->verify_tls, e);
+    if (rc) {
+        free(*ep);
+        *ep = NULL;
         return rc;
+    }
     bool custom = *ep != NULL;
     const char *region = l->region ? l->region : c ? c->region : NULL;
     if (!region && (region = env("AWS_REGION")) == NULL)
@@ -388,14 +449,14 @@ int s3conf_target(const char *url, const s3_location *l, const s3conf *c, s3_tar
         *ep = NULL;
         return rc;
     }
-    int path_style = c ? c->path_style : -1, verify_tls = c ? c->verify_tls : -1;
+    int path_style = c ? c->path_style : -1;
     t->endpoint = *ep;
     t->region = region;
     t->bucket = l->bucket;
     t->attempts = ATTEMPTS;
     t->backoff_ms = BACKOFF_MS;
+    t->stall_s = c ? c->stall_s : STORE_S3_DEFAULT_STALL;
     t->path_style = l->path_style >= 0 ? l->path_style : path_style >= 0 ? path_style : custom;
-    t->verify_tls = l->verify_tls >= 0 ? l->verify_tls : verify_tls != 0;
     settle_credentials(c, t);
     if (!t->access_key_id || !t->secret_access_key)
         return err_set(e, CAIRN_ECONFIG,

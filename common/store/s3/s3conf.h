@@ -22,9 +22,11 @@ typedef struct s3conf {
     char *access_key_id, *secret_access_key, *session_token; /* NULL: from the environment */
     char *region, *endpoint;                                 /* NULL: unset */
     int path_style, verify_tls;                              /* -1: unset */
-    size_t part_size;                                        /* at least STORE_S3_MIN_PART */
-    unsigned buffers;                                        /* part buffers per object */
-    s3budget *budget;                                        /* shared by every store */
+    bool allow_overrides; /* a location may name another endpoint, or turn verify_tls off */
+    unsigned stall_s;     /* seconds a transfer may go without a byte */
+    size_t part_size;     /* at least STORE_S3_MIN_PART */
+    unsigned buffers;     /* part buffers per object */
+    s3budget *budget;     /* shared by every store */
 } s3conf;
 
 /* Copies o (NULL: nothing configured) and makes its budget. */
@@ -45,7 +47,10 @@ int s3conf_parse_location(const char *url, s3_location *l, cairn_err *e);
 void s3conf_location_free(s3_location *l);
 
 /* Settles every setting, the location's first, then c's (NULL: none), then the
- * environment's, into t. t's strings point into l, c, the environment and *ep, the
+ * environment's, into t; but a location may name an endpoint other than the one
+ * this process has (c's or the environment's), or turn verify_tls off where c
+ * leaves it on, only when c allows overrides: a location comes from the network.
+ * t's strings point into l, c, the environment and *ep, the
  * endpoint, malloc'd or NULL: free it once t is used, whatever the outcome. */
 int s3conf_target(const char *url, const s3_location *l, const s3conf *c, s3_target *t, char **ep,
                   cairn_err *e);

@@ -26,6 +26,7 @@
  */
 #include "store/s3/s3put.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -63,6 +64,7 @@ struct s3put {
     char *upload_id;  /* once the object went multipart */
     char **etags;     /* [S3PUT_MAX_PARTS], by part number - 1 */
     unsigned parts;   /* parts handed out */
+    uint64_t written; /* bytes taken, over all parts */
     pthread_mutex_t lock;
     pthread_cond_t done;
     int failed; /* the first part failure, with its message */
@@ -308,6 +310,7 @@ int s3put_write(s3put *w, const void *buf, size_t len, cairn_err *e)
             n = len;
         memcpy(w->cur->buf + w->cur->len, p, n);
         w->cur->len += n;
+        w->written += n;
         p += n;
         len -= n;
     }
@@ -349,6 +352,32 @@ static void writer_free(s3put *w)
     free(w);
 }
 
+/* Whether a completion that failed (its answer lost, a retry then told the upload
+ * is gone because the lost try did complete it) left the object whole in the
+ * bucket anyway: its size is what was written and its ETag, when it has the
+ * multipart form "<hash>-<parts>", names as many parts. */
+static bool completed_anyway(s3put *w, int rc)
+{
+    if (rc != CAIRN_EIO && rc != CAIRN_ECONN && rc != CAIRN_ETIMEDOUT && rc != CAIRN_EREMOTE)
+        return false;
+    s3_request rq = {.kind = S3_HEAD, .method = "HEAD", .key = w->key};
+    s3_response rs;
+    cairn_err e;
+    err_clear(&e);
+    int hrc = s3_perform(w->c, &rq, &rs, &e);
+    free(rs.body);
+    if (hrc)
+        return false;
+    const char *dash = strrchr(rs.etag, '-');
+    unsigned long parts = dash ? strtoul(dash + 1, NULL, 10) : w->parts;
+    if (rs.length != w->written || parts != w->parts)
+        return false;
+    log_debug("s3://%s/%s: its completion was not confirmed, but the object is there with all "
+              "%" PRIu64 " bytes in %u parts",
+              s3_client_bucket(w->c), w->key, w->written, w->parts);
+    return true;
+}
+
 static int complete(s3put *w, cairn_err *e)
 {
     char *body = NULL, *q = NULL;
@@ -367,6 +396,10 @@ static int complete(s3put *w, cairn_err *e)
         s3_response rs;
         rc = s3_perform(w->c, &rq, &rs, e);
         free(rs.body);
+        if (rc && completed_anyway(w, rc)) {
+            rc = 0;
+            err_clear(e);
+        }
     }
     free(q);
     free(body);

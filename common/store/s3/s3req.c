@@ -6,26 +6,30 @@
  * (headers, signing by libcurl, callbacks), performs it and gives the handle back.
  * What the answer means when it is not a 2xx is s3fail's.
  *
- * The transfer's state (struct xfer) lives across the tries of one request: a GET
+ * The transfer's state (s3xfer.h) lives across the tries of one request: a GET
  * that streams to a sink counts what it delivered, so a retry resumes with Range
  * and If-Match on the first ETag, and a server that ignores Range has the bytes
- * already delivered skipped. Bodies of other answers (XML) gather in a buf,
- * bounded: a 2xx body beyond BODY_MAX fails the transfer, an error body is read
- * only for its first ERR_BODY_MAX bytes.
+ * already delivered skipped; a resumed answer must carry the bytes asked for.
+ * Bodies of other answers (XML) gather in a buf, bounded (s3xfer.c): a 2xx body
+ * beyond BODY_MAX fails the transfer, an error body is read only for its first
+ * ERR_BODY_MAX bytes.
+ *
+ * A try that moves no byte either way for stall_s seconds (a store that accepts
+ * and then says nothing, or stops halfway) is ended by s3xfer_on_progress and
+ * retried like a network error, so a store that stops answering costs at most
+ * `attempts` stall times and the backoffs between them.
  *
  * Retries back off exponentially from backoff_ms up to BACKOFF_CAP, half of each
  * delay random, so agents that failed together do not come back together.
  */
 #include "store/s3/s3req.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -37,14 +41,13 @@
 #include "net/http.h"
 #include "store/s3/s3fail.h"
 #include "store/s3/s3sign.h"
+#include "store/s3/s3xfer.h"
 #include "store/s3/s3xml.h"
 
-#define POOL_MAX       64         /* idle connections kept */
-#define BODY_MAX       (8u << 20) /* a listing page or a small XML answer */
-#define ERR_BODY_MAX   (64u << 10)
+#define POOL_MAX       64   /* idle connections kept */
 #define BACKOFF_CAP    5000 /* ms */
-#define CONNECT_S      10L
-#define STALL_S        60L /* a transfer slower than 1 byte/s for this long is dropped */
+#define CONNECT_S      10L  /* at most; a shorter stall time shortens it too */
+#define STALL_S        30L  /* when the target names none */
 #define EXPECT_WAIT_MS 300L
 
 struct s3_client {
@@ -88,7 +91,8 @@ static bool copy_target(s3_client *c, const s3_target *t)
                        .session_token = c->token,
                        .cred_source = c->cred_source,
                        .attempts = t->attempts ? t->attempts : 1,
-                       .backoff_ms = t->backoff_ms};
+                       .backoff_ms = t->backoff_ms,
+                       .stall_s = t->stall_s ? t->stall_s : STALL_S};
     return ok;
 }
 
@@ -122,11 +126,12 @@ int s3_client_new(const s3_target *t, s3_client **out, cairn_err *e)
     return 0;
 }
 
-/* Overwrites a secret before its memory goes back to the allocator. */
+/* Overwrites a secret before its memory goes back to the allocator; explicit_bzero,
+ * since a memset just before free may be optimized away. */
 static void free_secret(char *s)
 {
     if (s) {
-        memset(s, 0, strlen(s));
+        explicit_bzero(s, strlen(s));
         free(s);
     }
 }
@@ -158,92 +163,6 @@ void s3_client_counts(const s3_client *c, uint64_t counts[S3_KINDS], uint64_t *r
 const char *s3_client_bucket(const s3_client *c)
 {
     return c->bucket;
-}
-
-/* One request's view of the answer, kept across its tries. */
-struct xfer {
-    const s3_request *rq;
-    long status;
-    char etag[128];
-    char region[64];
-    uint64_t skip;         /* bytes to drop: a resumed GET that got the whole object again */
-    uint64_t delivered;    /* bytes given to the sink, over all attempts */
-    char resume_etag[128]; /* the ETag of the object the sink got its first bytes from */
-    buf body;              /* the answer of a request without sink, or an error body */
-    bool sink_failed;
-    int sink_rc;
-    cairn_err sink_err;
-};
-
-static bool success(long status)
-{
-    return status >= 200 && status < 300;
-}
-
-static void header_value(const char *line, size_t n, const char *name, char *out, size_t cap)
-{
-    size_t nl = strlen(name);
-    if (n <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-        return;
-    const char *v = line + nl + 1, *end = line + n;
-    while (v < end && isspace((unsigned char)*v))
-        v++;
-    while (end > v && isspace((unsigned char)end[-1]))
-        end--;
-    snprintf(out, cap, "%.*s", (int)(end - v), v);
-}
-
-static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
-{
-    struct xfer *x = arg;
-    size_t n = size * nmemb;
-    if (n > 5 && strncmp(line, "HTTP/", 5) == 0) {
-        /* A new status line (after 100 Continue, say): what came before was not it. */
-        const char *sp = memchr(line, ' ', n);
-        x->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-        x->etag[0] = x->region[0] = '\0';
-        /* A server that ignores Range sends the whole object again: drop what the
-         * sink already has. */
-        x->skip = x->rq->sink && x->status == 200 ? x->delivered : 0;
-        return n;
-    }
-    header_value(line, n, "ETag", x->etag, sizeof(x->etag));
-    if (x->rq->sink && success(x->status) && !x->resume_etag[0])
-        snprintf(x->resume_etag, sizeof(x->resume_etag), "%s", x->etag);
-    header_value(line, n, "x-amz-bucket-region", x->region, sizeof(x->region));
-    return n;
-}
-
-/* Passes a 2xx GET body to the sink, past the bytes it already has. */
-static size_t to_sink(struct xfer *x, const char *data, size_t n)
-{
-    size_t off = 0;
-    if (x->skip > 0) {
-        off = x->skip < n ? (size_t)x->skip : n;
-        x->skip -= off;
-    }
-    if (off < n) {
-        err_clear(&x->sink_err);
-        x->sink_rc = x->rq->sink(x->rq->sink_ctx, data + off, n - off, &x->sink_err);
-        if (x->sink_rc) {
-            x->sink_failed = true;
-            return 0; /* stops the transfer */
-        }
-        x->delivered += n - off;
-    }
-    return n;
-}
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-    struct xfer *x = arg;
-    size_t n = size * nmemb;
-    if (success(x->status) && x->rq->sink)
-        return to_sink(x, data, n);
-    size_t max = success(x->status) ? BODY_MAX : ERR_BODY_MAX;
-    if (x->body.len + n > max)
-        return success(x->status) ? 0 : n; /* an error body is only read for its code */
-    return buf_append(&x->body, data, n, NULL) == 0 ? n : 0;
 }
 
 static char *request_url(const s3_client *c, const s3_request *rq)
@@ -278,6 +197,7 @@ static void add_header(struct headers *h, const char *fmt, ...)
     va_end(ap);
     struct curl_slist *l =
         n >= 0 && (size_t)n < sizeof(line) ? curl_slist_append(h->list, line) : NULL;
+    explicit_bzero(line, sizeof(line)); /* it may hold the session token */
     if (l)
         h->list = l;
     else
@@ -290,7 +210,7 @@ static bool has_body(const s3_request *rq)
 }
 
 /* The headers of one try; hd->ok is cleared when one did not fit or memory ran out. */
-static void build_headers(const s3_client *c, const s3_request *rq, const struct xfer *x,
+static void build_headers(const s3_client *c, const s3_request *rq, const s3xfer *x,
                           const char *payload_sha, struct headers *hd)
 {
     add_header(hd, "x-amz-content-sha256: %s", payload_sha);
@@ -326,7 +246,7 @@ static void set_method(CURL *h, const s3_request *rq)
 }
 
 static void set_options(CURL *h, const s3_client *c, const s3_request *rq, const char *url,
-                        struct curl_slist *headers, struct xfer *x, char *errbuf)
+                        struct curl_slist *headers, s3xfer *x, char *errbuf)
 {
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -336,14 +256,18 @@ static void set_options(CURL *h, const s3_client *c, const s3_request *rq, const
     curl_easy_setopt(h, CURLOPT_USERNAME, c->key_id);
     curl_easy_setopt(h, CURLOPT_PASSWORD, c->secret);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, s3xfer_on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, s3xfer_on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_S);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_S);
+    /* A store that accepts and then says nothing, or stops halfway, costs one
+     * stall time per try (s3xfer_on_progress), then a retry like a network error. */
+    long stall = (long)c->t.stall_s;
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, stall < CONNECT_S ? stall : CONNECT_S);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, s3xfer_on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, EXPECT_WAIT_MS);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "cairn/" CAIRN_VERSION);
@@ -356,12 +280,26 @@ static void set_options(CURL *h, const s3_client *c, const s3_request *rq, const
 
 /* What a performed transfer came to; 0 for a 2xx answer. */
 static int outcome(CURL *h, const s3_client *c, const s3_request *rq, CURLcode cc,
-                   const char *errbuf, struct xfer *x, s3_response *rs, bool *retry, cairn_err *e)
+                   const char *errbuf, s3xfer *x, s3_response *rs, bool *retry, cairn_err *e)
 {
     if (x->sink_failed) {
         if (e)
             *e = x->sink_err;
         return x->sink_rc;
+    }
+    if (x->bad_resume)
+        return err_set(e, CAIRN_EPROTO,
+                       "S3 endpoint %s answered the resumed read of s3://%s/%s from byte %" PRIu64
+                       " with other bytes (HTTP %ld, Content-Range '%s'): nothing more was "
+                       "taken; try again, and check the store (or a proxy in front of it) if "
+                       "this persists",
+                       c->endpoint, c->bucket, rq->key ? rq->key : "", x->delivered, x->status,
+                       x->crange);
+    if (x->stalled) {
+        char why[96];
+        snprintf(why, sizeof(why), "nothing sent or received for %u s (s3.stall_timeout)",
+                 c->t.stall_s);
+        return s3fail_curl(&c->t, rq, CURLE_OPERATION_TIMEDOUT, why, retry, e);
     }
     if (cc != CURLE_OK)
         return s3fail_curl(&c->t, rq, cc, errbuf, retry, e);
@@ -370,7 +308,7 @@ static int outcome(CURL *h, const s3_client *c, const s3_request *rq, CURLcode c
     x->status = status;
     rs->status = status;
     const char *body = (const char *)x->body.data;
-    if (!success(status))
+    if (!s3xfer_success(status))
         return s3fail_http(&c->t, rq, status, body, x->body.len, x->region, retry, e);
     s3xml_error xe;
     /* CompleteMultipartUpload may fail after its 200 status went out. */
@@ -387,7 +325,7 @@ static int outcome(CURL *h, const s3_client *c, const s3_request *rq, CURLcode c
 /* One try. Returns 0 on a 2xx answer; otherwise fills e and sets *retry when another
  * try may succeed. */
 static int attempt(s3_client *c, const s3_request *rq, const char *url, const char *payload_sha,
-                   struct xfer *x, s3_response *rs, bool *retry, cairn_err *e)
+                   s3xfer *x, s3_response *rs, bool *retry, cairn_err *e)
 {
     *retry = false;
     CURL *h = http_pool_get(c->pool);
@@ -396,15 +334,16 @@ static int attempt(s3_client *c, const s3_request *rq, const char *url, const ch
     struct headers hd = {NULL, true};
     build_headers(c, rq, x, payload_sha, &hd);
     char errbuf[CURL_ERROR_SIZE] = "";
-    x->status = 0;
-    buf_reset(&x->body);
-    x->etag[0] = x->region[0] = '\0';
+    s3xfer_begin_try(x);
     set_options(h, c, rq, url, hd.list, x, errbuf);
     int rc;
     if (!hd.ok)
         rc = err_set(e, CAIRN_ENOMEM, "out of memory talking to S3 endpoint %s", c->endpoint);
     else
         rc = outcome(h, c, rq, curl_easy_perform(h), errbuf, x, rs, retry, e);
+    /* The list holds the session token, if any: not left in freed memory. */
+    for (struct curl_slist *l = hd.list; l; l = l->next)
+        explicit_bzero(l->data, strlen(l->data));
     curl_slist_free_all(hd.list);
     /* Drops every option, pointers into this stack frame among them. */
     http_pool_put(c->pool, h);
@@ -440,7 +379,7 @@ int s3_perform(s3_client *c, const s3_request *rq, s3_response *rs, cairn_err *e
         return err_set(e, CAIRN_ENOMEM, "out of memory talking to S3 endpoint %s", c->endpoint);
     char sha[65];
     s3sign_sha256_hex(rq->body ? rq->body : "", rq->body_len, sha);
-    struct xfer x = {.rq = rq, .body = BUF_INIT};
+    s3xfer x = {.rq = rq, .body = BUF_INIT, .stall_s = c->t.stall_s};
     atomic_fetch_add(&c->counts[rq->kind], 1);
     int rc = 0;
     for (unsigned n = 1;; n++) {

@@ -42,6 +42,7 @@ typedef struct s3_target {
     const char *cred_source;   /* where the credentials came from, named in auth errors */
     unsigned attempts;         /* tries per request, at least 1 */
     unsigned backoff_ms;       /* first retry delay; doubles per retry, with jitter */
+    unsigned stall_s;          /* a try that goes this long without a byte fails, and is retried */
 } s3_target;
 
 typedef struct s3_client s3_client;

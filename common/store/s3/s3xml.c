@@ -55,16 +55,24 @@ static void child_text(const xmlNode *parent, const char *name, char *buf, size_
     xmlFree(s);
 }
 
-/* A malloc'd copy of the text of parent's child element name; NULL when absent. */
-static char *child_dup(const xmlNode *parent, const char *name)
+/* A malloc'd copy of the text of parent's child element name; NULL when absent,
+ * or when memory ran out, which sets *nomem (so it is not taken for a bad answer). */
+static char *child_dup(const xmlNode *parent, const char *name, bool *nomem)
 {
     const xmlNode *n = child(parent, name);
     if (!n)
         return NULL;
     xmlChar *s = xmlNodeGetContent(n);
     char *out = s ? strdup((const char *)s) : NULL;
+    if (s && !out)
+        *nomem = true;
     xmlFree(s);
     return out;
+}
+
+static int no_memory(cairn_err *e)
+{
+    return err_set(e, CAIRN_ENOMEM, "out of memory reading an S3 answer");
 }
 
 static int bad_doc(cairn_err *e, const char *what)
@@ -92,9 +100,12 @@ int s3xml_upload_id(const char *buf, size_t len, char **out, cairn_err *e)
     *out = NULL;
     xmlDocPtr doc = parse(buf, len);
     const xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    bool nomem = false;
     if (root && named(root, "InitiateMultipartUploadResult"))
-        *out = child_dup(root, "UploadId");
+        *out = child_dup(root, "UploadId", &nomem);
     xmlFreeDoc(doc);
+    if (nomem)
+        return no_memory(e);
     if (!*out || !**out) {
         free(*out);
         *out = NULL;
@@ -126,14 +137,17 @@ int s3xml_list_page(const char *buf, size_t len, s3xml_object_cb cb, void *ctx, 
         return bad_doc(e, "ListBucketResult");
     }
     int rc = 0;
+    bool nomem = false;
     for (const xmlNode *n = root->children; n && !rc; n = n->next) {
         if (!named(n, "Contents"))
             continue;
-        char *key = child_dup(n, "Key");
+        char *key = child_dup(n, "Key", &nomem);
         char size_s[32];
         uint64_t size;
         child_text(n, "Size", size_s, sizeof(size_s));
-        if (!key || parse_size(size_s, &size) != 0)
+        if (nomem)
+            rc = no_memory(e);
+        else if (!key || parse_size(size_s, &size) != 0)
             rc = bad_doc(e, "ListBucketResult");
         else
             rc = cb(ctx, key, size, e);
@@ -142,8 +156,10 @@ int s3xml_list_page(const char *buf, size_t len, s3xml_object_cb cb, void *ctx, 
     char truncated[8];
     child_text(root, "IsTruncated", truncated, sizeof(truncated));
     if (!rc && strcmp(truncated, "true") == 0) {
-        *next = child_dup(root, "NextContinuationToken");
-        if (!*next || !**next) {
+        *next = child_dup(root, "NextContinuationToken", &nomem);
+        if (nomem) {
+            rc = no_memory(e);
+        } else if (!*next || !**next) {
             free(*next);
             *next = NULL;
             rc = err_set(e, CAIRN_EPROTO,

@@ -23,21 +23,28 @@
  * sends up to three parts at a time. */
 #define STORE_S3_DEFAULT_BUFFERS 3
 #define STORE_S3_DEFAULT_MEMORY  (20u << 20)
+/* Seconds a transfer may go without a byte before it is dropped and retried. */
+#define STORE_S3_DEFAULT_STALL 30
+#define STORE_S3_MAX_STALL     3600
 
-/* What store_options_new takes (copying the strings); a location's own parameters
- * win over these. */
+/* What store_options_new takes (copying the strings). A location's region and
+ * path_style win over these; its endpoint and verify_tls only as far as
+ * allow_location_overrides lets them (docs/storage.md, "Who decides what"). */
 typedef struct store_s3_options {
     const char *access_key_id; /* with secret_access_key; NULL: AWS_ACCESS_KEY_ID */
     const char *secret_access_key;
-    const char *session_token; /* temporary credentials only */
-    const char *region;        /* NULL: AWS_REGION, AWS_DEFAULT_REGION, us-east-1 */
-    const char *endpoint;      /* NULL: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS itself */
-    int path_style;            /* -1: path style exactly when an endpoint is set */
-    int verify_tls;            /* -1: verify */
-    size_t part_size;          /* 0: STORE_S3_DEFAULT_PART; at least STORE_S3_MIN_PART */
-    unsigned parts_in_flight;  /* part buffers per object; 0: STORE_S3_DEFAULT_BUFFERS */
-    size_t upload_memory;      /* part buffers of the process beyond one per object being
-                                  written; 0: STORE_S3_DEFAULT_MEMORY */
+    const char *session_token;    /* temporary credentials only */
+    const char *region;           /* NULL: AWS_REGION, AWS_DEFAULT_REGION, us-east-1 */
+    const char *endpoint;         /* NULL: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS itself */
+    int path_style;               /* -1: path style exactly when an endpoint is set */
+    int verify_tls;               /* -1: verify */
+    size_t part_size;             /* 0: STORE_S3_DEFAULT_PART; at least STORE_S3_MIN_PART */
+    unsigned parts_in_flight;     /* part buffers per object; 0: STORE_S3_DEFAULT_BUFFERS */
+    size_t upload_memory;         /* part buffers of the process beyond one per object being
+                                     written; 0: STORE_S3_DEFAULT_MEMORY */
+    unsigned stall_timeout;       /* seconds without a byte; 0: STORE_S3_DEFAULT_STALL */
+    int allow_location_overrides; /* 1: a location may name another endpoint and turn
+                                     verify_tls off; 0 or -1: it may not */
 } store_s3_options;
 
 /* The s3: map of agent.yaml and cluster.yaml, as the configuration loader fills it. */
@@ -52,6 +59,8 @@ typedef struct store_s3_config {
     long part_size_mib; /* 0 when absent */
     long parts_in_flight;
     long upload_memory_mib;
+    long stall_timeout;             /* seconds; 0 when absent */
+    char *allow_location_overrides; /* "true" or "false"; NULL when absent */
 } store_s3_config;
 
 /* Checks c and points o at its values (o lives as long as c). file names the
