@@ -901,7 +901,7 @@ static void test_stall(void **state)
     double put_s = now() - t0;
     assert_int_equal(proxy_seen("PUT", "/stalled", "hang", NULL), 1);
     faults("[{\"method\":\"GET\",\"match\":\"/stalled\",\"action\":\"hang\",\"seconds\":20}]");
-    struct membuf m = {0};
+    buf m = {0};
     t0 = now();
     if (store_get(s, "stalled", mem_sink, &m, &e) != 0)
         fail_msg("get: %s", e.msg);
@@ -970,10 +970,10 @@ static void test_lost_complete(void **state)
            "  \"status\":404,\"body\":\"<Error><Code>NoSuchUpload</Code></Error>\"}]");
     store_writer *w;
     assert_int_equal(store_put_begin_hint(s, "gone", 12 * MiB, &w, &e), 0);
-    unsigned char *buf = calloc(1, MiB);
+    unsigned char *zeros = calloc(1, MiB);
     for (int i = 0; i < 12; i++)
-        assert_int_equal(store_writer_write(w, buf, MiB, &e), 0);
-    free(buf);
+        assert_int_equal(store_writer_write(w, zeros, MiB, &e), 0);
+    free(zeros);
     assert_int_equal(store_writer_commit(w, &e), CAIRN_EIO);
     assert_non_null(strstr(e.msg, "is gone"));
     assert_int_equal(store_head(s, "gone", NULL, &e), CAIRN_ENOENT);
@@ -1012,7 +1012,7 @@ static void test_resume_checked(void **state)
                  "  \"headers\":{%s},\"body\":\"not the rest of the object\"}]",
                  wrong[i].status, wrong[i].headers);
         faults(rules);
-        struct membuf m = {0};
+        buf m = {0};
         assert_int_equal(store_get(s, "obj", mem_sink, &m, &e), CAIRN_EPROTO);
         assert_non_null(strstr(e.msg, "s3://cairn-test/resume/obj"));
         assert_non_null(strstr(e.msg, "from byte 1048576"));
