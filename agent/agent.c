@@ -65,6 +65,8 @@ static const char *op_name(Cairn__Rpc__Request__OpCase op)
         return "apply-schema";
     case CAIRN__RPC__REQUEST__OP_FORGET_RESTORE:
         return "forget-restore";
+    case CAIRN__RPC__REQUEST__OP_CANCEL:
+        return "cancel";
     default:
         return "unknown";
     }
@@ -94,6 +96,8 @@ static int dispatch(agent *a, const Cairn__Rpc__Request *rq, Cairn__Rpc__Respons
         return agent_apply_schema(a, rq->apply_schema, resp, e);
     case CAIRN__RPC__REQUEST__OP_FORGET_RESTORE:
         return agent_forget_restore(a, rq->forget_restore, e);
+    case CAIRN__RPC__REQUEST__OP_CANCEL:
+        return job_cancel_reply(a->jobs, rq->cancel->job_id, resp, e);
     default:
         return err_set(e, CAIRN_EPROTO,
                        "unknown request: the coordinator is newer than this agent; upgrade it");

@@ -273,6 +273,8 @@ struct put_ctx {
     store_writer *w;
     ratelimit *rl;
     uint64_t stored;
+    repo_cancel_fn cancelled; /* may be NULL */
+    void *cancel_arg;
 };
 
 static int put_sink(void *ctx, const void *data, size_t len, cairn_err *e)
@@ -304,6 +306,11 @@ static int encode_fd(int fd, blob_enc *enc, struct put_ctx *p, char got[BLOB_ID_
         }
         if (n == 0)
             break;
+        /* Checked per chunk: a large file at a low rate limit takes minutes. */
+        if (p->cancelled && p->cancelled(p->cancel_arg)) {
+            rc = err_set(e, CAIRN_EBUSY, "cancelled at offset %" PRIu64, off);
+            goto out;
+        }
         EVP_DigestUpdate(sha, data, (size_t)n);
         rc = blob_enc_write(enc, data, (size_t)n, put_sink, p, e);
         if (rc)
@@ -320,12 +327,19 @@ out:
 int repo_blob_put_fd(repo *r, const char *id, int fd, int level, ratelimit *rl,
                      uint64_t *stored_bytes, cairn_err *e)
 {
+    return repo_blob_put_fd_until(r, id, fd, level, rl, NULL, NULL, stored_bytes, e);
+}
+
+int repo_blob_put_fd_until(repo *r, const char *id, int fd, int level, ratelimit *rl,
+                           repo_cancel_fn cancelled, void *cancel_arg, uint64_t *stored_bytes,
+                           cairn_err *e)
+{
     char key[128], got[BLOB_ID_HEX + 1];
     int rc = check_id(id, e);
     if (rc)
         return rc;
     repo_blob_key(id, key, sizeof(key));
-    struct put_ctx p = {.rl = rl};
+    struct put_ctx p = {.rl = rl, .cancelled = cancelled, .cancel_arg = cancel_arg};
     /* The file's size bounds the blob's closely enough for the store to size its
      * parts (zstd adds little even to incompressible data). */
     struct stat st;

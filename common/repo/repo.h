@@ -54,6 +54,13 @@ int repo_blob_exists(repo *r, const char *id, bool *exists, cairn_err *e);
 int repo_blob_put_fd(repo *r, const char *id, int fd, int level, ratelimit *rl,
                      uint64_t *stored_bytes, cairn_err *e);
 
+/* repo_blob_put_fd that stops (CAIRN_EBUSY, nothing stored) as soon as cancelled(arg)
+ * says so; it is asked before every chunk read. cancelled may be NULL. */
+typedef bool (*repo_cancel_fn)(void *arg);
+int repo_blob_put_fd_until(repo *r, const char *id, int fd, int level, ratelimit *rl,
+                           repo_cancel_fn cancelled, void *cancel_arg, uint64_t *stored_bytes,
+                           cairn_err *e);
+
 /* Streams blob id, decompressed, to sink and verifies it (see blob_dec). size (may
  * be NULL) receives the plain size. A missing blob is CAIRN_ENOENT. */
 int repo_blob_get(repo *r, const char *id, store_sink sink, void *ctx, uint64_t *size,
