@@ -458,6 +458,8 @@ struct lease_scan {
     repo *r;
     const char *self; /* our own lease key, skipped; may be NULL */
     bool any_blocks;  /* exclusive acquire: every live lease is in the way */
+    repo_lease_fn fn; /* repo_lease_list: every live lease goes to fn instead */
+    void *fn_arg;
     struct lease_info found;
     char found_key[STORE_KEY_MAX + 1];
 };
@@ -491,6 +493,11 @@ static int lease_scan_cb(void *ctx, const char *key, uint64_t size, cairn_err *e
                  li.exclusive ? "exclusive" : "shared", li.owner, key);
         store_delete(sc->r->s, key, NULL);
         return 0;
+    }
+    if (sc->fn) {
+        repo_lease_entry le = {
+            .key = key, .owner = li.owner, .exclusive = li.exclusive, .expires_ms = li.expires_ms};
+        return sc->fn(sc->fn_arg, &le);
     }
     if (!sc->any_blocks && !li.exclusive)
         return 0;
@@ -580,6 +587,27 @@ int repo_lease_renew(repo_lease *l, cairn_err *e)
                        kind_name(l->kind), l->owner, store_url(l->r->s));
     int rc = lease_write(l, e);
     return rc ? err_prefix(e, "cannot renew the lease on repository %s", store_url(l->r->s)) : 0;
+}
+
+int repo_lease_list(repo *r, repo_lease_fn fn, void *arg, cairn_err *e)
+{
+    struct lease_scan sc = {.r = r, .fn = fn, .fn_arg = arg};
+    int rc = store_list(r->s, REPO_LOCKS_PREFIX, lease_scan_cb, &sc, e);
+    if (rc < 0)
+        return err_prefix(e, "cannot list the leases of repository %s", store_url(r->s));
+    return rc;
+}
+
+int repo_lease_break(repo *r, const char *key, cairn_err *e)
+{
+    if (strncmp(key, REPO_LOCKS_PREFIX, strlen(REPO_LOCKS_PREFIX)) != 0)
+        return err_set(e, CAIRN_EINVAL, "%s is not a lease", key);
+    int rc = store_delete(r->s, key, e);
+    if (rc == CAIRN_ENOENT) {
+        err_clear(e); /* gone already: what was asked */
+        rc = 0;
+    }
+    return rc ? err_prefix(e, "cannot remove lease %s", key) : 0;
 }
 
 void repo_lease_release(repo_lease *l)

@@ -86,4 +86,21 @@ int repo_lease_renew(repo_lease *l, cairn_err *e);
 /* Deletes the lease object and frees l. */
 void repo_lease_release(repo_lease *l);
 
+/* An unexpired lease as repo_lease_list finds it. */
+typedef struct repo_lease_entry {
+    const char *key; /* the lease object, for repo_lease_break */
+    const char *owner;
+    bool exclusive;
+    int64_t expires_ms; /* wall clock */
+} repo_lease_entry;
+
+/* Calls fn for every unexpired lease (expired ones are removed on the way, invalid
+ * ones skipped); fn returns 0 to go on, nonzero to stop (that value is returned). */
+typedef int (*repo_lease_fn)(void *arg, const repo_lease_entry *l);
+int repo_lease_list(repo *r, repo_lease_fn fn, void *arg, cairn_err *e);
+
+/* Deletes another holder's lease object key (one of repo_lease_list's): for a holder
+ * known to be gone, e.g. a killed attempt of the same backup. */
+int repo_lease_break(repo *r, const char *key, cairn_err *e);
+
 #endif

@@ -93,6 +93,11 @@ long fleet_timeout_ms(const fleet *f)
     return f->cfg->timeout_s * 1000;
 }
 
+long fleet_grace_ms(const fleet *f)
+{
+    return f->cfg->grace_s * 1000;
+}
+
 static int member_connect(fleet *f, member *m, cairn_err *e)
 {
     pthread_mutex_lock(&m->lock);

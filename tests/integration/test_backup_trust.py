@@ -46,6 +46,8 @@ class BackupTrustTest(unittest.TestCase):
         self.assertEqual(tags, sorted(tags), 'default tags sort by time')
 
     def test_second_concurrent_backup_is_refused(self):
+        # Fresh data, so that the first backup has something to upload slowly.
+        self.bed.write('shop', 'orders', 4 * MiB, seed=800)
         first = start_cairn(self.bed, 'backup', '--tag', 'slow-one', '--rate-limit', '1')
         try:
             wait_for(lambda: any(snapshot_of(self.bed, n, 'slow-one') for n in self.bed.nodes),
@@ -62,6 +64,8 @@ class BackupTrustTest(unittest.TestCase):
             first.communicate(timeout=120)
 
     def test_rerun_of_a_killed_backup_holds_its_own_snapshot(self):
+        # Fresh data, so that the upload is still running when the backup is killed.
+        self.bed.write('shop', 'orders', 4 * MiB, seed=700)
         proc = start_cairn(self.bed, 'backup', '--tag', 'rerun', '--rate-limit', '1')
         wait_for(lambda: all(snapshot_of(self.bed, n, 'rerun') for n in self.bed.nodes),
                  timeout=60, what='the snapshots')

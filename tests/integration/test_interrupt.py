@@ -34,8 +34,8 @@ class InterruptTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.bed.stop()
 
-    def start(self, *args):
-        return subprocess.Popen([os.path.join(BIN, 'cairn'), '-c', self.bed.config] +
+    def start(self, *args, config=None):
+        return subprocess.Popen([os.path.join(BIN, 'cairn'), '-c', config or self.bed.config] +
                                 list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
 
@@ -63,7 +63,9 @@ class InterruptTest(unittest.TestCase):
     def test_agent_sigterm_exits_in_bounded_time(self):
         victim = self.bed.nodes[2]
         self.bed.write('shop', 'orders', 4 * MiB, seed=600)
-        proc = self.start('backup', '--tag', 'agent-term', '--rate-limit', '1')
+        # A short grace: the stopped agent's node is declared failed soon.
+        cfg = self.bed.write_config('grace.yaml', self.bed.read_config() + 'grace: 5\n')
+        proc = self.start('backup', '--tag', 'agent-term', '--rate-limit', '1', config=cfg)
         wait_for(lambda: len(snapshots(self.bed, 'agent-term')) >= 3, timeout=60,
                  what='the snapshots')
         time.sleep(1.5)
