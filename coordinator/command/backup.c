@@ -215,7 +215,8 @@ static void clear_one(fleet *f, size_t i, void *arg)
     cairn_err e;
     /* Best effort on a failing backup: a node that does not answer soon keeps its
      * snapshot, and the warning says which. */
-    if (fleet_call_ok(f, b->nodes[i].agent, &rq, CLEAR_TIMEOUT_MS, &e) != 0)
+    long ms = fleet_timeout_ms(f) < CLEAR_TIMEOUT_MS ? fleet_timeout_ms(f) : CLEAR_TIMEOUT_MS;
+    if (fleet_call_ok(f, b->nodes[i].agent, &rq, ms, &e) != 0)
         log_warn("could not clear snapshot %s (remove it with nodetool clearsnapshot -t %s): %s",
                  b->o->tag, b->o->tag, e.msg);
 }

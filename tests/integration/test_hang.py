@@ -153,6 +153,48 @@ class HangTest(unittest.TestCase):
         self.assertIn('not answering', err)
         self.assertNotIn('same cluster CA', err)
 
+    def restart_agent(self, node, text):
+        """Restarts node's agent on agent.yaml text; returns the original text."""
+        ndir = os.path.join(self.bed.dir, node['name'])
+        path = os.path.join(ndir, 'agent.yaml')
+        with open(path) as f:
+            old = f.read()
+        pid = self.bed.agent_pid(node)
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(300):
+            if not os.path.exists('/proc/%d' % pid) or \
+                    open('/proc/%d/stat' % pid).read().split()[2] == 'Z':
+                break
+            time.sleep(0.1)
+        with open(path, 'w') as f:
+            f.write(text)
+        agent = subprocess.Popen([os.path.join(BIN, 'cairn-agent'), '--config', path],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(os.path.join(ndir, 'agent.pid'), 'w') as f:
+            f.write(str(agent.pid))
+        for _ in range(300):
+            if self.bed.cairn('status').returncode == 0:
+                break
+            time.sleep(0.2)
+        return old
+
+    def test_rest_call_that_hangs_fails_within_its_limit(self):
+        node = self.bed.nodes[0]
+        with open(os.path.join(self.bed.dir, node['name'], 'agent.yaml')) as f:
+            text = f.read()
+        old = self.restart_agent(node, text.replace('scylla:\n', 'scylla:\n  flush_timeout: 2\n'))
+        self.addCleanup(self.restart_agent, node, old)
+        self.bed.fault(node, 'POST', '/storage_service/keyspace_flush', hang=120)
+        t0 = time.monotonic()
+        p = self.bed.cairn('backup', '--tag', 'rest-hang', config=self.config_with('rest.yaml'))
+        elapsed = time.monotonic() - t0
+        print('\n  backup failed %.1f s after it started' % elapsed)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertLess(elapsed, 60)  # the hang lasts 120 s: the limit ended the call
+        self.assertIn('keyspace_flush', p.stderr)
+        self.assertIn('scylla.flush_timeout', p.stderr)
+        self.assertIn(node['address'], p.stderr)
+
 
 if __name__ == '__main__':
     unittest.main()
