@@ -89,7 +89,9 @@ class HangTest(unittest.TestCase):
 
     def config_with(self, name, extra_agent=None, timeout=TIMEOUT_S):
         # A short grace, so that a stopped agent fails the backup soon.
-        text = self.bed.read_config() + "timeout: %d\ngrace: 6\n" % timeout
+        text = ''.join(line for line in self.bed.read_config().splitlines(True)
+                       if not line.startswith('grace:'))
+        text += 'timeout: %d\ngrace: 6\n' % timeout
         if extra_agent:
             text = text.replace('agents:\n', 'agents:\n  - "%s"\n' % extra_agent)
         return self.bed.write_config(name, text)

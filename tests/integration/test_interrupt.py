@@ -64,7 +64,9 @@ class InterruptTest(unittest.TestCase):
         victim = self.bed.nodes[2]
         self.bed.write('shop', 'orders', 4 * MiB, seed=600)
         # A short grace: the stopped agent's node is declared failed soon.
-        cfg = self.bed.write_config('grace.yaml', self.bed.read_config() + 'grace: 5\n')
+        text = ''.join(line for line in self.bed.read_config().splitlines(True)
+                       if not line.startswith('grace:'))
+        cfg = self.bed.write_config('grace.yaml', text + 'grace: 5\n')
         proc = self.start('backup', '--tag', 'agent-term', '--rate-limit', '1', config=cfg)
         wait_for(lambda: len(snapshots(self.bed, 'agent-term')) >= 3, timeout=60,
                  what='the snapshots')
