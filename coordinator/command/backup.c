@@ -112,17 +112,8 @@ static int parse_args(backup_opts *o, int argc, char **argv)
         fprintf(stderr, "cairn backup: unexpected argument '%s'\n", argv[optind]);
         return CMD_USAGE;
     }
-    if (!o->tag[0]) {
-        /* Milliseconds, fixed width: two backups a second apart never share a tag,
-         * and the tags still sort by time. */
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        struct tm tm;
-        gmtime_r(&now.tv_sec, &tm);
-        char sec[32];
-        strftime(sec, sizeof(sec), "%Y%m%d%H%M%S", &tm);
-        snprintf(o->tag, sizeof(o->tag), "cairn_%s.%03ldZ", sec, now.tv_nsec / 1000000);
-    }
+    if (!o->tag[0])
+        backup_default_tag(human_now_ms(), o->tag, sizeof(o->tag));
     return 0;
 }
 

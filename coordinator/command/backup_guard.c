@@ -17,6 +17,16 @@
 #define STALE_CALL_MS  10000
 #define STALE_CLEAR_MS 10000
 
+void backup_default_tag(uint64_t now_ms, char *buf, size_t cap)
+{
+    time_t t = (time_t)(now_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char sec[32];
+    strftime(sec, sizeof(sec), "%Y%m%d%H%M%S", &tm);
+    snprintf(buf, cap, "cairn_%s.%03uZ", sec, (unsigned)(now_ms % 1000));
+}
+
 void backup_owner_format(const backup_owner *o, char *buf, size_t cap)
 {
     snprintf(buf, cap, OWNER_PREFIX "cluster=%s tag=%s host=%s pid=%ld start_ms=%" PRIu64,

@@ -19,6 +19,11 @@
 #include "fleet/fleet.h"
 #include "repo/repo.h"
 
+/* The tag of a backup started at now_ms (wall clock) without --tag:
+ * cairn_YYYYMMDDhhmmss.mmmZ. Milliseconds and a fixed width: two backups started in
+ * the same second get different tags, and the tags sort by time. */
+void backup_default_tag(uint64_t now_ms, char *buf, size_t cap);
+
 /* The fields of a backup lease's owner text. */
 typedef struct backup_owner {
     char cluster[160];
