@@ -362,15 +362,6 @@ int jobs_cancel(jobs *js, const char *id, cairn_err *e)
     return 0;
 }
 
-void jobs_cancel_all(jobs *js)
-{
-    pthread_mutex_lock(&js->lock);
-    for (job *j = js->head; j; j = j->next)
-        if (j->state == CAIRN__RPC__JOB_INFO__STATE__RUNNING)
-            job_cancel(j, JOB_CANCEL_SHUTDOWN);
-    pthread_mutex_unlock(&js->lock);
-}
-
 void jobs_free(jobs *js)
 {
     if (!js)

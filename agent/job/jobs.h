@@ -42,9 +42,6 @@ int jobs_start(jobs *js, const char *id, const char *digest, job_fn fn, void *ar
  * "cancelled" error. A finished job is left as it is; CAIRN_ENOENT if unknown. */
 int jobs_cancel(jobs *js, const char *id, cairn_err *e);
 
-/* Asks every running job to stop (the agent is stopping); does not wait. */
-void jobs_cancel_all(jobs *js);
-
 /* Fills info (strings malloc'd; release with jobs_info_clear). CAIRN_ENOENT if unknown. */
 int jobs_info(jobs *js, const char *id, Cairn__Rpc__JobInfo *info, cairn_err *e);
 void jobs_info_clear(Cairn__Rpc__JobInfo *info);
