@@ -6,16 +6,18 @@
 #include "job/start.h"
 #include "net/wire.h"
 
-/* The REST API answers locally; anything slower than this is a stuck node. */
-#define SCYLLA_TIMEOUT_MS 120000
-
 int agent_new(agent **out, const agent_config *cfg, cairn_err *e)
 {
     agent *a = calloc(1, sizeof(*a));
     if (!a)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
     a->cfg = cfg;
-    int rc = scylla_open(&a->rest, cfg->scylla_api, SCYLLA_TIMEOUT_MS, e);
+    /* The REST API answers locally; anything slower than this is a stuck node. */
+    long timeout_ms = cfg->scylla_timeout_s > 0 ? cfg->scylla_timeout_s * 1000 : 120000;
+    int rc = scylla_open(&a->rest, cfg->scylla_api, timeout_ms, e);
+    if (!rc) /* a limit left unset (0) keeps the client's default */
+        scylla_set_limits(a->rest, cfg->scylla_flush_timeout_s * 1000,
+                          cfg->scylla_snapshot_timeout_s * 1000, cfg->scylla_load_timeout_s * 1000);
     if (!rc)
         rc = hashcache_open(&a->hashes, cfg->state_dir, e);
     if (!rc)
@@ -65,6 +67,8 @@ static const char *op_name(Cairn__Rpc__Request__OpCase op)
         return "apply-schema";
     case CAIRN__RPC__REQUEST__OP_FORGET_RESTORE:
         return "forget-restore";
+    case CAIRN__RPC__REQUEST__OP_CANCEL:
+        return "cancel";
     default:
         return "unknown";
     }
@@ -94,6 +98,8 @@ static int dispatch(agent *a, const Cairn__Rpc__Request *rq, Cairn__Rpc__Respons
         return agent_apply_schema(a, rq->apply_schema, resp, e);
     case CAIRN__RPC__REQUEST__OP_FORGET_RESTORE:
         return agent_forget_restore(a, rq->forget_restore, e);
+    case CAIRN__RPC__REQUEST__OP_CANCEL:
+        return job_cancel_reply(a->jobs, rq->cancel->job_id, resp, e);
     default:
         return err_set(e, CAIRN_EPROTO,
                        "unknown request: the coordinator is newer than this agent; upgrade it");

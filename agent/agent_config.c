@@ -24,6 +24,14 @@ static const config_field scylla_fields[] = {
     F("cql", CONFIG_STRING, scylla_cql),
     F("username", CONFIG_STRING, scylla_username),
     F("password", CONFIG_STRING, scylla_password),
+    /* Time limits of REST calls, in seconds (docs/configuration.md). */
+    {"timeout", CONFIG_INT, offsetof(agent_config, scylla_timeout_s), NULL, false, 1, 86400},
+    {"flush_timeout", CONFIG_INT, offsetof(agent_config, scylla_flush_timeout_s), NULL, false, 1,
+     604800},
+    {"snapshot_timeout", CONFIG_INT, offsetof(agent_config, scylla_snapshot_timeout_s), NULL, false,
+     1, 604800},
+    {"load_timeout", CONFIG_INT, offsetof(agent_config, scylla_load_timeout_s), NULL, false, 1,
+     604800},
     {NULL, 0, 0, NULL, false, 0, 0},
 };
 
@@ -86,6 +94,8 @@ int agent_config_load(const char *path, agent_config *c, cairn_err *e)
         goto fail;
     if (!c->workers)
         c->workers = 4;
+    if (!c->scylla_timeout_s)
+        c->scylla_timeout_s = 120; /* the REST API answers locally: slower is a stuck node */
     if (!c->upload_parallel)
         c->upload_parallel = 4;
     bool tls_url = strncmp(c->listen, "tls+tcp://", 10) == 0;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -19,6 +20,21 @@ static void usage(FILE *f)
     fprintf(f, "usage: cairn-agent [--config FILE] [--check-config] [--version]\n"
                "  --config FILE    agent configuration (default /etc/cairn/agent.yaml)\n"
                "  --check-config   load and check the configuration, then exit\n");
+}
+
+/* How long a stopping agent waits for its jobs: they stop within a chunk of a file,
+ * but one stuck in a ScyllaDB or store call is only bounded by that call's limit. */
+#define STOP_LIMIT_S 20
+
+static void *stop_watchdog(void *arg)
+{
+    (void)arg;
+    sleep(STOP_LIMIT_S);
+    log_error("jobs did not stop within %d s of the signal: exiting now; a job's "
+              "temporary objects (names starting with '.') may be left in the repository",
+              STOP_LIMIT_S);
+    _exit(1);
+    return NULL;
 }
 
 static int run(const agent_config *cfg, cairn_err *e)
@@ -50,9 +66,12 @@ static int run(const agent_config *cfg, cairn_err *e)
     sigaddset(&set, SIGINT);
     int sig = 0;
     sigwait(&set, &sig);
-    log_info("signal %d: stopping", sig);
+    log_info("signal %d: stopping; running jobs are cancelled", sig);
+    pthread_t watchdog;
+    if (pthread_create(&watchdog, NULL, stop_watchdog, NULL) == 0)
+        pthread_detach(watchdog);
     transport_server_stop(srv);
-    agent_free(a);
+    agent_free(a); /* cancels every job, removes what it had half-written, joins it */
     return 0;
 }
 

@@ -37,6 +37,7 @@ static const config_field coord_fields[] = {
     {"agents", CONFIG_LIST, offsetof(coord_config, agents), NULL, true, 0, 0},
     {"parallel", CONFIG_INT, offsetof(coord_config, parallel), NULL, false, 1, 1024},
     {"timeout", CONFIG_INT, offsetof(coord_config, timeout_s), NULL, false, 1, 86400},
+    {"grace", CONFIG_INT, offsetof(coord_config, grace_s), NULL, false, 1, 86400},
     {"compression_level", CONFIG_INT, offsetof(coord_config, compression_level), NULL, false, -7,
      19},
     {"s3", CONFIG_MAP, 0, s3_fields, false, 0, 0},
@@ -83,6 +84,8 @@ int coord_config_load(const char *path, coord_config *c, cairn_err *e)
         c->parallel = 64;
     if (!c->timeout_s)
         c->timeout_s = 60;
+    if (!c->grace_s)
+        c->grace_s = 180;
     store_s3_options s3;
     if ((rc = store_s3_config_options(&c->s3, path, &s3, e)) != 0)
         goto fail;

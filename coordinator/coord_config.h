@@ -20,7 +20,8 @@ typedef struct coord_config {
     bool insecure;
     config_list agents; /* host:port of every agent */
     long parallel;      /* agents contacted at once */
-    long timeout_s;     /* per request */
+    long timeout_s;     /* per request, and for connecting with the TLS handshake */
+    long grace_s;       /* how long a node whose job polls fail is retried */
     long compression_level;
     store_s3_config s3;   /* this machine's credentials for s3:// repositories */
     store_options *store; /* made of s3 by main, not by the loader */

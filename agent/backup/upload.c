@@ -213,6 +213,11 @@ static void check_digest(upload_table *t, int dfd, const char *dirpath, const up
              digest);
 }
 
+static bool upload_cancelled(void *j)
+{
+    return job_cancelled(j);
+}
+
 /* Uploads the blob unless the repository has it already. */
 static int blob_store(upload_table *t, const char *id, int fd, uint64_t size, cairn_err *e)
 {
@@ -221,7 +226,8 @@ static int blob_store(upload_table *t, const char *id, int fd, uint64_t size, ca
     if (rc || exists)
         return rc;
     uint64_t stored = 0;
-    rc = repo_blob_put_fd(t->repo, id, fd, t->arg->rq->compression_level, t->rl, &stored, e);
+    rc = repo_blob_put_fd_until(t->repo, id, fd, t->arg->rq->compression_level, t->rl,
+                                upload_cancelled, t->j, &stored, e);
     if (rc)
         return rc;
     job_add(t->j, JOB_BYTES_UPLOADED, size);
@@ -282,7 +288,7 @@ static int upload_item(void *p, size_t i, cairn_err *e)
 {
     upload_table *t = p;
     if (job_cancelled(t->j))
-        return err_set(e, CAIRN_EBUSY, "agent shutting down");
+        return err_set(e, CAIRN_EBUSY, "cancelled");
     return upload_one(t, i, e);
 }
 

@@ -6,9 +6,13 @@
  * request thread that started it returns at once with the job's state.
  *
  * Ids: the caller names the job ("upload:<tag>"); the list holds at most one job per
- * id. Asking for a running or finished id re-attaches (the new arg is freed unused),
- * so a coordinator that restarts or repeats itself never runs the same work twice.
- * Only a failed job is replaced, and only then is its thread joined.
+ * id. Asking for a running or finished id with the same request (its digest, when the
+ * caller gives one) re-attaches (the new arg is freed unused), so a coordinator that
+ * repeats itself never runs the same work twice. Another request for a running id is
+ * refused: re-attaching would report the other request's work as this one's (a
+ * re-run backup holding the killed attempt's files). Another request for a finished
+ * id, and any request for a failed one, replaces the old job, whose thread is then
+ * joined.
  *
  * State: RUNNING -> DONE or FAILED, once, in job_main under the lock; nothing else
  * writes it. Progress counters are atomics the job adds to without the lock; the
@@ -18,8 +22,11 @@
  * coordinator that lost track can still read the outcome; running jobs are never
  * trimmed, so the list may briefly hold more.
  *
- * Cancellation: jobs_free sets every job's cancel flag; a job checks job_cancelled
- * between steps (files, tables) and fails with CAIRN_EBUSY, and jobs_free joins it.
+ * Cancellation: jobs_cancel (a CancelRequest) and jobs_free (the agent stopping) set
+ * the job's cancel flag; a job checks job_cancelled between steps (files, tables) and
+ * inside a file's upload, and returns early. Such a job ends FAILED, never DONE, with
+ * an error that says it was cancelled and by whom (CAIRN_EBUSY), so asking again
+ * starts it afresh; jobs_free joins it.
  */
 #include "job/jobs.h"
 
@@ -47,6 +54,8 @@ struct job {
     pthread_t thread;
     _Atomic uint64_t counters[JOB_NCOUNTERS];
     atomic_bool cancel;
+    atomic_int cancel_why;       /* JOB_CANCEL_* once cancel is set */
+    char digest[JOB_DIGEST_MAX]; /* of the request that started it; "" if none given */
     /* Guarded by owner->lock. */
     Cairn__Rpc__JobInfo__State state;
     cairn_err error;
@@ -108,6 +117,12 @@ static void *job_main(void *arg)
     int rc = j->fn(j, j->arg, &e);
     pthread_mutex_lock(&j->owner->lock);
     CAIRN_ASSERT(j->state == CAIRN__RPC__JOB_INFO__STATE__RUNNING);
+    if (rc && job_cancelled(j)) {
+        /* Whatever step noticed it, the cause is the cancellation. */
+        err_set(&e, CAIRN_EBUSY, "job %s was cancelled (%s)", j->id,
+                atomic_load(&j->cancel_why) == JOB_CANCEL_SHUTDOWN ? "the agent is stopping"
+                                                                   : "by the coordinator");
+    }
     if (rc) {
         if (!e.code)
             err_set(&e, rc, "%s", err_name(rc));
@@ -138,24 +153,41 @@ static void jobs_trim(jobs *js)
     }
 }
 
-int jobs_start(jobs *js, const char *id, job_fn fn, void *arg, void (*arg_free)(void *),
-               bool *attached, cairn_err *e)
+/* Whether a job started by a request of digest d is the one asked for by digest want. */
+static bool same_request(const job *j, const char *want)
+{
+    return !want || !*want || !j->digest[0] || strcmp(j->digest, want) == 0;
+}
+
+int jobs_start(jobs *js, const char *id, const char *digest, job_fn fn, void *arg,
+               void (*arg_free)(void *), bool *attached, cairn_err *e)
 {
     *attached = false;
+    CAIRN_ASSERT(!digest || strlen(digest) < JOB_DIGEST_MAX);
     pthread_mutex_lock(&js->lock);
     for (job **pp = &js->head; *pp; pp = &(*pp)->next) {
         job *old = *pp;
         if (strcmp(old->id, id) != 0)
             continue;
-        if (old->state != CAIRN__RPC__JOB_INFO__STATE__FAILED) {
+        bool same = same_request(old, digest);
+        if (old->state == CAIRN__RPC__JOB_INFO__STATE__RUNNING && !same) {
+            pthread_mutex_unlock(&js->lock);
+            if (arg_free)
+                arg_free(arg);
+            return err_set(e, CAIRN_EBUSY,
+                           "job %s is running for another request: cancel it or wait for it "
+                           "to end",
+                           id);
+        }
+        if (old->state != CAIRN__RPC__JOB_INFO__STATE__FAILED && same) {
             pthread_mutex_unlock(&js->lock);
             *attached = true;
             if (arg_free)
                 arg_free(arg);
             return 0;
         }
-        CAIRN_ASSERT(old->state == CAIRN__RPC__JOB_INFO__STATE__FAILED);
-        *pp = old->next; /* a failed attempt is replaced by the new one */
+        /* A failed attempt, or a finished job of another request, gives way. */
+        *pp = old->next;
         job_destroy(old);
         break;
     }
@@ -171,6 +203,8 @@ int jobs_start(jobs *js, const char *id, job_fn fn, void *arg, void (*arg_free)(
     j->fn = fn;
     j->arg = arg;
     j->arg_free = arg_free;
+    if (digest)
+        snprintf(j->digest, sizeof(j->digest), "%s", digest);
     j->state = CAIRN__RPC__JOB_INFO__STATE__RUNNING;
     if (pthread_create(&j->thread, NULL, job_main, j) != 0) {
         j->joined = true;
@@ -305,13 +339,36 @@ int jobs_forget(jobs *js, const char *id, cairn_err *e)
     return 0;
 }
 
+/* Sets j's cancel flag, keeping the first reason. */
+static void job_cancel(job *j, int why)
+{
+    int none = JOB_CANCEL_NONE;
+    atomic_compare_exchange_strong(&j->cancel_why, &none, why);
+    atomic_store(&j->cancel, true);
+}
+
+int jobs_cancel(jobs *js, const char *id, cairn_err *e)
+{
+    pthread_mutex_lock(&js->lock);
+    job *j = js->head;
+    while (j && strcmp(j->id, id) != 0)
+        j = j->next;
+    if (j && j->state == CAIRN__RPC__JOB_INFO__STATE__RUNNING)
+        job_cancel(j, JOB_CANCEL_COORDINATOR);
+    pthread_mutex_unlock(&js->lock);
+    if (!j)
+        return err_set(e, CAIRN_ENOENT, "no job %s on this agent", id);
+    log_info("job %s: cancel requested", id);
+    return 0;
+}
+
 void jobs_free(jobs *js)
 {
     if (!js)
         return;
     pthread_mutex_lock(&js->lock);
     for (job *j = js->head; j; j = j->next)
-        atomic_store(&j->cancel, true);
+        job_cancel(j, JOB_CANCEL_SHUTDOWN);
     job *head = js->head;
     js->head = NULL;
     pthread_mutex_unlock(&js->lock);

@@ -2,9 +2,10 @@
  * jobs - long agent operations (upload) running in their own threads.
  *
  * A job is named by its caller (e.g. "upload:<tag>"), so asking twice for the same
- * work re-attaches to the running or finished job instead of doing it again; only a
- * failed job is started afresh. Finished jobs are kept (the newest JOBS_KEEP) so a
- * coordinator that lost track can still read the outcome.
+ * work (the same request digest) re-attaches to the running or finished job instead
+ * of doing it again; a failed job is started afresh, and another request for the id
+ * is refused while the job runs and replaces it once it has finished. Finished jobs are kept (the
+ * newest JOBS_KEEP) so a coordinator that lost track can still read the outcome.
  */
 #ifndef CAIRN_JOBS_H
 #define CAIRN_JOBS_H
@@ -16,6 +17,11 @@
 #include "base/err.h"
 
 #define JOBS_KEEP 64
+/* A request digest: hex SHA-256 and its terminator. */
+#define JOB_DIGEST_MAX 65
+
+/* Why a job was cancelled, for its error. */
+enum { JOB_CANCEL_NONE, JOB_CANCEL_COORDINATOR, JOB_CANCEL_SHUTDOWN };
 
 typedef struct jobs jobs;
 typedef struct job job;
@@ -25,10 +31,16 @@ typedef int (*job_fn)(job *j, void *arg, cairn_err *e);
 
 int jobs_new(jobs **out, cairn_err *e);
 
-/* Starts fn(arg) as job id unless a job of that id is running or done, in which case
- * *attached is set and arg is freed with arg_free. */
-int jobs_start(jobs *js, const char *id, job_fn fn, void *arg, void (*arg_free)(void *),
-               bool *attached, cairn_err *e);
+/* Starts fn(arg) as job id unless a job of that id started by the same request
+ * (digest; NULL matches any) is running or done, in which case *attached is set. A
+ * job of that id running for another request: CAIRN_EBUSY. arg is freed with arg_free
+ * whenever the job does not take it. */
+int jobs_start(jobs *js, const char *id, const char *digest, job_fn fn, void *arg,
+               void (*arg_free)(void *), bool *attached, cairn_err *e);
+
+/* Asks running job id to stop at its next check; it then ends FAILED with a
+ * "cancelled" error. A finished job is left as it is; CAIRN_ENOENT if unknown. */
+int jobs_cancel(jobs *js, const char *id, cairn_err *e);
 
 /* Fills info (strings malloc'd; release with jobs_info_clear). CAIRN_ENOENT if unknown. */
 int jobs_info(jobs *js, const char *id, Cairn__Rpc__JobInfo *info, cairn_err *e);

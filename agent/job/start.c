@@ -3,15 +3,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* A deep copy through the encoding: the copy owns every byte, unpack-compatible. */
-static ProtobufCMessage *copy_message(const ProtobufCMessage *m)
+#include <openssl/evp.h>
+
+#include "base/hex.h"
+
+/* A deep copy through the encoding: the copy owns every byte, unpack-compatible.
+ * digest receives the hex SHA-256 of the encoding, which names the request: the same
+ * fields give the same bytes, so an identical request re-attaches and another does
+ * not. */
+static ProtobufCMessage *copy_message(const ProtobufCMessage *m, char digest[JOB_DIGEST_MAX])
 {
     size_t len = protobuf_c_message_get_packed_size(m);
     uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
-        return NULL;
-    protobuf_c_message_pack(m, buf);
-    ProtobufCMessage *copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    ProtobufCMessage *copy = NULL;
+    if (buf && md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
+        protobuf_c_message_pack(m, buf);
+        EVP_DigestUpdate(md, buf, len);
+        hex_sha256_final(md, digest);
+        copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
+    }
+    EVP_MD_CTX_free(md);
     free(buf);
     return copy;
 }
@@ -45,14 +57,21 @@ int job_start_request(jobs *js, const char *kind, const char *tag, const Protobu
     }
     r->ctx = ctx;
     r->extra = extra;
-    if (!(r->rq = copy_message(rq))) {
+    char digest[JOB_DIGEST_MAX];
+    if (!(r->rq = copy_message(rq, digest))) {
         job_request_free(r);
         return err_set(e, CAIRN_ENOMEM, "out of memory");
     }
     char id[256];
     job_request_id(kind, tag, id, sizeof(id));
     bool attached;
-    int rc = jobs_start(js, id, fn, r, job_request_free, &attached, e);
+    int rc = jobs_start(js, id, digest, fn, r, job_request_free, &attached, e);
+    return rc ? rc : job_reply(js, id, resp, e);
+}
+
+int job_cancel_reply(jobs *js, const char *id, Cairn__Rpc__Response *resp, cairn_err *e)
+{
+    int rc = jobs_cancel(js, id, e);
     return rc ? rc : job_reply(js, id, resp, e);
 }
 

@@ -3,7 +3,9 @@
  *
  * Every long request (upload, restore) is started the same way: the job gets its own
  * copy of the request (the request dies with its message, the job does not), its id
- * is "<kind>:<tag>" so asking again re-attaches, and the answer is the job's state.
+ * is "<kind>:<tag>" so asking again with the same request re-attaches (another
+ * request for a running job is refused, docs/architecture.md), and the answer is the
+ * job's state.
  */
 #ifndef CAIRN_JOB_START_H
 #define CAIRN_JOB_START_H
@@ -34,5 +36,9 @@ void job_request_id(const char *kind, const char *tag, char *id, size_t cap);
 /* Answers with job id's state (CAIRN_ENOENT if unknown); free with jobs_info_clear and
  * free(resp->job). */
 int job_reply(jobs *js, const char *id, Cairn__Rpc__Response *resp, cairn_err *e);
+
+/* A CancelRequest: asks job id to stop and answers with its state (still RUNNING
+ * until the job notices). CAIRN_ENOENT if the agent has no such job. */
+int job_cancel_reply(jobs *js, const char *id, Cairn__Rpc__Response *resp, cairn_err *e);
 
 #endif

@@ -23,7 +23,7 @@ static int get_string(scylla *s, const char *path, char **out, cairn_err *e)
 {
     *out = NULL;
     json_object *o;
-    int rc = scylla_call(s, "GET", path, false, &o, e);
+    int rc = scylla_call(s, "GET", path, SCYLLA_CALL_QUICK, &o, e);
     if (rc < 0)
         return rc;
     if (!o || !json_object_is_type(o, json_type_string))
@@ -73,7 +73,7 @@ static int get_strv(scylla *s, const char *path, char ***items, size_t *n, cairn
     *items = NULL;
     *n = 0;
     json_object *o;
-    int rc = scylla_call(s, "GET", path, false, &o, e);
+    int rc = scylla_call(s, "GET", path, SCYLLA_CALL_QUICK, &o, e);
     if (rc < 0)
         return rc;
     rc = strv_from_json(path, o, items, n, e);
@@ -86,7 +86,7 @@ int scylla_host_id(scylla *s, char **out, cairn_err *e)
     static const char path[] = "/storage_service/hostid/local";
     *out = NULL;
     scylla_reply r;
-    int rc = scylla_perform(s, "GET", path, false, &r, e);
+    int rc = scylla_perform(s, "GET", path, SCYLLA_CALL_QUICK, &r, e);
     if (rc < 0)
         return rc;
     if (r.status == 404) {
@@ -195,7 +195,7 @@ int scylla_ring(scylla *s, scylla_endpoint **eps, size_t *n, cairn_err *e)
     json_object *map = NULL;
     char **live = NULL, **down = NULL;
     size_t nlive = 0, ndown = 0;
-    int rc = scylla_call(s, "GET", "/storage_service/host_id", false, &map, e);
+    int rc = scylla_call(s, "GET", "/storage_service/host_id", SCYLLA_CALL_QUICK, &map, e);
     if (rc == 0)
         rc = get_strv(s, "/gossiper/endpoint/live/", &live, &nlive, e);
     if (rc == 0)
@@ -277,11 +277,12 @@ static char *join_escaped(const char *const *names, size_t n)
 }
 
 /* The calls that make ScyllaDB work; a NULL path means building it ran out of memory. */
-static int post_or_delete(scylla *s, const char *method, const char *path, cairn_err *e)
+static int post_or_delete(scylla *s, const char *method, const char *path, scylla_call_kind kind,
+                          cairn_err *e)
 {
     if (!path)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
-    return scylla_call(s, method, path, true, NULL, e);
+    return scylla_call(s, method, path, kind, NULL, e);
 }
 
 static int check_tables(const char *const *tables, size_t ntables, cairn_err *e)
@@ -307,7 +308,7 @@ int scylla_flush(scylla *s, const char *keyspace, const char *const *tables, siz
         asprintf(&path, "/storage_service/keyspace_flush/%s%s%s", ks, ntables ? "?cf=" : "", cf) <
             0)
         path = NULL;
-    rc = post_or_delete(s, "POST", path, e);
+    rc = post_or_delete(s, "POST", path, SCYLLA_CALL_FLUSH, e);
     free(ks);
     free(cf);
     free(path);
@@ -344,7 +345,7 @@ int scylla_snapshot(scylla *s, const char *tag, const char *keyspace, const char
         return rc;
     char *cf = join_escaped(tables, ntables);
     char *path = snapshot_path(tag, keyspace, cf, skip_flush ? "&sf=true" : "");
-    rc = post_or_delete(s, "POST", path, e);
+    rc = post_or_delete(s, "POST", path, SCYLLA_CALL_SNAPSHOT, e);
     free(cf);
     free(path);
     return rc;
@@ -364,7 +365,7 @@ int scylla_snapshot_delete(scylla *s, const char *tag, const char *keyspace_or_n
         return rc;
     char *cf = table_or_null ? scylla_escape(table_or_null) : strdup("");
     char *path = snapshot_path(tag, keyspace_or_null, cf, "");
-    rc = post_or_delete(s, "DELETE", path, e);
+    rc = post_or_delete(s, "DELETE", path, SCYLLA_CALL_SNAPSHOT, e);
     free(cf);
     free(path);
     return rc;
@@ -390,7 +391,7 @@ int scylla_load_sstables(scylla *s, const char *keyspace, const char *table, boo
         return err_set(e, CAIRN_ENOMEM, "out of memory");
 
     scylla_reply r;
-    rc = scylla_perform(s, "POST", path, true, &r, e);
+    rc = scylla_perform(s, "POST", path, SCYLLA_CALL_LOAD, &r, e);
     if (rc == 0 && r.status >= 400 && r.body.len > 0 &&
         strstr((const char *)r.body.data, "Already loading SSTables")) {
         buf_free(&r.body);

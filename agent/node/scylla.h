@@ -5,9 +5,12 @@
  * safe to share between threads: each call borrows a curl handle from a small pool,
  * so calls run in parallel and each pooled handle keeps its keep-alive connection.
  *
- * Ordinary calls are bounded by the timeout given to scylla_open(). Flush, snapshot
- * and load_sstables block in ScyllaDB until the work is done, which can take hours on
- * a large node, so they use the separate "slow" timeout (none by default).
+ * Every call has a total time limit. Ordinary calls are bounded by the timeout given
+ * to scylla_open(). Flush, snapshot (taking and clearing) and load_sstables block in
+ * ScyllaDB until the work is done, which can take long on a large node, so each has
+ * its own limit (agent.yaml scylla.flush_timeout, snapshot_timeout, load_timeout;
+ * SCYLLA_DEFAULT_*_MS until set). A call past its limit fails with CAIRN_ETIMEDOUT
+ * and a message that names the call and the setting.
  */
 #ifndef CAIRN_SCYLLA_H
 #define CAIRN_SCYLLA_H
@@ -27,7 +30,24 @@ typedef struct scylla scylla;
 int scylla_open(scylla **out, const char *api_url, long timeout_ms, cairn_err *e);
 void scylla_close(scylla *s);
 
-/* Timeout for the calls that wait for ScyllaDB to finish work; 0 means no limit. */
+/* The kinds of call, each under its own time limit. */
+typedef enum {
+    SCYLLA_CALL_QUICK,    /* under scylla_open's timeout */
+    SCYLLA_CALL_FLUSH,    /* keyspace_flush */
+    SCYLLA_CALL_SNAPSHOT, /* taking or clearing a snapshot */
+    SCYLLA_CALL_LOAD,     /* load_sstables (refresh, load and stream) */
+    SCYLLA_CALL_KINDS
+} scylla_call_kind;
+
+#define SCYLLA_DEFAULT_FLUSH_MS    (3600L * 1000)
+#define SCYLLA_DEFAULT_SNAPSHOT_MS (3600L * 1000)
+#define SCYLLA_DEFAULT_LOAD_MS     (86400L * 1000)
+
+/* Sets the limits of the calls that wait for ScyllaDB to finish work; a value <= 0
+ * keeps that kind's current limit. */
+void scylla_set_limits(scylla *s, long flush_ms, long snapshot_ms, long load_ms);
+
+/* The same limit for flush, snapshot and load calls; 0 means no limit. */
 void scylla_set_slow_timeout(scylla *s, long timeout_ms);
 
 /*

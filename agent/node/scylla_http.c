@@ -15,10 +15,16 @@
 struct scylla {
     char *base;
     long timeout_ms;
-    pthread_mutex_t lock; /* guards slow_timeout_ms */
-    long slow_timeout_ms;
+    pthread_mutex_t lock;             /* guards limit_ms */
+    long limit_ms[SCYLLA_CALL_KINDS]; /* 0: none */
     http_pool *pool;
 };
+
+/* What each kind of call is, and the agent.yaml setting of its limit. */
+static const char *const kind_what[SCYLLA_CALL_KINDS] = {"call", "flush", "snapshot",
+                                                         "load_sstables"};
+static const char *const kind_setting[SCYLLA_CALL_KINDS] = {
+    "scylla.timeout", "scylla.flush_timeout", "scylla.snapshot_timeout", "scylla.load_timeout"};
 
 int scylla_open(scylla **out, const char *api_url, long timeout_ms, cairn_err *e)
 {
@@ -46,6 +52,10 @@ int scylla_open(scylla **out, const char *api_url, long timeout_ms, cairn_err *e
     while (n > 0 && s->base[n - 1] == '/')
         s->base[--n] = '\0';
     s->timeout_ms = timeout_ms;
+    s->limit_ms[SCYLLA_CALL_QUICK] = timeout_ms;
+    s->limit_ms[SCYLLA_CALL_FLUSH] = SCYLLA_DEFAULT_FLUSH_MS;
+    s->limit_ms[SCYLLA_CALL_SNAPSHOT] = SCYLLA_DEFAULT_SNAPSHOT_MS;
+    s->limit_ms[SCYLLA_CALL_LOAD] = SCYLLA_DEFAULT_LOAD_MS;
     pthread_mutex_init(&s->lock, NULL);
     *out = s;
     return 0;
@@ -61,10 +71,21 @@ void scylla_close(scylla *s)
     free(s);
 }
 
+void scylla_set_limits(scylla *s, long flush_ms, long snapshot_ms, long load_ms)
+{
+    const long v[SCYLLA_CALL_KINDS] = {0, flush_ms, snapshot_ms, load_ms};
+    pthread_mutex_lock(&s->lock);
+    for (int k = SCYLLA_CALL_FLUSH; k < SCYLLA_CALL_KINDS; k++)
+        if (v[k] > 0)
+            s->limit_ms[k] = v[k];
+    pthread_mutex_unlock(&s->lock);
+}
+
 void scylla_set_slow_timeout(scylla *s, long timeout_ms)
 {
     pthread_mutex_lock(&s->lock);
-    s->slow_timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
+    for (int k = SCYLLA_CALL_FLUSH; k < SCYLLA_CALL_KINDS; k++)
+        s->limit_ms[k] = timeout_ms > 0 ? timeout_ms : 0;
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -89,14 +110,21 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 }
 
 static int transport_error(scylla *s, CURLcode rc, const char *method, const char *path,
-                           long timeout_ms, const scylla_reply *r, const char *detail, cairn_err *e)
+                           scylla_call_kind kind, long timeout_ms, const scylla_reply *r,
+                           const char *detail, cairn_err *e)
 {
     switch (rc) {
     case CURLE_OPERATION_TIMEDOUT:
+        if (kind != SCYLLA_CALL_QUICK)
+            return err_set(e, CAIRN_ETIMEDOUT,
+                           "ScyllaDB's REST API at %s did not answer %s %s within %ld ms: the "
+                           "%s took longer than its limit (%s in agent.yaml; raise it for a "
+                           "large node, or see why ScyllaDB is stuck)",
+                           s->base, method, path, timeout_ms, kind_what[kind], kind_setting[kind]);
         return err_set(e, CAIRN_ETIMEDOUT,
                        "ScyllaDB's REST API at %s did not answer %s %s within %ld ms "
-                       "(is scylla-server running and api_address set?)",
-                       s->base, method, path, timeout_ms);
+                       "(%s in agent.yaml; is scylla-server running and api_address set?)",
+                       s->base, method, path, timeout_ms, kind_setting[kind]);
     case CURLE_OUT_OF_MEMORY:
         return err_set(e, CAIRN_ENOMEM, "out of memory calling ScyllaDB's REST API");
     case CURLE_FILESIZE_EXCEEDED:
@@ -123,8 +151,8 @@ static int transport_error(scylla *s, CURLcode rc, const char *method, const cha
 }
 
 /* Sends one request; returns 0 with r filled whenever an HTTP answer came back. */
-int scylla_perform(scylla *s, const char *method, const char *path, bool slow, scylla_reply *r,
-                   cairn_err *e)
+int scylla_perform(scylla *s, const char *method, const char *path, scylla_call_kind kind,
+                   scylla_reply *r, cairn_err *e)
 {
     *r = (scylla_reply){.body = {.limit = SCYLLA_MAX_BODY}};
     if (!path || path[0] != '/')
@@ -134,7 +162,9 @@ int scylla_perform(scylla *s, const char *method, const char *path, bool slow, s
         return err_set(e, CAIRN_EINVAL, "unsupported HTTP method '%s'", method);
 
     pthread_mutex_lock(&s->lock);
-    long total_ms = slow ? s->slow_timeout_ms : s->timeout_ms;
+    if ((unsigned)kind >= SCYLLA_CALL_KINDS)
+        kind = SCYLLA_CALL_QUICK;
+    long total_ms = s->limit_ms[kind];
     pthread_mutex_unlock(&s->lock);
 
     char *url = NULL;
@@ -179,7 +209,7 @@ int scylla_perform(scylla *s, const char *method, const char *path, bool slow, s
             snprintf(detail, sizeof(detail), "%s", curl_easy_strerror(rc));
         /* Without a total limit only the connect timeout can have expired. */
         long limit_ms = total_ms ? total_ms : s->timeout_ms;
-        int code = transport_error(s, rc, method, path, limit_ms, r, detail, e);
+        int code = transport_error(s, rc, method, path, kind, limit_ms, r, detail, e);
         buf_free(&r->body);
         return code;
     }
@@ -257,13 +287,13 @@ int scylla_finish(const char *method, const char *path, scylla_reply *r, json_ob
     return rc;
 }
 
-int scylla_call(scylla *s, const char *method, const char *path, bool slow, json_object **out,
-                cairn_err *e)
+int scylla_call(scylla *s, const char *method, const char *path, scylla_call_kind kind,
+                json_object **out, cairn_err *e)
 {
     if (out)
         *out = NULL;
     scylla_reply r;
-    int rc = scylla_perform(s, method, path, slow, &r, e);
+    int rc = scylla_perform(s, method, path, kind, &r, e);
     if (rc < 0)
         return rc;
     return scylla_finish(method, path, &r, out, e);

@@ -20,10 +20,10 @@ typedef struct scylla_reply {
     bool too_big;
 } scylla_reply;
 
-/* Sends one request (slow: under the slow timeout); returns 0 with r filled whenever an
+/* Sends one request under the limit of its kind; returns 0 with r filled whenever an
  * HTTP answer came back, whatever its status. Free r->body with buf_free. */
-int scylla_perform(scylla *s, const char *method, const char *path, bool slow, scylla_reply *r,
-                   cairn_err *e);
+int scylla_perform(scylla *s, const char *method, const char *path, scylla_call_kind kind,
+                   scylla_reply *r, cairn_err *e);
 
 /* Judges r: a 2xx status, and for out a body that is JSON (NULL when empty). Frees
  * r's body. */
@@ -31,8 +31,8 @@ int scylla_finish(const char *method, const char *path, scylla_reply *r, json_ob
                   cairn_err *e);
 
 /* scylla_perform and scylla_finish. */
-int scylla_call(scylla *s, const char *method, const char *path, bool slow, json_object **out,
-                cairn_err *e);
+int scylla_call(scylla *s, const char *method, const char *path, scylla_call_kind kind,
+                json_object **out, cairn_err *e);
 
 /* The message in an error answer ({"message": ...}, a JSON string, or the raw text). */
 void scylla_error_message(const scylla_reply *r, char *out, size_t cap);

@@ -344,6 +344,8 @@ static int download_table(job *j, repo *r, const Cairn__Rpc__RestoreTable *t, co
         char path[4400], tmppath[4400];
         uint64_t size = 0;
         rc = place_names(&map, dir, f, t, placed, nplaced, path, tmppath, sizeof(path), e);
+        if (!rc && job_cancelled(j))
+            rc = err_set(e, CAIRN_EBUSY, "cancelled");
         if (!rc)
             rc = fetch_file(j, r, t, f, tmppath, &size, e);
         if (!rc && rename(tmppath, path) != 0)

@@ -1,10 +1,12 @@
 #include "net/transport.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -20,7 +22,10 @@ int transport_err(cairn_err *e, int rv, const char *what, const char *url)
         return err_set(e, CAIRN_ECONN, "%s %s: connection refused (is cairn-agent running there?)",
                        what, url);
     case NNG_ETIMEDOUT:
-        return err_set(e, CAIRN_ETIMEDOUT, "%s %s: no answer in time", what, url);
+        return err_set(e, CAIRN_ETIMEDOUT,
+                       "%s %s: no answer in time (the agent is not answering: stopped, "
+                       "overloaded or cut off?)",
+                       what, url);
     case NNG_ECRYPTO:
     case NNG_EPEERAUTH:
         return err_set(e, CAIRN_EAUTH,
@@ -249,8 +254,72 @@ struct transport_client {
     char *url;
 };
 
+/* The first dial, run on a helper thread: nng 1.5 has no connect or handshake timeout,
+ * so the caller waits on cond for at most its timeout and then closes the socket,
+ * which makes nng_dialer_start return. */
+typedef struct dial_wait {
+    nng_dialer d;
+    int rv;
+    bool done;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+} dial_wait;
+
+static void *dial_main(void *p)
+{
+    dial_wait *w = p;
+    int rv = nng_dialer_start(w->d, 0);
+    pthread_mutex_lock(&w->lock);
+    w->rv = rv;
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+/* Dials d within timeout_ms (<= 0: no bound); NNG_ETIMEDOUT when it did not complete,
+ * in which case the socket is closed. */
+static int dial_bounded(nng_socket sock, nng_dialer d, long timeout_ms)
+{
+    if (timeout_ms <= 0)
+        return nng_dialer_start(d, 0);
+    dial_wait w = {.d = d};
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_t t;
+    int rv;
+    if (pthread_create(&t, NULL, dial_main, &w) != 0) {
+        rv = nng_dialer_start(d, 0); /* no thread to spare: dial unbounded */
+    } else {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += timeout_ms / 1000;
+        until.tv_nsec += (timeout_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&w.lock);
+        while (!w.done && pthread_cond_timedwait(&w.cond, &w.lock, &until) != ETIMEDOUT)
+            ;
+        bool done = w.done;
+        pthread_mutex_unlock(&w.lock);
+        if (!done)
+            nng_close(sock); /* aborts the dial; the thread returns soon */
+        pthread_join(t, NULL);
+        rv = done ? w.rv : NNG_ETIMEDOUT;
+    }
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.lock);
+    return rv;
+}
+
 int transport_client_open(transport_client **out, const char *url, const char *server_name,
-                          const transport_tls *tls, cairn_err *e)
+                          const transport_tls *tls, long timeout_ms, cairn_err *e)
 {
     transport_client *c = calloc(1, sizeof(*c));
     if (!c || !(c->url = strdup(url))) {
@@ -285,8 +354,18 @@ int transport_client_open(transport_client **out, const char *url, const char *s
         }
     }
     /* A synchronous first dial reports a refused connection or certificate at once;
-     * afterwards nng reconnects by itself if the agent restarts. */
-    if ((rv = nng_dialer_start(d, 0)) != 0) {
+     * afterwards nng reconnects by itself if the agent restarts. It is bounded: a
+     * stopped agent accepts TCP (the kernel does) and never answers TLS, and a
+     * firewalled address drops the SYNs for minutes. */
+    if ((rv = dial_bounded(c->sock, d, timeout_ms)) != 0) {
+        if (rv == NNG_ETIMEDOUT) {
+            rc = err_set(e, CAIRN_ETIMEDOUT,
+                         "agent %s is not answering: it did not answer within %ld s "
+                         "(connecting / TLS handshake); is it stopped, overloaded, or is the "
+                         "address firewalled?",
+                         url, (timeout_ms + 999) / 1000);
+            goto fail;
+        }
         /* A TLS peer that refuses our certificate may just hang up mid-handshake. */
         if (tls && (rv == NNG_ECONNSHUT || rv == NNG_ECONNRESET || rv == NNG_ECLOSED))
             rv = NNG_EPEERAUTH;

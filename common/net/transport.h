@@ -40,9 +40,11 @@ typedef struct transport_client transport_client;
 
 /* Connects to url; with tls, verifies that the peer's certificate is signed by the CA
  * and names server_name, and presents this side's certificate. Fails with a message
- * that tells a refused connection from a refused certificate. */
+ * that tells a refused connection from a refused certificate. The connection and the
+ * TLS handshake together take at most timeout_ms (<= 0: unbounded), else
+ * CAIRN_ETIMEDOUT with a message that says the agent is not answering. */
 int transport_client_open(transport_client **out, const char *url, const char *server_name,
-                          const transport_tls *tls, cairn_err *e);
+                          const transport_tls *tls, long timeout_ms, cairn_err *e);
 
 /* Sends one request and waits up to timeout_ms for its answer; *resp is malloc'd. */
 int transport_call(transport_client *c, const uint8_t *req, size_t len, uint8_t **resp,

@@ -273,6 +273,8 @@ struct put_ctx {
     store_writer *w;
     ratelimit *rl;
     uint64_t stored;
+    repo_cancel_fn cancelled; /* may be NULL */
+    void *cancel_arg;
 };
 
 static int put_sink(void *ctx, const void *data, size_t len, cairn_err *e)
@@ -304,6 +306,11 @@ static int encode_fd(int fd, blob_enc *enc, struct put_ctx *p, char got[BLOB_ID_
         }
         if (n == 0)
             break;
+        /* Checked per chunk: a large file at a low rate limit takes minutes. */
+        if (p->cancelled && p->cancelled(p->cancel_arg)) {
+            rc = err_set(e, CAIRN_EBUSY, "cancelled at offset %" PRIu64, off);
+            goto out;
+        }
         EVP_DigestUpdate(sha, data, (size_t)n);
         rc = blob_enc_write(enc, data, (size_t)n, put_sink, p, e);
         if (rc)
@@ -320,12 +327,19 @@ out:
 int repo_blob_put_fd(repo *r, const char *id, int fd, int level, ratelimit *rl,
                      uint64_t *stored_bytes, cairn_err *e)
 {
+    return repo_blob_put_fd_until(r, id, fd, level, rl, NULL, NULL, stored_bytes, e);
+}
+
+int repo_blob_put_fd_until(repo *r, const char *id, int fd, int level, ratelimit *rl,
+                           repo_cancel_fn cancelled, void *cancel_arg, uint64_t *stored_bytes,
+                           cairn_err *e)
+{
     char key[128], got[BLOB_ID_HEX + 1];
     int rc = check_id(id, e);
     if (rc)
         return rc;
     repo_blob_key(id, key, sizeof(key));
-    struct put_ctx p = {.rl = rl};
+    struct put_ctx p = {.rl = rl, .cancelled = cancelled, .cancel_arg = cancel_arg};
     /* The file's size bounds the blob's closely enough for the store to size its
      * parts (zstd adds little even to incompressible data). */
     struct stat st;
@@ -444,6 +458,8 @@ struct lease_scan {
     repo *r;
     const char *self; /* our own lease key, skipped; may be NULL */
     bool any_blocks;  /* exclusive acquire: every live lease is in the way */
+    repo_lease_fn fn; /* repo_lease_list: every live lease goes to fn instead */
+    void *fn_arg;
     struct lease_info found;
     char found_key[STORE_KEY_MAX + 1];
 };
@@ -477,6 +493,11 @@ static int lease_scan_cb(void *ctx, const char *key, uint64_t size, cairn_err *e
                  li.exclusive ? "exclusive" : "shared", li.owner, key);
         store_delete(sc->r->s, key, NULL);
         return 0;
+    }
+    if (sc->fn) {
+        repo_lease_entry le = {
+            .key = key, .owner = li.owner, .exclusive = li.exclusive, .expires_ms = li.expires_ms};
+        return sc->fn(sc->fn_arg, &le);
     }
     if (!sc->any_blocks && !li.exclusive)
         return 0;
@@ -566,6 +587,27 @@ int repo_lease_renew(repo_lease *l, cairn_err *e)
                        kind_name(l->kind), l->owner, store_url(l->r->s));
     int rc = lease_write(l, e);
     return rc ? err_prefix(e, "cannot renew the lease on repository %s", store_url(l->r->s)) : 0;
+}
+
+int repo_lease_list(repo *r, repo_lease_fn fn, void *arg, cairn_err *e)
+{
+    struct lease_scan sc = {.r = r, .fn = fn, .fn_arg = arg};
+    int rc = store_list(r->s, REPO_LOCKS_PREFIX, lease_scan_cb, &sc, e);
+    if (rc < 0)
+        return err_prefix(e, "cannot list the leases of repository %s", store_url(r->s));
+    return rc;
+}
+
+int repo_lease_break(repo *r, const char *key, cairn_err *e)
+{
+    if (strncmp(key, REPO_LOCKS_PREFIX, strlen(REPO_LOCKS_PREFIX)) != 0)
+        return err_set(e, CAIRN_EINVAL, "%s is not a lease", key);
+    int rc = store_delete(r->s, key, e);
+    if (rc == CAIRN_ENOENT) {
+        err_clear(e); /* gone already: what was asked */
+        rc = 0;
+    }
+    return rc ? err_prefix(e, "cannot remove lease %s", key) : 0;
 }
 
 void repo_lease_release(repo_lease *l)

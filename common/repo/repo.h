@@ -54,6 +54,13 @@ int repo_blob_exists(repo *r, const char *id, bool *exists, cairn_err *e);
 int repo_blob_put_fd(repo *r, const char *id, int fd, int level, ratelimit *rl,
                      uint64_t *stored_bytes, cairn_err *e);
 
+/* repo_blob_put_fd that stops (CAIRN_EBUSY, nothing stored) as soon as cancelled(arg)
+ * says so; it is asked before every chunk read. cancelled may be NULL. */
+typedef bool (*repo_cancel_fn)(void *arg);
+int repo_blob_put_fd_until(repo *r, const char *id, int fd, int level, ratelimit *rl,
+                           repo_cancel_fn cancelled, void *cancel_arg, uint64_t *stored_bytes,
+                           cairn_err *e);
+
 /* Streams blob id, decompressed, to sink and verifies it (see blob_dec). size (may
  * be NULL) receives the plain size. A missing blob is CAIRN_ENOENT. */
 int repo_blob_get(repo *r, const char *id, store_sink sink, void *ctx, uint64_t *size,
@@ -78,5 +85,22 @@ int repo_lease_acquire(repo *r, repo_lease_kind kind, const char *owner, unsigne
 int repo_lease_renew(repo_lease *l, cairn_err *e);
 /* Deletes the lease object and frees l. */
 void repo_lease_release(repo_lease *l);
+
+/* An unexpired lease as repo_lease_list finds it. */
+typedef struct repo_lease_entry {
+    const char *key; /* the lease object, for repo_lease_break */
+    const char *owner;
+    bool exclusive;
+    int64_t expires_ms; /* wall clock */
+} repo_lease_entry;
+
+/* Calls fn for every unexpired lease (expired ones are removed on the way, invalid
+ * ones skipped); fn returns 0 to go on, nonzero to stop (that value is returned). */
+typedef int (*repo_lease_fn)(void *arg, const repo_lease_entry *l);
+int repo_lease_list(repo *r, repo_lease_fn fn, void *arg, cairn_err *e);
+
+/* Deletes another holder's lease object key (one of repo_lease_list's): for a holder
+ * known to be gone, e.g. a killed attempt of the same backup. */
+int repo_lease_break(repo *r, const char *key, cairn_err *e);
 
 #endif

@@ -5,6 +5,12 @@
  * one tag, dump the schema once, have every agent upload its node, then write the
  * cluster manifest, last, which is what makes the backup exist. On any failure no
  * cluster manifest is written and the snapshots of the tag are cleared.
+ *
+ * Guards (backup_guard.c): a second backup of the cluster under another tag is
+ * refused, and a re-run of a killed attempt's tag first stops that attempt's jobs
+ * and clears its snapshot. SIGINT/SIGTERM (cli/interrupt.h): the agents' jobs are
+ * cancelled, the snapshots cleared, the lease released, what was kept is printed,
+ * and the command exits 130.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +30,9 @@
 #include "fleet/jobrun.h"
 #include "repo/repo.h"
 #include "cli/select.h"
+#include "command/backup_guard.h"
 #include "command/lease_keep.h"
+#include "cli/interrupt.h"
 
 #define LEASE_TTL_S      120
 #define CLEAR_TIMEOUT_MS 10000
@@ -58,6 +66,7 @@ typedef struct backup_run {
     size_t n_tables;
     Cairn__Rpc__UploadRequest *upload; /* one per node, alive while the jobs start */
     jobrun_node *jobs;
+    bool refused; /* another backup runs: this one touched nothing */
 } backup_run;
 
 static int take_option(void *arg, int c, const char *val)
@@ -103,12 +112,8 @@ static int parse_args(backup_opts *o, int argc, char **argv)
         fprintf(stderr, "cairn backup: unexpected argument '%s'\n", argv[optind]);
         return CMD_USAGE;
     }
-    if (!o->tag[0]) {
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(o->tag, sizeof(o->tag), "cairn_%Y%m%d%H%M%SZ", &tm);
-    }
+    if (!o->tag[0])
+        backup_default_tag(human_now_ms(), o->tag, sizeof(o->tag));
     return 0;
 }
 
@@ -201,7 +206,8 @@ static void clear_one(fleet *f, size_t i, void *arg)
     cairn_err e;
     /* Best effort on a failing backup: a node that does not answer soon keeps its
      * snapshot, and the warning says which. */
-    if (fleet_call_ok(f, b->nodes[i].agent, &rq, CLEAR_TIMEOUT_MS, &e) != 0)
+    long ms = fleet_timeout_ms(f) < CLEAR_TIMEOUT_MS ? fleet_timeout_ms(f) : CLEAR_TIMEOUT_MS;
+    if (fleet_call_ok(f, b->nodes[i].agent, &rq, ms, &e) != 0)
         log_warn("could not clear snapshot %s (remove it with nodetool clearsnapshot -t %s): %s",
                  b->o->tag, b->o->tag, e.msg);
 }
@@ -384,17 +390,28 @@ static int check_new(backup_run *b, repo *r, cairn_err *e)
     return 0;
 }
 
+static int interrupted(cairn_err *e)
+{
+    if (!interrupt_requested())
+        return 0;
+    return err_set(e, CAIRN_EBUSY, "backup interrupted by signal %d", interrupt_signal());
+}
+
 /* Flushes, then snapshots every node; *skew is the spread of the snapshot times. */
 static int take_snapshots(backup_run *b, uint64_t *skew, cairn_err *e)
 {
+    /* A killed attempt of this tag may still upload, or have left its snapshot. */
+    backup_guard_clear_stale(b->f, b->o->tag);
+    int rc = interrupted(e);
+    if (rc)
+        return rc;
     if (!b->o->c.json)
         fprintf(stderr, "flushing %zu tables on %zu nodes\n", b->n_tables, b->n);
     call_all(b, flush_one);
-    int rc = gather_failures(b, "flush", e);
-    if (rc)
+    if ((rc = interrupted(e)) != 0 || (rc = gather_failures(b, "flush", e)) != 0)
         return rc;
     call_all(b, snapshot_one);
-    if ((rc = gather_failures(b, "snapshot", e)) != 0)
+    if ((rc = interrupted(e)) != 0 || (rc = gather_failures(b, "snapshot", e)) != 0)
         return rc;
     uint64_t lo = UINT64_MAX, hi = 0;
     for (size_t i = 0; i < b->n; i++) {
@@ -455,6 +472,8 @@ static int run_backup(backup_run *b, repo *r, cairn_err *e)
     if (!rc)
         rc = backup_schema(b, schema_blob, &schema_size, e);
     if (!rc)
+        rc = interrupted(e);
+    if (!rc)
         rc = upload_all(b, e);
     if (rc)
         return rc;
@@ -492,14 +511,28 @@ static int open_cluster(backup_run *b, check_result *chk, cairn_err *e)
  * snapshots of the tag are cleared unless the operator keeps them. */
 static int leased_backup(backup_run *b, repo *r, cairn_err *e)
 {
-    char owner[512], host[128] = "?";
-    gethostname(host, sizeof(host));
-    snprintf(owner, sizeof(owner), "cairn backup %s on %s pid %d", b->o->tag, host, (int)getpid());
+    backup_owner self = {.pid = (long)getpid(), .start_ms = human_now_ms()};
+    snprintf(self.cluster, sizeof(self.cluster), "%s", b->cfg->cluster);
+    snprintf(self.tag, sizeof(self.tag), "%s", b->o->tag);
+    if (gethostname(self.host, sizeof(self.host)) != 0 || !self.host[0])
+        snprintf(self.host, sizeof(self.host), "?");
+    self.host[sizeof(self.host) - 1] = '\0';
+    for (char *p = self.host; *p; p++)
+        if (*p == ' ')
+            *p = '_'; /* the owner text is split at spaces */
+    char owner[512];
+    backup_owner_format(&self, owner, sizeof(owner));
     lease_keep *lk = NULL;
-    /* Shared: backups may run together, never with a purge (which leases exclusively). */
+    /* Shared: a purge (which leases exclusively) waits; another backup of this cluster
+     * is refused by the guard below. */
     int rc = lease_keep_start(&lk, r, REPO_LEASE_SHARED, owner, LEASE_TTL_S, "backup", e);
     if (rc)
         return rc;
+    if ((rc = backup_guard_check(r, &self, e)) != 0) {
+        lease_keep_stop(lk);
+        b->refused = true; /* nothing of ours to clean up */
+        return rc;
+    }
     rc = run_backup(b, r, e);
     lease_keep_stop(lk);
     if (rc && !b->o->keep_snapshot) {
@@ -508,6 +541,35 @@ static int leased_backup(backup_run *b, repo *r, cairn_err *e)
         call_all(b, clear_one);
     }
     return rc;
+}
+
+/* What an interrupted backup leaves: the nodes that stopped, and what they had
+ * uploaded, which the next backup finds in the repository and does not send again. */
+static void print_interrupted(const backup_run *b)
+{
+    size_t stopped = b->n, unconfirmed = 0;
+    uint64_t uploaded = 0;
+    for (size_t i = 0; b->jobs && i < b->n; i++) {
+        const jobrun_node *j = &b->jobs[i];
+        if (j->interrupted && !j->stopped) {
+            stopped--;
+            unconfirmed++;
+        }
+        if (j->job)
+            uploaded += j->job->bytes_uploaded;
+    }
+    char ub[32];
+    fprintf(stderr, "cairn backup: interrupted: %zu nodes stopped", stopped);
+    if (unconfirmed)
+        fprintf(stderr,
+                ", %zu did not confirm in time (their agents stop the job at its next "
+                "check)",
+                unconfirmed);
+    fprintf(stderr,
+            ", %s uploaded is kept and will be reused by the next backup; no backup was "
+            "recorded%s\n",
+            human_bytes(uploaded, ub, sizeof(ub)),
+            b->o->keep_snapshot ? "" : ", the snapshots of the tag were cleared");
 }
 
 int cmd_backup(const coord_config *cfg, int argc, char **argv)
@@ -526,6 +588,7 @@ int cmd_backup(const coord_config *cfg, int argc, char **argv)
         cliopt_common_free(&o.c);
         return CMD_USAGE;
     }
+    interrupt_install();
     backup_run b = {.cfg = cfg, .o = &o};
     check_result chk;
     memset(&chk, 0, sizeof(chk));
@@ -537,11 +600,14 @@ int cmd_backup(const coord_config *cfg, int argc, char **argv)
         goto done;
     rc = leased_backup(&b, r, &e);
 done:
-    if (rc)
+    if (rc && interrupt_requested()) {
+        print_interrupted(&b);
+    } else if (rc) {
         fprintf(stderr, "cairn backup: %s\n", e.msg);
-    if (rc && b.nodes)
-        fprintf(stderr, "cairn backup: no backup was recorded; blobs already uploaded will be "
-                        "reused by the next backup\n");
+        if (b.nodes && !b.refused)
+            fprintf(stderr, "cairn backup: no backup was recorded; blobs already uploaded will "
+                            "be reused by the next backup\n");
+    }
     jobrun_free(b.jobs, b.n);
     free(b.upload);
     free(b.nodes);
@@ -550,5 +616,7 @@ done:
     repo_close(r);
     fleet_close(b.f);
     cliopt_common_free(&o.c);
+    if (rc && interrupt_requested())
+        return INTERRUPT_EXIT;
     return rc ? CMD_FAILED : CMD_OK;
 }

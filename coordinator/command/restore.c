@@ -22,6 +22,7 @@
 #include "command/restore_plan.h"
 #include "fleet/check.h"
 #include "fleet/jobrun.h"
+#include "cli/interrupt.h"
 #include "repo/manifest.h"
 #include "repo/repo.h"
 #include "scylla/names.h"
@@ -377,13 +378,14 @@ int cmd_restore(const coord_config *cfg, int argc, char **argv)
 {
     restore_opts o;
     memset(&o, 0, sizeof(o));
+    interrupt_install(); /* jobrun cancels the jobs; we exit 130 */
     int rc = parse_args(&o, argc, argv);
     if (!rc) {
         cairn_err e;
         err_clear(&e);
         if ((rc = run_restore(cfg, &o, &e)) != 0) {
             fprintf(stderr, "cairn restore: %s\n", e.msg);
-            rc = CMD_FAILED;
+            rc = interrupt_requested() ? INTERRUPT_EXIT : CMD_FAILED;
         }
     }
     cliopt_common_free(&o.c);

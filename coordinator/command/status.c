@@ -16,7 +16,7 @@ static const char *agent_state(const check_node *n)
     case CHECK_AGENT_MISSING:
         return "missing";
     default:
-        return "unreachable";
+        return n->silent ? "not answering" : "unreachable";
     }
 }
 
@@ -36,7 +36,7 @@ static void print_table(const coord_config *cfg, const check_result *r)
         if (n->agent == CHECK_AGENT_OK)
             snprintf(agent, sizeof(agent), "ok %ld ms", n->rtt_ms);
         else if (n->agent == CHECK_AGENT_UNREACHABLE)
-            snprintf(agent, sizeof(agent), "unreachable (%s)", n->agent_addr);
+            snprintf(agent, sizeof(agent), "%s (%s)", agent_state(n), n->agent_addr);
         else
             snprintf(agent, sizeof(agent), "missing");
         printf("%-36s  %-15s  %-8s  %-8s  %-24s  %-5s  %s\n", or_dash(n->host_id),

@@ -55,6 +55,7 @@ static int add_agents(fleet *f, check_result *r, size_t cap)
             n->agent_addr = a->addr;
             n->agent_index = i;
             n->up = false;
+            n->silent = a->err.code == CAIRN_ETIMEDOUT;
             rc = add_problem(r, "%s", a->err.msg);
             continue;
         }
@@ -88,6 +89,33 @@ static int add_agents(fleet *f, check_result *r, size_t cap)
     return rc;
 }
 
+/* The unreachable agent configured on the host of ring member address, if any: it is
+ * the member's agent, just not answering. */
+static check_node *unreachable_on(check_result *r, const char *address)
+{
+    size_t al = strlen(address);
+    for (size_t i = 0; i < r->n_nodes; i++) {
+        check_node *n = &r->nodes[i];
+        if (n->agent != CHECK_AGENT_UNREACHABLE || n->host_id || !n->agent_addr)
+            continue;
+        const char *h = n->agent_addr;
+        const char *colon = strrchr(h, ':');
+        if (h[0] == '[')
+            h++, colon = colon && colon > h ? colon - 1 : colon;
+        if (colon && (size_t)(colon - h) == al && strncmp(h, address, al) == 0)
+            return n;
+    }
+    return NULL;
+}
+
+static bool any_unreachable(const check_result *r)
+{
+    for (size_t i = 0; i < r->n_nodes; i++)
+        if (r->nodes[i].agent == CHECK_AGENT_UNREACHABLE)
+            return true;
+    return false;
+}
+
 /* The ring members the agents report: one without an agent, or down, is a problem. */
 static int add_ring(fleet *f, check_result *r, size_t cap)
 {
@@ -99,7 +127,21 @@ static int add_ring(fleet *f, check_result *r, size_t cap)
         for (size_t k = 0; !rc && k < a->info->n_ring; k++) {
             const Cairn__Rpc__RingMember *m = a->info->ring[k];
             check_node *n = find_node(r, m->host_id);
-            if (!n) {
+            if (!n && (n = unreachable_on(r, m->address)) != NULL) {
+                /* Its agent was reported above; the node itself is known now. */
+                n->host_id = m->host_id;
+                n->address = m->address;
+            } else if (!n && any_unreachable(r)) {
+                /* Perhaps served by an agent that did not answer: no false advice. */
+                n = add_node(r, cap);
+                n->host_id = m->host_id;
+                n->address = m->address;
+                n->agent = CHECK_AGENT_MISSING;
+                rc = add_problem(r,
+                                 "node %s (%s) is in the ring and no answering agent serves it: "
+                                 "if it is not one of the agents above, add its agent to `agents`",
+                                 m->host_id, m->address);
+            } else if (!n) {
                 n = add_node(r, cap);
                 n->host_id = m->host_id;
                 n->address = m->address;

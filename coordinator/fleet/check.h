@@ -23,6 +23,7 @@ typedef struct check_node {
     const char *version;
     bool up;
     check_agent_state agent;
+    bool silent; /* unreachable because it did not answer in time (stopped, cut off) */
     long rtt_ms;
     const char *agent_addr; /* the configured agent, when there is one */
     size_t agent_index;     /* into the fleet, when agent != MISSING */

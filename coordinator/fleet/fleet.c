@@ -93,6 +93,11 @@ long fleet_timeout_ms(const fleet *f)
     return f->cfg->timeout_s * 1000;
 }
 
+long fleet_grace_ms(const fleet *f)
+{
+    return f->cfg->grace_s * 1000;
+}
+
 static int member_connect(fleet *f, member *m, cairn_err *e)
 {
     pthread_mutex_lock(&m->lock);
@@ -112,7 +117,8 @@ static int member_connect(fleet *f, member *m, cairn_err *e)
             host[hl - 2] = '\0';
         }
         transport_tls tls = {f->cfg->tls_ca, f->cfg->tls_cert, f->cfg->tls_key};
-        rc = transport_client_open(&m->client, url, host, f->cfg->insecure ? NULL : &tls, e);
+        rc = transport_client_open(&m->client, url, host, f->cfg->insecure ? NULL : &tls,
+                                   fleet_timeout_ms(f), e);
     }
     pthread_mutex_unlock(&m->lock);
     return rc;

@@ -48,4 +48,7 @@ int fleet_call_ok(fleet *f, size_t i, Cairn__Rpc__Request *rq, long timeout_ms, 
 
 long fleet_timeout_ms(const fleet *f);
 
+/* How long a node whose job polls fail is retried before it is declared failed. */
+long fleet_grace_ms(const fleet *f);
+
 #endif

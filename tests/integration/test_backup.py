@@ -261,7 +261,9 @@ class BackupTest(unittest.TestCase):
         self.bed.create_table('big', 'blobs')
         self.bed.write('big', 'blobs', 48 * MiB, seed=4242, compressibility=0.0)
         victim = self.bed.nodes[1]
-        proc = subprocess.Popen([os.path.join(BIN, 'cairn'), '-c', self.bed.config, 'backup',
+        # A short grace: the killed agent's node fails soon (default 180 s).
+        cfg = self.bed.write_config('grace.yaml', self.bed.read_config() + 'grace: 5\n')
+        proc = subprocess.Popen([os.path.join(BIN, 'cairn'), '-c', cfg, 'backup',
                                  '--tag', 'interrupted', '--rate-limit', '8', '--json'],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(2.5)

@@ -166,7 +166,9 @@ class RestoreTest(unittest.TestCase):
         with Bed(nodes=1, data_dirs=1, cluster_name='resume', repository=repo) as other:
             node = other.nodes[0]
             other.rest(node, 'POST', '/emulator/settings', load_delay=1.5)
-            cmd = [os.path.join(BIN, 'cairn'), '-c', other.config, 'restore', 'base',
+            # A short grace: the killed agent's node fails soon (default 180 s).
+            cfg = other.write_config('grace.yaml', other.read_config() + 'grace: 5\n')
+            cmd = [os.path.join(BIN, 'cairn'), '-c', cfg, 'restore', 'base',
                    '--from-cluster', 'itest', '--schema', '--json']
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             wait_for(lambda: len(other.loads(node)) >= 1, 60, 'the first load')

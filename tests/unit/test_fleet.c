@@ -20,13 +20,23 @@
 #include "repo_fixture.h"
 
 /* How a fake agent behaves. */
-typedef enum { AGENT_DONE, AGENT_FAILS, AGENT_NO_JOB, AGENT_NO_FLUSH } agent_mode;
+typedef enum {
+    AGENT_DONE,
+    AGENT_FAILS,
+    AGENT_NO_JOB,
+    AGENT_NO_FLUSH,
+    AGENT_BLIP,    /* the first two polls get no answer: a network blip */
+    AGENT_FORGETS, /* the first poll finds no job: the agent restarted */
+    AGENT_SILENT   /* no poll is ever answered */
+} agent_mode;
 
 typedef struct fake_agent {
     agent_mode mode;
     int index;
-    int polls;  /* answered so far */
-    int clears; /* snapshot clear requests seen */
+    int polls;   /* answered so far */
+    int clears;  /* snapshot clear requests seen */
+    int cancels; /* cancel requests seen */
+    int dropped; /* polls left unanswered */
     transport_server *srv;
     char addr[32];
 } fake_agent;
@@ -142,6 +152,22 @@ static int handle(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, siz
     case CAIRN__RPC__REQUEST__OP_CLEAR_SNAPSHOT:
         __atomic_add_fetch(&a->clears, 1, __ATOMIC_SEQ_CST);
         break;
+    case CAIRN__RPC__REQUEST__OP_CANCEL:
+        /* No earlier attempt runs here (and a failed node's job is gone). */
+        __atomic_add_fetch(&a->cancels, 1, __ATOMIC_SEQ_CST);
+        err_set(&st, CAIRN_ENOENT, "no job %s on this agent", rq->cancel->job_id);
+        break;
+    case CAIRN__RPC__REQUEST__OP_JOB:
+        if ((a->mode == AGENT_BLIP && a->dropped < 2) || a->mode == AGENT_SILENT) {
+            a->dropped++;
+            cairn__rpc__request__free_unpacked(rq, NULL);
+            return -1; /* no answer: the poll times out */
+        }
+        if (a->mode == AGENT_FORGETS && a->dropped++ == 0) {
+            err_set(&st, CAIRN_ENOENT, "no job job-1 on this agent (was the agent restarted?)");
+            break;
+        }
+        __attribute__((fallthrough));
     default: /* a job: started by any other op, or polled */
         j = job_state(a, rq->op_case != CAIRN__RPC__REQUEST__OP_JOB);
         if (j.state == CAIRN__RPC__JOB_INFO__STATE__FAILED) {
@@ -262,6 +288,40 @@ static void test_failed_job_named(void **state)
     stop_agents(2);
 }
 
+/* Polls that fail are retried for the grace period: a blip is survived, a restarted
+ * agent is asked again, a silent one fails the node as not answering. */
+static void test_poll_grace(void **state)
+{
+    static const agent_mode modes[] = {AGENT_BLIP, AGENT_FORGETS};
+    start_agents(modes, 2);
+    cfg.timeout_s = 1; /* each poll waits a second */
+    cfg.grace_s = 30;
+    jobrun_node *nodes = calloc(2, sizeof(*nodes));
+    int starts = 0;
+    cairn_err e;
+    assert_int_equal(run(2, nodes, &starts, &e), 0);
+    assert_false(nodes[0].failed);
+    assert_false(nodes[1].failed);
+    assert_int_equal(agents[0].dropped, 2);
+    assert_int_equal(starts, 3); /* the restarted agent was sent the request again */
+    jobrun_free(nodes, 2);
+    stop_agents(2);
+
+    static const agent_mode silent[] = {AGENT_SILENT};
+    start_agents(silent, 1);
+    cfg.timeout_s = 1;
+    cfg.grace_s = 2;
+    nodes = calloc(1, sizeof(*nodes));
+    assert_int_equal(run(1, nodes, &starts, &e), CAIRN_ETIMEDOUT);
+    assert_true(nodes[0].failed);
+    assert_non_null(strstr(e.msg, "not answering"));
+    assert_non_null(strstr(e.msg, agents[0].addr));
+    assert_true(agents[0].dropped >= 2);
+    assert_int_equal(agents[0].cancels, 1); /* its job is told to stop, should it return */
+    jobrun_free(nodes, 1);
+    stop_agents(1);
+}
+
 static void test_answer_without_job(void **state)
 {
     static const agent_mode modes[] = {AGENT_NO_JOB};
@@ -310,8 +370,12 @@ static void test_backup(void **state)
     assert_int_equal(cmd_backup(&cfg, 5, text), CMD_FAILED);
     char *nothing[] = {"backup", "--tag", "t3", "--exclude", "sales"};
     assert_int_equal(cmd_backup(&cfg, 5, nothing), CMD_FAILED);
-    for (size_t i = 0; i < N_HOSTS; i++)
-        assert_int_equal(agents[i].clears, 2);
+    /* Each backup that got to its snapshot first clears a killed attempt's (t1, t2),
+     * and each failed one clears its tag's (t1 again, t3). */
+    for (size_t i = 0; i < N_HOSTS; i++) {
+        assert_int_equal(agents[i].clears, 4);
+        assert_int_equal(agents[i].cancels, 2); /* an earlier attempt's upload job */
+    }
     stop_backup_agents();
 }
 
@@ -320,9 +384,9 @@ static void test_backup_flush_fails(void **state)
     start_backup_agents(AGENT_DONE, AGENT_NO_FLUSH);
     char *argv[] = {"backup", "--tag", "t1"};
     assert_int_equal(cmd_backup(&cfg, 3, argv), CMD_FAILED);
-    /* the snapshots of the tag are cleared everywhere */
+    /* the snapshots of the tag are cleared everywhere (a stale one first, then ours) */
     for (size_t i = 0; i < N_HOSTS; i++)
-        assert_int_equal(agents[i].clears, 1);
+        assert_int_equal(agents[i].clears, 2);
     char tag[160];
     cairn_err e;
     assert_int_equal(catalog_latest(rf.r, "prod", tag, sizeof(tag), &e), CAIRN_ENOENT);
@@ -334,8 +398,9 @@ static void test_backup_upload_fails_keeps_snapshot(void **state)
     start_backup_agents(AGENT_FAILS, AGENT_DONE);
     char *argv[] = {"backup", "--tag", "t1", "--keep-snapshot", "--json"};
     assert_int_equal(cmd_backup(&cfg, 5, argv), CMD_FAILED);
+    /* only a killed attempt's snapshot is cleared, before ours is taken; ours is kept */
     for (size_t i = 0; i < N_HOSTS; i++)
-        assert_int_equal(agents[i].clears, 0);
+        assert_int_equal(agents[i].clears, 1);
     stop_backup_agents();
 }
 
@@ -414,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_every_job_done),
         cmocka_unit_test(test_failed_job_named),
         cmocka_unit_test(test_answer_without_job),
+        cmocka_unit_test(test_poll_grace),
         cmocka_unit_test(test_backup),
         cmocka_unit_test(test_backup_flush_fails),
         cmocka_unit_test(test_backup_upload_fails_keeps_snapshot),

@@ -108,7 +108,7 @@ static void test_lifecycle_and_reattach(void **state)
     assert_int_equal(jobs_new(&js, &e), 0);
     gate *g = gate_new(0);
     bool attached = true;
-    assert_int_equal(jobs_start(js, "upload:t1", gated_job, g, count_free, &attached, &e), 0);
+    assert_int_equal(jobs_start(js, "upload:t1", NULL, gated_job, g, count_free, &attached, &e), 0);
     assert_false(attached);
 
     Cairn__Rpc__JobInfo info;
@@ -120,7 +120,8 @@ static void test_lifecycle_and_reattach(void **state)
 
     /* Asking again for a running job re-attaches; the second arg is freed unused. */
     gate *g2 = gate_new(0);
-    assert_int_equal(jobs_start(js, "upload:t1", gated_job, g2, count_free, &attached, &e), 0);
+    assert_int_equal(jobs_start(js, "upload:t1", NULL, gated_job, g2, count_free, &attached, &e),
+                     0);
     assert_true(attached);
     assert_int_equal(atomic_load(&g2->frees), 1);
     assert_int_equal(atomic_load(&g2->runs), 0);
@@ -140,7 +141,8 @@ static void test_lifecycle_and_reattach(void **state)
     jobs_info_clear(&info);
 
     /* A finished job also re-attaches: the work is not done twice. */
-    assert_int_equal(jobs_start(js, "upload:t1", gated_job, g2, count_free, &attached, &e), 0);
+    assert_int_equal(jobs_start(js, "upload:t1", NULL, gated_job, g2, count_free, &attached, &e),
+                     0);
     assert_true(attached);
     assert_int_equal(atomic_load(&g2->runs), 0);
 
@@ -151,7 +153,8 @@ static void test_lifecycle_and_reattach(void **state)
     assert_non_null(strstr(e.msg, "no job upload:t1"));
     assert_int_equal(jobs_forget(js, "upload:never", &e), 0);
     gate_open(g2);
-    assert_int_equal(jobs_start(js, "upload:t1", gated_job, g2, count_free, &attached, &e), 0);
+    assert_int_equal(jobs_start(js, "upload:t1", NULL, gated_job, g2, count_free, &attached, &e),
+                     0);
     assert_false(attached);
     assert_int_equal(wait_done(js, "upload:t1", &info), CAIRN__RPC__JOB_INFO__STATE__DONE);
     jobs_info_clear(&info);
@@ -171,7 +174,8 @@ static void test_failed_job_is_replaced(void **state)
     gate *bad = gate_new(CAIRN_EIO);
     gate_open(bad);
     bool attached;
-    assert_int_equal(jobs_start(js, "restore:x", gated_job, bad, count_free, &attached, &e), 0);
+    assert_int_equal(jobs_start(js, "restore:x", NULL, gated_job, bad, count_free, &attached, &e),
+                     0);
     Cairn__Rpc__JobInfo info;
     assert_int_equal(wait_done(js, "restore:x", &info), CAIRN__RPC__JOB_INFO__STATE__FAILED);
     assert_non_null(info.error);
@@ -182,7 +186,8 @@ static void test_failed_job_is_replaced(void **state)
     /* A failure without a message is named by its code. */
     gate *quiet = gate_new(CAIRN_EBUSY);
     gate_open(quiet);
-    assert_int_equal(jobs_start(js, "restore:x", gated_job, quiet, count_free, &attached, &e), 0);
+    assert_int_equal(jobs_start(js, "restore:x", NULL, gated_job, quiet, count_free, &attached, &e),
+                     0);
     assert_false(attached);
     assert_int_equal(atomic_load(&bad->frees), 1);
     assert_int_equal(wait_done(js, "restore:x", &info), CAIRN__RPC__JOB_INFO__STATE__FAILED);
@@ -211,7 +216,7 @@ static void test_result_and_warnings(void **state)
     cairn_err e;
     assert_int_equal(jobs_new(&js, &e), 0);
     bool attached;
-    assert_int_equal(jobs_start(js, "upload:w", result_job, NULL, NULL, &attached, &e), 0);
+    assert_int_equal(jobs_start(js, "upload:w", NULL, result_job, NULL, NULL, &attached, &e), 0);
     Cairn__Rpc__JobInfo info;
     assert_int_equal(wait_done(js, "upload:w", &info), CAIRN__RPC__JOB_INFO__STATE__DONE);
     assert_string_equal(info.manifest_key, "cluster/tag/node.manifest");
@@ -233,7 +238,7 @@ static void test_cancel_on_free(void **state)
     assert_int_equal(jobs_new(&js, &e), 0);
     gate *g = gate_new(0);
     bool attached;
-    assert_int_equal(jobs_start(js, "upload:c", gated_job, g, count_free, &attached, &e), 0);
+    assert_int_equal(jobs_start(js, "upload:c", NULL, gated_job, g, count_free, &attached, &e), 0);
     while (atomic_load(&g->runs) == 0)
         usleep(1000);
     /* The gate is never opened: only the cancel flag lets the job end. */
@@ -242,6 +247,73 @@ static void test_cancel_on_free(void **state)
     assert_int_equal(atomic_load(&g->frees), 1);
     gate_free(g);
     jobs_free(NULL);
+}
+
+static void test_cancel_request(void **state)
+{
+    (void)state;
+    jobs *js;
+    cairn_err e;
+    assert_int_equal(jobs_new(&js, &e), 0);
+    gate *g = gate_new(CAIRN_EBUSY); /* what a job returns when it notices */
+    bool attached;
+    assert_int_equal(jobs_cancel(js, "upload:k", &e), CAIRN_ENOENT);
+    assert_int_equal(jobs_start(js, "upload:k", NULL, gated_job, g, count_free, &attached, &e), 0);
+    while (atomic_load(&g->runs) == 0)
+        usleep(1000);
+    /* The gate stays shut: the cancel request alone ends the job, as FAILED. */
+    assert_int_equal(jobs_cancel(js, "upload:k", &e), 0);
+    Cairn__Rpc__JobInfo info;
+    assert_int_equal(wait_done(js, "upload:k", &info), CAIRN__RPC__JOB_INFO__STATE__FAILED);
+    assert_true(g->cancelled);
+    assert_non_null(info.error);
+    assert_int_equal(info.error->code, CAIRN_EBUSY);
+    assert_non_null(strstr(info.error->message, "cancelled (by the coordinator)"));
+    jobs_info_clear(&info);
+    /* A finished job is left as it is. */
+    assert_int_equal(jobs_cancel(js, "upload:k", &e), 0);
+    jobs_free(js);
+    assert_int_equal(atomic_load(&g->frees), 1);
+    gate_free(g);
+}
+
+static void test_reattach_only_same_request(void **state)
+{
+    (void)state;
+    jobs *js;
+    cairn_err e;
+    assert_int_equal(jobs_new(&js, &e), 0);
+    gate *g = gate_new(0), *g2 = gate_new(0), *g3 = gate_new(0);
+    bool attached;
+    assert_int_equal(jobs_start(js, "upload:r", "aaaa", gated_job, g, count_free, &attached, &e),
+                     0);
+    /* Another request for the running job: refused, and its arg freed. */
+    assert_int_equal(jobs_start(js, "upload:r", "bbbb", gated_job, g2, count_free, &attached, &e),
+                     CAIRN_EBUSY);
+    assert_non_null(strstr(e.msg, "running for another request"));
+    assert_false(attached);
+    assert_int_equal(atomic_load(&g2->frees), 1);
+    /* The same request re-attaches. */
+    assert_int_equal(jobs_start(js, "upload:r", "aaaa", gated_job, g2, count_free, &attached, &e),
+                     0);
+    assert_true(attached);
+    gate_open(g);
+    Cairn__Rpc__JobInfo info;
+    assert_int_equal(wait_done(js, "upload:r", &info), CAIRN__RPC__JOB_INFO__STATE__DONE);
+    jobs_info_clear(&info);
+    /* Another request for the finished job replaces it with a new run. */
+    gate_open(g3);
+    assert_int_equal(jobs_start(js, "upload:r", "cccc", gated_job, g3, count_free, &attached, &e),
+                     0);
+    assert_false(attached);
+    assert_int_equal(wait_done(js, "upload:r", &info), CAIRN__RPC__JOB_INFO__STATE__DONE);
+    jobs_info_clear(&info);
+    assert_int_equal(atomic_load(&g->frees), 1);
+    assert_int_equal(atomic_load(&g3->runs), 1);
+    jobs_free(js);
+    gate_free(g);
+    gate_free(g2);
+    gate_free(g3);
 }
 
 static void test_retention(void **state)
@@ -257,7 +329,7 @@ static void test_retention(void **state)
     Cairn__Rpc__JobInfo info;
     for (int i = 0; i < JOBS_KEEP + 6; i++) {
         snprintf(id, sizeof(id), "upload:%d", i);
-        assert_int_equal(jobs_start(js, id, gated_job, g, NULL, &attached, &e), 0);
+        assert_int_equal(jobs_start(js, id, NULL, gated_job, g, NULL, &attached, &e), 0);
         wait_done(js, id, &info);
         jobs_info_clear(&info);
     }
@@ -365,6 +437,8 @@ int main(void)
         cmocka_unit_test(test_failed_job_is_replaced),
         cmocka_unit_test(test_result_and_warnings),
         cmocka_unit_test(test_cancel_on_free),
+        cmocka_unit_test(test_cancel_request),
+        cmocka_unit_test(test_reattach_only_same_request),
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_start_request),
     };

@@ -374,6 +374,67 @@ static void test_leases(void **state)
     repo_lease_release(NULL);
 }
 
+struct seen_leases {
+    int n;
+    char owners[4][64];
+    char keys[4][300];
+};
+
+static int note_lease(void *arg, const repo_lease_entry *l)
+{
+    struct seen_leases *s = arg;
+    if (s->n < 4) {
+        snprintf(s->owners[s->n], sizeof(s->owners[0]), "%s", l->owner);
+        snprintf(s->keys[s->n], sizeof(s->keys[0]), "%s", l->key);
+    }
+    assert_true(l->expires_ms > 0);
+    s->n++;
+    return 0;
+}
+
+static int stop_at_first(void *arg, const repo_lease_entry *l)
+{
+    (void)l;
+    (*(int *)arg)++;
+    return 7;
+}
+
+static void test_lease_list_and_break(void **state)
+{
+    struct fixture *f = *state;
+    cairn_err e;
+    store *s;
+    assert_int_equal(store_open(&s, f->url, NULL, &e), 0);
+    const char *dead = "cairn-lease 1\nkind: shared\nowner: dead backup\nexpires_ms: 1000\n";
+    assert_int_equal(store_put_buf(s, "locks/shared-dead.lease", dead, strlen(dead), &e), 0);
+    repo_lease *a, *b;
+    assert_int_equal(repo_lease_acquire(f->r, REPO_LEASE_SHARED, "backup tag=a pid=1", 60, &a, &e),
+                     0);
+    assert_int_equal(repo_lease_acquire(f->r, REPO_LEASE_SHARED, "backup tag=b pid=2", 60, &b, &e),
+                     0);
+    /* Both live leases with their owners; the expired one is gone. */
+    struct seen_leases seen = {0};
+    assert_int_equal(repo_lease_list(f->r, note_lease, &seen, &e), 0);
+    assert_int_equal(seen.n, 2);
+    assert_true(strstr(seen.owners[0], "tag=a") || strstr(seen.owners[1], "tag=a"));
+    assert_true(strstr(seen.owners[0], "tag=b") || strstr(seen.owners[1], "tag=b"));
+    assert_int_equal(store_head(s, "locks/shared-dead.lease", NULL, &e), CAIRN_ENOENT);
+    int calls = 0;
+    assert_int_equal(repo_lease_list(f->r, stop_at_first, &calls, &e), 7);
+    assert_int_equal(calls, 1);
+    /* Breaking one removes it; breaking it again is no error; other keys are refused. */
+    assert_int_equal(repo_lease_break(f->r, seen.keys[0], &e), 0);
+    assert_int_equal(repo_lease_break(f->r, seen.keys[0], &e), 0);
+    assert_int_equal(repo_lease_break(f->r, "blobs/ab/cd", &e), CAIRN_EINVAL);
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(repo_lease_list(f->r, note_lease, &seen, &e), 0);
+    assert_int_equal(seen.n, 1);
+    repo_lease_release(a);
+    repo_lease_release(b); /* one of them was broken: only a warning */
+    assert_int_equal(count_leases(f), 0);
+    store_close(s);
+}
+
 static void test_lease_expiry(void **state)
 {
     struct fixture *f = *state;
@@ -642,6 +703,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_blob_errors, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_leases, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_lease_expiry, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_list_and_break, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_lease_race, setup_open, teardown),
         cmocka_unit_test(test_ratelimit),
         cmocka_unit_test_setup_teardown(test_blob_put_rate_limited, setup_open, teardown),

@@ -696,6 +696,17 @@ static void test_timeout(void **state)
     assert_int_equal(scylla_flush(s, "ks1", NULL, 0, &e), CAIRN_ETIMEDOUT);
     assert_non_null(strstr(e.msg, "within 200 ms"));
 
+    /* Each kind has its own limit, and the message names the call and its setting. */
+    scylla_set_limits(s, 150, 0, 5000);
+    fake_push_kind(f, REPLY_HANG);
+    assert_int_equal(scylla_flush(s, "ks1", NULL, 0, &e), CAIRN_ETIMEDOUT);
+    assert_non_null(strstr(e.msg, "keyspace_flush/ks1 within 150 ms"));
+    assert_non_null(strstr(e.msg, "scylla.flush_timeout"));
+    fake_push_kind(f, REPLY_HANG);
+    assert_int_equal(scylla_snapshot(s, "t", "ks1", NULL, 0, true, &e), CAIRN_ETIMEDOUT);
+    assert_non_null(strstr(e.msg, "within 200 ms")); /* kept: 0 changes nothing */
+    assert_non_null(strstr(e.msg, "scylla.snapshot_timeout"));
+
     /* The client recovers: a later call works on a fresh connection. */
     fake_push(f, 200, "\"dc2\"");
     assert_int_equal(scylla_datacenter(s, &dc, &e), 0);

@@ -8,7 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 #include <nng/nng.h>
@@ -112,7 +117,7 @@ static void test_plain_round_trip(void **state)
     transport_server *s = start("tcp", NULL, &calls, url, sizeof(url));
     transport_client *c;
     cairn_err e;
-    assert_int_equal(transport_client_open(&c, url, NULL, NULL, &e), 0);
+    assert_int_equal(transport_client_open(&c, url, NULL, NULL, 5000, &e), 0);
     call_ok(c, "hello");
     call_ok(c, "");
     call_ok(c, "again");
@@ -136,7 +141,7 @@ static void test_plain_round_trip(void **state)
     transport_server_stop(NULL);
 
     /* Nobody listens any more. */
-    assert_int_equal(transport_client_open(&c, url, NULL, NULL, &e), CAIRN_ECONN);
+    assert_int_equal(transport_client_open(&c, url, NULL, NULL, 5000, &e), CAIRN_ECONN);
     assert_non_null(strstr(e.msg, "connection refused"));
 }
 
@@ -151,7 +156,7 @@ static void test_bad_addresses(void **state)
     assert_non_null(strstr(e.msg, "invalid address"));
     assert_int_not_equal(transport_server_start(&s, "gopher://x:1", NULL, 1, echo, &calls, &e), 0);
     assert_non_null(strstr(e.msg, "gopher://x:1"));
-    assert_int_not_equal(transport_client_open(&c, "gopher://x:1", NULL, NULL, &e), 0);
+    assert_int_not_equal(transport_client_open(&c, "gopher://x:1", NULL, NULL, 5000, &e), 0);
     assert_non_null(strstr(e.msg, "gopher://x:1"));
 }
 
@@ -173,7 +178,7 @@ static void test_tls_round_trip(void **state)
     transport_server *s = start("tls+tcp", &server_tls, &calls, url, sizeof(url));
     transport_client *c;
     cairn_err e;
-    assert_int_equal(transport_client_open(&c, url, "127.0.0.1", &client_tls, &e), 0);
+    assert_int_equal(transport_client_open(&c, url, "127.0.0.1", &client_tls, 5000, &e), 0);
     call_ok(c, "secret");
     transport_client_close(c);
 
@@ -186,15 +191,16 @@ static void test_tls_round_trip(void **state)
     snprintf(crt, sizeof(crt), "%s/coord.crt", other);
     snprintf(key, sizeof(key), "%s/coord.key", other);
     transport_tls stranger = {.ca = f->ca, .cert = crt, .key = key};
-    assert_int_equal(transport_client_open(&c, url, "127.0.0.1", &stranger, &e), CAIRN_EAUTH);
+    assert_int_equal(transport_client_open(&c, url, "127.0.0.1", &stranger, 5000, &e), CAIRN_EAUTH);
     assert_non_null(strstr(e.msg, "TLS handshake failed"));
     /* A server certificate that does not name the host it is reached at. */
-    assert_int_equal(transport_client_open(&c, url, "10.9.9.9", &client_tls, &e), CAIRN_EAUTH);
+    assert_int_equal(transport_client_open(&c, url, "10.9.9.9", &client_tls, 5000, &e),
+                     CAIRN_EAUTH);
 
     /* Plain tcp to a TLS server fails; the call cannot get an answer. */
     char plain[64];
     snprintf(plain, sizeof(plain), "tcp://%s", url + strlen("tls+tcp://"));
-    if (transport_client_open(&c, plain, NULL, NULL, &e) == 0) {
+    if (transport_client_open(&c, plain, NULL, NULL, 5000, &e) == 0) {
         uint8_t *resp;
         size_t len;
         assert_int_not_equal(transport_call(c, (const uint8_t *)"x", 1, &resp, &len, 300, &e), 0);
@@ -208,7 +214,8 @@ static void test_tls_round_trip(void **state)
     s = start("tcp", NULL, &calls, url, sizeof(url));
     char tls_url[80];
     snprintf(tls_url, sizeof(tls_url), "tls+tcp://%s", url + strlen("tcp://"));
-    assert_int_equal(transport_client_open(&c, tls_url, "127.0.0.1", &client_tls, &e), CAIRN_EAUTH);
+    assert_int_equal(transport_client_open(&c, tls_url, "127.0.0.1", &client_tls, 5000, &e),
+                     CAIRN_EAUTH);
     transport_server_stop(s);
 }
 
@@ -253,7 +260,7 @@ static void test_tls_files(void **state)
     fclose(fp);
     tls_of(f, false, &t);
     t.cert = big;
-    assert_int_equal(transport_client_open(&c, url, "127.0.0.1", &t, &e), CAIRN_ECONFIG);
+    assert_int_equal(transport_client_open(&c, url, "127.0.0.1", &t, 5000, &e), CAIRN_ECONFIG);
     assert_non_null(strstr(e.msg, "too large for a PEM file"));
 
     /* TLS settings on a plain tcp address. */
@@ -262,8 +269,83 @@ static void test_tls_files(void **state)
     assert_int_equal(transport_server_start(&s, url, &t, 1, echo, &calls, &e), CAIRN_ECONFIG);
     assert_non_null(strstr(e.msg, "tls+tcp://"));
     tls_of(f, false, &t);
-    assert_int_equal(transport_client_open(&c, url, "127.0.0.1", &t, &e), CAIRN_ECONFIG);
+    assert_int_equal(transport_client_open(&c, url, "127.0.0.1", &t, 5000, &e), CAIRN_ECONFIG);
     assert_non_null(strstr(e.msg, "tls+tcp://"));
+}
+
+/* A TCP listener on loopback that never accepts; backlog 0, and with fill > 0 that
+ * many connections queued first, so further SYNs are dropped as on a firewalled
+ * address. Returns the socket; *port its port; fillers receives the queued ones. */
+static int listen_silent(unsigned *port, int *fillers, int fill)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(s, fill ? 0 : 16), 0);
+    socklen_t len = sizeof(a);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    for (int i = 0; i < fill; i++) {
+        fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(fillers[i], (struct sockaddr *)&a, sizeof(a)); /* EINPROGRESS or queued */
+    }
+    usleep(200000);
+    return s;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Dials that get no answer end with the timeout and say the agent is not answering. */
+static void expect_not_answering(const char *url, const transport_tls *tls)
+{
+    transport_client *c = NULL;
+    cairn_err e;
+    double t0 = now_s();
+    assert_int_equal(transport_client_open(&c, url, "127.0.0.1", tls, 700, &e), CAIRN_ETIMEDOUT);
+    double took = now_s() - t0;
+    assert_null(c);
+    assert_non_null(strstr(e.msg, url));
+    assert_non_null(strstr(e.msg, "not answering"));
+    assert_true(took < 60.0); /* a guard against a hang, not a speed */
+}
+
+static void test_silent_listener(void **state)
+{
+    struct fixture *f = *state;
+    transport_tls client_tls;
+    tls_of(f, false, &client_tls);
+    unsigned port;
+    int s = listen_silent(&port, NULL, 0);
+    char url[64];
+    /* TCP is accepted by the kernel; the TLS handshake never gets an answer. */
+    snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%u", port);
+    expect_not_answering(url, &client_tls);
+    /* Plain tcp: the SP header exchange never gets one either. */
+    snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", port);
+    expect_not_answering(url, NULL);
+    close(s);
+}
+
+static void test_full_backlog_listener(void **state)
+{
+    struct fixture *f = *state;
+    transport_tls client_tls;
+    tls_of(f, false, &client_tls);
+    unsigned port;
+    int fillers[4];
+    int s = listen_silent(&port, fillers, 4);
+    char url[64];
+    snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%u", port);
+    expect_not_answering(url, &client_tls);
+    for (int i = 0; i < 4; i++)
+        close(fillers[i]);
+    close(s);
 }
 
 static void test_err_mapping(void **state)
@@ -301,6 +383,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tls_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_files, setup, teardown),
         cmocka_unit_test(test_err_mapping),
+        cmocka_unit_test_setup_teardown(test_silent_listener, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_backlog_listener, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
