@@ -42,6 +42,7 @@ typedef Cairn__Rpc__RestoreRequest__Phase restore_phase;
 #define PHASE_BOTH  CAIRN__RPC__RESTORE_REQUEST__PHASE__STAGE_AND_LOAD
 #define PHASE_STAGE CAIRN__RPC__RESTORE_REQUEST__PHASE__STAGE
 #define PHASE_LOAD  CAIRN__RPC__RESTORE_REQUEST__PHASE__LOAD
+#define PHASE_CHECK CAIRN__RPC__RESTORE_REQUEST__PHASE__CHECK
 
 /* What the steps of one restore job share. */
 typedef struct restore_ctx {
@@ -119,6 +120,19 @@ static void count_done(job *j, const Cairn__Rpc__RestoreTable *t)
     job_add(j, JOB_TABLES, 1);
 }
 
+/* CHECK for one table: what an earlier attempt loaded, or may have begun to load. */
+static int check_next(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, cairn_err *e)
+{
+    char pending[RSTATE_PATH_MAX];
+    int rc = rstate_pending_path(x->base, t->keyspace, t->name, pending, sizeof(pending), e);
+    if (rc)
+        return rc;
+    if (rstate_done(x->base, t->keyspace, t->name) || restore_pending_placed(pending))
+        job_add(x->j, JOB_BYTES_UPLOADED, table_bytes(t));
+    count_done(x->j, t);
+    return 0;
+}
+
 /* Phase 1 for one table: download and verify, unless an earlier attempt loaded it. */
 static int stage_next(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, cairn_err *e)
 {
@@ -189,8 +203,10 @@ static int run_phase(restore_ctx *x, restore_phase phase, cairn_err *e)
 {
     int rc = 0;
     for (size_t i = 0; !rc && i < x->rq->n_tables; i++) {
-        rc = phase == PHASE_STAGE ? stage_next(x, x->rq->tables[i], e)
-                                  : load_next(x, x->rq->tables[i], e);
+        const Cairn__Rpc__RestoreTable *t = x->rq->tables[i];
+        rc = phase == PHASE_CHECK   ? check_next(x, t, e)
+             : phase == PHASE_STAGE ? stage_next(x, t, e)
+                                    : load_next(x, t, e);
         if (!rc && job_cancelled(x->j))
             rc = err_set(e, CAIRN_EBUSY, "agent shutting down");
     }
@@ -215,15 +231,17 @@ static int restore_run(job *j, void *p, cairn_err *e)
     const Cairn__Rpc__RestoreRequest *rq = x.rq;
     restore_phase phase = rq->has_phase ? rq->phase : PHASE_BOTH;
     int rc = rstate_base(x.a->cfg->state_dir, source_cluster(x.a, rq->source_cluster), rq->tag,
-                         true, x.base, sizeof(x.base), e);
+                         phase != PHASE_CHECK, x.base, sizeof(x.base), e);
     if (rc)
         return rc;
+    if (phase == PHASE_CHECK)
+        return run_phase(&x, PHASE_CHECK, e);
     for (size_t i = 0; i < rq->n_tables; i++) {
         job_add(j, JOB_FILES_TOTAL, rq->tables[i]->n_files);
         job_add(j, JOB_BYTES_TOTAL, table_bytes(rq->tables[i]));
     }
     if (phase != PHASE_LOAD) {
-        rc = repo_open(&x.r, rq->repository, x.a->cfg->store, false, e);
+        rc = agent_repo_open(x.a, rq->repository, &x.r, e);
         if (!rc)
             rc = run_phase(&x, PHASE_STAGE, e);
         if (x.r)
@@ -254,11 +272,14 @@ int agent_restore(agent *a, const Cairn__Rpc__RestoreRequest *rq, Cairn__Rpc__Re
         return rc;
     char key[256];
     snprintf(key, sizeof(key), "%s.%s", cluster, rq->tag);
-    bool stage = rq->has_phase && rq->phase == PHASE_STAGE;
-    const char *kind = stage ? "restore-stage" : "restore";
-    /* Staging again after a finished staging is how a second attempt re-checks what a
-     * failed load may have consumed; a running one is re-attached (EBUSY is kept). */
-    if (stage) {
+    restore_phase phase = rq->has_phase ? rq->phase : PHASE_BOTH;
+    bool again = phase == PHASE_STAGE || phase == PHASE_CHECK;
+    const char *kind = phase == PHASE_STAGE   ? "restore-stage"
+                       : phase == PHASE_CHECK ? "restore-check"
+                                              : "restore";
+    /* Staging (or checking) again after a finished one is how a second attempt sees
+     * what a failed load changed; a running one is re-attached (EBUSY is kept). */
+    if (again) {
         char id[300];
         cairn_err fe;
         job_request_id(kind, key, id, sizeof(id));
@@ -278,6 +299,9 @@ int agent_forget_restore(agent *a, const Cairn__Rpc__ForgetRestoreRequest *rq, c
     char key[256], id[300], base[RSTATE_PATH_MAX];
     snprintf(key, sizeof(key), "%s.%s", cluster, rq->tag);
     job_request_id("restore-stage", key, id, sizeof(id));
+    if ((rc = jobs_forget(a->jobs, id, e)) != 0)
+        return rc;
+    job_request_id("restore-check", key, id, sizeof(id));
     if ((rc = jobs_forget(a->jobs, id, e)) != 0)
         return rc;
     if (!rq->staged_only) {

@@ -232,6 +232,19 @@ static bool pending_walk(const char *pending, const char *upload_dir, bool disca
     return placed;
 }
 
+bool restore_pending_placed(const char *pending)
+{
+    FILE *f = fopen(pending, "r");
+    if (!f)
+        return false;
+    bool placed = false;
+    char line[512];
+    while (!placed && fgets(line, sizeof(line), f))
+        placed = strcmp(line, PLACED_MARK "\n") == 0;
+    fclose(f);
+    return placed;
+}
+
 pending_state restore_pending_recover(const char *pending, const char *upload_dir)
 {
     if (access(pending, F_OK) != 0)

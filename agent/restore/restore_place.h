@@ -14,6 +14,8 @@
 #ifndef CAIRN_RESTORE_PLACE_H
 #define CAIRN_RESTORE_PLACE_H
 
+#include <stdbool.h>
+
 #include "agent.pb-c.h"
 #include "base/err.h"
 
@@ -30,6 +32,9 @@ int restore_place_table(const Cairn__Rpc__RestoreTable *t, const char *stage_dir
 
 /* What an earlier attempt left for this table (see above). */
 pending_state restore_pending_recover(const char *pending, const char *upload_dir);
+
+/* Whether the pending record exists and is marked placed (a load may have run). */
+bool restore_pending_placed(const char *pending);
 
 /* Removes the files pending names from upload_dir (and their temporaries), then the
  * record: after a failed load, nothing of the table stays in upload/. */

@@ -348,34 +348,6 @@ static void print_nonempty(void *ctx, const rs_table *t, uint64_t bytes)
     fprintf(stderr, "  %s.%s holds %s\n", t->keyspace, t->name, human_bytes(bytes, b, sizeof(b)));
 }
 
-/* Loading adds SSTables to what a table holds: rows deleted since the backup come back
- * and nothing is replaced, so a table with data is only restored into when asked. */
-static int check_nonempty(restore_run *run, cairn_err *e)
-{
-    Cairn__Rpc__NodeInfo **nodes = node_infos(run, e);
-    if (!nodes)
-        return e->code;
-    size_t n = restore_plan_nonempty(&run->p, nodes, run->n, NULL, NULL);
-    int rc = 0;
-    if (n && !run->o->into_nonempty) {
-        fprintf(stderr, "tables of the target that already hold data:\n");
-        restore_plan_nonempty(&run->p, nodes, run->n, print_nonempty, NULL);
-        rc = err_set(e, CAIRN_EEXIST,
-                     "%zu tables of the target already hold data, and loading backup %s would "
-                     "add to it (rows deleted since are resurrected, rows written twice are "
-                     "duplicated until compaction); nothing was changed. TRUNCATE them first, "
-                     "or pass --into-nonempty to load into them anyway",
-                     n, run->tag);
-    } else if (n && !run->o->c.json) {
-        fprintf(stderr,
-                "warning: loading into %zu tables that already hold data "
-                "(--into-nonempty)\n",
-                n);
-    }
-    free(nodes);
-    return rc;
-}
-
 static int assign(restore_run *run, cairn_err *e)
 {
     Cairn__Rpc__NodeInfo **nodes = node_infos(run, e);
@@ -452,6 +424,49 @@ static int run_phase(restore_run *run, Cairn__Rpc__RestoreRequest__Phase phase, 
                       restore_request, run, e);
 }
 
+/* Bytes of the share earlier attempts of this restore loaded or began to load, summed
+ * over the nodes (the CHECK phase, which changes nothing). */
+static int earlier_loads(restore_run *run, uint64_t *bytes, cairn_err *e)
+{
+    int rc = run_phase(run, CAIRN__RPC__RESTORE_REQUEST__PHASE__CHECK, "restore (check)", e);
+    *bytes = 0;
+    for (size_t i = 0; !rc && i < run->n; i++)
+        *bytes += run->jobs[i].job->bytes_uploaded;
+    return rc;
+}
+
+/* Loading adds SSTables to what a table holds: rows deleted since the backup come back
+ * and nothing is replaced, so a table with data is only restored into when asked, or
+ * when an earlier attempt of this same restore (which passed this check) loaded it. */
+static int check_nonempty(restore_run *run, cairn_err *e)
+{
+    Cairn__Rpc__NodeInfo **nodes = node_infos(run, e);
+    if (!nodes)
+        return e->code;
+    size_t n = restore_plan_nonempty(&run->p, nodes, run->n, NULL, NULL);
+    uint64_t earlier = 0;
+    int rc = 0;
+    if (n && !run->o->into_nonempty)
+        rc = earlier_loads(run, &earlier, e);
+    if (!rc && n && !run->o->into_nonempty && earlier == 0) {
+        fprintf(stderr, "tables of the target that already hold data:\n");
+        restore_plan_nonempty(&run->p, nodes, run->n, print_nonempty, NULL);
+        rc = err_set(e, CAIRN_EEXIST,
+                     "%zu tables of the target already hold data, and loading backup %s would "
+                     "add to it (rows deleted since would come back, rows already there would "
+                     "be duplicated until compaction); nothing was changed. TRUNCATE them "
+                     "first, or pass --into-nonempty to load into them anyway",
+                     n, run->tag);
+    } else if (!rc && n && !run->o->c.json) {
+        fprintf(stderr, "warning: %zu tables already hold data: %s\n", n,
+                run->o->into_nonempty ? "loading into them (--into-nonempty)"
+                                      : "an earlier attempt of this restore loaded them; "
+                                        "resuming it");
+    }
+    free(nodes);
+    return rc;
+}
+
 static void forget_all(restore_run *run, bool staged_only)
 {
     forget_arg fa = {.run = run, .staged_only = staged_only};
@@ -518,11 +533,11 @@ static int run_restore(const coord_config *cfg, const restore_opts *o, cairn_err
     if (!rc)
         rc = prepare_cluster(&run, e);
     if (!rc && !o->no_data)
-        rc = check_nonempty(&run, e);
-    if (!rc && !o->no_data)
         rc = assign(&run, e);
     if (!rc && !o->no_data)
         rc = build_requests(&run, e);
+    if (!rc && !o->no_data)
+        rc = check_nonempty(&run, e);
     if (!rc && o->dry_run)
         print_plan(&run);
     else if (!rc && o->no_data && o->schema)
