@@ -52,6 +52,7 @@ typedef struct restore_ctx {
     repo *r;
     cql_conn *c;
     char base[RSTATE_PATH_MAX]; /* restore_state's directory of this cluster and tag */
+    bool combined;              /* STAGE_AND_LOAD: each table counts once, in its load */
 } restore_ctx;
 
 static const char *source_cluster(const agent *a, const char *asked)
@@ -112,12 +113,18 @@ static uint64_t table_bytes(const Cairn__Rpc__RestoreTable *t)
     return bytes;
 }
 
-/* Counts a table as done in this phase without work. */
-static void count_done(job *j, const Cairn__Rpc__RestoreTable *t)
+/* Counts a table as done in this phase: its files (unless they were counted as they
+ * were downloaded) and, once per job, the table. In a combined job the stage counts
+ * files and the load counts tables. */
+static void count_done(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, bool stage,
+                       bool files_counted)
 {
-    job_add(j, JOB_FILES_DONE, t->n_files);
-    job_add(j, JOB_BYTES_DONE, table_bytes(t));
-    job_add(j, JOB_TABLES, 1);
+    if (!files_counted && (stage || !x->combined)) {
+        job_add(x->j, JOB_FILES_DONE, t->n_files);
+        job_add(x->j, JOB_BYTES_DONE, table_bytes(t));
+    }
+    if (!stage || !x->combined)
+        job_add(x->j, JOB_TABLES, 1);
 }
 
 /* CHECK for one table: what an earlier attempt loaded, or may have begun to load. */
@@ -129,24 +136,29 @@ static int check_next(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, cairn_e
         return rc;
     if (rstate_done(x->base, t->keyspace, t->name) || restore_pending_placed(pending))
         job_add(x->j, JOB_BYTES_UPLOADED, table_bytes(t));
-    count_done(x->j, t);
+    count_done(x, t, true, false);
     return 0;
 }
 
 /* Phase 1 for one table: download and verify, unless an earlier attempt loaded it. */
 static int stage_next(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, cairn_err *e)
 {
-    if (rstate_done(x->base, t->keyspace, t->name)) {
-        count_done(x->j, t);
+    char dir[RSTATE_PATH_MAX], pending[RSTATE_PATH_MAX];
+    int rc = rstate_pending_path(x->base, t->keyspace, t->name, pending, sizeof(pending), e);
+    if (rc)
+        return rc;
+    /* Loaded, or placed in upload/ for a load (phase 2 finishes it without staging). */
+    if (rstate_done(x->base, t->keyspace, t->name) || restore_pending_placed(pending)) {
+        count_done(x, t, true, false);
         return 0;
     }
-    char dir[RSTATE_PATH_MAX];
-    int rc = rstate_stage_dir(x->base, t->keyspace, t->name, true, dir, sizeof(dir), e);
+    rc = rstate_stage_dir(x->base, t->keyspace, t->name, true, dir, sizeof(dir), e);
     if (!rc)
         rc = restore_stage_table(x->j, x->r, t, dir, e);
-    if (!rc)
-        job_add(x->j, JOB_TABLES, 1);
-    return rc;
+    if (rc)
+        return err_prefix(e, "table %s.%s", t->keyspace, t->name);
+    count_done(x, t, true, true);
+    return 0;
 }
 
 /* The table is loaded: recorded, and its staged files are not needed any more. */
@@ -159,7 +171,7 @@ static int table_loaded(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, const
     unlink(pending);
     if (rstate_remove_tree(stage, NULL) != 0)
         log_warn("restore %s: cannot remove %s", x->rq->tag, stage);
-    count_done(x->j, t);
+    count_done(x, t, false, false);
     job_add(x->j, JOB_BYTES_UPLOADED, table_bytes(t));
     return 0;
 }
@@ -170,7 +182,7 @@ static int load_next(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, cairn_er
     const char *tag = x->rq->tag;
     if (rstate_done(x->base, t->keyspace, t->name)) {
         log_info("restore %s: %s.%s was loaded by an earlier attempt", tag, t->keyspace, t->name);
-        count_done(x->j, t);
+        count_done(x, t, false, false);
         return 0;
     }
     char upload[RSTATE_PATH_MAX], pending[RSTATE_PATH_MAX], stage[RSTATE_PATH_MAX];
@@ -230,7 +242,15 @@ static int restore_run(job *j, void *p, cairn_err *e)
     restore_ctx x = {.j = j, .a = jr->ctx, .rq = (const Cairn__Rpc__RestoreRequest *)jr->rq};
     const Cairn__Rpc__RestoreRequest *rq = x.rq;
     restore_phase phase = rq->has_phase ? rq->phase : PHASE_BOTH;
-    int rc = rstate_base(x.a->cfg->state_dir, source_cluster(x.a, rq->source_cluster), rq->tag,
+    x.combined = phase == PHASE_BOTH;
+    /* A configuration that cannot reach CQL fails before anything is downloaded. */
+    char host[256];
+    int port;
+    int rc = phase == PHASE_STAGE
+                 ? 0
+                 : hostport_split(x.a->cfg->scylla_cql, host, sizeof(host), &port, e);
+    if (!rc)
+        rc = rstate_base(x.a->cfg->state_dir, source_cluster(x.a, rq->source_cluster), rq->tag,
                          phase != PHASE_CHECK, x.base, sizeof(x.base), e);
     if (rc)
         return rc;

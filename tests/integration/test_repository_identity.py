@@ -59,7 +59,7 @@ class RepositoryIdentityTest(unittest.TestCase):
         self.assertIn('same repository', p.stderr)
         self.assertNotIn('cairn repo init', p.stderr)
         p, listed = self.bed.cairn_json('list')
-        self.assertNotIn(tag, [b['tag'] for b in listed['backups']])
+        self.assertNotIn(tag, [b['tag'] for b in listed])
         # Nothing of the victim's was written to the other directory either.
         self.assertFalse(os.path.exists(os.path.join(self.other, 'backups')))
         p, st = self.bed.cairn_json('status')
