@@ -246,7 +246,7 @@ static int restore_run(job *j, void *p, cairn_err *e)
     /* A configuration that cannot reach CQL fails before anything is downloaded. */
     char host[256];
     int port;
-    int rc = phase == PHASE_STAGE
+    int rc = phase == PHASE_STAGE || phase == PHASE_CHECK
                  ? 0
                  : hostport_split(x.a->cfg->scylla_cql, host, sizeof(host), &port, e);
     if (!rc)
