@@ -69,6 +69,8 @@ static const char *op_name(Cairn__Rpc__Request__OpCase op)
         return "forget-restore";
     case CAIRN__RPC__REQUEST__OP_CANCEL:
         return "cancel";
+    case CAIRN__RPC__REQUEST__OP_REPOSITORY:
+        return "repository";
     default:
         return "unknown";
     }
@@ -100,6 +102,8 @@ static int dispatch(agent *a, const Cairn__Rpc__Request *rq, Cairn__Rpc__Respons
         return agent_forget_restore(a, rq->forget_restore, e);
     case CAIRN__RPC__REQUEST__OP_CANCEL:
         return job_cancel_reply(a->jobs, rq->cancel->job_id, resp, e);
+    case CAIRN__RPC__REQUEST__OP_REPOSITORY:
+        return agent_repository(a, rq->repository, resp, e);
     default:
         return err_set(e, CAIRN_EPROTO,
                        "unknown request: the coordinator is newer than this agent; upgrade it");
@@ -127,6 +131,9 @@ static void response_clear(Cairn__Rpc__Response *resp)
         break;
     case CAIRN__RPC__RESPONSE__RESULT_APPLY_SCHEMA:
         cairn__rpc__apply_schema_result__free_unpacked(resp->apply_schema, NULL);
+        break;
+    case CAIRN__RPC__RESPONSE__RESULT_REPOSITORY:
+        cairn__rpc__repository_info__free_unpacked(resp->repository, NULL);
         break;
     default:
         break;

@@ -1,10 +1,61 @@
 #include "status/describe.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "base/path.h"
 #include "handlers.h"
 #include "scylla/names.h"
+
+/* Bytes of the Data.db files right in dir (not its snapshots/, upload/, staging/). */
+static uint64_t dir_data_bytes(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    uint64_t bytes = 0;
+    struct dirent *de;
+    char path[4400];
+    struct stat st;
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len > 8 && strcmp(de->d_name + len - 8, "-Data.db") == 0 &&
+            path_fmt(path, sizeof(path), NULL, "%s/%s", dir, de->d_name) == 0 &&
+            stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            bytes += (uint64_t)st.st_size;
+    }
+    closedir(d);
+    return bytes;
+}
+
+/* What the table holds: every "<name>-<id>" directory of the keyspace counts, because
+ * the describe answer has no table id; a dropped table's directory keeps only its
+ * snapshots, which are not counted. */
+static uint64_t table_live_bytes(char **dirs, size_t ndirs, const char *ks, const char *name)
+{
+    uint64_t bytes = 0;
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < ndirs; i++) {
+        char kdir[4096];
+        if (path_fmt(kdir, sizeof(kdir), NULL, "%s/%s", dirs[i], ks) != 0)
+            continue;
+        DIR *d = opendir(kdir);
+        if (!d)
+            continue;
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            char tdir[4400];
+            if (strncmp(de->d_name, name, nlen) == 0 && de->d_name[nlen] == '-' &&
+                strlen(de->d_name + nlen + 1) == 32 &&
+                path_fmt(tdir, sizeof(tdir), NULL, "%s/%s", kdir, de->d_name) == 0)
+                bytes += dir_data_bytes(tdir);
+        }
+        closedir(d);
+    }
+    return bytes;
+}
 
 /* Every field is malloc'd so that cairn__rpc__node_info__free_unpacked frees it. */
 static int add_table(Cairn__Rpc__NodeInfo *n, const char *ks, const char *name)
@@ -19,6 +70,8 @@ static int add_table(Cairn__Rpc__NodeInfo *n, const char *ks, const char *name)
     cairn__rpc__table__init(t);
     t->keyspace = strdup(ks);
     t->name = strdup(name);
+    t->has_live_bytes = 1;
+    t->live_bytes = table_live_bytes(n->data_dirs, n->n_data_dirs, ks, name);
     nt[n->n_tables++] = t;
     return (t->keyspace && t->name) ? 0 : CAIRN_ENOMEM;
 }

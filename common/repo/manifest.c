@@ -473,3 +473,46 @@ int manifest_cluster_read(repo *r, const char *key, Cairn__Repo__ClusterManifest
     *out = m;
     return 0;
 }
+
+struct verify_ctx {
+    EVP_MD_CTX *sha;
+    uint64_t size;
+};
+
+static int verify_sink(void *ctx, const void *data, size_t len, cairn_err *e)
+{
+    (void)e;
+    struct verify_ctx *v = ctx;
+    EVP_DigestUpdate(v->sha, data, len);
+    v->size += len;
+    return 0;
+}
+
+int repo_manifest_verify(repo *r, const char *key, uint64_t size, const char *sha256, cairn_err *e)
+{
+    struct verify_ctx v = {.sha = EVP_MD_CTX_new()};
+    if (!v.sha || EVP_DigestInit_ex(v.sha, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(v.sha);
+        return err_set(e, CAIRN_ENOMEM, "out of memory checking %s", key);
+    }
+    int rc = store_get(repo_store(r), key, verify_sink, &v, e);
+    if (rc == CAIRN_ENOENT)
+        err_set(e, rc, "%s is missing from repository %s", key, repo_url(r));
+    else if (rc)
+        err_prefix(e, "cannot read %s", key);
+    char got[HEX_SHA256_LEN + 1];
+    hex_sha256_final(v.sha, got);
+    EVP_MD_CTX_free(v.sha);
+    if (rc)
+        return rc;
+    if (size != MANIFEST_SIZE_ANY && v.size != size)
+        return err_set(e, CAIRN_ECORRUPT,
+                       "%s in repository %s holds %" PRIu64 " bytes, not the %" PRIu64
+                       " its writer reported",
+                       key, repo_url(r), v.size, size);
+    if (strcmp(got, sha256) != 0)
+        return err_set(e, CAIRN_ECORRUPT,
+                       "%s in repository %s has SHA-256 %s, not the %s its writer reported", key,
+                       repo_url(r), got, sha256);
+    return 0;
+}

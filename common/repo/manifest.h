@@ -9,6 +9,8 @@
 #ifndef CAIRN_MANIFEST_H
 #define CAIRN_MANIFEST_H
 
+#include <stdint.h>
+
 #include "base/err.h"
 #include "repo/repo.h"
 #include "repo.pb-c.h"
@@ -39,6 +41,13 @@ typedef int (*manifest_table_cb)(void *ctx, const Cairn__Repo__TableEntry *t, ca
 int manifest_node_read(repo *r, const char *key, const char *expected_sha256_or_null,
                        Cairn__Repo__NodeManifest **header_out, manifest_table_cb cb, void *ctx,
                        cairn_err *e);
+
+/* Checks that the object at key is in the repository as its writer reported it: its
+ * stored bytes have SHA-256 sha256 (hex) and, unless size is MANIFEST_SIZE_ANY, that
+ * many bytes. The object is streamed through SHA-256, never held or decoded. Missing is
+ * CAIRN_ENOENT, other bytes CAIRN_ECORRUPT; the message names the key. */
+#define MANIFEST_SIZE_ANY UINT64_MAX
+int repo_manifest_verify(repo *r, const char *key, uint64_t size, const char *sha256, cairn_err *e);
 
 /* format_version is set by the writer. */
 int manifest_cluster_write(repo *r, const char *key, const Cairn__Repo__ClusterManifest *m,

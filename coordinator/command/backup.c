@@ -33,6 +33,7 @@
 #include "command/backup_guard.h"
 #include "command/lease_keep.h"
 #include "cli/interrupt.h"
+#include "command/backup_verify.h"
 
 #define LEASE_TTL_S      120
 #define CLEAR_TIMEOUT_MS 10000
@@ -468,6 +469,8 @@ static int run_backup(backup_run *b, repo *r, cairn_err *e)
     char schema_blob[65];
     int rc = check_new(b, r, e);
     if (!rc)
+        rc = backup_check_repository(b->f, r, b->o->c.parallel, e);
+    if (!rc)
         rc = take_snapshots(b, &skew, e);
     if (!rc)
         rc = backup_schema(b, schema_blob, &schema_size, e);
@@ -475,6 +478,8 @@ static int run_backup(backup_run *b, repo *r, cairn_err *e)
         rc = interrupted(e);
     if (!rc)
         rc = upload_all(b, e);
+    if (!rc)
+        rc = backup_check_node_manifests(b->f, r, b->jobs, b->n, e);
     if (rc)
         return rc;
     Cairn__Repo__ClusterManifest m = CAIRN__REPO__CLUSTER_MANIFEST__INIT;

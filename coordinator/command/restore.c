@@ -2,10 +2,17 @@
  * restore - `cairn restore`: plays a backup back onto the configured cluster.
  *
  * Reads the cluster manifest and plans the restore (restore_plan: the node manifests,
- * the blob check), checks the target cluster, applies the schema when asked, then
- * gives every target node its share as one agent job: its own files back (refresh)
- * when the cluster has the same nodes and tokens, or an even share by bytes loaded
- * with load-and-stream.
+ * the blob check), checks the target cluster (ready; tables that already hold data are
+ * refused unless --into-nonempty; with --schema, no conflicting definitions), assigns
+ * every target node its share: its own files back (refresh) when the cluster has the
+ * same nodes and tokens, or an even share by bytes loaded with load-and-stream.
+ * --dry-run prints that plan and stops there.
+ *
+ * Then two phases, each one agent job per node: STAGE (download and verify the whole
+ * share; nothing changes on the cluster), and only once every node has staged, the
+ * schema (when asked) and LOAD. A failed first phase leaves the target as it was and
+ * drops the staged files; a failed second phase keeps every record, so running the
+ * same command again resumes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,13 +37,14 @@
 #define RESTORE_USAGE                                                                              \
     "usage: cairn restore TAG|latest [--from-cluster NAME] [--keyspace GLOB]... "                  \
     "[--exclude GLOB]... [--schema] [--no-data] "                                                  \
-    "[--method auto|refresh|load-and-stream] [--parallel N] [--json]"
+    "[--method auto|refresh|load-and-stream] [--into-nonempty] [--dry-run] [--parallel N] "        \
+    "[--json]"
 
 typedef struct restore_opts {
     const char *tag;
     const char *from_cluster;
     cliopt_common c;
-    bool schema, no_data;
+    bool schema, no_data, into_nonempty, dry_run;
     restore_method method;
 } restore_opts;
 
@@ -52,6 +60,12 @@ static int take_option(void *arg, int c, const char *val)
         return 0;
     case 'n':
         o->no_data = true;
+        return 0;
+    case 'i':
+        o->into_nonempty = true;
+        return 0;
+    case 'd':
+        o->dry_run = true;
         return 0;
     default: /* 'm' */
         if (strcmp(val, "auto") == 0)
@@ -74,6 +88,8 @@ static int parse_args(restore_opts *o, int argc, char **argv)
                                          {"schema", no_argument, NULL, 's'},
                                          {"no-data", no_argument, NULL, 'n'},
                                          {"method", required_argument, NULL, 'm'},
+                                         {"into-nonempty", no_argument, NULL, 'i'},
+                                         {"dry-run", no_argument, NULL, 'd'},
                                          {NULL, 0, NULL, 0}};
     int rc = cliopt_parse("restore", RESTORE_USAGE, opts, take_option, o, &o->c, argc, argv);
     if (rc)
@@ -105,7 +121,9 @@ typedef struct restore_run {
     Cairn__Rpc__RestoreRequest *reqs;
     Cairn__Rpc__RestoreTable **tables; /* per node, n_tables each */
     Cairn__Rpc__RestoreTable ***table_ptrs;
-    Cairn__Repo__FileEntry ***file_ptrs; /* per node, the files of its share */
+    Cairn__Repo__FileEntry ***file_ptrs;         /* per node, the files of its share */
+    const char *source;                          /* the backup's cluster */
+    Cairn__Rpc__ApplySchemaResult *schema_check; /* --schema: what check_only said */
 } restore_run;
 
 /* Builds node i's request from the plan: its tables, each with its files. */
@@ -127,6 +145,8 @@ static int build_request(restore_run *r, size_t i, cairn_err *e)
     rq->tag = r->tag;
     rq->repository = r->cfg->repository;
     rq->load_and_stream = r->method == METHOD_LAS;
+    rq->source_cluster = (char *)r->source;
+    rq->has_phase = 1;
     rq->tables = r->table_ptrs[i];
     size_t used = 0;
     for (size_t t = 0; t < p->n_tables; t++) {
@@ -175,6 +195,8 @@ static int schema_outcome(const Cairn__Rpc__ApplySchemaResult *res, bool check_o
     return 0;
 }
 
+/* Applies (or with check_only, judges) the schema on one agent; a check's answer is
+ * kept in r->schema_check for the plan. */
 static int apply_schema(restore_run *r, size_t agent, bool check_only, cairn_err *e)
 {
     Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
@@ -200,15 +222,29 @@ static int apply_schema(restore_run *r, size_t agent, bool check_only, cairn_err
         return err_set(e, CAIRN_EPROTO, "the agent answered the schema request without a result");
     }
     rc = schema_outcome(resp->apply_schema, check_only, r->o->c.json, e);
+    if (check_only && !r->schema_check) {
+        r->schema_check = resp->apply_schema;
+        resp->apply_schema = NULL;
+        resp->result_case = CAIRN__RPC__RESPONSE__RESULT__NOT_SET;
+    }
     cairn__rpc__response__free_unpacked(resp, NULL);
     return rc;
 }
 
+typedef struct forget_arg {
+    const restore_run *run;
+    bool staged_only;
+} forget_arg;
+
 static void forget_one(fleet *f, size_t i, void *arg)
 {
+    const forget_arg *fa = arg;
     Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
     Cairn__Rpc__ForgetRestoreRequest fr = CAIRN__RPC__FORGET_RESTORE_REQUEST__INIT;
-    fr.tag = (char *)arg;
+    fr.tag = (char *)fa->run->tag;
+    fr.source_cluster = (char *)fa->run->source;
+    fr.has_staged_only = 1;
+    fr.staged_only = fa->staged_only;
     rq.op_case = CAIRN__RPC__REQUEST__OP_FORGET_RESTORE;
     rq.forget_restore = &fr;
     cairn_err e;
@@ -216,13 +252,16 @@ static void forget_one(fleet *f, size_t i, void *arg)
         log_warn("%s", e.msg);
 }
 
+static const char *method_name(const restore_run *r)
+{
+    return r->o->no_data ? "none" : r->method == METHOD_LAS ? "load-and-stream" : "refresh";
+}
+
 static void print_summary(const restore_run *r, uint64_t duration)
 {
     const restore_opts *o = r->o;
     const restore_plan *p = &r->p;
-    const char *mname = o->no_data                ? "none"
-                        : r->method == METHOD_LAS ? "load-and-stream"
-                                                  : "refresh";
+    const char *mname = method_name(r);
     if (o->c.json) {
         json_object *j = json_object_new_object();
         json_object_object_add(j, "tag", json_object_new_string(r->tag));
@@ -249,6 +288,7 @@ static int load_backup(restore_run *run, cairn_err *e)
     const coord_config *cfg = run->cfg;
     const restore_opts *o = run->o;
     const char *source = o->from_cluster ? o->from_cluster : cfg->cluster;
+    run->source = source;
     repo *r = NULL;
     int rc = repo_open(&r, cfg->repository, cfg->store, false, e);
     run->r = r;
@@ -287,52 +327,177 @@ static int prepare_cluster(restore_run *run, cairn_err *e)
         return rc;
     if (!run->m->schema_blob)
         return err_set(e, CAIRN_ENOENT, "backup %s holds no schema", run->tag);
-    rc = apply_schema(run, 0, true, e);
-    if (!rc)
-        rc = apply_schema(run, 0, false, e);
-    return rc;
+    return apply_schema(run, 0, true, e);
+}
+
+static Cairn__Rpc__NodeInfo **node_infos(restore_run *run, cairn_err *e)
+{
+    Cairn__Rpc__NodeInfo **nodes = calloc(run->n ? run->n : 1, sizeof(*nodes));
+    if (!nodes) {
+        err_set(e, CAIRN_ENOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < run->n; i++)
+        nodes[i] = fleet_get(run->f, i)->info;
+    return nodes;
+}
+
+static void print_nonempty(void *ctx, const rs_table *t, uint64_t bytes)
+{
+    (void)ctx;
+    char b[32];
+    fprintf(stderr, "  %s.%s holds %s\n", t->keyspace, t->name, human_bytes(bytes, b, sizeof(b)));
 }
 
 static int assign(restore_run *run, cairn_err *e)
 {
-    Cairn__Rpc__NodeInfo **nodes = calloc(run->n ? run->n : 1, sizeof(*nodes));
+    Cairn__Rpc__NodeInfo **nodes = node_infos(run, e);
     if (!nodes)
-        return err_set(e, CAIRN_ENOMEM, "out of memory");
-    for (size_t i = 0; i < run->n; i++)
-        nodes[i] = fleet_get(run->f, i)->info;
+        return e->code;
     int rc = restore_plan_assign(&run->p, nodes, run->n, &run->method, e);
     free(nodes);
     return rc;
 }
 
-/* Every node's share as one job, followed to the end. */
-static int restore_data(restore_run *run, cairn_err *e)
+/* --dry-run: what the restore would do, and nothing done. */
+static void print_plan(const restore_run *r)
+{
+    const restore_plan *p = &r->p;
+    const Cairn__Rpc__ApplySchemaResult *sc = r->schema_check;
+    size_t n_changes = sc ? sc->n_created : 0;
+    if (r->o->c.json) {
+        json_object *j = json_object_new_object();
+        json_object *ch = json_object_new_array();
+        for (size_t i = 0; i < n_changes; i++)
+            json_object_array_add(ch, json_object_new_string(sc->created[i]));
+        json_object_object_add(j, "tag", json_object_new_string(r->tag));
+        json_object_object_add(j, "method", json_object_new_string(method_name(r)));
+        json_object_object_add(j, "nodes", json_object_new_int64((int64_t)r->n));
+        json_object_object_add(j, "tables", json_object_new_int64((int64_t)p->n_tables));
+        json_object_object_add(j, "files", json_object_new_int64((int64_t)p->n_files));
+        json_object_object_add(j, "bytes", json_object_new_int64((int64_t)p->bytes));
+        json_object_object_add(j, "schema_changes", ch);
+        printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
+        json_object_put(j);
+        return;
+    }
+    char b[32];
+    printf("restore of %s (dry run, nothing changed)\n  method    %s\n  nodes     %zu\n"
+           "  tables    %zu\n  files     %zu\n  bytes     %s\n  schema    %zu objects to "
+           "create\n",
+           r->tag, method_name(r), r->n, p->n_tables, p->n_files,
+           human_bytes(p->bytes, b, sizeof(b)), n_changes);
+    for (size_t i = 0; i < n_changes; i++)
+        printf("    create %s\n", sc->created[i]);
+}
+
+static int build_requests(restore_run *run, cairn_err *e)
 {
     size_t n = run->n;
-    int rc = assign(run, e);
-    if (rc)
-        return rc;
-    run->jobs = calloc(n, sizeof(*run->jobs));
-    run->reqs = calloc(n, sizeof(*run->reqs));
-    run->tables = calloc(n, sizeof(*run->tables));
-    run->table_ptrs = calloc(n, sizeof(*run->table_ptrs));
-    run->file_ptrs = calloc(n, sizeof(*run->file_ptrs));
+    run->reqs = calloc(n ? n : 1, sizeof(*run->reqs));
+    run->tables = calloc(n ? n : 1, sizeof(*run->tables));
+    run->table_ptrs = calloc(n ? n : 1, sizeof(*run->table_ptrs));
+    run->file_ptrs = calloc(n ? n : 1, sizeof(*run->file_ptrs));
+    run->jobs = calloc(n ? n : 1, sizeof(*run->jobs));
     if (!run->jobs || !run->reqs || !run->tables || !run->table_ptrs || !run->file_ptrs)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
+    int rc = 0;
     for (size_t i = 0; !rc && i < n; i++) {
         run->jobs[i].agent = i;
         rc = build_request(run, i, e);
     }
-    if (rc)
-        return rc;
+    return rc;
+}
+
+/* One phase: every node's job, followed to the end. */
+static int run_phase(restore_run *run, Cairn__Rpc__RestoreRequest__Phase phase, const char *verb,
+                     cairn_err *e)
+{
+    jobrun_free(run->jobs, run->n);
+    run->jobs = calloc(run->n ? run->n : 1, sizeof(*run->jobs));
+    if (!run->jobs)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < run->n; i++) {
+        run->jobs[i].agent = i;
+        run->reqs[i].phase = phase;
+    }
+    return jobrun_all(run->f, run->jobs, run->n, run->o->c.parallel, verb, run->o->c.json,
+                      restore_request, run, e);
+}
+
+/* Bytes of the share earlier attempts of this restore loaded or began to load, summed
+ * over the nodes (the CHECK phase, which changes nothing). */
+static int earlier_loads(restore_run *run, uint64_t *bytes, cairn_err *e)
+{
+    int rc = run_phase(run, CAIRN__RPC__RESTORE_REQUEST__PHASE__CHECK, "restore (check)", e);
+    *bytes = 0;
+    for (size_t i = 0; !rc && i < run->n; i++)
+        *bytes += run->jobs[i].job->bytes_uploaded;
+    return rc;
+}
+
+/* Loading adds SSTables to what a table holds: rows deleted since the backup come back
+ * and nothing is replaced, so a table with data is only restored into when asked, or
+ * when an earlier attempt of this same restore (which passed this check) loaded it. */
+static int check_nonempty(restore_run *run, cairn_err *e)
+{
+    Cairn__Rpc__NodeInfo **nodes = node_infos(run, e);
+    if (!nodes)
+        return e->code;
+    size_t n = restore_plan_nonempty(&run->p, nodes, run->n, NULL, NULL);
+    uint64_t earlier = 0;
+    int rc = 0;
+    if (n && !run->o->into_nonempty)
+        rc = earlier_loads(run, &earlier, e);
+    if (!rc && n && !run->o->into_nonempty && earlier == 0) {
+        fprintf(stderr, "tables of the target that already hold data:\n");
+        restore_plan_nonempty(&run->p, nodes, run->n, print_nonempty, NULL);
+        rc = err_set(e, CAIRN_EEXIST,
+                     "%zu tables of the target already hold data, and loading backup %s would "
+                     "add to it (rows deleted since would come back, rows already there would "
+                     "be duplicated until compaction); nothing was changed. TRUNCATE them "
+                     "first, or pass --into-nonempty to load into them anyway",
+                     n, run->tag);
+    } else if (!rc && n && !run->o->c.json) {
+        fprintf(stderr, "warning: %zu tables already hold data: %s\n", n,
+                run->o->into_nonempty ? "loading into them (--into-nonempty)"
+                                      : "an earlier attempt of this restore loaded them; "
+                                        "resuming it");
+    }
+    free(nodes);
+    return rc;
+}
+
+static void forget_all(restore_run *run, bool staged_only)
+{
+    forget_arg fa = {.run = run, .staged_only = staged_only};
+    fleet_each(run->f, NULL, run->n, run->o->c.parallel, forget_one, &fa);
+}
+
+/* Phase 1 on every node, then the schema, then phase 2. */
+static int restore_data(restore_run *run, cairn_err *e)
+{
     const restore_opts *o = run->o;
     if (!o->c.json)
+        fprintf(stderr, "verifying %s (%zu tables) on %zu nodes before loading\n", run->tag,
+                run->p.n_tables, run->n);
+    int rc = run_phase(run, CAIRN__RPC__RESTORE_REQUEST__PHASE__STAGE, "restore (verify)", e);
+    if (rc) {
+        /* Abandoned: the staged files go, what earlier attempts loaded stays recorded. */
+        forget_all(run, true);
+        return err_prefix(e,
+                          "backup %s of cluster %s could not be verified, nothing was "
+                          "changed on the target",
+                          run->tag, run->source);
+    }
+    if (o->schema && (rc = apply_schema(run, 0, false, e)) != 0)
+        return rc;
+    if (!o->c.json)
         fprintf(stderr, "restoring %s (%zu tables) onto %zu nodes with %s\n", run->tag,
-                run->p.n_tables, n, run->method == METHOD_LAS ? "load-and-stream" : "refresh");
-    rc = jobrun_all(run->f, run->jobs, n, o->c.parallel, "restore", o->c.json, restore_request, run,
-                    e);
+                run->p.n_tables, run->n, method_name(run));
+    rc = run_phase(run, CAIRN__RPC__RESTORE_REQUEST__PHASE__LOAD, "restore", e);
     if (!rc)
-        fleet_each(run->f, NULL, n, o->c.parallel, forget_one, run->tag);
+        forget_all(run, false);
     return rc;
 }
 
@@ -349,6 +514,8 @@ static void run_free(restore_run *run)
     free(run->reqs);
     jobrun_free(run->jobs, run->n);
     restore_plan_free(&run->p);
+    if (run->schema_check)
+        cairn__rpc__apply_schema_result__free_unpacked(run->schema_check, NULL);
     if (run->m)
         cairn__repo__cluster_manifest__free_unpacked(run->m, NULL);
     check_result_free(&run->chk);
@@ -367,8 +534,18 @@ static int run_restore(const coord_config *cfg, const restore_opts *o, cairn_err
     if (!rc)
         rc = prepare_cluster(&run, e);
     if (!rc && !o->no_data)
+        rc = assign(&run, e);
+    if (!rc && !o->no_data)
+        rc = build_requests(&run, e);
+    if (!rc && !o->no_data)
+        rc = check_nonempty(&run, e);
+    if (!rc && o->dry_run)
+        print_plan(&run);
+    else if (!rc && o->no_data && o->schema)
+        rc = apply_schema(&run, 0, false, e);
+    else if (!rc)
         rc = restore_data(&run, e);
-    if (!rc)
+    if (!rc && !o->dry_run)
         print_summary(&run, human_mono_ms() - t0);
     run_free(&run);
     return rc;

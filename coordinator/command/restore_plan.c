@@ -338,3 +338,33 @@ size_t restore_plan_keyspaces(const restore_plan *p, char **ks)
     }
     return n;
 }
+
+/* A table's bytes on one node, as its describe answer gives them. */
+static uint64_t node_table_bytes(const Cairn__Rpc__NodeInfo *node, const rs_table *t)
+{
+    for (size_t k = 0; k < node->n_tables; k++) {
+        const Cairn__Rpc__Table *x = node->tables[k];
+        if (x->has_live_bytes && strcmp(x->keyspace, t->keyspace) == 0 &&
+            strcmp(x->name, t->name) == 0)
+            return x->live_bytes;
+    }
+    return 0;
+}
+
+size_t restore_plan_nonempty(const restore_plan *p, Cairn__Rpc__NodeInfo *const *nodes, size_t n,
+                             restore_plan_table_cb cb, void *ctx)
+{
+    size_t count = 0;
+    for (size_t t = 0; t < p->n_tables; t++) {
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < n; i++)
+            if (nodes[i])
+                bytes += node_table_bytes(nodes[i], &p->tables[t]);
+        if (bytes == 0)
+            continue;
+        count++;
+        if (cb)
+            cb(ctx, &p->tables[t], bytes);
+    }
+    return count;
+}

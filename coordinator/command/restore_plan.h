@@ -79,6 +79,13 @@ int restore_plan_assign(restore_plan *p, Cairn__Rpc__NodeInfo *const *nodes, siz
  * returns how many. The strings belong to p. */
 size_t restore_plan_keyspaces(const restore_plan *p, char **ks);
 
+/* The plan's tables that already hold data on the target: a table counts when any of
+ * the n nodes (NULL ones are skipped) reports live_bytes > 0 for it. Calls cb for each
+ * with the bytes summed over the nodes, in plan order; returns how many. */
+typedef void (*restore_plan_table_cb)(void *ctx, const rs_table *t, uint64_t live_bytes);
+size_t restore_plan_nonempty(const restore_plan *p, Cairn__Rpc__NodeInfo *const *nodes, size_t n,
+                             restore_plan_table_cb cb, void *ctx);
+
 void restore_plan_free(restore_plan *p);
 
 #endif

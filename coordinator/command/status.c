@@ -1,4 +1,5 @@
-/* status - is every node of the cluster ready for a backup? */
+/* status - is every node of the cluster ready for a backup, and does every agent see
+ * the repository? */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,8 +105,12 @@ int cmd_status(const coord_config *cfg, int argc, char **argv)
     err_clear(&e);
     fleet *f = NULL;
     check_result r;
-    if (fleet_open(&f, cfg, &e) != 0 || check_cluster(f, &r, &e) != 0) {
+    memset(&r, 0, sizeof(r));
+    if (fleet_open(&f, cfg, &e) != 0 || check_cluster(f, &r, &e) != 0 ||
+        (cfg->repository &&
+         check_repository(f, cfg->repository, cfg->store, (unsigned)cfg->parallel, &r, &e) != 0)) {
         fprintf(stderr, "cairn: %s\n", e.msg);
+        check_result_free(&r);
         fleet_close(f);
         return CMD_FAILED;
     }

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "base/debug.h"
+#include "fleet/repocheck.h"
+#include "repo/repo.h"
 
 static int add_problem(check_result *r, const char *fmt, ...)
 {
@@ -182,6 +184,38 @@ int check_cluster(fleet *f, check_result *r, cairn_err *e)
         check_result_free(r);
         return err_set(e, CAIRN_ENOMEM, "out of memory");
     }
+    r->ready = r->n_problems == 0;
+    return 0;
+}
+
+typedef struct repo_problems {
+    check_result *r;
+    int rc;
+} repo_problems;
+
+static void add_repo_problem(void *ctx, const char *msg)
+{
+    repo_problems *rp = ctx;
+    if (add_problem(rp->r, "%s", msg) != 0)
+        rp->rc = CAIRN_ENOMEM;
+}
+
+int check_repository(fleet *f, const char *url, const struct store_options *o, unsigned parallel,
+                     check_result *r, cairn_err *e)
+{
+    repo *rp = NULL;
+    cairn_err oe;
+    int rc = repo_open(&rp, url, o, false, &oe);
+    if (rc == CAIRN_ENOENT)
+        return 0;
+    repo_problems p = {.r = r};
+    if (rc)
+        p.rc = add_problem(r, "the coordinator cannot open repository %s: %s", url, oe.msg);
+    else
+        repocheck_agents(f, url, repo_id(rp), parallel, add_repo_problem, &p);
+    repo_close(rp);
+    if (p.rc)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
     r->ready = r->n_problems == 0;
     return 0;
 }

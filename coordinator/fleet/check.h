@@ -42,6 +42,13 @@ typedef struct check_result {
 int check_cluster(fleet *f, check_result *r, cairn_err *e);
 void check_result_free(check_result *r);
 
+/* Asks every described agent whether it sees the repository at url (opened here with o)
+ * and adds a problem, naming the node, for each that does not; r->ready follows. A
+ * repository not created yet is no problem: the first backup creates it. */
+struct store_options;
+int check_repository(fleet *f, const char *url, const struct store_options *o, unsigned parallel,
+                     check_result *r, cairn_err *e);
+
 /* Prints the problems as a person reads them, one per line on stderr. */
 void check_print_problems(const check_result *r);
 

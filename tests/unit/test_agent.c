@@ -279,11 +279,11 @@ static void test_restore_job_fails_and_is_forgotten(void **state)
     Cairn__Rpc__Response *r = NULL;
     assert_int_equal(call(v, &rq, &r, &e), 0);
     assert_int_equal(r->result_case, CAIRN__RPC__RESPONSE__RESULT_JOB);
-    assert_string_equal(r->job->job_id, "restore:t1");
+    assert_string_equal(r->job->job_id, "restore:prod.t1");
     cairn__rpc__response__free_unpacked(r, NULL);
 
     Cairn__Rpc__JobRequest jr = CAIRN__RPC__JOB_REQUEST__INIT;
-    jr.job_id = (char *)"restore:t1";
+    jr.job_id = (char *)"restore:prod.t1";
     Cairn__Rpc__Request jq = CAIRN__RPC__REQUEST__INIT;
     jq.op_case = CAIRN__RPC__REQUEST__OP_JOB;
     jq.job = &jr;
@@ -301,8 +301,10 @@ static void test_restore_job_fails_and_is_forgotten(void **state)
     assert_int_equal(st, CAIRN__RPC__JOB_INFO__STATE__FAILED);
 
     /* Forgetting drops the job and the tag's progress file. */
-    char done[128];
-    snprintf(done, sizeof(done), "%s/restore-t1.done", v->dir);
+    char done[160];
+    snprintf(done, sizeof(done), "mkdir -p %s/restore/" CLUSTER "/t1", v->dir);
+    assert_int_equal(system(done), 0);
+    snprintf(done, sizeof(done), "%s/restore/" CLUSTER "/t1/done", v->dir);
     FILE *f = fopen(done, "w");
     assert_non_null(f);
     fputs("ks.t\n", f);

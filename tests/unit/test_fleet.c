@@ -47,6 +47,12 @@ static char *host_ids[] = {"6f2e3d7a-0000-4000-8000-000000000001",
                            "6f2e3d7a-0000-4000-8000-000000000002",
                            "6f2e3d7a-0000-4000-8000-000000000003"};
 
+/* The repository the fake agents see (the coordinator's), and the node manifest every
+ * finished upload names: the backup reads both back before it records anything. */
+static repo_fixture rf;
+#define NODE_MANIFEST "backups/prod/t/nodes/x.manifest"
+static char node_manifest_sha[65];
+
 static Cairn__Rpc__JobInfo job_state(fake_agent *a, bool start)
 {
     Cairn__Rpc__JobInfo j = CAIRN__RPC__JOB_INFO__INIT;
@@ -62,8 +68,8 @@ static Cairn__Rpc__JobInfo job_state(fake_agent *a, bool start)
               : a->mode == AGENT_FAILS ? CAIRN__RPC__JOB_INFO__STATE__FAILED
                                        : CAIRN__RPC__JOB_INFO__STATE__DONE;
     if (over) {
-        j.manifest_key = "backups/prod/t/nodes/x.manifest";
-        j.manifest_sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        j.manifest_key = NODE_MANIFEST;
+        j.manifest_sha256 = node_manifest_sha;
     }
     return j;
 }
@@ -118,6 +124,7 @@ static int handle(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, siz
     Cairn__Rpc__ApplySchemaResult applied = CAIRN__RPC__APPLY_SCHEMA_RESULT__INIT;
     Cairn__Rpc__JobInfo j;
     Cairn__Rpc__Status err = CAIRN__RPC__STATUS__INIT;
+    Cairn__Rpc__RepositoryInfo ri = CAIRN__RPC__REPOSITORY_INFO__INIT;
     static char *warnings[] = {"a Data.db fails its Digest"};
     static char *created[] = {"table sales.orders"};
     switch (rq->op_case) {
@@ -148,6 +155,11 @@ static int handle(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, siz
         r.apply_schema = &applied;
         break;
     case CAIRN__RPC__REQUEST__OP_FORGET_RESTORE:
+        break;
+    case CAIRN__RPC__REQUEST__OP_REPOSITORY:
+        ri.id = (char *)repo_id(rf.r);
+        r.result_case = CAIRN__RPC__RESPONSE__RESULT_REPOSITORY;
+        r.repository = &ri;
         break;
     case CAIRN__RPC__REQUEST__OP_CLEAR_SNAPSHOT:
         __atomic_add_fetch(&a->clears, 1, __ATOMIC_SEQ_CST);
@@ -337,14 +349,20 @@ static void test_answer_without_job(void **state)
     stop_agents(1);
 }
 
-static repo_fixture rf;
-
 static void start_backup_agents(agent_mode first, agent_mode second)
 {
     agent_mode modes[] = {first, second};
     start_agents(modes, N_HOSTS);
     assert_int_equal(repo_fixture_open(&rf), 0);
     cfg.repository = rf.url;
+    Cairn__Repo__NodeManifest h = CAIRN__REPO__NODE_MANIFEST__INIT;
+    h.cluster = "prod";
+    h.tag = "t";
+    h.host_id = host_ids[0];
+    manifest_writer *w = NULL;
+    cairn_err e;
+    assert_int_equal(manifest_node_begin(rf.r, NODE_MANIFEST, &h, &w, &e), 0);
+    assert_int_equal(manifest_node_finish(w, node_manifest_sha, &e), 0);
 }
 
 static void stop_backup_agents(void)

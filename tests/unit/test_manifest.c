@@ -279,6 +279,35 @@ static void test_node_sha_mismatch(void **state)
     assert_string_equal(e.msg, "callback stop");
 }
 
+/* repo_manifest_verify: the object as its writer reported it, or a named failure. */
+static void test_verify(void **state)
+{
+    struct fixture *f = *state;
+    const char *key = "backups/c/t/nodes/v.manifest";
+    char sha[65];
+    write_node(f, key, 3, sha);
+    uint64_t size = 0;
+    cairn_err e;
+    assert_int_equal(repo_manifest_stat(f->r, key, &size, &e), 0);
+    assert_int_equal(repo_manifest_verify(f->r, key, size, sha, &e), 0);
+    assert_int_equal(repo_manifest_verify(f->r, key, MANIFEST_SIZE_ANY, sha, &e), 0);
+
+    assert_int_equal(repo_manifest_verify(f->r, key, size + 1, sha, &e), CAIRN_ECORRUPT);
+    assert_non_null(strstr(e.msg, key));
+    char wrong[65];
+    memcpy(wrong, sha, sizeof(wrong));
+    wrong[0] = wrong[0] == '0' ? '1' : '0';
+    assert_int_equal(repo_manifest_verify(f->r, key, size, wrong, &e), CAIRN_ECORRUPT);
+    assert_non_null(strstr(e.msg, wrong));
+
+    /* Written elsewhere (another repository): missing here, by name. */
+    assert_int_equal(
+        repo_manifest_verify(f->r, "backups/c/t/nodes/gone.manifest", MANIFEST_SIZE_ANY, sha, &e),
+        CAIRN_ENOENT);
+    assert_non_null(strstr(e.msg, "gone.manifest"));
+    assert_non_null(strstr(e.msg, "missing"));
+}
+
 /* Stores plain bytes as a manifest object (one zstd frame). */
 static void put_raw(struct fixture *f, const char *key, const void *plain, size_t len)
 {
@@ -614,6 +643,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wire_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_frame, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

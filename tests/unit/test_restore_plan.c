@@ -170,6 +170,48 @@ static uint64_t bytes_on(const restore_plan *p, int32_t target)
     return sum;
 }
 
+static void count_table(void *ctx, const rs_table *t, uint64_t bytes)
+{
+    uint64_t *sum = ctx;
+    assert_string_equal(t->keyspace, "ks");
+    *sum += bytes;
+}
+
+/* Tables that hold data on any target node are found, with their bytes summed; a
+ * table the target has empty, or another table, does not count. */
+static void test_nonempty_tables(void **state)
+{
+    (void)state;
+    restore_plan p;
+    two_sources(&p);
+    Cairn__Repo__FileEntry u[] = {file_entry("me-5-big-Data.db", BLOB_A, 5)};
+    assert_int_equal(add_table(&p, 0, "ks", "u", u, 1), 0);
+    Cairn__Rpc__Table t_a = CAIRN__RPC__TABLE__INIT, t_b = CAIRN__RPC__TABLE__INIT,
+                      other = CAIRN__RPC__TABLE__INIT, empty = CAIRN__RPC__TABLE__INIT;
+    t_a.keyspace = t_b.keyspace = other.keyspace = empty.keyspace = "ks";
+    t_a.name = t_b.name = "t";
+    other.name = "elsewhere";
+    empty.name = "u";
+    t_a.has_live_bytes = t_b.has_live_bytes = other.has_live_bytes = empty.has_live_bytes = 1;
+    t_a.live_bytes = 7;
+    t_b.live_bytes = 3;
+    other.live_bytes = 100;
+    Cairn__Rpc__Table *ta[] = {&t_a, &empty}, *tb[] = {&other, &t_b};
+    Cairn__Rpc__NodeInfo a = node("host-a", NULL, 0), b = node("host-b", NULL, 0);
+    a.tables = ta;
+    a.n_tables = 2;
+    b.tables = tb;
+    b.n_tables = 2;
+    Cairn__Rpc__NodeInfo *nodes[] = {&a, NULL, &b};
+    uint64_t sum = 0;
+    assert_int_equal(restore_plan_nonempty(&p, nodes, 3, count_table, &sum), 1);
+    assert_int_equal(sum, 10);
+    /* Nothing there: nothing to refuse. */
+    t_a.live_bytes = t_b.live_bytes = 0;
+    assert_int_equal(restore_plan_nonempty(&p, nodes, 3, NULL, NULL), 0);
+    restore_plan_free(&p);
+}
+
 static void test_auto_refresh_when_same_nodes(void **state)
 {
     restore_plan p;
@@ -370,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_filter_skips_tables),
         cmocka_unit_test(test_invalid_names_are_corrupt),
         cmocka_unit_test(test_keyspaces_distinct),
+        cmocka_unit_test(test_nonempty_tables),
         cmocka_unit_test(test_auto_refresh_when_same_nodes),
         cmocka_unit_test(test_auto_load_and_stream_when_tokens_differ),
         cmocka_unit_test(test_refresh_refused_without_the_nodes),

@@ -4,8 +4,10 @@
  * (table ids), with a file:// repository.
  *
  * An upload backs up a snapshot directory laid out on disk. A restore finds no blob in
- * the repository, so every table that gets as far as a download fails: those tests are
- * about resuming, refusing and what a failed table leaves behind.
+ * the repository, so every table that gets as far as a download fails (unless a test
+ * stages its file first, as an earlier attempt would have): those tests are about
+ * resuming, refusing and what a failed table leaves behind. The restore's records are
+ * under <state>/restore/<cluster>/<tag>/ (agent/restore/restore_state.h).
  */
 #include <netinet/in.h>
 #include <pthread.h>
@@ -459,26 +461,38 @@ static void test_missing_blob_leaves_nothing(void **state)
                      CAIRN__RPC__JOB_INFO__STATE__FAILED);
     assert_non_null(strstr(e.msg, "table ks.t"));
     assert_non_null(strstr(e.msg, "blob " BLOB));
-    /* Neither the temporary file nor a pending record stays behind. */
+    /* Neither the temporary file nor a pending record stays behind, and nothing went to
+     * upload/: the download is verified in the staging area first. */
     char path[400];
-    snprintf(path, sizeof(path), "%s/.cairn-me-1-big-Data.db", v->upload);
+    snprintf(path, sizeof(path), "%s/restore/" CLUSTER "/t1/stage/ks.t/.cairn-" BLOB, v->state);
     assert_int_not_equal(access(path, F_OK), 0);
-    snprintf(path, sizeof(path), "%s/restore-t1.pending.ks.t", v->state);
+    snprintf(path, sizeof(path), "%s/restore/" CLUSTER "/t1/pending.ks.t", v->state);
+    assert_int_not_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof(path), "%s/me-1-big-Data.db", v->upload);
     assert_int_not_equal(access(path, F_OK), 0);
     assert_int_equal(atomic_load(&v->rest.loads), 0);
 }
 
-/* The last attempt asked for the load and died before recording it: ScyllaDB took the
- * files, so the table counts as loaded and is not loaded again. */
+/* Where a test plays an earlier attempt: <state>/restore/<cluster>/<tag>/<name>. */
+static void record_path(env *v, const char *tag, const char *name, char *out, size_t cap)
+{
+    char dir[300];
+    snprintf(dir, sizeof(dir), "%s/restore/" CLUSTER "/%s/stage/ks.t", v->state, tag);
+    mkdirs(dir);
+    snprintf(out, cap, "%s/restore/" CLUSTER "/%s/%s", v->state, tag, name);
+}
+
+/* The last attempt placed the files, asked for the load and died before recording it:
+ * ScyllaDB took the files, so the table counts as loaded and is not loaded again. */
 static void test_load_finished_before_the_stop(void **state)
 {
     env *v = *state;
     cairn_err e;
     mkdirs(v->upload);
-    char pending[200], done[200];
-    snprintf(pending, sizeof(pending), "%s/restore-t2.pending.ks.t", v->state);
-    snprintf(done, sizeof(done), "%s/restore-t2.done", v->state);
-    write_text(pending, "me-1-big-Data.db\nnot a file name\n");
+    char pending[400], done[400];
+    record_path(v, "t2", "pending.ks.t", pending, sizeof(pending));
+    record_path(v, "t2", "done", done, sizeof(done));
+    write_text(pending, "me-1-big-Data.db\nnot a file name\n#placed\n");
     uint64_t tables = 0;
     assert_int_equal(restore(v, "t2", "t", "me-1-big-Data.db", &tables, &e),
                      CAIRN__RPC__JOB_INFO__STATE__DONE);
@@ -492,39 +506,74 @@ static void test_load_finished_before_the_stop(void **state)
                      CAIRN__RPC__JOB_INFO__STATE__DONE);
 }
 
-/* The last attempt stopped before its load: what it left in upload/ is removed and the
- * table is done again (and fails here, as the blob is not in the repository). */
+/* The last attempt stopped while placing (its record is not marked placed): what it
+ * left in upload/ is removed and the verified staged file is placed again and loaded,
+ * once. */
 static void test_load_never_ran(void **state)
 {
     env *v = *state;
     cairn_err e;
     mkdirs(v->upload);
-    char pending[200], left[400];
-    snprintf(pending, sizeof(pending), "%s/restore-t3.pending.ks.t", v->state);
+    char pending[400], left[400], staged[400], done[400];
+    record_path(v, "t3", "pending.ks.t", pending, sizeof(pending));
+    record_path(v, "t3", "stage/ks.t/" BLOB, staged, sizeof(staged));
+    record_path(v, "t3", "done", done, sizeof(done));
     snprintf(left, sizeof(left), "%s/me-1-big-Data.db", v->upload);
     write_text(pending, "me-1-big-Data.db\n");
-    write_text(left, "half");
+    write_text(left, "ha");
+    write_text(staged, "good");
     assert_int_equal(restore(v, "t3", "t", "me-1-big-Data.db", NULL, &e),
+                     CAIRN__RPC__JOB_INFO__STATE__DONE);
+    assert_int_equal(atomic_load(&v->rest.loads), 1);
+    assert_true(file_has(left, "good"));
+    assert_true(file_has(done, "ks.t\n"));
+    /* Loaded: neither the record nor the staged file is kept. */
+    assert_int_not_equal(access(pending, F_OK), 0);
+    assert_int_not_equal(access(staged, F_OK), 0);
+}
+
+/* A blob that fails its verification in the staging area: nothing reaches upload/. */
+static void test_staging_stops_a_damaged_blob(void **state)
+{
+    env *v = *state;
+    cairn_err e;
+    mkdirs(v->upload);
+    char staged[400];
+    record_path(v, "t8", "stage/ks.t/.cairn-" BLOB, staged, sizeof(staged));
+    write_text(staged, "leftover of a killed download");
+    assert_int_equal(restore(v, "t8", "t", "me-1-big-Data.db", NULL, &e),
                      CAIRN__RPC__JOB_INFO__STATE__FAILED);
-    assert_int_not_equal(access(left, F_OK), 0);
-    assert_non_null(strstr(e.msg, "blob"));
+    assert_non_null(strstr(e.msg, "backup t8 of cluster " CLUSTER));
+    assert_non_null(strstr(e.msg, BLOB));
+    /* The temporary of the killed attempt is removed, and upload/ stays empty. */
+    assert_int_not_equal(access(staged, F_OK), 0);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 0", v->upload);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(atomic_load(&v->rest.loads), 0);
 }
 
 /* Another SSTable of that generation is in upload/: the file gets a fresh generation,
- * and the failure removes only what this attempt placed. */
+ * and what was there stays. */
 static void test_generation_taken(void **state)
 {
     env *v = *state;
     cairn_err e;
     mkdirs(v->upload);
-    char other[400];
+    char other[400], staged[400];
     snprintf(other, sizeof(other), "%s/me-1-big-TOC.txt", v->upload);
     write_text(other, "Data.db\n");
+    record_path(v, "t7", "stage/ks.t/" BLOB, staged, sizeof(staged));
+    write_text(staged, "good");
     assert_int_equal(restore(v, "t7", "t", "me-1-big-Data.db", NULL, &e),
-                     CAIRN__RPC__JOB_INFO__STATE__FAILED);
+                     CAIRN__RPC__JOB_INFO__STATE__DONE);
     assert_int_equal(access(other, F_OK), 0);
+    char mine[400];
+    snprintf(mine, sizeof(mine), "%s/me-1-big-Data.db", v->upload);
+    assert_int_not_equal(access(mine, F_OK), 0);
     char cmd[400];
-    snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 1", v->upload);
+    snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | grep -c '^me-[0-9]*-big-Data.db$') -eq 1",
+             v->upload);
     assert_int_equal(system(cmd), 0);
 }
 
@@ -532,8 +581,8 @@ static void test_already_loaded(void **state)
 {
     env *v = *state;
     cairn_err e;
-    char done[200];
-    snprintf(done, sizeof(done), "%s/restore-t4.done", v->state);
+    char done[400];
+    record_path(v, "t4", "done", done, sizeof(done));
     write_text(done, "ks.other\nks.t\n");
     uint64_t tables = 0;
     assert_int_equal(restore(v, "t4", "t", "me-1-big-Data.db", &tables, &e),
@@ -545,6 +594,11 @@ static void test_refusals(void **state)
 {
     env *v = *state;
     cairn_err e;
+    char staged[400];
+    record_path(v, "t5", "stage/ks.missing", staged, sizeof(staged));
+    mkdirs(staged);
+    record_path(v, "t5", "stage/ks.missing/" BLOB, staged, sizeof(staged));
+    write_text(staged, "good");
     assert_int_equal(restore(v, "t5", "missing", "me-1-big-Data.db", NULL, &e),
                      CAIRN__RPC__JOB_INFO__STATE__FAILED);
     assert_non_null(strstr(e.msg, "does not exist on the target"));
@@ -749,7 +803,7 @@ static void test_upload_then_restore(void **state)
     assert_int_equal(atomic_load(&v->rest.loads), 1);
     assert_int_equal(files_in(v->upload), 2);
     char done[200];
-    snprintf(done, sizeof(done), "%s/restore-r1.done", v->state);
+    snprintf(done, sizeof(done), "%s/restore/" CLUSTER "/r1/done", v->state);
     assert_true(file_has(done, "ks.t\n"));
 
     /* The fake load leaves the files where they are: the next batch's SSTable takes a
@@ -793,6 +847,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_load_finished_before_the_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_never_ran, setup, teardown),
         cmocka_unit_test_setup_teardown(test_generation_taken, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_staging_stops_a_damaged_blob, setup, teardown),
         cmocka_unit_test_setup_teardown(test_already_loaded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
     };

@@ -1,0 +1,49 @@
+/*
+ * repository - the repository as this agent sees it. Every agent must see the same
+ * repository as the coordinator (for file://, one shared file system mounted at the
+ * same path everywhere); the coordinator compares the id in cairn.repo each agent
+ * reports before a backup uploads anything, and in `cairn status`.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "repo/repo.h"
+
+int agent_repo_open(agent *a, const char *url, repo **out, cairn_err *e)
+{
+    int rc = repo_open(out, url, a->cfg->store, false, e);
+    /* repo_open's hint (`cairn repo init`) is for the operator's machine: here the
+     * repository is missing only as this node sees it. */
+    if (rc == CAIRN_ENOENT)
+        err_set(e, rc,
+                "this node sees no cairn repository at %s, though the coordinator uses it: "
+                "every node must see the same repository (for file://, one shared file "
+                "system mounted at the same path on every node; see docs/storage.md)",
+                url);
+    return rc;
+}
+
+int agent_repository(agent *a, const Cairn__Rpc__RepositoryRequest *rq, Cairn__Rpc__Response *resp,
+                     cairn_err *e)
+{
+    repo *r = NULL;
+    int rc = agent_repo_open(a, rq->repository, &r, e);
+    if (rc)
+        return rc;
+    Cairn__Rpc__RepositoryInfo *info = malloc(sizeof(*info));
+    if (info) {
+        cairn__rpc__repository_info__init(info);
+        info->id = strdup(repo_id(r));
+        info->has_format = 1;
+        info->format = REPO_FORMAT_VERSION;
+    }
+    repo_close(r);
+    if (!info || !info->id) {
+        free(info);
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    }
+    resp->result_case = CAIRN__RPC__RESPONSE__RESULT_REPOSITORY;
+    resp->repository = info;
+    return 0;
+}

@@ -1,0 +1,22 @@
+/*
+ * backup_verify - the checks that make a backup reported complete a backup that can be
+ * restored: before anything is uploaded, every agent sees the coordinator's repository;
+ * before the cluster manifest is written, every node manifest it will name is in that
+ * repository as its agent reported it.
+ */
+#ifndef CAIRN_BACKUP_VERIFY_H
+#define CAIRN_BACKUP_VERIFY_H
+
+#include "fleet/fleet.h"
+#include "fleet/jobrun.h"
+#include "repo/repo.h"
+
+/* Every agent sees repository r (the id in its cairn.repo); each node that does not
+ * is printed, and the error names the first. */
+int backup_check_repository(fleet *f, repo *r, unsigned parallel, cairn_err *e);
+
+/* Every job's node manifest (manifest_key, manifest_sha256) is in r with that SHA-256;
+ * the error names the node. */
+int backup_check_node_manifests(fleet *f, repo *r, const jobrun_node *jobs, size_t n, cairn_err *e);
+
+#endif
