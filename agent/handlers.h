@@ -13,6 +13,7 @@
 #include "backup/hashcache.h"
 #include "job/jobs.h"
 #include "node/scylla.h"
+#include "repos/repos.h"
 
 struct agent {
     const agent_config *cfg;

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "store/s3/store_s3.h"
 #include "net/transport.h"
+#include "repos/repos.h"
 
 static void usage(FILE *f)
 {
@@ -113,9 +114,16 @@ int main(int argc, char **argv)
     if (!rc)
         rc = store_options_new(&cfg.store, &s3, &e);
     if (!rc)
+        rc = repos_open(&cfg, &e);
+    if (!rc && cfg.repositories.n == 0)
+        log_warn("%s lists no `repositories`: every upload, restore and schema request will be "
+                 "refused",
+                 path);
+    if (!rc)
         rc = run(&cfg, &e);
     if (rc)
         log_error("%s", e.msg);
+    repos_close(&cfg);
     store_options_free(cfg.store);
     curl_global_cleanup();
     agent_config_free(&cfg);

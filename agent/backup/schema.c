@@ -75,7 +75,7 @@ int agent_schema(agent *a, const Cairn__Rpc__SchemaRequest *rq, Cairn__Rpc__Resp
     if (!rc)
         rc = blob_hash_fd(fd, id, NULL, &size, e);
     if (!rc)
-        rc = repo_open(&r, rq->repository, a->cfg->store, false, e);
+        rc = repos_repo_open(&r, a->cfg, rq->repository, e);
     if (!rc)
         rc = repo_blob_exists(r, id, &exists, e);
     if (!rc && !exists)

@@ -496,7 +496,7 @@ static int upload_run(job *j, void *p, cairn_err *e)
     const Cairn__Rpc__UploadRequest *rq = u->rq;
     repo *r = NULL;
     ratelimit *rl = NULL;
-    int rc = repo_open(&r, rq->repository, u->a->cfg->store, false, e);
+    int rc = repos_repo_open(&r, u->a->cfg, rq->repository, e);
     if (!rc)
         rc = ratelimit_new(&rl, rq->rate_limit, e);
     if (!rc)
@@ -511,9 +511,13 @@ static int upload_run(job *j, void *p, cairn_err *e)
 int agent_upload(agent *a, const Cairn__Rpc__UploadRequest *rq, Cairn__Rpc__Response *resp,
                  cairn_err *e)
 {
+    const store_options *opts = NULL;
     int rc = name_check(NAME_TAG, rq->tag, e);
     for (size_t i = 0; !rc && i < rq->n_tables; i++)
         rc = name_check_table(rq->tables[i]->keyspace, rq->tables[i]->name, e);
+    /* Refused here, before a job exists, so the coordinator hears it at once. */
+    if (!rc)
+        rc = repos_store_for(a->cfg, rq->repository, &opts, e);
     Cairn__Rpc__NodeInfo *node = NULL;
     if (!rc)
         rc = describe_node(a->rest, &node, e);

@@ -467,7 +467,7 @@ static int restore_run(job *j, void *p, cairn_err *e)
     repo *r = NULL;
     rc = hostport_split(x.a->cfg->scylla_cql, host, sizeof(host), &port, e);
     if (!rc)
-        rc = repo_open(&r, rq->repository, x.a->cfg->store, false, e);
+        rc = repos_repo_open(&r, x.a->cfg, rq->repository, e);
     x.r = r;
     if (!rc)
         rc = cql_connect(&x.c, host, port, x.a->cfg->scylla_username, x.a->cfg->scylla_password,
