@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "job/start.h"
 #include "net/wire.h"
+#include "request.h"
 
 /* The REST API answers locally; anything slower than this is a stuck node. */
 #define SCYLLA_TIMEOUT_MS 120000
@@ -140,7 +141,9 @@ int agent_handle(void *ctx, const uint8_t *req, size_t len, uint8_t **out, size_
         log_warn("refused a request: %s", e.msg);
     } else {
         log_debug("request %llu: %s", (unsigned long long)rq->request_id, op_name(rq->op_case));
-        rc = dispatch(a, rq, &resp, &e);
+        rc = request_check(rq, &e);
+        if (!rc)
+            rc = dispatch(a, rq, &resp, &e);
         if (rc && rq->op_case != CAIRN__RPC__REQUEST__OP_JOB)
             log_warn("%s failed: %s", op_name(rq->op_case), e.msg);
         /* The return code decides: a handler may leave notes in e and still succeed. */
