@@ -1,5 +1,6 @@
 #include "request.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,33 +69,44 @@ static int tables_dedupe(Cairn__Rpc__Table **t, size_t *n, cairn_err *e)
             return rc;
     }
     keyed *k = sorted_keys(*n, table_ks, table_nm, t);
-    if (!k)
+    bool *drop = calloc(*n ? *n : 1, sizeof(bool));
+    if (!k || !drop) {
+        free(k);
+        free(drop);
         return err_set(e, CAIRN_ENOMEM, "out of memory");
+    }
     int rc = 0;
     size_t first = 0;
+    const char *gid = *n ? id_of(t[k[0].index]) : NULL; /* the id the group names, if any */
     for (size_t i = 1; !rc && i < *n; i++) {
         if (strcmp(k[i].keyspace, k[first].keyspace) || strcmp(k[i].name, k[first].name)) {
             first = i;
+            gid = id_of(t[k[i].index]);
             continue;
         }
-        const char *a = id_of(t[k[first].index]), *b = id_of(t[k[i].index]);
-        if (a && b && strcmp(a, b) != 0) {
+        const char *b = id_of(t[k[i].index]);
+        if (b && !gid)
+            gid = b;
+        if (b && strcmp(gid, b) != 0) {
             rc = err_set(e, CAIRN_EINVAL, "table %s.%s is named twice with different table ids",
                          k[i].keyspace, k[i].name);
             break;
         }
-        cairn__rpc__table__free_unpacked(t[k[i].index], NULL);
-        t[k[i].index] = NULL;
+        drop[k[i].index] = true;
     }
     free(k);
-    if (rc)
-        return rc;
-    size_t m = 0;
-    for (size_t i = 0; i < *n; i++)
-        if (t[i])
-            t[m++] = t[i];
-    *n = m;
-    return 0;
+    if (!rc) { /* freed only now: gid may point into a repeat */
+        size_t m = 0;
+        for (size_t i = 0; i < *n; i++) {
+            if (drop[i])
+                cairn__rpc__table__free_unpacked(t[i], NULL);
+            else
+                t[m++] = t[i];
+        }
+        *n = m;
+    }
+    free(drop);
+    return rc;
 }
 
 static const char *restore_ks(const void *t, size_t i)
@@ -115,14 +127,10 @@ static int check_restore(const Cairn__Rpc__RestoreRequest *rq, cairn_err *e)
     size_t files = 0;
     for (size_t i = 0; i < rq->n_tables; i++) {
         const Cairn__Rpc__RestoreTable *t = rq->tables[i];
+        /* File names and blob ids are checked by the restore job before each use. */
         int rc = name_check_table(t->keyspace, t->name, e);
-        for (size_t f = 0; !rc && f < t->n_files; f++) {
-            rc = name_check(NAME_SSTABLE_FILE, t->files[f]->name, e);
-            if (!rc)
-                rc = name_check(NAME_BLOB_ID, t->files[f]->blob, e);
-        }
         if (rc)
-            return err_prefix(e, "restore of %s.%s", t->keyspace, t->name);
+            return rc;
         files += t->n_files;
     }
     if (files > REQUEST_MAX_FILES)

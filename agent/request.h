@@ -2,10 +2,10 @@
  * request - what the dispatcher checks in every request before a handler sees it.
  *
  * A coordinator certificate lets its holder send anything; every name a request
- * carries is checked here (keyspaces, tables, table ids, restore file names and
- * blobs), counts are capped, and repeated tables are done once: flush, snapshot and
- * upload requests drop a table named again (the same table twice is one table);
- * restore requests refuse it, since two file lists for one table cannot both be
+ * carries is checked here (keyspaces, tables, table ids; restore file names and
+ * blob ids are checked by the restore job before each use), counts are capped, and repeated tables
+ * are done once: flush, snapshot and upload requests drop a table named again (the same table twice
+ * is one table); restore requests refuse it, since two file lists for one table cannot both be
  * meant. Handlers check their own tags and repositories.
  */
 #ifndef CAIRN_AGENT_REQUEST_H

@@ -5,9 +5,9 @@
 
 /* A location split into what identifies its repository. */
 typedef struct location {
-    char scheme; /* 'f' file://, 's' s3:// */
-    const char *where; /* file: the path; s3: "bucket/prefix" */
-    size_t where_len;  /* without a trailing slash (s3) */
+    char scheme;          /* 'f' file://, 's' s3:// */
+    const char *where;    /* file: the path; s3: "bucket/prefix" */
+    size_t where_len;     /* without a trailing slash (s3) */
     const char *endpoint; /* s3 endpoint= value, not NUL-terminated; NULL: none */
     size_t endpoint_len;
 } location;
@@ -21,7 +21,8 @@ static int check_components(const char *path, size_t len, const char *url, cairn
         while (j < len && path[j] != '/')
             j++;
         size_t n = j - i;
-        if (n == 0 || (n == 1 && path[i] == '.') || (n == 2 && path[i] == '.' && path[i + 1] == '.'))
+        if (n == 0 || (n == 1 && path[i] == '.') ||
+            (n == 2 && path[i] == '.' && path[i + 1] == '.'))
             return err_set(e, CAIRN_EINVAL,
                            "repository location %.200s is not canonical: it has an empty, `.` "
                            "or `..` component; write the path it means",
@@ -42,8 +43,7 @@ static int parse_file(const char *url, location *l, cairn_err *e)
                        url);
     if (n > 1 && p[n - 1] == '/')
         return err_set(e, CAIRN_EINVAL,
-                       "repository location %.200s is not canonical: drop the trailing slash",
-                       url);
+                       "repository location %.200s is not canonical: drop the trailing slash", url);
     if (n > 1 && check_components(p + 1, n - 1, url, e) != 0)
         return e->code;
     l->scheme = 'f';
@@ -91,7 +91,8 @@ static int parse(const char *url, location *l, cairn_err *e)
     if (strncmp(url, "s3://", 5) == 0)
         return parse_s3(url, l, e);
     return err_set(e, CAIRN_EINVAL,
-                   "repository location %.200s is neither file:///path nor s3://bucket/prefix", url);
+                   "repository location %.200s is neither file:///path nor s3://bucket/prefix",
+                   url);
 }
 
 int repos_location_check(const char *url, cairn_err *e)
