@@ -516,6 +516,15 @@ static int load_document(loader *l, yaml_parser_t *p, const char *text, size_t l
     return rc;
 }
 
+/* libyaml keeps its own copy of every scalar, secrets included; wipe them before it
+ * frees them. */
+static void document_wipe(yaml_document_t *doc)
+{
+    for (yaml_node_t *n = doc->nodes.start; n && n < doc->nodes.top; n++)
+        if (n->type == YAML_SCALAR_NODE && n->data.scalar.value)
+            explicit_bzero(n->data.scalar.value, n->data.scalar.length);
+}
+
 static int load_text(const char *name, const char *text, size_t len, const config_field *fields,
                      void *out, cairn_err *e)
 {
@@ -531,6 +540,7 @@ static int load_text(const char *name, const char *text, size_t len, const confi
         rc = syntax_error(&l, &p, text, len);
     } else {
         rc = load_document(&l, &p, text, len, fields, out);
+        document_wipe(&l.doc);
         yaml_document_delete(&l.doc);
     }
     yaml_parser_delete(&p);
