@@ -1,11 +1,15 @@
 #include "handlers.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 
 #include "base/log.h"
 #include "job/start.h"
 #include "net/wire.h"
 #include "request.h"
+
+/* Requests at least this large are followed by malloc_trim. */
+#define AGENT_TRIM_AFTER (1u << 20)
 
 /* The REST API answers locally; anything slower than this is a stuck node. */
 #define SCYLLA_TIMEOUT_MS 120000
@@ -160,5 +164,9 @@ int agent_handle(void *ctx, const uint8_t *req, size_t len, uint8_t **out, size_
     response_clear(&resp);
     if (rq)
         cairn__rpc__request__free_unpacked(rq, NULL);
+    /* A large request was decoded into many small blocks in this worker's arena;
+     * give them back now rather than keep them as the agent's size. */
+    if (len >= AGENT_TRIM_AFTER)
+        malloc_trim(0);
     return rc;
 }

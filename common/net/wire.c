@@ -5,9 +5,11 @@
 #include <string.h>
 
 /* What unpacking costs beyond the bytes themselves, per allocation (malloc's own
- * overhead, rounded up) and per element of a repeated field. */
+ * overhead, rounded up), per element of a repeated field, and per field occurrence
+ * (protobuf-c keeps a 32-byte record of each while it scans a message). */
 #define WALK_ALLOC_COST 32
 #define WALK_ELEM_COST  8
+#define WALK_FIELD_COST 32
 #define WALK_MAX_DEPTH  16
 #define WALK_PATH_MAX   160
 
@@ -31,8 +33,8 @@ static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
     return -1;
 }
 
-static int walk_message(walk *w, const ProtobufCMessageDescriptor *d, const uint8_t *p,
-                        size_t len, const char *path, int depth);
+static int walk_message(walk *w, const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
+                        const char *path, int depth);
 
 /* One length-delimited field: a string is checked for NUL bytes, a message walked. */
 static int walk_bytes(walk *w, const ProtobufCFieldDescriptor *f, const uint8_t *p, size_t n,
@@ -66,8 +68,8 @@ static int walk_bytes(walk *w, const ProtobufCFieldDescriptor *f, const uint8_t 
 /* Walks the encoded message as protobuf-c will unpack it, which keeps only the bytes
  * before the first NUL of a string: a name that says one thing to the checks and
  * another to the sender must not get through. */
-static int walk_message(walk *w, const ProtobufCMessageDescriptor *d, const uint8_t *p,
-                        size_t len, const char *path, int depth)
+static int walk_message(walk *w, const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
+                        const char *path, int depth)
 {
     if (depth > WALK_MAX_DEPTH)
         return err_set(w->e, CAIRN_EPROTO, "%s nests messages too deeply", w->what);
@@ -82,6 +84,7 @@ static int walk_message(walk *w, const ProtobufCMessageDescriptor *d, const uint
                 ? protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3))
                 : NULL;
         size_t skip = 0;
+        w->cost += WALK_FIELD_COST;
         switch (tag & 7) {
         case 0:
             if (read_varint(&p, end, &v) != 0)

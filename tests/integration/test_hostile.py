@@ -6,6 +6,7 @@ agent's own transport (nng's SP framing inside mutual TLS), as a coordinator wou
 """
 
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -13,7 +14,7 @@ import struct
 import subprocess
 import unittest
 
-from harness import SOURCE, Bed
+from harness import BUILD, SOURCE, Bed
 
 SP_REQ_HEADER = b'\x00SP\x00\x00\x30\x00\x00'
 
@@ -50,10 +51,13 @@ class HostileTest(unittest.TestCase):
     def call(self, body_text, cluster=None):
         """Sends one Request (text format, envelope added) and returns the decoded
         Response text."""
-        type(self).next_id += 1
         env = 'version: 1\ncluster: "%s"\nrequest_id: %d\n' % (
-            cluster if cluster is not None else self.bed.cluster_name, self.next_id)
-        payload = encode(env + body_text)
+            cluster if cluster is not None else self.bed.cluster_name, self.next_id + 1)
+        return self.send(encode(env + body_text))
+
+    def send(self, payload):
+        """Sends one encoded Request and returns the decoded Response text."""
+        type(self).next_id += 1
         ctx = ssl.create_default_context(cafile=os.path.join(self.certs, 'ca.crt'))
         ctx.check_hostname = False
         ctx.load_cert_chain(os.path.join(self.certs, 'coordinator.crt'),
@@ -120,6 +124,57 @@ class HostileTest(unittest.TestCase):
                            'tables { keyspace: "shop" name: "orders" } }')
         self.assertIn('code: 0', answer)
         self.call('clear_snapshot { tag: "twice" }')
+
+    def envelope(self):
+        name = self.bed.cluster_name.encode()
+        return (b'\x08\x01' + b'\x12' + varint(len(name)) + name + b'\x18\x01')
+
+    def test_large_messages_keep_memory_bounded(self):
+        # Just under the 16 MiB message limit, of the shapes that cost protobuf-c the
+        # most to unpack: millions of empty tables, of one-letter keyspaces, of empty
+        # file entries. Each is refused before it is unpacked; the agent stays small.
+        size = 15 << 20
+        shapes = [
+            (b'\x5a', b'\x0a\x00'),                       # flush { tables {} ... }
+            (b'\x92\x01', b'\x1a\x01a'),                  # apply_schema { keyspaces: "a" ... }
+            (b'\x8a\x01', b'\x22\x02\x1a\x00'),            # restore { tables { files {} } ... }
+        ]
+        for op, item in shapes * 2:
+            body = item * (size // len(item))
+            answer = self.send(self.envelope() + op + varint(len(body)) + body)
+            self.refused(answer, 'MiB to decode')
+        # Near the most that is decoded: half a million keyspaces, refused only after.
+        repo = b'file:///nowhere'
+        body = (b'\x0a' + varint(len(repo)) + repo + b'\x12\x01x' + b'\x1a\x01a' * 500000)
+        for _ in range(3):
+            answer = self.send(self.envelope() + b'\x92\x01' + varint(len(body)) + body)
+            self.refused(answer, 'does not serve')
+        with open('/proc/%d/status' % self.bed.agent_pid(self.node)) as f:
+            rss = int(re.search(r'VmRSS:\s+(\d+) kB', f.read()).group(1))
+        print('agent RSS after 9 hostile messages: %d MiB' % (rss // 1024))
+        if not sanitized():  # AddressSanitizer keeps freed memory in quarantine
+            self.assertLess(rss, 128 * 1024, 'agent RSS %d kB after hostile messages' % rss)
+        self.assertIn('code: 0', self.call('describe {}'))
+
+
+def sanitized():
+    """Whether the build under test runs with AddressSanitizer, which inflates memory."""
+    try:
+        with open(os.path.join(BUILD, 'CMakeCache.txt')) as f:
+            return 'CAIRN_SANITIZE:BOOL=ON' in f.read()
+    except OSError:
+        return False
+
+
+def varint(n):
+    out = b''
+    while True:
+        b = n & 0x7f
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
 
 
 if __name__ == '__main__':

@@ -248,7 +248,7 @@ static void request_costly_to_unpack_refused(void **state)
     /* flush = 11, length-delimited: a FlushRequest of n empty `tables` (field 1). */
     size_t body = 2 * n;
     *p++ = 0x5a;
-    for (size_t v = body; ; v >>= 7) {
+    for (size_t v = body;; v >>= 7) {
         *p++ = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
         if (v <= 0x7f)
             break;
@@ -258,9 +258,9 @@ static void request_costly_to_unpack_refused(void **state)
         *p++ = 0;
     }
     cairn_err e;
-    assert_int_equal(wire_check_encoded(&cairn__rpc__request__descriptor, buf, (size_t)(p - buf),
-                                        "request", &e),
-                     CAIRN_EPROTO);
+    assert_int_equal(
+        wire_check_encoded(&cairn__rpc__request__descriptor, buf, (size_t)(p - buf), "request", &e),
+        CAIRN_EPROTO);
     assert_non_null(strstr(e.msg, "MiB to decode"));
     Cairn__Rpc__Request *out = NULL;
     assert_int_equal(wire_unpack_request(buf, (size_t)(p - buf), "prod", &out, &e), CAIRN_EPROTO);
@@ -274,9 +274,9 @@ static void request_malformed_refused(void **state)
     static const uint8_t overlong[] = {0x12, 0x7f, 'p'};
     static const uint8_t group[] = {0x0b, 0x0c};
     cairn_err e;
-    assert_int_equal(
-        wire_check_encoded(&cairn__rpc__request__descriptor, overlong, sizeof(overlong), "request", &e),
-        CAIRN_EPROTO);
+    assert_int_equal(wire_check_encoded(&cairn__rpc__request__descriptor, overlong,
+                                        sizeof(overlong), "request", &e),
+                     CAIRN_EPROTO);
     assert_int_equal(
         wire_check_encoded(&cairn__rpc__request__descriptor, group, sizeof(group), "request", &e),
         CAIRN_EPROTO);
