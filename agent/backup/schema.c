@@ -47,7 +47,11 @@ int agent_schema(agent *a, const Cairn__Rpc__SchemaRequest *rq, Cairn__Rpc__Resp
 {
     char host[256];
     int port;
-    int rc = hostport_split(a->cfg->scylla_cql, host, sizeof(host), &port, e);
+    const store_options *opts;
+    /* A repository this agent does not serve is refused before the node is asked. */
+    int rc = repos_store_for(a->cfg, rq->repository, &opts, e);
+    if (!rc)
+        rc = hostport_split(a->cfg->scylla_cql, host, sizeof(host), &port, e);
     if (rc)
         return rc;
     /* An anonymous memory file: the dump is hashed and compressed from an fd. */
