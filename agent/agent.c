@@ -1,10 +1,15 @@
 #include "handlers.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 
 #include "base/log.h"
 #include "job/start.h"
 #include "net/wire.h"
+#include "request.h"
+
+/* Requests at least this large are followed by malloc_trim. */
+#define AGENT_TRIM_AFTER (1u << 20)
 
 int agent_new(agent **out, const agent_config *cfg, cairn_err *e)
 {
@@ -103,7 +108,7 @@ static int dispatch(agent *a, const Cairn__Rpc__Request *rq, Cairn__Rpc__Respons
     case CAIRN__RPC__REQUEST__OP_CANCEL:
         return job_cancel_reply(a->jobs, rq->cancel->job_id, resp, e);
     case CAIRN__RPC__REQUEST__OP_REPOSITORY:
-        return agent_repository(a, rq->repository, resp, e);
+        return agent_repository_info(a, rq->repository, resp, e);
     default:
         return err_set(e, CAIRN_EPROTO,
                        "unknown request: the coordinator is newer than this agent; upgrade it");
@@ -153,7 +158,9 @@ int agent_handle(void *ctx, const uint8_t *req, size_t len, uint8_t **out, size_
         log_warn("refused a request: %s", e.msg);
     } else {
         log_debug("request %llu: %s", (unsigned long long)rq->request_id, op_name(rq->op_case));
-        rc = dispatch(a, rq, &resp, &e);
+        rc = request_check(rq, &e);
+        if (!rc)
+            rc = dispatch(a, rq, &resp, &e);
         if (rc && rq->op_case != CAIRN__RPC__REQUEST__OP_JOB)
             log_warn("%s failed: %s", op_name(rq->op_case), e.msg);
         /* The return code decides: a handler may leave notes in e and still succeed. */
@@ -170,5 +177,9 @@ int agent_handle(void *ctx, const uint8_t *req, size_t len, uint8_t **out, size_
     response_clear(&resp);
     if (rq)
         cairn__rpc__request__free_unpacked(rq, NULL);
+    /* A large request was decoded into many small blocks in this worker's arena;
+     * give them back now rather than keep them as the agent's size. */
+    if (len >= AGENT_TRIM_AFTER)
+        malloc_trim(0);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/config.h"
+#include "repos/repos.h"
 #include "scylla/names.h"
 
 #define F(key, type, member)                                                                       \
@@ -52,6 +53,34 @@ static const config_field s3_fields[] = {
     {NULL, 0, 0, NULL, false, 0, 0},
 };
 
+#define R(key, type, member)                                                                       \
+    {                                                                                              \
+        key, type, offsetof(agent_repository, member), NULL, false, 0, 0                           \
+    }
+
+static const config_field repo_s3_fields[] = {
+    R("access_key_id", CONFIG_STRING, s3.access_key_id),
+    R("secret_access_key", CONFIG_STRING, s3.secret_access_key),
+    R("session_token", CONFIG_STRING, s3.session_token),
+    R("region", CONFIG_STRING, s3.region),
+    R("endpoint", CONFIG_STRING, s3.endpoint),
+    R("path_style", CONFIG_STRING, s3.path_style),
+    R("verify_tls", CONFIG_STRING, s3.verify_tls),
+    {"part_size_mib", CONFIG_INT, offsetof(agent_repository, s3.part_size_mib), NULL, false, 5,
+     5120},
+    {"parts_in_flight", CONFIG_INT, offsetof(agent_repository, s3.parts_in_flight), NULL, false, 1,
+     64},
+    {"upload_memory_mib", CONFIG_INT, offsetof(agent_repository, s3.upload_memory_mib), NULL, false,
+     5, 65536},
+    {NULL, 0, 0, NULL, false, 0, 0},
+};
+
+static const config_field repo_fields[] = {
+    {"location", CONFIG_STRING, offsetof(agent_repository, location), NULL, true, 0, 0},
+    {"s3", CONFIG_MAP, 0, repo_s3_fields, false, 0, 0},
+    {NULL, 0, 0, NULL, false, 0, 0},
+};
+
 static const config_field agent_fields[] = {
     {"cluster", CONFIG_STRING, offsetof(agent_config, cluster), NULL, true, 0, 0},
     F("listen", CONFIG_STRING, listen),
@@ -64,8 +93,25 @@ static const config_field agent_fields[] = {
     {"workers", CONFIG_INT, offsetof(agent_config, workers), NULL, false, 2, 64},
     {"upload_parallel", CONFIG_INT, offsetof(agent_config, upload_parallel), NULL, false, 1, 64},
     {"s3", CONFIG_MAP, 0, s3_fields, false, 0, 0},
+    CONFIG_MAPS_FIELD("repositories", agent_config, repositories, agent_repository, repo_fields,
+                      AGENT_REPOSITORIES_MAX),
     {NULL, 0, 0, NULL, false, 0, 0},
 };
+
+/* Every listed location is canonical and its own s3: map, if any, is valid. */
+static int check_repositories(const agent_config *c, const char *path, cairn_err *e)
+{
+    const agent_repository *r = c->repositories.items;
+    for (size_t i = 0; i < c->repositories.n; i++) {
+        int rc = repos_location_check(r[i].location, e);
+        store_s3_options s3;
+        if (!rc)
+            rc = store_s3_config_options(&r[i].s3, path, &s3, e);
+        if (rc)
+            return err_prefix(e, "%s: repositories[%zu]", path, i);
+    }
+    return 0;
+}
 
 static int set_default(char **field, const char *value, cairn_err *e)
 {
@@ -119,6 +165,8 @@ int agent_config_load(const char *path, agent_config *c, cairn_err *e)
     store_s3_options s3;
     if ((rc = store_s3_config_options(&c->s3, path, &s3, e)) != 0)
         goto fail;
+    if ((rc = check_repositories(c, path, e)) != 0)
+        goto fail;
     return 0;
 fail:
     agent_config_free(c);
@@ -128,8 +176,11 @@ fail:
 void agent_config_free(agent_config *c)
 {
     if (c->scylla_password)
-        memset(c->scylla_password, 0, strlen(c->scylla_password));
+        explicit_bzero(c->scylla_password, strlen(c->scylla_password));
     store_s3_config_wipe(&c->s3);
+    agent_repository *r = c->repositories.items;
+    for (size_t i = 0; i < c->repositories.n; i++)
+        store_s3_config_wipe(&r[i].s3);
     config_free(agent_fields, c);
     memset(c, 0, sizeof(*c));
 }

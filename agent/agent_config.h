@@ -12,6 +12,18 @@
 #include "base/err.h"
 #include "store/s3/store_s3.h"
 
+#include "base/config.h"
+
+/* One entry of `repositories:`: a location this agent serves. */
+typedef struct agent_repository {
+    char *location;
+    store_s3_config s3;   /* its own s3: map; all empty: the agent's top-level s3 applies */
+    store_options *store; /* made of s3 by repos_open; NULL: the agent's store options */
+} agent_repository;
+
+/* Most entries `repositories:` may hold. */
+#define AGENT_REPOSITORIES_MAX 64
+
 typedef struct agent_config {
     char *cluster;
     char *listen;
@@ -34,6 +46,9 @@ typedef struct agent_config {
     long upload_parallel;
     store_s3_config s3;   /* credentials and settings for s3:// repositories */
     store_options *store; /* made of s3 by main, not by the loader */
+    /* agent_repository items: the only repositories requests may name (repos.h). None
+     * listed: every repository is refused. */
+    config_maps repositories;
 } agent_config;
 
 /* Loads and checks path; defaults fill what the file leaves out. */

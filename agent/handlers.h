@@ -13,6 +13,7 @@
 #include "backup/hashcache.h"
 #include "job/jobs.h"
 #include "node/scylla.h"
+#include "repos/repos.h"
 
 struct agent {
     const agent_config *cfg;
@@ -36,11 +37,7 @@ int agent_restore(agent *a, const Cairn__Rpc__RestoreRequest *rq, Cairn__Rpc__Re
 int agent_forget_restore(agent *a, const Cairn__Rpc__ForgetRestoreRequest *rq, cairn_err *e);
 int agent_apply_schema(agent *a, const Cairn__Rpc__ApplySchemaRequest *rq,
                        Cairn__Rpc__Response *resp, cairn_err *e);
-int agent_repository(agent *a, const Cairn__Rpc__RepositoryRequest *rq, Cairn__Rpc__Response *resp,
-                     cairn_err *e);
-
-struct repo;
-/* repo_open as an agent does it: a missing repository is named as this node sees it. */
-int agent_repo_open(agent *a, const char *url, struct repo **out, cairn_err *e);
+int agent_repository_info(agent *a, const Cairn__Rpc__RepositoryRequest *rq,
+                          Cairn__Rpc__Response *resp, cairn_err *e);
 
 #endif

@@ -1,5 +1,4 @@
 /* cairn-agent: the per-node service the coordinator drives. */
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +13,8 @@
 #include "base/log.h"
 #include "store/s3/store_s3.h"
 #include "net/transport.h"
+#include "preflight.h"
+#include "repos/repos.h"
 
 static void usage(FILE *f)
 {
@@ -37,10 +38,17 @@ static void *stop_watchdog(void *arg)
     return NULL;
 }
 
+/* A reason not to start goes to the terminal, and to the log file when there is one
+ * (otherwise the log is the terminal). */
+static void say_failure(const agent_config *cfg, const char *msg)
+{
+    fprintf(stderr, "cairn-agent: %s\n", msg);
+    if (cfg->log_file)
+        log_error("%s", msg);
+}
+
 static int run(const agent_config *cfg, cairn_err *e)
 {
-    if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST)
-        return err_sys(e, errno, "cannot create state directory %s", cfg->state_dir);
     agent *a = NULL;
     int rc = agent_new(&a, cfg, e);
     if (rc)
@@ -121,10 +129,14 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level(level);
-    if (check_only) {
-        printf("%s: ok\n", path);
+    rc = preflight_check(&cfg, path, !check_only, &e);
+    if (rc || check_only) {
+        if (rc)
+            say_failure(&cfg, e.msg);
+        else
+            printf("%s: ok\n", path);
         agent_config_free(&cfg);
-        return 0;
+        return rc ? 2 : 0;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     store_s3_options s3; /* checked when the file was loaded */
@@ -132,9 +144,16 @@ int main(int argc, char **argv)
     if (!rc)
         rc = store_options_new(&cfg.store, &s3, &e);
     if (!rc)
+        rc = repos_open(&cfg, &e);
+    if (!rc && cfg.repositories.n == 0)
+        log_warn("%s lists no `repositories`: every upload, restore and schema request will be "
+                 "refused",
+                 path);
+    if (!rc)
         rc = run(&cfg, &e);
     if (rc)
-        log_error("%s", e.msg);
+        say_failure(&cfg, e.msg);
+    repos_close(&cfg);
     store_options_free(cfg.store);
     curl_global_cleanup();
     agent_config_free(&cfg);

@@ -127,7 +127,12 @@ class Bed:
     # --- configuration ---------------------------------------------------------------
 
     def config(self, repository, name=None, extra=''):
-        """A coordinator configuration for `repository` (a URL), beside cairn.yaml."""
+        """A coordinator configuration for `repository` (a URL), beside cairn.yaml. The
+        agents serve only the repositories their agent.yaml lists: a new one is added
+        there and the agents restarted (keeping their state) before it is used."""
+        if repository not in self.c.serve:
+            self.c.serve.append(repository)
+            self.restart_agents(clear_state=False)
         with open(os.path.join(self.dir, 'cairn.yaml')) as f:
             lines = f.read().splitlines()
         out = ['repository: %s' % repository if l.startswith('repository:') else l

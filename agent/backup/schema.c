@@ -47,7 +47,11 @@ int agent_schema(agent *a, const Cairn__Rpc__SchemaRequest *rq, Cairn__Rpc__Resp
 {
     char host[256];
     int port;
-    int rc = hostport_split(a->cfg->scylla_cql, host, sizeof(host), &port, e);
+    const store_options *opts;
+    /* A repository this agent does not serve is refused before the node is asked. */
+    int rc = repos_store_for(a->cfg, rq->repository, &opts, e);
+    if (!rc)
+        rc = hostport_split(a->cfg->scylla_cql, host, sizeof(host), &port, e);
     if (rc)
         return rc;
     /* An anonymous memory file: the dump is hashed and compressed from an fd. */
@@ -75,7 +79,7 @@ int agent_schema(agent *a, const Cairn__Rpc__SchemaRequest *rq, Cairn__Rpc__Resp
     if (!rc)
         rc = blob_hash_fd(fd, id, NULL, &size, e);
     if (!rc)
-        rc = repo_open(&r, rq->repository, a->cfg->store, false, e);
+        rc = repos_repo_open(&r, a->cfg, rq->repository, e);
     if (!rc)
         rc = repo_blob_exists(r, id, &exists, e);
     if (!rc && !exists)

@@ -69,12 +69,28 @@ typedef struct upload_table {
     size_t nfiles;
 } upload_table;
 
-static bool is_table_dir(const char *entry, const char *table)
+/* Whether a keyspace directory entry is the table's; a request that names the table's
+ * id means that directory and no other. */
+static bool is_table_dir(const char *entry, const Cairn__Rpc__Table *table)
 {
-    size_t tl = strlen(table);
-    if (strncmp(entry, table, tl) != 0 || entry[tl] != '-')
+    size_t tl = strlen(table->name);
+    if (strncmp(entry, table->name, tl) != 0 || entry[tl] != '-')
         return false;
+    if (table->id && *table->id)
+        return strcmp(entry + tl + 1, table->id) == 0;
     return name_valid(NAME_TABLE_ID, entry + tl + 1);
+}
+
+/* A requested table whose snapshot is missing (cleared under cairn's feet, or the
+ * table re-created) fails the node: a backup without it would say complete and
+ * restore nothing of the table. */
+static int no_snapshot(const upload_table *t, const char *what, cairn_err *e)
+{
+    return err_set(e, CAIRN_ENOENT,
+                   "node %s: table %s.%s has no snapshot %s%s%s: it was cleared, or the table "
+                   "re-created, while the backup ran; run the backup again",
+                   t->arg->node->host_id, t->table->keyspace, t->table->name, t->arg->rq->tag,
+                   what ? " " : "", what ? what : "");
 }
 
 /* Finds snapshots/<tag> of the table in every data directory. A table dropped and
@@ -97,7 +113,7 @@ static int find_snapshot_dirs(upload_table *t, cairn_err *e)
         struct dirent *de;
         int rc = 0;
         while (!rc && (de = readdir(dir)) != NULL) {
-            if (!is_table_dir(de->d_name, t->table->name))
+            if (!is_table_dir(de->d_name, t->table))
                 continue;
             char snap[4096];
             struct stat st;
@@ -122,7 +138,7 @@ static int find_snapshot_dirs(upload_table *t, cairn_err *e)
         if (rc)
             return rc;
     }
-    return 0;
+    return t->ndirs ? 0 : no_snapshot(t, NULL, e);
 }
 
 /* Lists the SSTable files of the table's snapshot directories. */
@@ -131,6 +147,8 @@ static int list_files(upload_table *t, cairn_err *e)
     size_t cap = 0;
     for (size_t d = 0; d < t->ndirs; d++) {
         DIR *dir = opendir(t->dirs[d]);
+        if (!dir && errno == ENOENT)
+            return no_snapshot(t, "any more", e);
         if (!dir)
             return err_sys(e, errno, "cannot list %s", t->dirs[d]);
         struct dirent *de;
@@ -244,11 +262,18 @@ static int upload_one(upload_table *t, size_t i, cairn_err *e)
     CAIRN_ASSERT(f->dir < t->ndirs);
     const char *dirpath = t->dirs[f->dir];
     int dfd = open(dirpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 && errno == ENOENT)
+        return no_snapshot(t, "any more", e);
     if (dfd < 0)
         return err_sys(e, errno, "cannot open %s", dirpath);
     int fd = openat(dfd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     int rc = 0;
     struct stat st;
+    if (fd < 0 && errno == ENOENT) {
+        rc = no_snapshot(t, "any more", e);
+        err_prefix(e, "%s", f->name);
+        goto done;
+    }
     if (fd < 0 || fstat(fd, &st) != 0) {
         rc = err_sys(e, errno, "cannot read %s/%s", dirpath, f->name);
         goto done;
@@ -502,7 +527,7 @@ static int upload_run(job *j, void *p, cairn_err *e)
     const Cairn__Rpc__UploadRequest *rq = u->rq;
     repo *r = NULL;
     ratelimit *rl = NULL;
-    int rc = repo_open(&r, rq->repository, u->a->cfg->store, false, e);
+    int rc = repos_repo_open(&r, u->a->cfg, rq->repository, e);
     if (!rc)
         rc = ratelimit_new(&rl, rq->rate_limit, e);
     if (!rc)
@@ -517,9 +542,13 @@ static int upload_run(job *j, void *p, cairn_err *e)
 int agent_upload(agent *a, const Cairn__Rpc__UploadRequest *rq, Cairn__Rpc__Response *resp,
                  cairn_err *e)
 {
+    const store_options *opts = NULL;
     int rc = name_check(NAME_TAG, rq->tag, e);
     for (size_t i = 0; !rc && i < rq->n_tables; i++)
         rc = name_check_table(rq->tables[i]->keyspace, rq->tables[i]->name, e);
+    /* Refused here, before a job exists, so the coordinator hears it at once. */
+    if (!rc)
+        rc = repos_store_for(a->cfg, rq->repository, &opts, e);
     Cairn__Rpc__NodeInfo *node = NULL;
     if (!rc)
         rc = describe_node(a->rest, &node, e);

@@ -28,6 +28,7 @@
 #include "node/cql.h"
 #include "node/hostport.h"
 #include "repo/repo.h"
+#include "repos/repos.h"
 #include "restore/restore_place.h"
 #include "restore/restore_stage.h"
 #include "restore/restore_state.h"
@@ -261,7 +262,7 @@ static int restore_run(job *j, void *p, cairn_err *e)
         job_add(j, JOB_BYTES_TOTAL, table_bytes(rq->tables[i]));
     }
     if (phase != PHASE_LOAD) {
-        rc = agent_repo_open(x.a, rq->repository, &x.r, e);
+        rc = repos_repo_open(&x.r, x.a->cfg, rq->repository, e);
         if (!rc)
             rc = run_phase(&x, PHASE_STAGE, e);
         if (x.r)

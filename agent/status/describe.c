@@ -135,8 +135,9 @@ static int describe_ring(scylla *rest, Cairn__Rpc__NodeInfo *n, cairn_err *e)
         n->ring[n->n_ring++] = m;
         if (!m->host_id || !m->address)
             rc = err_set(e, CAIRN_ENOMEM, "out of memory");
-        else if (!n->address && strcmp(eps[i].host_id, n->host_id) == 0)
-            n->address = strdup(eps[i].address);
+        else if (!n->address && strcmp(eps[i].host_id, n->host_id) == 0 &&
+                 !(n->address = strdup(eps[i].address)))
+            rc = err_set(e, CAIRN_ENOMEM, "out of memory");
     }
     scylla_ring_free(eps, neps);
     return rc;

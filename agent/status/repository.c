@@ -9,26 +9,13 @@
 
 #include "handlers.h"
 #include "repo/repo.h"
+#include "repos/repos.h"
 
-int agent_repo_open(agent *a, const char *url, repo **out, cairn_err *e)
-{
-    int rc = repo_open(out, url, a->cfg->store, false, e);
-    /* repo_open's hint (`cairn repo init`) is for the operator's machine: here the
-     * repository is missing only as this node sees it. */
-    if (rc == CAIRN_ENOENT)
-        err_set(e, rc,
-                "this node sees no cairn repository at %s, though the coordinator uses it: "
-                "every node must see the same repository (for file://, one shared file "
-                "system mounted at the same path on every node; see docs/storage.md)",
-                url);
-    return rc;
-}
-
-int agent_repository(agent *a, const Cairn__Rpc__RepositoryRequest *rq, Cairn__Rpc__Response *resp,
-                     cairn_err *e)
+int agent_repository_info(agent *a, const Cairn__Rpc__RepositoryRequest *rq,
+                          Cairn__Rpc__Response *resp, cairn_err *e)
 {
     repo *r = NULL;
-    int rc = agent_repo_open(a, rq->repository, &r, e);
+    int rc = repos_repo_open(&r, a->cfg, rq->repository, e);
     if (rc)
         return rc;
     Cairn__Rpc__RepositoryInfo *info = malloc(sizeof(*info));

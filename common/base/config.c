@@ -277,6 +277,56 @@ done:
     return 0;
 }
 
+static int load_map(loader *l, yaml_node_t *map, const config_field *fields, const char *prefix,
+                    void *out);
+
+static void maps_free(const config_field *f, config_maps *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        config_free(f->children, (char *)m->items + i * (size_t)f->min);
+    free(m->items);
+    m->items = NULL;
+    m->n = 0;
+}
+
+/* A sequence of maps, each loaded by f's children into its own item. */
+static int set_maps(loader *l, yaml_node_t *v, const config_field *f, const char *key,
+                    config_maps *dst)
+{
+    config_maps m = {NULL, 0};
+    if (is_null(v))
+        goto done;
+    if (v->type != YAML_SEQUENCE_NODE)
+        return config_at(l, v->start_mark, "%s must be a list of maps, not %s", key, describe(v));
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (f->max && n > (size_t)f->max)
+        return config_at(l, v->start_mark, "%s holds %zu items, at most %ld are allowed", key, n,
+                         f->max);
+    m.items = calloc(n ? n : 1, (size_t)f->min);
+    if (!m.items)
+        return err_set(l->e, CAIRN_ENOMEM, "%s: out of memory", l->name);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = node_at(l, v->data.sequence.items.start[i]);
+        char item_key[2 * KEY_MAX + 24];
+        snprintf(item_key, sizeof(item_key), "%s[%zu]", key, i);
+        int rc = visit(l, item);
+        if (!rc && item->type != YAML_MAPPING_NODE)
+            rc = config_at(l, item->start_mark, "%s must be a map, not %s", item_key,
+                           describe(item));
+        if (!rc)
+            rc = load_map(l, item, f->children, item_key, (char *)m.items + i * (size_t)f->min);
+        m.n = i + 1;
+        if (rc) {
+            maps_free(f, &m);
+            return rc;
+        }
+    }
+done:
+    maps_free(f, dst);
+    *dst = m;
+    return 0;
+}
+
 static int set_int(loader *l, yaml_node_t *v, const config_field *f, const char *key, long *dst)
 {
     long val;
@@ -297,9 +347,6 @@ static int set_int(loader *l, yaml_node_t *v, const config_field *f, const char 
     return 0;
 }
 
-static int load_map(loader *l, yaml_node_t *map, const config_field *fields, const char *prefix,
-                    void *out);
-
 static int set_value(loader *l, yaml_node_t *v, const config_field *f, const char *key, void *out)
 {
     switch (f->type) {
@@ -314,6 +361,8 @@ static int set_value(loader *l, yaml_node_t *v, const config_field *f, const cha
         return set_int(l, v, f, key, field_ptr(out, f));
     case CONFIG_LIST:
         return set_list(l, v, key, field_ptr(out, f));
+    case CONFIG_MAPS:
+        return set_maps(l, v, f, key, field_ptr(out, f));
     case CONFIG_MAP:
         if (is_null(v))
             return load_map(l, NULL, f->children, key, out);
@@ -467,6 +516,15 @@ static int load_document(loader *l, yaml_parser_t *p, const char *text, size_t l
     return rc;
 }
 
+/* libyaml keeps its own copy of every scalar, secrets included; wipe them before it
+ * frees them. */
+static void document_wipe(yaml_document_t *doc)
+{
+    for (yaml_node_t *n = doc->nodes.start; n && n < doc->nodes.top; n++)
+        if (n->type == YAML_SCALAR_NODE && n->data.scalar.value)
+            explicit_bzero(n->data.scalar.value, n->data.scalar.length);
+}
+
 static int load_text(const char *name, const char *text, size_t len, const config_field *fields,
                      void *out, cairn_err *e)
 {
@@ -482,6 +540,7 @@ static int load_text(const char *name, const char *text, size_t len, const confi
         rc = syntax_error(&l, &p, text, len);
     } else {
         rc = load_document(&l, &p, text, len, fields, out);
+        document_wipe(&l.doc);
         yaml_document_delete(&l.doc);
     }
     yaml_parser_delete(&p);
@@ -550,7 +609,7 @@ int config_load_file(const char *path, const config_field *fields, void *out, ca
     }
     rc = load_text(path, text, len, fields, out, e);
     /* The text may hold secrets (storage keys); do not leave them in freed memory. */
-    memset(text, 0, len);
+    explicit_bzero(text, len);
     free(text);
     return rc;
 }
@@ -567,6 +626,9 @@ void config_free(const config_field *fields, void *out)
         }
         case CONFIG_LIST:
             list_free(field_ptr(out, f));
+            break;
+        case CONFIG_MAPS:
+            maps_free(f, field_ptr(out, f));
             break;
         case CONFIG_MAP:
             config_free(f->children, out);

@@ -13,7 +13,14 @@
 
 #include "base/err.h"
 
-typedef enum { CONFIG_STRING, CONFIG_BOOL, CONFIG_INT, CONFIG_LIST, CONFIG_MAP } config_type;
+typedef enum {
+    CONFIG_STRING,
+    CONFIG_BOOL,
+    CONFIG_INT,
+    CONFIG_LIST,
+    CONFIG_MAP,
+    CONFIG_MAPS
+} config_type;
 
 /* A YAML sequence of scalars. */
 typedef struct config_list {
@@ -21,19 +28,34 @@ typedef struct config_list {
     size_t n;
 } config_list;
 
+/* A YAML sequence of maps (CONFIG_MAPS): n items of the size the field gives, each
+ * filled by the field's children, whose offsets are into one item. */
+typedef struct config_maps {
+    void *items;
+    size_t n;
+} config_maps;
+
 typedef struct config_field {
     const char *key;
     config_type type;
-    /* Into the caller's struct: char * / bool / long / config_list; unused for CONFIG_MAP. */
+    /* Into the caller's struct: char * / bool / long / config_list / config_maps; unused
+     * for CONFIG_MAP. */
     size_t offset;
-    /* CONFIG_MAP: the nested map's fields, writing into the same struct; the array ends
-     * with key == NULL. */
+    /* CONFIG_MAP: the nested map's fields, writing into the same struct; CONFIG_MAPS:
+     * the fields of one item. The array ends with key == NULL. */
     const struct config_field *children;
     /* Must be in the file, if the map around it is. A required map that is absent is
      * reported by the first required key inside it. */
     bool required;
-    long min, max; /* CONFIG_INT bounds; both 0 means unbounded */
+    /* CONFIG_INT bounds; both 0 means unbounded. CONFIG_MAPS: min is the size of one
+     * item (CONFIG_MAPS_FIELD sets it), max the most items the list may hold. */
+    long min, max;
 } config_field;
+
+#define CONFIG_MAPS_FIELD(key, outer, member, item, children, most)                                \
+    {                                                                                              \
+        key, CONFIG_MAPS, offsetof(outer, member), children, false, (long)sizeof(item), most       \
+    }
 
 /* Parses the YAML file at path into out. Keys absent from the file keep the value that
  * out already holds, so callers set defaults first. Every string and list in out must

@@ -43,6 +43,9 @@ int err_prefix(cairn_err *e, const char *fmt, ...)
     size_t n = strnlen(both, sizeof(e->msg) - 1);
     memcpy(e->msg, both, n);
     e->msg[n] = '\0';
+    /* Called on a failure path: a code lost on the way must not read as success. */
+    if (e->code == CAIRN_OK)
+        e->code = CAIRN_EIO;
     return e->code;
 }
 

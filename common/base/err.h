@@ -77,7 +77,9 @@ __attribute__((format(printf, 3, 4))) static inline int err_sys(cairn_err *e, in
     return code;
 }
 
-/* Puts "<context>: " in front of the message already in e; returns e->code. */
+/* Puts "<context>: " in front of the message already in e; returns e->code. It is
+ * only ever called on a failure path, so it never returns success: when e holds no
+ * code (a callee forgot to set one), e->code becomes CAIRN_EIO and that is returned. */
 int err_prefix(cairn_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A short name for a code ("corrupt data", "timed out"). */

@@ -122,7 +122,7 @@ done:
         nng_tls_config_free(cfg);
     if (key) {
         /* The private key should not linger in freed heap memory. */
-        memset(key, 0, strlen(key));
+        explicit_bzero(key, strlen(key));
         free(key);
     }
     free(cert);

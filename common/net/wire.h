@@ -17,13 +17,25 @@
 #define WIRE_VERSION 1
 /* Largest message either side accepts; a node description of a very large node fits. */
 #define WIRE_MAX_MSG (16u << 20)
+/* Most memory unpacking one message may take. protobuf-c allocates per element, so a
+ * message of many tiny repeated fields costs many times its size; a restore request
+ * of 16 MiB of file entries takes about 40 MiB. */
+#define WIRE_MAX_UNPACKED (48u << 20)
+
+/* Walks an encoded message with its descriptor d, recursively: refuses (CAIRN_EPROTO)
+ * a string field holding a NUL byte, naming it ("request field snapshot.tag holds a
+ * NUL byte"), since unpacking would silently cut the string there, and a message
+ * whose unpacking would take more than WIRE_MAX_UNPACKED. what names the message. */
+int wire_check_encoded(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
+                       const char *what, cairn_err *e);
 
 /* Stamps version, cluster and request id on req and packs it into a malloc'd buffer. */
 int wire_pack_request(Cairn__Rpc__Request *req, const char *cluster, uint64_t request_id,
                       uint8_t **buf, size_t *len, cairn_err *e);
 
-/* Unpacks a request and checks its version and cluster. On a mismatch *out is still
- * set when the bytes decoded, so the agent can answer with the request id. */
+/* Checks (wire_check_encoded), unpacks a request and checks its version and cluster.
+ * On a mismatch *out is still set when the bytes decoded, so the agent can answer
+ * with the request id. */
 int wire_unpack_request(const uint8_t *buf, size_t len, const char *cluster,
                         Cairn__Rpc__Request **out, cairn_err *e);
 

@@ -4,7 +4,8 @@
 Command line:
     cluster.py start --dir DIR --nodes N [--dcs dc1:2,dc2:1] [--data-dirs K]
                      [--cluster-name NAME] [--base-address 127.0.1.1]
-                     [--with-agents --bin-dir BUILD/bin [--insecure] [--repository URL]]
+                     [--with-agents --bin-dir BUILD/bin [--insecure] [--repository URL]
+                      [--serve URL]...]
     cluster.py stop|status --dir DIR
     cluster.py write --dir DIR --keyspace KS --table T --bytes N [--node NAME] [--flush]
     cluster.py compact|create-table --dir DIR --keyspace KS --table T [--node NAME]
@@ -74,7 +75,7 @@ class Cluster:
                  base_address='127.0.1.1', rest_port=10000, cql_port=9042, agent_port=7400,
                  num_tokens=16, racks=1, username=None, password=None,
                  numeric_generations=False, incremental_backups=False, host_ids=None,
-                 with_agents=False, bin_dir=None, insecure=False, repository=None,
+                 with_agents=False, bin_dir=None, insecure=False, repository=None, serve=None,
                  exit_with_parent=True, start_timeout=20.0):
         self.dir = os.path.abspath(directory)
         self.node_count = nodes
@@ -96,6 +97,8 @@ class Cluster:
         self.bin_dir = os.path.abspath(bin_dir) if bin_dir else None
         self.insecure = insecure
         self.repository = repository
+        # Repositories the agents serve beyond the bed's own; "{dir}" is the bed's directory.
+        self.serve = [u.replace('{dir}', self.dir) for u in serve or []]
         self.exit_with_parent = exit_with_parent
         self.start_timeout = start_timeout
         self._procs = {}             # pid -> Popen, for the processes this object started
@@ -122,6 +125,7 @@ class Cluster:
         c.bin_dir = opts.get('bin_dir')
         c.insecure = opts.get('insecure', False)
         c.repository = opts.get('repository')
+        c.serve = opts.get('serve', [])
         return c
 
     def _save(self):
@@ -159,7 +163,8 @@ class Cluster:
                             'numeric_generations': self.numeric_generations,
                             'incremental_backups': self.incremental_backups,
                             'with_agents': self.with_agents, 'bin_dir': self.bin_dir,
-                            'insecure': self.insecure, 'repository': self.repository}}
+                            'insecure': self.insecure, 'repository': self.repository,
+                            'serve': self.serve}}
 
     @property
     def nodes(self):
@@ -391,8 +396,9 @@ class Cluster:
             self._run([cairn, 'certs', 'issue', '--dir', certs, '--coordinator', 'coordinator'])
 
     def agent_config_text(self, n):
+        own = self.repository or agentconf.default_repository(self.dir)
         return agentconf.agent_yaml(self.doc['cluster_name'], n, self.dir, self.insecure,
-                                    self.username, self.password)
+                                    self.username, self.password, [own] + self.serve)
 
     def coordinator_config_text(self):
         return agentconf.coordinator_yaml(self.doc['cluster_name'], self.nodes, self.dir,
@@ -563,6 +569,8 @@ def main(argv=None):
     s.add_argument('--bin-dir')
     s.add_argument('--insecure', action='store_true')
     s.add_argument('--repository')
+    s.add_argument('--serve', action='append', default=[],
+                   help='another repository the agents serve ({dir}: the cluster directory)')
 
     for name in ('stop', 'status'):
         x = sub.add_parser(name)
@@ -606,7 +614,7 @@ def main(argv=None):
                         password=a.password, numeric_generations=a.numeric_generations,
                         incremental_backups=a.incremental_backups,
                         with_agents=a.with_agents, bin_dir=a.bin_dir, insecure=a.insecure,
-                        repository=a.repository, exit_with_parent=False)
+                        repository=a.repository, serve=a.serve, exit_with_parent=False)
             c.start()
             out = {'cluster_file': c.cluster_file,
                    'nodes': [{k: n[k] for k in ('name', 'address', 'rest_port', 'cql_port',

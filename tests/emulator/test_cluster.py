@@ -217,6 +217,8 @@ class AgentsTest(unittest.TestCase):
               password: "p w"
             state_dir: {d}/node1/agent-state
             log_file: {d}/node1/agent.log
+            repositories:
+              - location: file://{d}/repo
             ''').format(a=n['address'], ap=n['agent_port'], rp=n['rest_port'], cp=n['cql_port'],
                         d=d))
         with open(os.path.join(d, 'cairn.yaml')) as f:
@@ -249,6 +251,7 @@ class AgentsTest(unittest.TestCase):
         self.assertIn('listen: tcp://%s:%d\ninsecure: true\n' % (c.nodes[1]['address'],
                                                                c.nodes[1]['agent_port']), text)
         self.assertNotIn('tls:', text)
+        self.assertIn('repositories:\n  - location: s3://bucket/prefix\n', text)
         with open(os.path.join(c.dir, 'cairn.yaml')) as f:
             coord = f.read()
         self.assertIn('repository: s3://bucket/prefix\ninsecure: true\n', coord)

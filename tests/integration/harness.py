@@ -37,7 +37,7 @@ def shared_sets():
 
 class Bed:
     def __init__(self, nodes=3, data_dirs=2, agents=True, insecure=False, dcs=None,
-                 cluster_name='itest', repository=None):
+                 cluster_name='itest', repository=None, serve=()):
         self.dir = tempfile.mkdtemp(prefix='cairn-it-')
         self.cluster_name = cluster_name
         base = '127.%d.%d.1' % (random.randint(100, 250), random.randint(1, 250))
@@ -52,6 +52,8 @@ class Bed:
             args += ['--insecure']
         if repository:
             args += ['--repository', repository]
+        for url in serve:  # more repositories the agents serve; {dir}: the bed's directory
+            args += ['--serve', url]
         try:
             subprocess.run(args, check=True, capture_output=True, text=True, timeout=120)
         except subprocess.CalledProcessError as e:

@@ -33,7 +33,8 @@ def live_files(bed, keyspace=None):
 class BackupTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.bed = Bed(nodes=3, data_dirs=2)
+        # test_12's small filesystem is a repository the agents serve too.
+        cls.bed = Bed(nodes=3, data_dirs=2, serve=['file://{dir}/small'])
         cls.repo = cls.bed.repo_dir()
         cls.bed.seed_sample()
 

@@ -47,7 +47,12 @@ class S3Test(unittest.TestCase):
         saved = dict(os.environ)
         os.environ.update(cls.s3.env('agent'))
         try:
-            cls.bed = Bed(nodes=3, data_dirs=2, repository=cls.url)
+            # The agents serve the listed repositories only (agent.yaml `repositories`):
+            # the same one through the fault proxy, and those the failure tests name.
+            serve = ['s3://%s/%s?endpoint=%s' % (BUCKET, PREFIX, cls.s3.proxy.endpoint),
+                     's3://cairn-missing/x?endpoint=%s' % cls.endpoint,
+                     's3://cairn-test/denied?endpoint=%s' % cls.endpoint]
+            cls.bed = Bed(nodes=3, data_dirs=2, repository=cls.url, serve=serve)
         except Exception:
             cls.s3.stop()
             raise

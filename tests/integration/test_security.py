@@ -1,10 +1,12 @@
 """The agent refuses whoever the cluster CA did not vouch for, and survives bad input."""
 
 import os
+import shutil
 import socket
 import ssl
 import struct
 import subprocess
+import tempfile
 import unittest
 
 from harness import BIN, Bed
@@ -128,6 +130,74 @@ class SecurityTest(unittest.TestCase):
             pass
         s.close()
         self.assert_still_serving()
+
+
+class AgentStartupTest(unittest.TestCase):
+    """An agent that could not serve refuses to start and says why on the terminal (and in
+    its log); --check-config finds the same problems without starting."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix='cairn-startup-')
+        cls.certs = os.path.join(cls.dir, 'certs')
+        cairn = os.path.join(BIN, 'cairn')
+        subprocess.run([cairn, 'certs', 'init', '--dir', cls.certs], check=True,
+                       capture_output=True)
+        for host in ('127.0.0.2', '127.0.0.3'):
+            subprocess.run([cairn, 'certs', 'issue', '--dir', cls.certs, '--agent', host],
+                           check=True, capture_output=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def config(self, name, ca=None, key=None, state=None):
+        c = os.path.join(self.certs, '127.0.0.2')
+        path = os.path.join(self.dir, name + '.yaml')
+        with open(path, 'w') as f:
+            f.write('cluster: c1\nlisten: tls+tcp://127.0.0.1:0\n'
+                    'tls:\n  ca: %s\n  cert: %s.crt\n  key: %s\n'
+                    'state_dir: %s\nlog_file: %s\nrepositories:\n  - location: file:///r\n'
+                    % (ca or os.path.join(self.certs, 'ca.crt'), c, key or c + '.key',
+                       state or os.path.join(self.dir, name + '-state'),
+                       os.path.join(self.dir, name + '.log')))
+        return path
+
+    def start(self, cfg, *args):
+        return subprocess.run([os.path.join(BIN, 'cairn-agent'), '--config', cfg] + list(args),
+                              capture_output=True, text=True, timeout=60)
+
+    def refuses(self, name, words, **kw):
+        cfg = self.config(name, **kw)
+        for args in ((), ('--check-config',)):
+            p = self.start(cfg, *args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            for w in words:
+                self.assertIn(w, p.stderr, args)
+        with open(os.path.join(self.dir, name + '.log')) as f:
+            self.assertIn(words[0], f.read())
+
+    def test_mismatched_key(self):
+        self.refuses('mismatch', ['is not the key of certificate'],
+                     key=os.path.join(self.certs, '127.0.0.3.key'))
+
+    def test_unreadable_ca(self):
+        self.refuses('noca', ['tls.ca', 'cannot be read'], ca=os.path.join(self.dir, 'none.crt'))
+        not_pem = os.path.join(self.dir, 'garbage.crt')
+        with open(not_pem, 'w') as f:
+            f.write('not a certificate\n')
+        self.refuses('garbageca', ['tls.ca', 'no PEM certificate'], ca=not_pem)
+
+    def test_uncreatable_state_dir(self):
+        plain = os.path.join(self.dir, 'plain-file')
+        open(plain, 'w').close()
+        self.refuses('nostate', ['state_dir', 'cannot be created'],
+                     state=os.path.join(plain, 'state'))
+
+    def test_good_configuration(self):
+        p = self.start(self.config('good'), '--check-config')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, 'good-state')))
 
 
 if __name__ == '__main__':

@@ -42,6 +42,9 @@ static int setup(void **state)
     v->cfg.scylla_cql = (char *)"no-port-here";
     v->cfg.state_dir = v->dir;
     v->cfg.upload_parallel = 2;
+    static agent_repository served = {.location = (char *)"file:///nowhere"};
+    v->cfg.repositories.items = &served;
+    v->cfg.repositories.n = 1;
     cairn_err e;
     if (agent_new(&v->a, &v->cfg, &e) != 0)
         fail_msg("%s", e.msg);
@@ -469,8 +472,12 @@ static void test_cli(void **state)
     assert_int_equal(run_agent(args), 2);
     snprintf(args, sizeof(args), "--config '%s' --check-config", good);
     assert_int_equal(run_agent(args), 0);
+    /* A state directory that cannot be made is a configuration problem, found by
+     * --check-config too. */
     snprintf(args, sizeof(args), "--config '%s'", nostate);
-    assert_int_equal(run_agent(args), 1);
+    assert_int_equal(run_agent(args), 2);
+    snprintf(args, sizeof(args), "--config '%s' --check-config", nostate);
+    assert_int_equal(run_agent(args), 2);
 
     snprintf(args, sizeof(args), "rm -rf '%s'", dir);
     assert_int_equal(system(args), 0);

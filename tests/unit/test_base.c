@@ -325,6 +325,12 @@ static void test_err(void **state)
     assert_int_equal(strlen(e.msg), CAIRN_ERR_MSG_MAX - 1);
     assert_int_equal(strncmp(e.msg, "ctx: ", 5), 0);
 
+    /* A failure whose code was lost is still a failure once prefixed. */
+    err_clear(&e);
+    assert_int_equal(err_prefix(&e, "loading %s", "x"), CAIRN_EIO);
+    assert_int_equal(e.code, CAIRN_EIO);
+    assert_string_equal(e.msg, "loading x: ");
+
     static const int errnos[] = {ENOENT,       EEXIST, EACCES, EPERM,        ENOMEM,
                                  ENOSPC,       EDQUOT, EINVAL, ENAMETOOLONG, ETIMEDOUT,
                                  ECONNREFUSED, EBUSY,  EIO};

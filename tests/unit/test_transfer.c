@@ -277,6 +277,8 @@ static void cql_serve(void *ctx, int fd)
 typedef struct env {
     char dir[64];
     char state[96], repo[96], upload[256];
+    char repo_url[104];
+    agent_repository served; /* the one repository the agent serves */
     char api[64], cql[64];
     server rest_srv, cql_srv;
     rest rest;
@@ -337,6 +339,10 @@ static int setup(void **state)
     v->cfg.scylla_cql = v->cql;
     v->cfg.state_dir = v->state;
     v->cfg.upload_parallel = 3;
+    snprintf(v->repo_url, sizeof(v->repo_url), "file://%s", v->repo);
+    v->served.location = v->repo_url;
+    v->cfg.repositories.items = &v->served;
+    v->cfg.repositories.n = 1;
     cairn_err e;
     if (agent_new(&v->a, &v->cfg, &e) != 0)
         fail_msg("%s", e.msg);

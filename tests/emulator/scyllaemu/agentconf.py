@@ -24,8 +24,14 @@ def _tls(certs, name):
             '  key: %s' % yaml_scalar(os.path.join(certs, name + '.key'))]
 
 
-def agent_yaml(cluster_name, node, cluster_dir, insecure=False, username=None, password=None):
-    """DIR/<node>/agent.yaml: listen on the node's address, talk to its REST and CQL."""
+def default_repository(cluster_dir):
+    return 'file://' + os.path.join(cluster_dir, 'repo')
+
+
+def agent_yaml(cluster_name, node, cluster_dir, insecure=False, username=None, password=None,
+               repositories=None):
+    """DIR/<node>/agent.yaml: listen on the node's address, talk to its REST and CQL, and
+    serve `repositories` (default: the bed's own, file://DIR/repo), and no other."""
     ndir = os.path.join(cluster_dir, node['name'])
     scheme = 'tcp' if insecure else 'tls+tcp'
     lines = ['cluster: %s' % yaml_scalar(cluster_name),
@@ -42,13 +48,16 @@ def agent_yaml(cluster_name, node, cluster_dir, insecure=False, username=None, p
         lines += ['  username: %s' % yaml_scalar(username),
                   '  password: %s' % yaml_scalar(password or '')]
     lines += ['state_dir: %s' % yaml_scalar(os.path.join(ndir, 'agent-state')),
-              'log_file: %s' % yaml_scalar(os.path.join(ndir, 'agent.log'))]
+              'log_file: %s' % yaml_scalar(os.path.join(ndir, 'agent.log')),
+              'repositories:']
+    for r in repositories or [default_repository(cluster_dir)]:
+        lines.append('  - location: %s' % yaml_scalar(r))
     return '\n'.join(lines) + '\n'
 
 
 def coordinator_yaml(cluster_name, nodes, cluster_dir, insecure=False, repository=None):
     """DIR/cairn.yaml: the repository, the coordinator certificate, every agent."""
-    repo = repository or 'file://' + os.path.join(cluster_dir, 'repo')
+    repo = repository or default_repository(cluster_dir)
     lines = ['cluster: %s' % yaml_scalar(cluster_name),
              'repository: %s' % yaml_scalar(repo)]
     if insecure:

@@ -1,0 +1,72 @@
+"""An agent acts only on what it was asked for and where its configuration allows.
+
+Each test reproduces a way cairn once reported success for something it had not done,
+or did a thing twice; docs/cli.md and docs/restore.md say what the operator sees now.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import time
+import unittest
+
+import repocheck
+from harness import BIN, Bed, wait_for
+
+MiB = 1 << 20
+
+
+def start_cairn(bed, *args):
+    return subprocess.Popen([os.path.join(BIN, 'cairn'), '-c', bed.config] + list(args),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def snapshot_of(bed, node, tag):
+    return [d for d in bed.snapshot_dirs(node) if d.endswith('/' + tag)]
+
+
+class AgentTrustTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.bed = Bed(nodes=3, data_dirs=2)
+        cls.bed.seed_sample()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.bed.stop()
+
+    def test_table_without_snapshot_fails_the_node(self):
+        # The snapshot of a node vanishes under cairn's feet before its upload lists it.
+        victim = self.bed.nodes[0]
+        proc = start_cairn(self.bed, 'backup', '--tag', 'vanished', '--rate-limit', '1',
+                           '--json')
+        wait_for(lambda: len(snapshot_of(self.bed, victim, 'vanished')) >= 3, timeout=60,
+                 what='the snapshots on node 0')
+        for d in snapshot_of(self.bed, victim, 'vanished'):
+            subprocess.run(['rm', '-rf', d], check=True)
+        out, err = proc.communicate(timeout=300)
+        self.assertEqual(proc.returncode, 1, err)
+        self.assertIn('has no snapshot', err)
+        self.assertIn(victim['host_id'], err)
+        p, listed = self.bed.cairn_json('list')
+        self.assertNotIn('vanished', [b['tag'] for b in listed])
+
+    def test_repository_outside_the_agents_configuration_is_refused(self):
+        other = os.path.join(self.bed.dir, 'elsewhere')
+        os.makedirs(other)
+        text = re.sub(r'(?m)^repository:.*$', 'repository: file://%s' % other,
+                      self.bed.read_config())
+        cfg = self.bed.write_config('elsewhere.yaml', text)
+        p = self.bed.cairn('backup', '--tag', 'elsewhere', config=cfg)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn('does not serve', p.stderr)
+        self.assertNotIn('cairn repo init', p.stderr)
+        # Nothing was written there by any agent.
+        written = [os.path.join(r, f) for r, _, fs in os.walk(other) for f in fs]
+        self.assertFalse([w for w in written if '/blobs/' in w or 'nodes/' in w], written)
+
+
+
+if __name__ == '__main__':
+    unittest.main()
