@@ -65,6 +65,8 @@ static const char *op_name(Cairn__Rpc__Request__OpCase op)
         return "apply-schema";
     case CAIRN__RPC__REQUEST__OP_FORGET_RESTORE:
         return "forget-restore";
+    case CAIRN__RPC__REQUEST__OP_LIST_SNAPSHOTS:
+        return "list-snapshots";
     default:
         return "unknown";
     }
@@ -94,6 +96,8 @@ static int dispatch(agent *a, const Cairn__Rpc__Request *rq, Cairn__Rpc__Respons
         return agent_apply_schema(a, rq->apply_schema, resp, e);
     case CAIRN__RPC__REQUEST__OP_FORGET_RESTORE:
         return agent_forget_restore(a, rq->forget_restore, e);
+    case CAIRN__RPC__REQUEST__OP_LIST_SNAPSHOTS:
+        return agent_list_snapshots(a, resp, e);
     default:
         return err_set(e, CAIRN_EPROTO,
                        "unknown request: the coordinator is newer than this agent; upgrade it");
@@ -121,6 +125,9 @@ static void response_clear(Cairn__Rpc__Response *resp)
         break;
     case CAIRN__RPC__RESPONSE__RESULT_APPLY_SCHEMA:
         cairn__rpc__apply_schema_result__free_unpacked(resp->apply_schema, NULL);
+        break;
+    case CAIRN__RPC__RESPONSE__RESULT_SNAPSHOTS: /* malloc'd throughout: snapshots.c */
+        cairn__rpc__snapshot_list__free_unpacked(resp->snapshots, NULL);
         break;
     default:
         break;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "base/config.h"
+#include "command/retention.h"
 #include "base/err.h"
 #include "store/s3/store_s3.h"
 
@@ -22,8 +23,10 @@ typedef struct coord_config {
     long parallel;      /* agents contacted at once */
     long timeout_s;     /* per request */
     long compression_level;
-    store_s3_config s3;   /* this machine's credentials for s3:// repositories */
-    store_options *store; /* made of s3 by main, not by the loader */
+    store_s3_config s3;         /* this machine's credentials for s3:// repositories */
+    store_options *store;       /* made of s3 by main, not by the loader */
+    retention_policy retention; /* the `retention:` map; no rule set: nothing expires */
+    char *retention_within;     /* retention.keep_within as written, parsed into retention */
 } coord_config;
 
 int coord_config_load(const char *path, coord_config *c, cairn_err *e);

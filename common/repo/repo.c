@@ -50,6 +50,8 @@
 struct repo {
     store *s;
     char *id;
+    unsigned format;     /* cairn.repo's format_version */
+    uint64_t created_ms; /* and its created_ms */
 };
 
 struct repo_lease {
@@ -162,6 +164,9 @@ static int load_info(repo *r, const char *url, bool create, cairn_err *e)
                      url, info->format_version, REPO_FORMAT_VERSION);
     } else if (!(r->id = strdup(info->repository_id))) {
         rc = err_set(e, CAIRN_ENOMEM, "out of memory opening %s", url);
+    } else {
+        r->format = info->format_version;
+        r->created_ms = info->created_ms;
     }
     cairn__repo__repo_info__free_unpacked(info, NULL);
     return rc;
@@ -576,4 +581,78 @@ void repo_lease_release(repo_lease *l)
     if (store_delete(l->r->s, l->key, &e) != 0)
         log_warn("could not release lease %s (it will expire by itself): %s", l->key, e.msg);
     free(l);
+}
+
+/* ---- lease listing, manifest removal ---- */
+
+struct lease_each {
+    repo *r;
+    repo_lease_cb cb;
+    void *ctx;
+};
+
+static int lease_each_cb(void *ctx, const char *key, uint64_t size, cairn_err *e)
+{
+    struct lease_each *le = ctx;
+    buf m;
+    cairn_err sub;
+    int rc = read_small(le->r->s, key, LEASE_MAX, &m, &sub);
+    if (rc == CAIRN_ENOENT)
+        return 0; /* released meanwhile */
+    if (rc) {
+        if (e)
+            *e = sub;
+        return rc;
+    }
+    struct lease_info li;
+    bool ok = m.data && lease_parse((const char *)m.data, &li);
+    buf_free(&m);
+    if (!ok || li.expires_ms <= now_ms())
+        return 0;
+    repo_lease_view v = {key, li.exclusive, li.owner, li.expires_ms};
+    return le->cb(le->ctx, &v, e);
+}
+
+int repo_lease_each(repo *r, repo_lease_cb cb, void *ctx, cairn_err *e)
+{
+    struct lease_each le = {r, cb, ctx};
+    int rc = store_list(r->s, REPO_LOCKS_PREFIX, lease_each_cb, &le, e);
+    if (rc < 0)
+        return err_prefix(e, "cannot list the leases of repository %s", store_url(r->s));
+    return rc;
+}
+
+static int blob_total_cb(void *ctx, const char *key, uint64_t size, cairn_err *e)
+{
+    uint64_t *t = ctx;
+    t[0]++;
+    t[1] += size;
+    return 0;
+}
+
+int repo_manifest_delete(repo *r, const char *key, cairn_err *e)
+{
+    CAIRN_ASSERT(under_backups(key));
+    return store_delete(r->s, key, e); /* absent is success */
+}
+
+int repo_blob_totals(repo *r, uint64_t *count, uint64_t *bytes, cairn_err *e)
+{
+    uint64_t t[2] = {0, 0};
+    int rc = store_list(r->s, "blobs/", blob_total_cb, t, e);
+    if (rc)
+        return err_prefix(e, "cannot list the blobs of repository %s", store_url(r->s));
+    *count = t[0];
+    *bytes = t[1];
+    return 0;
+}
+
+unsigned repo_format_version(const repo *r)
+{
+    return r->format;
+}
+
+uint64_t repo_created_ms(const repo *r)
+{
+    return r->created_ms;
 }

@@ -79,4 +79,27 @@ int repo_lease_renew(repo_lease *l, cairn_err *e);
 /* Deletes the lease object and frees l. */
 void repo_lease_release(repo_lease *l);
 
+/* The live (unexpired) leases, one call of cb each, in key order; cb returns nonzero to
+ * stop (that value is returned). Expired and unreadable leases are skipped, not
+ * removed. Lets commands see who is at work: `cairn delete` refuses a tag a restore
+ * lease names, `cairn snapshots --clear` one a backup lease names. */
+typedef struct repo_lease_view {
+    const char *key;
+    bool exclusive;
+    const char *owner;
+    int64_t expires_ms;
+} repo_lease_view;
+typedef int (*repo_lease_cb)(void *ctx, const repo_lease_view *l, cairn_err *e);
+int repo_lease_each(repo *r, repo_lease_cb cb, void *ctx, cairn_err *e);
+
+/* Deletes the manifest at key (under backups/); a missing one is not an error. */
+int repo_manifest_delete(repo *r, const char *key, cairn_err *e);
+
+/* cairn.repo's format version and creation time. */
+unsigned repo_format_version(const repo *r);
+uint64_t repo_created_ms(const repo *r);
+
+/* The number of blobs and their stored bytes: one streamed listing of blobs/. */
+int repo_blob_totals(repo *r, uint64_t *count, uint64_t *bytes, cairn_err *e);
+
 #endif
