@@ -3,11 +3,11 @@
  * nodes, typically by a backup that was killed before it could clear them.
  *
  * Every agent lists its node's snapshots (ListSnapshots). A tag counts as cairn's when
- * it has the default form cairn_YYYYMMDDhhmmssZ, or when the repository holds a
- * cluster or node manifest under it (a --tag backup that got as far as one node);
- * other snapshots are the operator's and are never touched. --clear removes cairn's
- * from every node that has them (ClearSnapshot), except a tag that a live backup
- * lease names: that backup is running and needs its snapshot.
+ * it has the default form cairn_YYYYMMDDhhmmssZ, when the repository holds a cluster
+ * or node manifest under it (a --tag backup that got as far as one node), or when a
+ * live backup lease names it (a backup running now); other snapshots are the operator's and are
+ * never touched. --clear removes cairn's from every node that has them (ClearSnapshot), except a
+ * tag that a live backup lease names: that backup is running and needs its snapshot.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,8 +152,14 @@ static int classify(snap_run *s, repo *r, cairn_err *e)
         char prefix[512], key[1024];
         bool any = false;
         snprintf(prefix, sizeof(prefix), REPO_BACKUPS_PREFIX "%s/%s/", s->cfg->cluster, t->tag);
-        int rc = repo_manifest_list(r, prefix, any_key, &any, e);
+        int rc = repo_lease_each(r, running_cb, t->tag, e);
         if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            t->state = SNAP_RUNNING;
+            continue;
+        }
+        if ((rc = repo_manifest_list(r, prefix, any_key, &any, e)) < 0)
             return rc;
         if (!any && !default_tag(t->tag)) {
             t->state = SNAP_FOREIGN;
@@ -165,11 +171,6 @@ static int classify(snap_run *s, repo *r, cairn_err *e)
             return rc;
         err_clear(e);
         t->state = rc == 0 ? SNAP_COMPLETE : SNAP_INCOMPLETE;
-        rc = repo_lease_each(r, running_cb, t->tag, e);
-        if (rc < 0)
-            return rc;
-        if (rc == 1)
-            t->state = SNAP_RUNNING;
     }
     return 0;
 }
