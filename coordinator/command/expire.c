@@ -27,7 +27,7 @@ typedef struct expire_item {
     retention_item it;
     char *tag;
     bool deleted;
-    char error[CAIRN_ERR_MSG_MAX];
+    char *error; /* why the deletion failed, or NULL */
 } expire_item;
 
 typedef struct expire_run {
@@ -99,8 +99,8 @@ static int expire_apply(const coord_config *cfg, repo *r, bool dry_run, expire_r
             it->deleted = true;
             x->deleted++;
         } else {
-            snprintf(it->error, sizeof(it->error), "%s", de.msg);
-            if (drc == CAIRN_EBUSY) { /* being restored: kept this time */
+            it->error = strdup(de.msg); /* NULL on OOM: printed as unknown */
+            if (drc == CAIRN_EBUSY) {   /* being restored: kept this time */
                 snprintf(it->it.reasons, sizeof(it->it.reasons), "being restored");
                 it->it.keep = true;
                 x->kept++;
@@ -115,13 +115,17 @@ static int expire_apply(const coord_config *cfg, repo *r, bool dry_run, expire_r
 
 static void expire_free(expire_run *x)
 {
-    for (size_t i = 0; i < x->n; i++)
+    for (size_t i = 0; i < x->n; i++) {
         free(x->items[i].tag);
+        free(x->items[i].error);
+    }
     free(x->items);
 }
 
-static json_object *policy_json(const retention_policy *p)
+json_object *retention_policy_json(const retention_policy *p)
 {
+    if (!retention_policy_set(p))
+        return NULL;
     json_object *o = json_object_new_object();
     const char *names[] = {"keep_last", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly"};
     const long vals[] = {p->keep_last, p->keep_daily, p->keep_weekly, p->keep_monthly,
@@ -140,7 +144,7 @@ static void print_json(const coord_config *cfg, const expire_run *x, bool dry_ru
     json_object *root = json_object_new_object();
     json_object_object_add(root, "cluster", json_object_new_string(cfg->cluster));
     json_object_object_add(root, "dry_run", json_object_new_boolean(dry_run));
-    json_object_object_add(root, "policy", policy_json(&cfg->retention));
+    json_object_object_add(root, "policy", retention_policy_json(&cfg->retention));
     json_object *arr = json_object_new_array();
     for (size_t i = 0; i < x->n; i++) {
         const expire_item *it = &x->items[i];
@@ -157,7 +161,7 @@ static void print_json(const coord_config *cfg, const expire_run *x, bool dry_ru
         }
         json_object_object_add(o, "reasons", reasons);
         json_object_object_add(o, "deleted", json_object_new_boolean(it->deleted));
-        if (it->error[0])
+        if (it->error)
             json_object_object_add(o, "error", json_object_new_string(it->error));
         json_object_array_add(arr, o);
     }
@@ -177,7 +181,10 @@ static void print_text(FILE *f, const expire_run *x, bool dry_run)
                              : dry_run     ? "would delete"
                                            : "FAILED";
         fprintf(f, "%-32s  %-20s  %-12s  %s\n", it->tag, human_time(it->it.time_ms, t, sizeof(t)),
-                action, it->it.keep ? it->it.reasons : it->error);
+                action,
+                it->it.keep ? it->it.reasons
+                : it->error ? it->error
+                            : "");
     }
     fprintf(f, "%zu kept, %zu %s%s\n", x->kept, dry_run ? x->n - x->kept : x->deleted,
             dry_run ? "would be deleted" : "deleted",

@@ -15,6 +15,7 @@
 #include "cli/human.h"
 #include "cmd.h"
 #include "command/catalog.h"
+#include "command/expire.h"
 #include "command/retention.h"
 #include "repo/repo.h"
 
@@ -46,23 +47,6 @@ static void policy_text(const retention_policy *p, char *out, size_t cap)
         snprintf(out, cap, "none (nothing expires)");
 }
 
-static json_object *policy_json(const retention_policy *p)
-{
-    if (!retention_policy_set(p))
-        return NULL;
-    json_object *o = json_object_new_object();
-    const char *names[] = {"keep_last", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly"};
-    const long vals[] = {p->keep_last, p->keep_daily, p->keep_weekly, p->keep_monthly,
-                         p->keep_yearly};
-    for (size_t i = 0; i < 5; i++) {
-        if (vals[i] > 0)
-            json_object_object_add(o, names[i], json_object_new_int64(vals[i]));
-    }
-    if (p->keep_within_ms > 0)
-        json_object_object_add(o, "keep_within", json_object_new_string(p->keep_within));
-    return o;
-}
-
 static void print_info(const coord_config *cfg, repo *r, bool json, size_t backups, uint64_t blobs,
                        uint64_t bytes)
 {
@@ -77,7 +61,7 @@ static void print_info(const coord_config *cfg, repo *r, bool json, size_t backu
         json_object_object_add(o, "backups", json_object_new_int64((int64_t)backups));
         json_object_object_add(o, "blobs", json_object_new_int64((int64_t)blobs));
         json_object_object_add(o, "stored_bytes", json_object_new_int64((int64_t)bytes));
-        json_object_object_add(o, "retention", policy_json(&cfg->retention));
+        json_object_object_add(o, "retention", retention_policy_json(&cfg->retention));
         printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
