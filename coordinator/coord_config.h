@@ -8,8 +8,8 @@
 #include <stdbool.h>
 
 #include "base/config.h"
-#include "command/retention.h"
 #include "base/err.h"
+#include "command/retention.h"
 #include "store/s3/store_s3.h"
 
 typedef struct coord_config {

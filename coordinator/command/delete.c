@@ -4,7 +4,9 @@
  * Order matters: the cluster manifest goes first, so a run killed halfway leaves at
  * most node manifests without a backup, which nothing lists or restores and which a
  * second `cairn delete TAG` finishes removing. A restore holds a lease naming its
- * tag (restore_lease.h) and such a tag is refused; a restore that starts in the same
+ * tag (restore_lease.h), and so does a running backup: such a tag is refused (a
+ * backup would write its cluster manifest after we removed its node manifests); a
+ * restore that starts in the same
  * instant fails on the missing manifests rather than restoring half a backup.
  */
 #include "command/delete.h"
@@ -18,7 +20,7 @@
 
 #include "cli/cliopt.h"
 #include "cmd.h"
-#include "command/restore_lease.h"
+#include "command/lease_who.h"
 #include "scylla/names.h"
 
 #define DELETE_USAGE "usage: cairn delete TAG... [--yes] [--json]"
@@ -59,12 +61,19 @@ int delete_backup(repo *r, const char *cluster, const char *tag, delete_result *
         return err_set(e, CAIRN_EINVAL, "invalid tag '%s'", tag);
     char owner[512], key[1024], prefix[512];
     bool busy = false;
-    int rc = restore_lease_find(r, cluster, tag, &busy, owner, sizeof(owner), e);
+    int rc = lease_who_restore(r, cluster, tag, &busy, owner, sizeof(owner), e);
     if (rc)
         return rc;
     if (busy)
         return err_set(e, CAIRN_EBUSY,
                        "backup %s is being restored ('%s'): wait until the restore finishes", tag,
+                       owner);
+    /* A running backup would write its cluster manifest over what we removed. */
+    if ((rc = lease_who_backup(r, tag, &busy, owner, sizeof(owner), e)) != 0)
+        return rc;
+    if (busy)
+        return err_set(e, CAIRN_EBUSY,
+                       "backup %s is running ('%s'): wait until it finishes, then delete it", tag,
                        owner);
     repo_cluster_manifest_key(cluster, tag, key, sizeof(key));
     rc = repo_manifest_stat(r, key, NULL, e);

@@ -4,13 +4,10 @@
  *
  * The lease is an ordinary shared lease (repo.h) whose owner reads
  *   cairn restore <cluster>/<tag> on <host> pid <pid>
- * which is how others find the tag it protects (docs/repository-format.md).
+ * which is how others find the tag it protects (lease_who.h).
  */
 #ifndef CAIRN_RESTORE_LEASE_H
 #define CAIRN_RESTORE_LEASE_H
-
-#include <stdbool.h>
-#include <stddef.h>
 
 #include "base/err.h"
 #include "repo/repo.h"
@@ -20,10 +17,5 @@
 int restore_lease_take(repo *r, const char *cluster, const char *tag, cairn_err *e);
 /* Releases it; a no-op when none is held. */
 void restore_lease_drop(void);
-
-/* Whether a live restore lease names cluster/tag; owner (cap bytes) receives its
- * owner when one does. */
-int restore_lease_find(repo *r, const char *cluster, const char *tag, bool *found, char *owner,
-                       size_t cap, cairn_err *e);
 
 #endif

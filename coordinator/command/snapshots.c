@@ -18,11 +18,11 @@
 #include "cli/cliopt.h"
 #include "cli/human.h"
 #include "cmd.h"
+#include "command/lease_who.h"
 #include "fleet/fleet.h"
 #include "repo/repo.h"
 
 #define SNAPSHOTS_USAGE  "usage: cairn snapshots [--clear] [--json]"
-#define BACKUP_OWNER     "cairn backup "
 #define CLEAR_TIMEOUT_MS 60000
 
 typedef enum { SNAP_FOREIGN, SNAP_INCOMPLETE, SNAP_COMPLETE, SNAP_RUNNING } snap_state;
@@ -133,17 +133,6 @@ static int any_key(void *ctx, const char *key, uint64_t size, cairn_err *e)
     return 1;
 }
 
-static int running_cb(void *ctx, const repo_lease_view *l, cairn_err *e)
-{
-    (void)e;
-    const char *tag = ctx;
-    size_t pl = strlen(BACKUP_OWNER), tl = strlen(tag);
-    if (strncmp(l->owner, BACKUP_OWNER, pl) != 0 || strncmp(l->owner + pl, tag, tl) != 0)
-        return 0;
-    char end = l->owner[pl + tl];
-    return end == ' ' || end == '\0';
-}
-
 /* Whose is each tag, and is its backup complete or running? */
 static int classify(snap_run *s, repo *r, cairn_err *e)
 {
@@ -152,10 +141,11 @@ static int classify(snap_run *s, repo *r, cairn_err *e)
         char prefix[512], key[1024];
         bool any = false;
         snprintf(prefix, sizeof(prefix), REPO_BACKUPS_PREFIX "%s/%s/", s->cfg->cluster, t->tag);
-        int rc = repo_lease_each(r, running_cb, t->tag, e);
-        if (rc < 0)
+        bool running = false;
+        int rc = lease_who_backup(r, t->tag, &running, NULL, 0, e);
+        if (rc)
             return rc;
-        if (rc == 1) {
+        if (running) {
             t->state = SNAP_RUNNING;
             continue;
         }

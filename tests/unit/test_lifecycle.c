@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "command/delete.h"
+#include "command/lease_who.h"
 #include "command/restore_lease.h"
 #include "coord_config.h"
 #include "repo/manifest.h"
@@ -119,13 +120,13 @@ static void restore_lease_blocks_delete(void **state)
     assert_int_equal(n, 1);
     bool found = false;
     char owner[256];
-    assert_int_equal(restore_lease_find(f->r, "c1", "t1", &found, owner, sizeof(owner), &e), 0);
+    assert_int_equal(lease_who_restore(f->r, "c1", "t1", &found, owner, sizeof(owner), &e), 0);
     assert_true(found);
     assert_true(strncmp(owner, "cairn restore c1/t1 on ", 23) == 0);
     /* Neither another cluster's t1 nor a tag t1 starts with. */
-    assert_int_equal(restore_lease_find(f->r, "c2", "t1", &found, owner, sizeof(owner), &e), 0);
+    assert_int_equal(lease_who_restore(f->r, "c2", "t1", &found, owner, sizeof(owner), &e), 0);
     assert_false(found);
-    assert_int_equal(restore_lease_find(f->r, "c1", "t", &found, owner, sizeof(owner), &e), 0);
+    assert_int_equal(lease_who_restore(f->r, "c1", "t", &found, owner, sizeof(owner), &e), 0);
     assert_false(found);
     delete_result res;
     assert_int_equal(delete_backup(f->r, "c1", "t1", &res, &e), CAIRN_EBUSY);
@@ -137,6 +138,25 @@ static void restore_lease_blocks_delete(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(delete_backup(f->r, "c1", "t1", &res, &e), 0);
     restore_lease_drop(); /* none held: a no-op */
+}
+
+/* A running backup's tag: its cluster manifest would land on what delete removed. */
+static void backup_lease_blocks_delete(void **state)
+{
+    repo_fixture *f = *state;
+    write_backup(f->r, "t1", false);
+    cairn_err e;
+    repo_lease *l = NULL;
+    assert_int_equal(
+        repo_lease_acquire(f->r, REPO_LEASE_SHARED, "cairn backup t1 on h pid 1", 60, &l, &e), 0);
+    bool found = false;
+    assert_int_equal(lease_who_backup(f->r, "t", &found, NULL, 0, &e), 0);
+    assert_false(found);
+    delete_result res;
+    assert_int_equal(delete_backup(f->r, "c1", "t1", &res, &e), CAIRN_EBUSY);
+    assert_non_null(strstr(e.msg, "is running"));
+    repo_lease_release(l);
+    assert_int_equal(delete_backup(f->r, "c1", "t1", &res, &e), 0);
 }
 
 static char path[] = "/tmp/cairn-life-XXXXXX";
@@ -192,6 +212,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(delete_removes_the_backup, setup, teardown),
         cmocka_unit_test_setup_teardown(delete_finishes_leftovers, setup, teardown),
         cmocka_unit_test_setup_teardown(restore_lease_blocks_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(backup_lease_blocks_delete, setup, teardown),
         cmocka_unit_test(retention_keys),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
