@@ -261,6 +261,31 @@ class FileRepoTest(RepoOnly, unittest.TestCase):
         return sorted(out)
 
 
+    def test_delete_asks_on_a_terminal(self):
+        import pty
+        self.backup('a', NOV1)
+        self.backup('b', NOV1 + DAY)
+        for answer, code, left in ((b'no\n', 1, {'a', 'b'}), (b'yes\n', 0, {'b'})):
+            master, slave = pty.openpty()
+            proc = subprocess.Popen([CAIRN, '-c', self.cfg, 'delete', 'a'], stdin=slave,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            os.close(slave)
+            os.write(master, answer)
+            out, err = proc.communicate(timeout=60)
+            os.close(master)
+            self.assertEqual(proc.returncode, code, err)
+            self.assertIn(b"type 'yes' to delete", err)
+            self.assertEqual(self.tags(), left)
+
+    def test_help(self):
+        for cmd in ('delete', 'expire', 'snapshots', 'info'):
+            p = self.cairn(cmd, '--help')
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn('usage: cairn ' + cmd, p.stdout)
+            p = self.cairn(cmd, '--bogus')
+            self.assertEqual(p.returncode, 2)
+
+
 class S3RepoTest(RepoOnly, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
