@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "command/lease_keep.h"
 #include "command/lease_who.h"
 
@@ -26,6 +27,16 @@ int restore_lease_take(repo *r, const char *cluster, const char *tag, cairn_err 
     restore_lease_drop();
     int rc =
         lease_keep_start(&held, r, REPO_LEASE_SHARED, owner, RESTORE_LEASE_TTL_S, "restore", e);
+    if (rc == CAIRN_EAUTH) {
+        /* Read-only credentials must still be able to restore (disaster recovery often
+         * uses them); the backup is then unprotected, which at worst fails the restore
+         * if someone deletes it meanwhile, and the operator is told. */
+        log_warn("cannot take a restore lease (%s): backup %s is not protected from `cairn "
+                 "delete` and purge while it is restored",
+                 e->msg, tag);
+        err_clear(e);
+        return 0;
+    }
     return rc ? err_prefix(e, "cannot protect backup %s from deletion while it is restored", tag)
               : 0;
 }
