@@ -76,6 +76,8 @@ static const char *op_name(Cairn__Rpc__Request__OpCase op)
         return "cancel";
     case CAIRN__RPC__REQUEST__OP_REPOSITORY:
         return "repository";
+    case CAIRN__RPC__REQUEST__OP_LIST_SNAPSHOTS:
+        return "list-snapshots";
     default:
         return "unknown";
     }
@@ -109,6 +111,8 @@ static int dispatch(agent *a, const Cairn__Rpc__Request *rq, Cairn__Rpc__Respons
         return job_cancel_reply(a->jobs, rq->cancel->job_id, resp, e);
     case CAIRN__RPC__REQUEST__OP_REPOSITORY:
         return agent_repository_info(a, rq->repository, resp, e);
+    case CAIRN__RPC__REQUEST__OP_LIST_SNAPSHOTS:
+        return agent_list_snapshots(a, resp, e);
     default:
         return err_set(e, CAIRN_EPROTO,
                        "unknown request: the coordinator is newer than this agent; upgrade it");
@@ -139,6 +143,9 @@ static void response_clear(Cairn__Rpc__Response *resp)
         break;
     case CAIRN__RPC__RESPONSE__RESULT_REPOSITORY:
         cairn__rpc__repository_info__free_unpacked(resp->repository, NULL);
+        break;
+    case CAIRN__RPC__RESPONSE__RESULT_SNAPSHOTS: /* malloc'd throughout: snapshots.c */
+        cairn__rpc__snapshot_list__free_unpacked(resp->snapshots, NULL);
         break;
     default:
         break;

@@ -35,6 +35,7 @@ int agent_upload(agent *a, const Cairn__Rpc__UploadRequest *rq, Cairn__Rpc__Resp
 int agent_restore(agent *a, const Cairn__Rpc__RestoreRequest *rq, Cairn__Rpc__Response *resp,
                   cairn_err *e);
 int agent_forget_restore(agent *a, const Cairn__Rpc__ForgetRestoreRequest *rq, cairn_err *e);
+int agent_list_snapshots(agent *a, Cairn__Rpc__Response *resp, cairn_err *e);
 int agent_apply_schema(agent *a, const Cairn__Rpc__ApplySchemaRequest *rq,
                        Cairn__Rpc__Response *resp, cairn_err *e);
 int agent_repository_info(agent *a, const Cairn__Rpc__RepositoryRequest *rq,

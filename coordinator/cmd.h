@@ -17,5 +17,9 @@ int cmd_show(const coord_config *cfg, int argc, char **argv);
 int cmd_repo(const coord_config *cfg, int argc, char **argv);
 int cmd_restore(const coord_config *cfg, int argc, char **argv);
 int cmd_certs(int argc, char **argv);
+int cmd_delete(const coord_config *cfg, int argc, char **argv);
+int cmd_expire(const coord_config *cfg, int argc, char **argv);
+int cmd_info(const coord_config *cfg, int argc, char **argv);
+int cmd_snapshots(const coord_config *cfg, int argc, char **argv);
 
 #endif

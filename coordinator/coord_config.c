@@ -29,6 +29,22 @@ static const config_field s3_fields[] = {
     {NULL, 0, 0, NULL, false, 0, 0},
 };
 
+#define KEEP_MAX 1000000
+static const config_field retention_fields[] = {
+    {"keep_last", CONFIG_INT, offsetof(coord_config, retention.keep_last), NULL, false, 0,
+     KEEP_MAX},
+    {"keep_daily", CONFIG_INT, offsetof(coord_config, retention.keep_daily), NULL, false, 0,
+     KEEP_MAX},
+    {"keep_weekly", CONFIG_INT, offsetof(coord_config, retention.keep_weekly), NULL, false, 0,
+     KEEP_MAX},
+    {"keep_monthly", CONFIG_INT, offsetof(coord_config, retention.keep_monthly), NULL, false, 0,
+     KEEP_MAX},
+    {"keep_yearly", CONFIG_INT, offsetof(coord_config, retention.keep_yearly), NULL, false, 0,
+     KEEP_MAX},
+    {"keep_within", CONFIG_STRING, offsetof(coord_config, retention_within), NULL, false, 0, 0},
+    {NULL, 0, 0, NULL, false, 0, 0},
+};
+
 static const config_field coord_fields[] = {
     {"cluster", CONFIG_STRING, offsetof(coord_config, cluster), NULL, true, 0, 0},
     {"repository", CONFIG_STRING, offsetof(coord_config, repository), NULL, false, 0, 0},
@@ -41,8 +57,25 @@ static const config_field coord_fields[] = {
     {"compression_level", CONFIG_INT, offsetof(coord_config, compression_level), NULL, false, -7,
      19},
     {"s3", CONFIG_MAP, 0, s3_fields, false, 0, 0},
+    {"retention", CONFIG_MAP, 0, retention_fields, false, 0, 0},
     {NULL, 0, 0, NULL, false, 0, 0},
 };
+
+/* retention.keep_within: a duration such as 30d; kept as written for the reasons. */
+static int retention_within(coord_config *c, const char *path, cairn_err *e)
+{
+    const char *w = c->retention_within;
+    if (!w)
+        return 0;
+    if (strlen(w) >= sizeof(c->retention.keep_within) ||
+        !retention_parse_duration(w, &c->retention.keep_within_ms))
+        return err_set(e, CAIRN_ECONFIG,
+                       "%s: retention.keep_within is not a duration: write whole weeks, days "
+                       "and hours, e.g. 30d, 2w or 1d12h",
+                       path);
+    snprintf(c->retention.keep_within, sizeof(c->retention.keep_within), "%s", w);
+    return 0;
+}
 
 int coord_config_load(const char *path, coord_config *c, cairn_err *e)
 {
@@ -80,6 +113,8 @@ int coord_config_load(const char *path, coord_config *c, cairn_err *e)
             }
         }
     }
+    if ((rc = retention_within(c, path, e)) != 0)
+        goto fail;
     if (!c->parallel)
         c->parallel = 64;
     if (!c->timeout_s)

@@ -9,6 +9,7 @@
 
 #include "base/config.h"
 #include "base/err.h"
+#include "command/retention.h"
 #include "store/s3/store_s3.h"
 
 typedef struct coord_config {
@@ -23,8 +24,10 @@ typedef struct coord_config {
     long timeout_s;     /* per request, and for connecting with the TLS handshake */
     long grace_s;       /* how long a node whose job polls fail is retried */
     long compression_level;
-    store_s3_config s3;   /* this machine's credentials for s3:// repositories */
-    store_options *store; /* made of s3 by main, not by the loader */
+    store_s3_config s3;         /* this machine's credentials for s3:// repositories */
+    store_options *store;       /* made of s3 by main, not by the loader */
+    retention_policy retention; /* the `retention:` map; no rule set: nothing expires */
+    char *retention_within;     /* retention.keep_within as written, parsed into retention */
 } coord_config;
 
 int coord_config_load(const char *path, coord_config *c, cairn_err *e);

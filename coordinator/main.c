@@ -18,7 +18,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  status [--json]             is every node ready for a backup?\n"
             "  backup [--tag T] [--keyspace GLOB]... [--exclude GLOB]... [--keep-snapshot]\n"
-            "         [--parallel N] [--rate-limit MiB/s] [--json]\n"
+            "         [--parallel N] [--rate-limit MiB/s] [--no-retention] [--json]\n"
             "                              back up the whole cluster\n"
             "  list [--json]               complete backups, newest first\n"
             "  show TAG|latest [--json] [--files]\n"
@@ -27,6 +27,12 @@ static void usage(FILE *f)
             "          [--schema] [--no-data] [--method auto|refresh|load-and-stream]\n"
             "          [--parallel N] [--json]\n"
             "                              play a backup back onto the cluster\n"
+            "  delete TAG... [--yes] [--json]\n"
+            "                              remove backups (their blobs stay for purge)\n"
+            "  expire [--dry-run] [--json] apply the retention policy of the configuration\n"
+            "  snapshots [--clear] [--json]\n"
+            "                              snapshots cairn left on the nodes\n"
+            "  info [--json]               the repository: id, format, size, retention\n"
             "  repo init                   create the repository\n"
             "  certs init|issue ...        create the cluster CA and certificates\n"
             "  version                     print the version\n"
@@ -43,8 +49,10 @@ static const struct {
     const char *name;
     config_cmd fn;
 } config_cmds[] = {
-    {"status", cmd_status}, {"backup", cmd_backup}, {"list", cmd_list},
-    {"show", cmd_show},     {"repo", cmd_repo},     {"restore", cmd_restore},
+    {"status", cmd_status},       {"backup", cmd_backup}, {"list", cmd_list},
+    {"show", cmd_show},           {"repo", cmd_repo},     {"restore", cmd_restore},
+    {"delete", cmd_delete},       {"expire", cmd_expire}, {"info", cmd_info},
+    {"snapshots", cmd_snapshots},
 };
 
 static const char *default_config(void)

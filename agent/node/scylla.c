@@ -405,3 +405,20 @@ int scylla_load_sstables(scylla *s, const char *keyspace, const char *table, boo
     free(path);
     return rc;
 }
+
+int scylla_snapshot_details(scylla *s, json_object **out, cairn_err *e)
+{
+    const char *path = "/storage_service/snapshots";
+    *out = NULL;
+    json_object *o = NULL;
+    int rc = scylla_request(s, "GET", path, &o, e);
+    if (rc)
+        return rc;
+    if (!json_object_is_type(o, json_type_array)) {
+        rc = shape_error(path, "an array of snapshots", o, e);
+        json_object_put(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}

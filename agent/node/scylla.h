@@ -120,4 +120,8 @@ int scylla_load_sstables(scylla *s, const char *keyspace, const char *table, boo
 
 void scylla_strv_free(char **items, size_t n);
 
+/* GET /storage_service/snapshots: [{"key": tag, "value": [{"ks", "cf", "total",
+ * "live"}...]}...], checked to be an array; *out is freed with json_object_put. */
+int scylla_snapshot_details(scylla *s, json_object **out, cairn_err *e);
+
 #endif

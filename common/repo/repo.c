@@ -50,6 +50,8 @@
 struct repo {
     store *s;
     char *id;
+    unsigned format;     /* cairn.repo's format_version */
+    uint64_t created_ms; /* and its created_ms */
 };
 
 struct repo_lease {
@@ -162,6 +164,9 @@ static int load_info(repo *r, const char *url, bool create, cairn_err *e)
                      url, info->format_version, REPO_FORMAT_VERSION);
     } else if (!(r->id = strdup(info->repository_id))) {
         rc = err_set(e, CAIRN_ENOMEM, "out of memory opening %s", url);
+    } else {
+        r->format = info->format_version;
+        r->created_ms = info->created_ms;
     }
     cairn__repo__repo_info__free_unpacked(info, NULL);
     return rc;
@@ -458,7 +463,7 @@ struct lease_scan {
     repo *r;
     const char *self; /* our own lease key, skipped; may be NULL */
     bool any_blocks;  /* exclusive acquire: every live lease is in the way */
-    repo_lease_fn fn; /* repo_lease_list: every live lease goes to fn instead */
+    repo_lease_cb fn; /* repo_lease_each: every live lease goes to fn instead */
     void *fn_arg;
     struct lease_info found;
     char found_key[STORE_KEY_MAX + 1];
@@ -495,9 +500,8 @@ static int lease_scan_cb(void *ctx, const char *key, uint64_t size, cairn_err *e
         return 0;
     }
     if (sc->fn) {
-        repo_lease_entry le = {
-            .key = key, .owner = li.owner, .exclusive = li.exclusive, .expires_ms = li.expires_ms};
-        return sc->fn(sc->fn_arg, &le);
+        repo_lease_view v = {key, li.exclusive, li.owner, li.expires_ms};
+        return sc->fn(sc->fn_arg, &v, e);
     }
     if (!sc->any_blocks && !li.exclusive)
         return 0;
@@ -589,9 +593,9 @@ int repo_lease_renew(repo_lease *l, cairn_err *e)
     return rc ? err_prefix(e, "cannot renew the lease on repository %s", store_url(l->r->s)) : 0;
 }
 
-int repo_lease_list(repo *r, repo_lease_fn fn, void *arg, cairn_err *e)
+int repo_lease_each(repo *r, repo_lease_cb cb, void *ctx, cairn_err *e)
 {
-    struct lease_scan sc = {.r = r, .fn = fn, .fn_arg = arg};
+    struct lease_scan sc = {.r = r, .fn = cb, .fn_arg = ctx};
     int rc = store_list(r->s, REPO_LOCKS_PREFIX, lease_scan_cb, &sc, e);
     if (rc < 0)
         return err_prefix(e, "cannot list the leases of repository %s", store_url(r->s));
@@ -618,4 +622,41 @@ void repo_lease_release(repo_lease *l)
     if (store_delete(l->r->s, l->key, &e) != 0)
         log_warn("could not release lease %s (it will expire by itself): %s", l->key, e.msg);
     free(l);
+}
+
+/* ---- manifest removal, blob totals ---- */
+
+static int blob_total_cb(void *ctx, const char *key, uint64_t size, cairn_err *e)
+{
+    uint64_t *t = ctx;
+    t[0]++;
+    t[1] += size;
+    return 0;
+}
+
+int repo_manifest_delete(repo *r, const char *key, cairn_err *e)
+{
+    CAIRN_ASSERT(under_backups(key));
+    return store_delete(r->s, key, e); /* absent is success */
+}
+
+int repo_blob_totals(repo *r, uint64_t *count, uint64_t *bytes, cairn_err *e)
+{
+    uint64_t t[2] = {0, 0};
+    int rc = store_list(r->s, "blobs/", blob_total_cb, t, e);
+    if (rc)
+        return err_prefix(e, "cannot list the blobs of repository %s", store_url(r->s));
+    *count = t[0];
+    *bytes = t[1];
+    return 0;
+}
+
+unsigned repo_format_version(const repo *r)
+{
+    return r->format;
+}
+
+uint64_t repo_created_ms(const repo *r)
+{
+    return r->created_ms;
 }

@@ -86,21 +86,34 @@ int repo_lease_renew(repo_lease *l, cairn_err *e);
 /* Deletes the lease object and frees l. */
 void repo_lease_release(repo_lease *l);
 
-/* An unexpired lease as repo_lease_list finds it. */
-typedef struct repo_lease_entry {
+/* A live (unexpired) lease, as repo_lease_each shows it. */
+typedef struct repo_lease_view {
     const char *key; /* the lease object, for repo_lease_break */
-    const char *owner;
     bool exclusive;
+    const char *owner;
     int64_t expires_ms; /* wall clock */
-} repo_lease_entry;
+} repo_lease_view;
 
-/* Calls fn for every unexpired lease (expired ones are removed on the way, invalid
- * ones skipped); fn returns 0 to go on, nonzero to stop (that value is returned). */
-typedef int (*repo_lease_fn)(void *arg, const repo_lease_entry *l);
-int repo_lease_list(repo *r, repo_lease_fn fn, void *arg, cairn_err *e);
+/* Calls cb for every live lease, in key order; cb returns nonzero to stop (that value
+ * is returned). Expired leases are removed on the way (where the store lets us: a
+ * read-only repository keeps them), unreadable ones skipped. Lets commands see who is
+ * at work: a backup refuses to run beside another of the cluster, `cairn delete` a tag
+ * a restore lease names, `cairn snapshots --clear` one a backup lease names. */
+typedef int (*repo_lease_cb)(void *ctx, const repo_lease_view *l, cairn_err *e);
+int repo_lease_each(repo *r, repo_lease_cb cb, void *ctx, cairn_err *e);
 
-/* Deletes another holder's lease object key (one of repo_lease_list's): for a holder
+/* Deletes another holder's lease object key (one of repo_lease_each's): for a holder
  * known to be gone, e.g. a killed attempt of the same backup. */
 int repo_lease_break(repo *r, const char *key, cairn_err *e);
+
+/* Deletes the manifest at key (under backups/); a missing one is not an error. */
+int repo_manifest_delete(repo *r, const char *key, cairn_err *e);
+
+/* cairn.repo's format version and creation time. */
+unsigned repo_format_version(const repo *r);
+uint64_t repo_created_ms(const repo *r);
+
+/* The number of blobs and their stored bytes: one streamed listing of blobs/. */
+int repo_blob_totals(repo *r, uint64_t *count, uint64_t *bytes, cairn_err *e);
 
 #endif

@@ -31,6 +31,7 @@
 #include "repo/repo.h"
 #include "cli/select.h"
 #include "command/backup_guard.h"
+#include "command/expire.h"
 #include "command/lease_keep.h"
 #include "cli/interrupt.h"
 #include "command/backup_verify.h"
@@ -40,12 +41,13 @@
 
 #define BACKUP_USAGE                                                                               \
     "usage: cairn backup [--tag T] [--keyspace GLOB]... [--exclude GLOB]... "                      \
-    "[--keep-snapshot] [--parallel N] [--rate-limit MiB/s] [--json]"
+    "[--keep-snapshot] [--parallel N] [--rate-limit MiB/s] [--no-retention] [--json]"
 
 typedef struct backup_opts {
     char tag[160];
     cliopt_common c;
     bool keep_snapshot;
+    bool no_retention;
     uint64_t rate_limit;
 } backup_opts;
 
@@ -88,6 +90,9 @@ static int take_option(void *arg, int c, const char *val)
     case 's':
         o->keep_snapshot = true;
         return 0;
+    case 'R':
+        o->no_retention = true;
+        return 0;
     default: { /* 'r' */
         double mib = strtod(val, &end);
         if (*end || mib <= 0) {
@@ -105,6 +110,7 @@ static int parse_args(backup_opts *o, int argc, char **argv)
     static const struct option opts[] = {{"tag", required_argument, NULL, 't'},
                                          {"keep-snapshot", no_argument, NULL, 's'},
                                          {"rate-limit", required_argument, NULL, 'r'},
+                                         {"no-retention", no_argument, NULL, 'R'},
                                          {NULL, 0, NULL, 0}};
     int rc = cliopt_parse("backup", BACKUP_USAGE, opts, take_option, o, &o->c, argc, argv);
     if (rc)
@@ -299,6 +305,7 @@ static int write_cluster_manifest(backup_run *b, repo *r, const char *schema_blo
         m->files += j->files_done;
         m->bytes += j->bytes_done;
         m->uploaded_bytes += j->bytes_uploaded;
+        m->has_stored_bytes = 1, m->stored_bytes += j->bytes_stored;
     }
     m->nodes = ptrs;
     m->n_nodes = b->n;
@@ -604,6 +611,8 @@ int cmd_backup(const coord_config *cfg, int argc, char **argv)
     if ((rc = repo_open(&r, cfg->repository, cfg->store, true, &e)) != 0)
         goto done;
     rc = leased_backup(&b, r, &e);
+    if (!rc && !o.no_retention)
+        retention_after_backup(cfg, r);
 done:
     if (rc && interrupt_requested()) {
         print_interrupted(&b);

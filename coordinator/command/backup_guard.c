@@ -27,6 +27,24 @@ void backup_default_tag(uint64_t now_ms, char *buf, size_t cap)
     snprintf(buf, cap, "cairn_%s.%03uZ", sec, (unsigned)(now_ms % 1000));
 }
 
+static bool digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+bool backup_tag_is_default(const char *t)
+{
+    size_t n = strlen(t);
+    if (strncmp(t, "cairn_", 6) != 0 || !digits(t + 6, 14))
+        return false;
+    /* cairn_YYYYMMDDhhmmss.mmmZ, or cairn_YYYYMMDDhhmmssZ as cairn wrote it before. */
+    return (n == 25 && t[20] == '.' && digits(t + 21, 3) && t[24] == 'Z') ||
+           (n == 21 && t[20] == 'Z');
+}
+
 void backup_owner_format(const backup_owner *o, char *buf, size_t cap)
 {
     snprintf(buf, cap, OWNER_PREFIX "cluster=%s tag=%s host=%s pid=%ld start_ms=%" PRIu64,
@@ -79,7 +97,7 @@ typedef struct guard_scan {
     char found_key[300];
 } guard_scan;
 
-static int guard_cb(void *arg, const repo_lease_entry *l)
+static int guard_cb(void *arg, const repo_lease_view *l, cairn_err *e)
 {
     guard_scan *g = arg;
     backup_owner o;
@@ -108,7 +126,7 @@ int backup_guard_check(repo *r, const backup_owner *self, cairn_err *e)
 {
     guard_scan g = {.r = r, .self = self};
     backup_owner_format(self, g.self_text, sizeof(g.self_text));
-    int rc = repo_lease_list(r, guard_cb, &g, e);
+    int rc = repo_lease_each(r, guard_cb, &g, e);
     if (rc < 0)
         return rc;
     if (rc == 0)

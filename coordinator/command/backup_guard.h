@@ -12,6 +12,7 @@
 #ifndef CAIRN_BACKUP_GUARD_H
 #define CAIRN_BACKUP_GUARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,10 @@
  * cairn_YYYYMMDDhhmmss.mmmZ. Milliseconds and a fixed width: two backups started in
  * the same second get different tags, and the tags sort by time. */
 void backup_default_tag(uint64_t now_ms, char *buf, size_t cap);
+
+/* Whether t has the form of a default tag (this one, or the second-resolution
+ * cairn_YYYYMMDDhhmmssZ of earlier versions). */
+bool backup_tag_is_default(const char *t);
 
 /* The fields of a backup lease's owner text. */
 typedef struct backup_owner {

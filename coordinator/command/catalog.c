@@ -146,6 +146,34 @@ static bool want_json(int argc, char **argv, bool *files, const char **tag, cons
     return json;
 }
 
+/* ADDED is what a backup's agents wrote to blobs/ (compressed), "-" for backups made
+ * before manifests recorded it; the total sums the column, so list reads manifests
+ * only (`cairn info` walks blobs/ for the repository's real size). */
+static void list_text(const catalog *c)
+{
+    printf("%-32s  %-20s  %-20s  %5s  %10s  %10s  %8s\n", "TAG", "STARTED", "FINISHED", "NODES",
+           "SIZE", "ADDED", "FILES");
+    uint64_t added = 0;
+    size_t unknown = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        const Cairn__Repo__ClusterManifest *m = c->items[i].m;
+        char t1[32], t2[32], b1[32], b2[32] = "-";
+        if (m->has_stored_bytes)
+            human_bytes(m->stored_bytes, b2, sizeof(b2));
+        added += m->stored_bytes;
+        unknown += !m->has_stored_bytes;
+        printf("%-32s  %-20s  %-20s  %5zu  %10s  %10s  %8llu\n", c->items[i].tag,
+               human_time(m->start_ms, t1, sizeof(t1)), human_time(m->end_ms, t2, sizeof(t2)),
+               m->n_nodes, human_bytes(m->bytes, b1, sizeof(b1)), b2, (unsigned long long)m->files);
+    }
+    char b[32];
+    printf("%zu backup%s, %s added to the repository", c->n, c->n == 1 ? "" : "s",
+           human_bytes(added, b, sizeof(b)));
+    if (unknown)
+        printf(" (%zu older backup%s not counted)", unknown, unknown == 1 ? "" : "s");
+    printf("; `cairn info` measures the repository\n");
+}
+
 int cmd_list(const coord_config *cfg, int argc, char **argv)
 {
     bool json = want_json(argc, argv, NULL, NULL, "cairn list [--json]");
@@ -172,6 +200,9 @@ int cmd_list(const coord_config *cfg, int argc, char **argv)
             json_object_object_add(o, "nodes", json_object_new_int64((int64_t)m->n_nodes));
             json_object_object_add(o, "bytes", json_object_new_int64((int64_t)m->bytes));
             json_object_object_add(o, "files", json_object_new_int64((int64_t)m->files));
+            json_object_object_add(
+                o, "stored_bytes",
+                m->has_stored_bytes ? json_object_new_int64((int64_t)m->stored_bytes) : NULL);
             json_object_array_add(arr, o);
         }
         printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
@@ -179,15 +210,7 @@ int cmd_list(const coord_config *cfg, int argc, char **argv)
     } else if (c.n == 0) {
         printf("no backups of cluster %s in %s\n", cfg->cluster, cfg->repository);
     } else {
-        printf("%-32s  %-20s  %-20s  %5s  %10s  %8s\n", "TAG", "STARTED", "FINISHED", "NODES",
-               "SIZE", "FILES");
-        for (size_t i = 0; i < c.n; i++) {
-            const Cairn__Repo__ClusterManifest *m = c.items[i].m;
-            char t1[32], t2[32], b1[32];
-            printf("%-32s  %-20s  %-20s  %5zu  %10s  %8llu\n", c.items[i].tag,
-                   human_time(m->start_ms, t1, sizeof(t1)), human_time(m->end_ms, t2, sizeof(t2)),
-                   m->n_nodes, human_bytes(m->bytes, b1, sizeof(b1)), (unsigned long long)m->files);
-        }
+        list_text(&c);
     }
     catalog_free(&c);
     repo_close(c.r);
@@ -407,4 +430,14 @@ int cmd_repo(const coord_config *cfg, int argc, char **argv)
     printf("repository %s ready (id %s)\n", cfg->repository, repo_id(r));
     repo_close(r);
     return CMD_OK;
+}
+
+int catalog_each(repo *r, const char *cluster, catalog_cb cb, void *ctx, cairn_err *e)
+{
+    catalog c = {.r = r, .cluster = cluster};
+    int rc = catalog_load(&c, e);
+    for (size_t i = 0; !rc && i < c.n; i++)
+        rc = cb(ctx, c.items[i].tag, c.items[i].m, e);
+    catalog_free(&c);
+    return rc;
 }

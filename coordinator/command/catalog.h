@@ -9,6 +9,7 @@
 
 #include "base/err.h"
 #include "repo/repo.h"
+#include "repo.pb-c.h"
 
 /* The tag of the newest complete backup of cluster; CAIRN_ENOENT when there is none. */
 int catalog_latest(repo *r, const char *cluster, char *tag, size_t cap, cairn_err *e);
@@ -17,5 +18,14 @@ int catalog_latest(repo *r, const char *cluster, char *tag, size_t cap, cairn_er
  * is a valid name (CAIRN_EINVAL when not). */
 int catalog_resolve(repo *r, const char *cluster, const char *tag, char *out, size_t cap,
                     cairn_err *e);
+
+/* Calls cb for every complete backup of cluster, newest first (the order of `cairn
+ * list`); m is valid during the call. Holds the cluster manifests meanwhile, as list
+ * does: one small message per backup. */
+typedef int (*catalog_cb)(void *ctx, const char *tag, const Cairn__Repo__ClusterManifest *m,
+                          cairn_err *e);
+int catalog_each(repo *r, const char *cluster, catalog_cb cb, void *ctx, cairn_err *e);
+
+/* `cairn info`: the repository's identity, size and the retention policy. */
 
 #endif

@@ -26,6 +26,7 @@
 #include "cli/human.h"
 #include "cmd.h"
 #include "command/catalog.h"
+#include "command/restore_lease.h"
 #include "command/restore_plan.h"
 #include "fleet/check.h"
 #include "fleet/jobrun.h"
@@ -294,6 +295,8 @@ static int load_backup(restore_run *run, cairn_err *e)
     run->r = r;
     if (!rc)
         rc = catalog_resolve(r, source, o->tag, run->tag, sizeof(run->tag), e);
+    if (!rc) /* before the manifest is read: delete refuses a leased tag */
+        rc = restore_lease_take(r, source, run->tag, e);
     char key[1024];
     if (!rc) {
         repo_cluster_manifest_key(source, run->tag, key, sizeof(key));
@@ -503,6 +506,7 @@ static int restore_data(restore_run *run, cairn_err *e)
 
 static void run_free(restore_run *run)
 {
+    restore_lease_drop(); /* before repo_close: it renews through run->r */
     for (size_t i = 0; run->tables && i < run->n; i++) {
         free(run->tables[i]);
         free(run->table_ptrs[i]);

@@ -380,7 +380,7 @@ struct seen_leases {
     char keys[4][300];
 };
 
-static int note_lease(void *arg, const repo_lease_entry *l)
+static int note_lease(void *arg, const repo_lease_view *l, cairn_err *e)
 {
     struct seen_leases *s = arg;
     if (s->n < 4) {
@@ -392,7 +392,7 @@ static int note_lease(void *arg, const repo_lease_entry *l)
     return 0;
 }
 
-static int stop_at_first(void *arg, const repo_lease_entry *l)
+static int stop_at_first(void *arg, const repo_lease_view *l, cairn_err *e)
 {
     (void)l;
     (*(int *)arg)++;
@@ -414,20 +414,20 @@ static void test_lease_list_and_break(void **state)
                      0);
     /* Both live leases with their owners; the expired one is gone. */
     struct seen_leases seen = {0};
-    assert_int_equal(repo_lease_list(f->r, note_lease, &seen, &e), 0);
+    assert_int_equal(repo_lease_each(f->r, note_lease, &seen, &e), 0);
     assert_int_equal(seen.n, 2);
     assert_true(strstr(seen.owners[0], "tag=a") || strstr(seen.owners[1], "tag=a"));
     assert_true(strstr(seen.owners[0], "tag=b") || strstr(seen.owners[1], "tag=b"));
     assert_int_equal(store_head(s, "locks/shared-dead.lease", NULL, &e), CAIRN_ENOENT);
     int calls = 0;
-    assert_int_equal(repo_lease_list(f->r, stop_at_first, &calls, &e), 7);
+    assert_int_equal(repo_lease_each(f->r, stop_at_first, &calls, &e), 7);
     assert_int_equal(calls, 1);
     /* Breaking one removes it; breaking it again is no error; other keys are refused. */
     assert_int_equal(repo_lease_break(f->r, seen.keys[0], &e), 0);
     assert_int_equal(repo_lease_break(f->r, seen.keys[0], &e), 0);
     assert_int_equal(repo_lease_break(f->r, "blobs/ab/cd", &e), CAIRN_EINVAL);
     memset(&seen, 0, sizeof(seen));
-    assert_int_equal(repo_lease_list(f->r, note_lease, &seen, &e), 0);
+    assert_int_equal(repo_lease_each(f->r, note_lease, &seen, &e), 0);
     assert_int_equal(seen.n, 1);
     repo_lease_release(a);
     repo_lease_release(b); /* one of them was broken: only a warning */

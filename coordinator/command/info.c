@@ -1,0 +1,115 @@
+/*
+ * info - `cairn info [--json]`: the repository's identity, what it stores, and the
+ * retention policy that applies to this cluster's backups.
+ *
+ * The blob count and stored bytes come from one listing of blobs/, streamed and
+ * summed (one request per 1,000 blobs on S3): that is what the repository costs,
+ * shared by every cluster that writes to it. `cairn list` stays on manifests.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "cli/cliopt.h"
+#include "cli/human.h"
+#include "cmd.h"
+#include "command/catalog.h"
+#include "command/expire.h"
+#include "command/retention.h"
+#include "repo/repo.h"
+
+#define INFO_USAGE "usage: cairn info [--json]"
+
+static int count_backup(void *ctx, const char *tag, const Cairn__Repo__ClusterManifest *m,
+                        cairn_err *e)
+{
+    (void)tag, (void)m, (void)e;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+static void policy_text(const retention_policy *p, char *out, size_t cap)
+{
+    const char *names[] = {"keep_last", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly"};
+    const long vals[] = {p->keep_last, p->keep_daily, p->keep_weekly, p->keep_monthly,
+                         p->keep_yearly};
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < 5 && len < cap; i++) {
+        if (vals[i] > 0)
+            len += (size_t)snprintf(out + len, cap - len, "%s%s %ld", len ? ", " : "", names[i],
+                                    vals[i]);
+    }
+    if (p->keep_within_ms > 0 && len < cap)
+        snprintf(out + len, cap - len, "%skeep_within %s", len ? ", " : "", p->keep_within);
+    if (!out[0])
+        snprintf(out, cap, "none (nothing expires)");
+}
+
+static void print_info(const coord_config *cfg, repo *r, bool json, size_t backups, uint64_t blobs,
+                       uint64_t bytes)
+{
+    if (json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "repository", json_object_new_string(cfg->repository));
+        json_object_object_add(o, "repository_id", json_object_new_string(repo_id(r)));
+        json_object_object_add(o, "format_version",
+                               json_object_new_int64((int64_t)repo_format_version(r)));
+        json_object_object_add(o, "created_ms", json_object_new_int64((int64_t)repo_created_ms(r)));
+        json_object_object_add(o, "cluster", json_object_new_string(cfg->cluster));
+        json_object_object_add(o, "backups", json_object_new_int64((int64_t)backups));
+        json_object_object_add(o, "blobs", json_object_new_int64((int64_t)blobs));
+        json_object_object_add(o, "stored_bytes", json_object_new_int64((int64_t)bytes));
+        json_object_object_add(o, "retention", retention_policy_json(&cfg->retention));
+        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+                                                             JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        return;
+    }
+    char t[32], b[32], pol[512];
+    policy_text(&cfg->retention, pol, sizeof(pol));
+    printf("repository   %s\n", cfg->repository);
+    printf("id           %s\n", repo_id(r));
+    printf("format       %u\n", repo_format_version(r));
+    printf("created      %s\n", human_time(repo_created_ms(r), t, sizeof(t)));
+    printf("backups      %zu of cluster %s\n", backups, cfg->cluster);
+    printf("blobs        %llu\n", (unsigned long long)blobs);
+    printf("stored       %s (%llu bytes)\n", human_bytes(bytes, b, sizeof(b)),
+           (unsigned long long)bytes);
+    printf("retention    %s\n", pol);
+}
+
+int cmd_info(const coord_config *cfg, int argc, char **argv)
+{
+    cliopt_common c;
+    memset(&c, 0, sizeof(c));
+    int rc = cliopt_parse("info", INFO_USAGE, NULL, NULL, NULL, &c, argc, argv);
+    cliopt_common_free(&c);
+    if (rc)
+        return rc < 0 ? CMD_OK : rc;
+    if (optind != argc) {
+        fprintf(stderr, "cairn info: unexpected argument '%s'\n", argv[optind]);
+        return CMD_USAGE;
+    }
+    if (!cfg->repository) {
+        fprintf(stderr, "cairn info: no `repository` in the configuration\n");
+        return CMD_USAGE;
+    }
+    cairn_err e;
+    err_clear(&e);
+    repo *r = NULL;
+    size_t backups = 0;
+    uint64_t blobs = 0, bytes = 0;
+    rc = repo_open(&r, cfg->repository, cfg->store, false, &e);
+    if (!rc)
+        rc = catalog_each(r, cfg->cluster, count_backup, &backups, &e);
+    if (!rc)
+        rc = repo_blob_totals(r, &blobs, &bytes, &e);
+    if (rc)
+        fprintf(stderr, "cairn info: %s\n", e.msg);
+    else
+        print_info(cfg, r, c.json, backups, blobs, bytes);
+    repo_close(r);
+    return rc ? CMD_FAILED : CMD_OK;
+}
