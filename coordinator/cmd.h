@@ -17,5 +17,7 @@ int cmd_show(const coord_config *cfg, int argc, char **argv);
 int cmd_repo(const coord_config *cfg, int argc, char **argv);
 int cmd_restore(const coord_config *cfg, int argc, char **argv);
 int cmd_certs(int argc, char **argv);
+int cmd_purge(const coord_config *cfg, int argc, char **argv);
+int cmd_verify(const coord_config *cfg, int argc, char **argv);
 
 #endif

@@ -27,6 +27,10 @@ static void usage(FILE *f)
             "          [--schema] [--no-data] [--method auto|refresh|load-and-stream]\n"
             "          [--parallel N] [--json]\n"
             "                              play a backup back onto the cluster\n"
+            "  purge [--dry-run] [--grace DURATION] [--json]\n"
+            "                              remove what no complete backup references\n"
+            "  verify [TAG|--all] [--read-data[=PERCENT]] [--repair] [--json]\n"
+            "                              check that backups are whole and intact\n"
             "  repo init                   create the repository\n"
             "  certs init|issue ...        create the cluster CA and certificates\n"
             "  version                     print the version\n"
@@ -43,8 +47,8 @@ static const struct {
     const char *name;
     config_cmd fn;
 } config_cmds[] = {
-    {"status", cmd_status}, {"backup", cmd_backup}, {"list", cmd_list},
-    {"show", cmd_show},     {"repo", cmd_repo},     {"restore", cmd_restore},
+    {"status", cmd_status}, {"backup", cmd_backup},   {"list", cmd_list},   {"show", cmd_show},
+    {"repo", cmd_repo},     {"restore", cmd_restore}, {"purge", cmd_purge}, {"verify", cmd_verify},
 };
 
 static const char *default_config(void)

@@ -55,6 +55,7 @@
 struct repo {
     store *s;
     char *id;
+    uint64_t leases_removed;
 };
 
 struct repo_lease {
@@ -65,6 +66,7 @@ struct repo_lease {
     unsigned ttl_s;
     int64_t expires_ms;
     int64_t deadline_mono_ms; /* when others may judge it expired, on our monotonic clock */
+    int64_t store_ms;         /* the store's time of the acquiring put, -1 unknown */
 };
 
 static int64_t clock_ms(clockid_t id)
@@ -468,8 +470,8 @@ struct lease_seen {
 
 struct lease_scan {
     repo *r;
-    const char *self; /* our own lease key, skipped; may be NULL */
-    bool any_blocks;  /* exclusive acquire: every live lease is in the way */
+    const char *self;     /* our own lease key, skipped; may be NULL */
+    bool any_blocks;      /* exclusive acquire: every live lease is in the way */
     int64_t store_now_ms; /* the store's time of our own lease's put, -1 unknown */
     buf seen;             /* struct lease_seen, every lease listed */
     struct lease_info found;
@@ -538,7 +540,8 @@ static int lease_judge(struct lease_scan *sc, const struct lease_seen *ls, cairn
     if (lease_expired(sc, ls, &li)) {
         log_info("repository %s: removing expired %s lease of %s (%s)", store_url(sc->r->s),
                  li.exclusive ? "exclusive" : "shared", li.owner, ls->key);
-        store_delete(sc->r->s, ls->key, NULL);
+        if (store_delete(sc->r->s, ls->key, NULL) == 0)
+            sc->r->leases_removed++;
         return 0;
     }
     if (!sc->any_blocks && !li.exclusive)
@@ -561,7 +564,8 @@ static int lease_scan_run(struct lease_scan *sc, cairn_err *e)
 }
 
 /* 0 when nothing is in the way, CAIRN_EBUSY naming the holder, or an error. */
-static int lease_check(repo *r, repo_lease_kind kind, const char *self, cairn_err *e)
+static int lease_check(repo *r, repo_lease_kind kind, const char *self, int64_t *store_ms,
+                       cairn_err *e)
 {
     struct lease_scan sc = {.r = r,
                             .self = self,
@@ -569,6 +573,7 @@ static int lease_check(repo *r, repo_lease_kind kind, const char *self, cairn_er
                             .store_now_ms = -1,
                             .seen = BUF_INIT};
     int rc = lease_scan_run(&sc, e);
+    *store_ms = sc.store_now_ms;
     if (rc < 0)
         return err_prefix(e, "cannot check the leases of repository %s", store_url(r->s));
     if (rc == 0)
@@ -626,7 +631,7 @@ int repo_lease_acquire(repo *r, repo_lease_kind kind, const char *owner, unsigne
     }
     /* Of two racing acquirers, whoever wrote second sees the other now and backs
      * off (both may). */
-    rc = lease_check(r, kind, l->key, e);
+    rc = lease_check(r, kind, l->key, &l->store_ms, e);
     if (rc) {
         store_delete(r->s, l->key, NULL);
         free(l);
@@ -656,4 +661,14 @@ void repo_lease_release(repo_lease *l)
     if (store_delete(l->r->s, l->key, &e) != 0)
         log_warn("could not release lease %s (it will expire by itself): %s", l->key, e.msg);
     free(l);
+}
+
+int64_t repo_lease_store_ms(const repo_lease *l)
+{
+    return l->store_ms;
+}
+
+uint64_t repo_leases_removed(const repo *r)
+{
+    return r->leases_removed;
 }

@@ -79,4 +79,12 @@ int repo_lease_renew(repo_lease *l, cairn_err *e);
 /* Deletes the lease object and frees l. */
 void repo_lease_release(repo_lease *l);
 
+/* The store's own time (ms since the epoch, by the store's clock) of the put that
+ * acquired l, -1 when the store has no times: the "now" against which purge's grace
+ * period is measured, so that no two machines' clocks are ever compared. */
+int64_t repo_lease_store_ms(const repo_lease *l);
+
+/* Expired leases of dead writers this process removed while acquiring leases. */
+uint64_t repo_leases_removed(const repo *r);
+
 #endif

@@ -384,8 +384,7 @@ static void test_lease_expiry(void **state)
      * live: expiry is judged by the store's timestamps, not the writer's clock. */
     const char *skewed = "cairn-lease 1\nkind: exclusive\nowner: skewed purge\n"
                          "expires_ms: 61000\nwritten_ms: 1000\n";
-    assert_int_equal(store_put_buf(s, "locks/exclusive-skew.lease", skewed, strlen(skewed), &e),
-                     0);
+    assert_int_equal(store_put_buf(s, "locks/exclusive-skew.lease", skewed, strlen(skewed), &e), 0);
     repo_lease *l;
     assert_int_equal(repo_lease_acquire(f->r, REPO_LEASE_EXCLUSIVE, "new purge", 60, &l, &e),
                      CAIRN_EBUSY);

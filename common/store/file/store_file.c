@@ -523,8 +523,8 @@ struct stale_walk {
 /* Walks rel (relative to the root, "" or ending in '/') for the temporaries of
  * writers that died (".tmp-" names), in readdir order: one directory handle per
  * level, no names held. */
-static int stale_dir(const struct file_store *fs, char *rel, size_t len,
-                     const struct stale_walk *w, cairn_err *e)
+static int stale_dir(const struct file_store *fs, char *rel, size_t len, const struct stale_walk *w,
+                     cairn_err *e)
 {
     char path[PATH_CAP];
     snprintf(path, sizeof(path), "%s/%.*s", fs->root, (int)len, rel);

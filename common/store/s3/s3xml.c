@@ -210,8 +210,8 @@ int s3xml_list_page(const char *buf, size_t len, s3xml_object_cb cb, void *ctx, 
     return s3xml_list_page_ex(buf, len, drop_time, &u, next, e);
 }
 
-int s3xml_uploads_page(const char *buf, size_t len, s3xml_upload_cb cb, void *ctx,
-                       char **next_key, char **next_id, cairn_err *e)
+int s3xml_uploads_page(const char *buf, size_t len, s3xml_upload_cb cb, void *ctx, char **next_key,
+                       char **next_id, cairn_err *e)
 {
     *next_key = *next_id = NULL;
     xmlDocPtr doc = parse(buf, len);

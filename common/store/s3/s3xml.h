@@ -50,8 +50,8 @@ int64_t s3xml_time_ms(const char *s);
  * the next page (malloc'd), both NULL at the end. */
 typedef int (*s3xml_upload_cb)(void *ctx, const char *key, const char *upload_id,
                                int64_t initiated_ms, cairn_err *e);
-int s3xml_uploads_page(const char *buf, size_t len, s3xml_upload_cb cb, void *ctx,
-                       char **next_key, char **next_id, cairn_err *e);
+int s3xml_uploads_page(const char *buf, size_t len, s3xml_upload_cb cb, void *ctx, char **next_key,
+                       char **next_id, cairn_err *e);
 
 /* The CompleteMultipartUpload body naming parts 1..n with their ETags. */
 int s3xml_complete_body(char *const *etags, size_t n, char **out, size_t *out_len, cairn_err *e);

@@ -157,8 +157,7 @@ static int list_one(void *arg, const char *key, uint64_t size, int64_t mtime_ms,
 
 /* One page at a time, in the order S3 gives: UTF-8 byte order, which for the
  * ASCII keys of a repository is the lexicographic order store_list promises. */
-static int s3_list_ex(void *impl, const char *prefix, store_list_ex_cb cb, void *ctx,
-                      cairn_err *e)
+static int s3_list_ex(void *impl, const char *prefix, store_list_ex_cb cb, void *ctx, cairn_err *e)
 {
     struct s3_store *s = impl;
     char *full = full_key(s, prefix, e);
@@ -221,8 +220,7 @@ static int stale_upload(void *arg, const char *key, const char *upload_id, int64
 {
     struct stale_ctx *sc = arg;
     size_t plen = strlen(sc->s->prefix);
-    if (strncmp(key, sc->s->prefix, plen) != 0 || initiated_ms < 0 ||
-        initiated_ms >= sc->cutoff_ms)
+    if (strncmp(key, sc->s->prefix, plen) != 0 || initiated_ms < 0 || initiated_ms >= sc->cutoff_ms)
         return 0;
     int rc = sc->cb(sc->ctx, &(store_entry){key + plen, 0, initiated_ms}, e);
     if (rc || !sc->remove)
