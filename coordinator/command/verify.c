@@ -332,9 +332,12 @@ static int check_backup(void *ctx, const scan_backup *b, cairn_err *e)
     } else if (rc) {
         *e = me;
     }
-    if (m && m->schema_blob && !bloom_has(v->present, m->schema_blob)) {
-        v->missing++;
-        problem(v, NULL, "schema", m->schema_blob, "missing");
+    if (m && m->schema_blob) {
+        /* The schema blob is checked as a file of its own. */
+        Cairn__Repo__FileEntry fe = CAIRN__REPO__FILE_ENTRY__INIT;
+        fe.name = "schema";
+        fe.blob = m->schema_blob;
+        rc = check_file(v, NULL, &fe, e);
     }
     for (size_t i = 0; m && !rc && i < m->n_nodes; i++)
         rc = check_node(v, m->nodes[i], e);
