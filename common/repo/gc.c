@@ -48,6 +48,10 @@ static int count_backup(void *ctx, const scan_backup *b, cairn_err *e)
         return 0;
     Cairn__Repo__ClusterManifest *m;
     int rc = manifest_cluster_read(g->r, b->key, &m, e);
+    if (rc == CAIRN_ENOENT) { /* deleted since the listing: it references nothing now */
+        err_clear(e);
+        return 0;
+    }
     if (rc)
         return err_prefix(e,
                           "cannot read %s, so the blobs it references are unknown; nothing "
@@ -69,6 +73,13 @@ static int mark_table(void *ctx, const Cairn__Repo__TableEntry *t, cairn_err *e)
     return keepalive(g, e);
 }
 
+/* True only when the cluster manifest at key is certainly absent now. */
+static bool gone(struct gc *g, const char *key)
+{
+    cairn_err he;
+    return repo_manifest_stat(g->r, key, NULL, &he) == CAIRN_ENOENT;
+}
+
 static int mark_backup(void *ctx, const scan_backup *b, cairn_err *e)
 {
     struct gc *g = ctx;
@@ -76,6 +87,10 @@ static int mark_backup(void *ctx, const scan_backup *b, cairn_err *e)
         return 0;
     Cairn__Repo__ClusterManifest *m;
     int rc = manifest_cluster_read(g->r, b->key, &m, e);
+    if (rc == CAIRN_ENOENT) {
+        err_clear(e);
+        return 0;
+    }
     if (rc)
         return err_prefix(e, "cannot read %s; nothing was deleted", b->key);
     if (m->schema_blob && blob_id_valid(m->schema_blob))
@@ -84,6 +99,13 @@ static int mark_backup(void *ctx, const scan_backup *b, cairn_err *e)
         const Cairn__Repo__NodeRef *n = m->nodes[i];
         Cairn__Repo__NodeManifest *h = NULL;
         rc = manifest_node_read(g->r, n->manifest_key, n->manifest_sha256, &h, mark_table, g, e);
+        if (rc == CAIRN_ENOENT && gone(g, b->key)) {
+            err_clear(e); /* the whole backup was deleted meanwhile */
+            rc = 0;
+            if (h)
+                cairn__repo__node_manifest__free_unpacked(h, NULL);
+            break;
+        }
         if (rc)
             err_prefix(e,
                        "backup %s/%s: cannot read node manifest %s, so the blobs it references "

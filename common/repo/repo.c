@@ -14,7 +14,7 @@
  * has. Acquiring writes the lease and then lists locks/ again, so of two racing
  * acquirers at least the second sees the first; both may back off, neither wrongly
  * proceeds. Expiry does not depend on clocks agreeing: a holder renews (re-puts) well
- * within the ttl and gives up once ttl has passed on its own monotonic clock; others
+ * within the ttl and gives up once ttl has passed on its own boot-time clock; others
  * compare the store's timestamp of the lease's last put with the store's timestamp of
  * their own lease (lease_expired), so only the store's clock is ever compared with
  * itself. Whoever lists an expired lease deletes it.
@@ -65,7 +65,7 @@ struct repo_lease {
     char owner[OWNER_MAX + 1];
     unsigned ttl_s;
     int64_t expires_ms;
-    int64_t deadline_mono_ms; /* when others may judge it expired, on our monotonic clock */
+    int64_t deadline_mono_ms; /* when others may judge it expired, on CLOCK_BOOTTIME */
     int64_t store_ms;         /* the store's time of the acquiring put, -1 unknown */
 };
 
@@ -409,8 +409,9 @@ static const char *kind_name(repo_lease_kind k)
 static int lease_write(repo_lease *l, cairn_err *e)
 {
     char text[LEASE_MAX];
-    /* Taken before the put: the store stamps it later, so our deadline comes first. */
-    int64_t mono = clock_ms(CLOCK_MONOTONIC);
+    /* Taken before the put: the store stamps it later, so our deadline comes first.
+     * CLOCK_BOOTTIME goes on while the machine is suspended, as the store's does. */
+    int64_t mono = clock_ms(CLOCK_BOOTTIME);
     int64_t now = now_ms();
     int64_t expires = now + (int64_t)l->ttl_s * 1000;
     int n = snprintf(text, sizeof(text),
@@ -644,7 +645,7 @@ int repo_lease_acquire(repo *r, repo_lease_kind kind, const char *owner, unsigne
 int repo_lease_renew(repo_lease *l, cairn_err *e)
 {
     CAIRN_ASSERT(l->ttl_s > 0 && l->expires_ms > 0); /* written once by acquire */
-    if (clock_ms(CLOCK_MONOTONIC) >= l->deadline_mono_ms)
+    if (clock_ms(CLOCK_BOOTTIME) >= l->deadline_mono_ms)
         return err_set(e, CAIRN_ETIMEDOUT,
                        "the %s lease of '%s' on repository %s expired before it was renewed; "
                        "others may have acted on that: start the operation again",
