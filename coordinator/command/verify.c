@@ -115,24 +115,48 @@ static int parse_args(verify_opts *o, int argc, char **argv)
     return 0;
 }
 
+/* corrupt is kept sorted: every file entry of every backup is looked up in it. */
+static size_t corrupt_pos(const verify_run *v, const char *id, bool *found)
+{
+    size_t lo = 0, hi = v->n_corrupt;
+    *found = false;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(v->corrupt[mid], id);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static bool is_corrupt(const verify_run *v, const char *id)
 {
-    for (size_t i = 0; i < v->n_corrupt; i++)
-        if (strcmp(v->corrupt[i], id) == 0)
-            return true;
-    return false;
+    bool found;
+    corrupt_pos(v, id, &found);
+    return found;
 }
 
 static void note_corrupt(verify_run *v, const char *id)
 {
-    if (v->n_corrupt >= CORRUPT_MAX || is_corrupt(v, id))
+    bool found;
+    size_t at = corrupt_pos(v, id, &found);
+    if (found || v->n_corrupt >= CORRUPT_MAX)
         return;
     char **grown = realloc(v->corrupt, (v->n_corrupt + 1) * sizeof(*grown));
-    if (!grown)
+    char *copy = grown ? strdup(id) : NULL;
+    if (grown)
+        v->corrupt = grown;
+    if (!copy)
         return;
-    v->corrupt = grown;
-    if ((v->corrupt[v->n_corrupt] = strdup(id)) != NULL)
-        v->n_corrupt++;
+    memmove(v->corrupt + at + 1, v->corrupt + at, (v->n_corrupt - at) * sizeof(*grown));
+    v->corrupt[at] = copy;
+    v->n_corrupt++;
 }
 
 /* One problem of the current backup; table and file may be NULL. */
