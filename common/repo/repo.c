@@ -582,8 +582,7 @@ static int lease_check(repo *r, repo_lease_kind kind, const char *self, int64_t 
     int64_t left = (sc.found.expires_ms - sc.found.written_ms + 999) / 1000;
     if (kind == REPO_LEASE_SHARED)
         return err_set(e, CAIRN_EBUSY,
-                       "repository %s is locked exclusively by '%s' (%s, renewed every few "
-                       "seconds, ttl %" PRId64
+                       "repository %s is locked exclusively by '%s' (%s, ttl %" PRId64
                        " s): wait until it finishes; a lease of a crashed process "
                        "expires by itself",
                        store_url(r->s), sc.found.owner, sc.found_key, left);
