@@ -28,6 +28,7 @@
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,8 @@ struct repo {
     store *s;
     char *id;
     uint64_t leases_removed;
+    pthread_mutex_t lease_mu; /* guards held and the deadlines in it (renewal threads) */
+    repo_lease *held;         /* the leases this process holds through r */
 };
 
 struct repo_lease {
@@ -67,6 +70,7 @@ struct repo_lease {
     int64_t expires_ms;
     int64_t deadline_mono_ms; /* when others may judge it expired, on CLOCK_BOOTTIME */
     int64_t store_ms;         /* the store's time of the acquiring put, -1 unknown */
+    repo_lease *next;         /* in r->held */
 };
 
 static int64_t clock_ms(clockid_t id)
@@ -186,6 +190,7 @@ int repo_open(repo **out, const char *url, const store_options *o, bool create, 
     repo *r = calloc(1, sizeof(*r));
     if (!r)
         return err_set(e, CAIRN_ENOMEM, "out of memory opening %s", url);
+    pthread_mutex_init(&r->lease_mu, NULL);
     int rc = store_open(&r->s, url, o, e);
     if (!rc)
         rc = load_info(r, url, create, e);
@@ -203,6 +208,7 @@ void repo_close(repo *r)
         return;
     store_close(r->s);
     free(r->id);
+    pthread_mutex_destroy(&r->lease_mu);
     free(r);
 }
 
@@ -421,8 +427,10 @@ static int lease_write(repo_lease *l, cairn_err *e)
     CAIRN_ASSERT(n > 0 && (size_t)n < sizeof(text)); /* the owner is at most OWNER_MAX */
     int rc = store_put_buf(l->r->s, l->key, text, (size_t)n, e);
     if (!rc) {
+        pthread_mutex_lock(&l->r->lease_mu);
         l->expires_ms = expires;
         l->deadline_mono_ms = mono + (int64_t)l->ttl_s * 1000;
+        pthread_mutex_unlock(&l->r->lease_mu);
     }
     return rc;
 }
@@ -637,6 +645,10 @@ int repo_lease_acquire(repo *r, repo_lease_kind kind, const char *owner, unsigne
         free(l);
         return rc;
     }
+    pthread_mutex_lock(&r->lease_mu);
+    l->next = r->held;
+    r->held = l;
+    pthread_mutex_unlock(&r->lease_mu);
     *out = l;
     return 0;
 }
@@ -644,7 +656,10 @@ int repo_lease_acquire(repo *r, repo_lease_kind kind, const char *owner, unsigne
 int repo_lease_renew(repo_lease *l, cairn_err *e)
 {
     CAIRN_ASSERT(l->ttl_s > 0 && l->expires_ms > 0); /* written once by acquire */
-    if (clock_ms(CLOCK_BOOTTIME) >= l->deadline_mono_ms)
+    pthread_mutex_lock(&l->r->lease_mu);
+    int64_t deadline = l->deadline_mono_ms;
+    pthread_mutex_unlock(&l->r->lease_mu);
+    if (clock_ms(CLOCK_BOOTTIME) >= deadline)
         return err_set(e, CAIRN_ETIMEDOUT,
                        "the %s lease of '%s' on repository %s expired before it was renewed; "
                        "others may have acted on that: start the operation again",
@@ -657,6 +672,14 @@ void repo_lease_release(repo_lease *l)
 {
     if (!l)
         return;
+    pthread_mutex_lock(&l->r->lease_mu);
+    for (repo_lease **p = &l->r->held; *p; p = &(*p)->next) {
+        if (*p == l) {
+            *p = l->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&l->r->lease_mu);
     cairn_err e;
     if (store_delete(l->r->s, l->key, &e) != 0)
         log_warn("could not release lease %s (it will expire by itself): %s", l->key, e.msg);
@@ -671,4 +694,20 @@ int64_t repo_lease_store_ms(const repo_lease *l)
 uint64_t repo_leases_removed(const repo *r)
 {
     return r->leases_removed;
+}
+
+int repo_leases_check(repo *r, cairn_err *e)
+{
+    int rc = 0;
+    int64_t now = clock_ms(CLOCK_BOOTTIME);
+    pthread_mutex_lock(&r->lease_mu);
+    for (const repo_lease *l = r->held; l && !rc; l = l->next) {
+        if (now >= l->deadline_mono_ms)
+            rc = err_set(e, CAIRN_ETIMEDOUT,
+                         "the %s lease of '%s' on repository %s was not renewed within its "
+                         "%u s; a purge may have run meanwhile",
+                         kind_name(l->kind), l->owner, store_url(r->s), l->ttl_s);
+    }
+    pthread_mutex_unlock(&r->lease_mu);
+    return rc;
 }

@@ -84,6 +84,11 @@ void repo_lease_release(repo_lease *l);
  * period is measured, so that no two machines' clocks are ever compared. */
 int64_t repo_lease_store_ms(const repo_lease *l);
 
+/* CAIRN_ETIMEDOUT when a lease held through r has gone a ttl without a renewal (on
+ * this machine's clock), so that others may judge it expired: what it protected
+ * cannot be relied on. 0 when every held lease is live, or none is held. */
+int repo_leases_check(repo *r, cairn_err *e);
+
 /* Expired leases of dead writers this process removed while acquiring leases. */
 uint64_t repo_leases_removed(const repo *r);
 

@@ -246,6 +246,34 @@ static void test_gc_refuses_on_a_damaged_manifest(void **state)
     assert_int_equal(repo_fixture_close(&f), 0);
 }
 
+/* A backup whose lease ran out (others may have purged meanwhile) cannot complete. */
+static void test_lost_lease_blocks_the_cluster_manifest(void **state)
+{
+    (void)state;
+    repo_fixture f;
+    assert_int_equal(repo_fixture_open(&f), 0);
+    cairn_err e;
+    repo_lease *l;
+    assert_int_equal(repo_lease_acquire(f.r, REPO_LEASE_SHARED, "backup", 1, &l, &e), 0);
+    assert_true(repo_lease_store_ms(l) > 0);
+    assert_int_equal(repo_leases_check(f.r, &e), 0);
+    struct timespec ts = {1, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    assert_int_equal(repo_leases_check(f.r, &e), CAIRN_ETIMEDOUT);
+    Cairn__Repo__ClusterManifest m = CAIRN__REPO__CLUSTER_MANIFEST__INIT;
+    m.cluster = "prod";
+    m.tag = "late";
+    char ckey[256];
+    repo_cluster_manifest_key("prod", "late", ckey, sizeof(ckey));
+    assert_int_equal(manifest_cluster_write(f.r, ckey, &m, &e), CAIRN_ETIMEDOUT);
+    assert_non_null(strstr(e.msg, "not renewed"));
+    assert_int_equal(repo_manifest_stat(f.r, ckey, NULL, &e), CAIRN_ENOENT);
+    repo_lease_release(l);
+    /* Released, it no longer counts. */
+    assert_int_equal(manifest_cluster_write(f.r, ckey, &m, &e), 0);
+    assert_int_equal(repo_fixture_close(&f), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_bloom_bounded),
         cmocka_unit_test(test_gc_mark_and_sweep),
         cmocka_unit_test(test_gc_refuses_on_a_damaged_manifest),
+        cmocka_unit_test(test_lost_lease_blocks_the_cluster_manifest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
