@@ -124,6 +124,18 @@ def rows(res):
                                                      s3['rclone_requests']), '-', '', ''))
     elif s3:
         out.append(('6. S3', 'not measured: ' + _err(s3), '', '', '', ''))
+    lc = res.get('lifecycle')
+    if isinstance(lc, dict) and 'purge_peak_rss_kib' in lc:
+        size = '%d blobs, %d backups' % (lc['blobs'], lc['backups'])
+        for cmd in ('verify', 'purge'):
+            rq = lc['%s_requests' % cmd]
+            out.append(('7. %s peak RSS (%s)' % (cmd, size),
+                        _mib(lc['%s_peak_rss_kib' % cmd]),
+                        'requests: %d list, %d get, %d delete' % (rq['list'], rq['get'],
+                                                                  rq['delete']),
+                        '-', '≤ 64 MiB', _status(lc['%s_peak_rss_kib' % cmd] <= 64 * KiB)))
+    elif lc:
+        out.append(('7. purge and verify memory', 'not measured: ' + _err(lc), '', '', '', ''))
     return out
 
 

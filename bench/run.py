@@ -12,6 +12,8 @@ Environment:
     BENCH_SKEW_NODES     cluster sizes for the skew figure (default 3,30,100)
     BENCH_WIDE_TABLES    tables of the coordinator memory case (default 200)
     BENCH_COMPRESSIBILITY  of the emulated SSTable bytes, 0.0 (random) to 1.0 (default 0.5)
+    BENCH_LIFECYCLE_BLOBS, BENCH_LIFECYCLE_BACKUPS  the synthetic repository of purge and
+                         verify (default 200000 and 1000; 10000000 and 10000 is the issue's)
 
 Prints a Markdown table on standard output (progress on standard error) and writes every
 figure, the machine and the commit as JSON (default BUILD_DIR/bench-results.json).
@@ -31,7 +33,7 @@ sys.path.insert(0, HERE)
 import common  # noqa: E402
 from common import MiB, log  # noqa: E402
 
-SECTIONS = ('full', 'incremental', 'restore', 'skew', 'memory', 's3')
+SECTIONS = ('full', 'incremental', 'restore', 'skew', 'memory', 's3', 'lifecycle')
 
 
 def parse_size(text):
@@ -118,6 +120,7 @@ def main(argv=None):
     from bed import Bed
     import full
     import incr_restore
+    import lifecycle
     import memory
     import s3
     import skew
@@ -175,6 +178,9 @@ def main(argv=None):
             skews.append({'nodes': nodes, 'error': str(e).splitlines()[0][:300]})
     if skews:
         res['skew'] = skews
+    if 'lifecycle' in only:
+        res['lifecycle'] = guarded('lifecycle', lifecycle.run, os.path.join(bin_dir, 'cairn'),
+                                   work)
 
     res['duration_s'] = round(time.monotonic() - t0, 1)
     res['machine']['loadavg_at_end'] = [float(x) for x in open('/proc/loadavg').read().split()[:3]]

@@ -21,5 +21,7 @@ int cmd_delete(const coord_config *cfg, int argc, char **argv);
 int cmd_expire(const coord_config *cfg, int argc, char **argv);
 int cmd_info(const coord_config *cfg, int argc, char **argv);
 int cmd_snapshots(const coord_config *cfg, int argc, char **argv);
+int cmd_purge(const coord_config *cfg, int argc, char **argv);
+int cmd_verify(const coord_config *cfg, int argc, char **argv);
 
 #endif

@@ -33,6 +33,10 @@ static void usage(FILE *f)
             "  snapshots [--clear] [--json]\n"
             "                              snapshots cairn left on the nodes\n"
             "  info [--json]               the repository: id, format, size, retention\n"
+            "  purge [--dry-run] [--grace DURATION] [--json]\n"
+            "                              remove what no complete backup references\n"
+            "  verify [TAG|--all] [--read-data[=PERCENT]] [--repair] [--json]\n"
+            "                              check that backups are whole and intact\n"
             "  repo init                   create the repository\n"
             "  certs init|issue ...        create the cluster CA and certificates\n"
             "  version                     print the version\n"
@@ -52,7 +56,7 @@ static const struct {
     {"status", cmd_status},       {"backup", cmd_backup}, {"list", cmd_list},
     {"show", cmd_show},           {"repo", cmd_repo},     {"restore", cmd_restore},
     {"delete", cmd_delete},       {"expire", cmd_expire}, {"info", cmd_info},
-    {"snapshots", cmd_snapshots},
+    {"snapshots", cmd_snapshots}, {"purge", cmd_purge},   {"verify", cmd_verify},
 };
 
 static const char *default_config(void)

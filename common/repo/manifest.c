@@ -421,7 +421,11 @@ int manifest_cluster_write(repo *r, const char *key, const Cairn__Repo__ClusterM
     cairn__repo__cluster_manifest__pack(&copy, packed);
     blob_enc *enc = NULL;
     store_writer *w = NULL;
-    int rc = blob_enc_new(&enc, BLOB_DEFAULT_LEVEL, e);
+    /* A backup that lost its lease may have skipped blobs a purge then deleted: it must
+     * not become complete (repository-format.md, Leases). */
+    int rc = repo_leases_check(r, e);
+    if (!rc)
+        rc = blob_enc_new(&enc, BLOB_DEFAULT_LEVEL, e);
     if (!rc)
         rc = store_put_begin(repo_store(r), key, &w, e);
     if (!rc)
@@ -434,7 +438,12 @@ int manifest_cluster_write(repo *r, const char *key, const Cairn__Repo__ClusterM
         store_writer_abort(w);
         return rc;
     }
-    return store_writer_commit(w, e);
+    rc = store_writer_commit(w, e);
+    /* The lease ran out while the put was under way: a purge may have marked before
+     * the manifest appeared. Take it back; the backup did not complete. */
+    if (!rc && (rc = repo_leases_check(r, e)) != 0)
+        store_delete(repo_store(r), key, NULL);
+    return rc;
 }
 
 struct collect {

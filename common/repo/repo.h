@@ -95,10 +95,10 @@ typedef struct repo_lease_view {
 } repo_lease_view;
 
 /* Calls cb for every live lease, in key order; cb returns nonzero to stop (that value
- * is returned). Expired leases are removed on the way (where the store lets us: a
- * read-only repository keeps them), unreadable ones skipped. Lets commands see who is
- * at work: a backup refuses to run beside another of the cluster, `cairn delete` a tag
- * a restore lease names, `cairn snapshots --clear` one a backup lease names. */
+ * is returned). Leases that look expired by the wall clock and unreadable ones are
+ * skipped, not removed (acquirers remove expired leases, judged by the store's clock). Lets
+ * commands see who is at work: a backup refuses to run beside another of the cluster, `cairn
+ * delete` a tag a restore lease names, `cairn snapshots --clear` one a backup lease names. */
 typedef int (*repo_lease_cb)(void *ctx, const repo_lease_view *l, cairn_err *e);
 int repo_lease_each(repo *r, repo_lease_cb cb, void *ctx, cairn_err *e);
 
@@ -115,5 +115,18 @@ uint64_t repo_created_ms(const repo *r);
 
 /* The number of blobs and their stored bytes: one streamed listing of blobs/. */
 int repo_blob_totals(repo *r, uint64_t *count, uint64_t *bytes, cairn_err *e);
+
+/* The store's own time (ms since the epoch, by the store's clock) of the put that
+ * acquired l, -1 when the store has no times: the "now" against which purge's grace
+ * period is measured, so that no two machines' clocks are ever compared. */
+int64_t repo_lease_store_ms(const repo_lease *l);
+
+/* CAIRN_ETIMEDOUT when a lease held through r has gone a ttl without a renewal (on
+ * this machine's clock), so that others may judge it expired: what it protected
+ * cannot be relied on. 0 when every held lease is live, or none is held. */
+int repo_leases_check(repo *r, cairn_err *e);
+
+/* Expired leases of dead writers this process removed while acquiring leases. */
+uint64_t repo_leases_removed(const repo *r);
 
 #endif

@@ -246,6 +246,46 @@ int store_list(store *s, const char *prefix, store_list_cb cb, void *ctx, cairn_
     return s->drv->list(s->impl, prefix, list_one, &f, e);
 }
 
+struct list_ex_filter {
+    store_list_ex_cb cb;
+    void *ctx;
+};
+
+static int list_ex_one(void *arg, const store_entry *ent, cairn_err *e)
+{
+    const struct list_ex_filter *f = arg;
+    if (store_key_check(ent->key, NULL) != 0)
+        return 0;
+    return f->cb(f->ctx, ent, e);
+}
+
+/* For drivers without times: every entry says "unknown". */
+static int list_untimed(void *arg, const char *key, uint64_t size, cairn_err *e)
+{
+    store_entry ent = {key, size, -1};
+    return list_ex_one(arg, &ent, e);
+}
+
+int store_list_ex(store *s, const char *prefix, store_list_ex_cb cb, void *ctx, cairn_err *e)
+{
+    int rc = check_path(prefix, true, "list prefix", e);
+    if (rc)
+        return rc;
+    count(s, N_LIST);
+    struct list_ex_filter f = {cb, ctx};
+    if (s->drv->list_ex)
+        return s->drv->list_ex(s->impl, prefix, list_ex_one, &f, e);
+    return s->drv->list(s->impl, prefix, list_untimed, &f, e);
+}
+
+int store_sweep_stale(store *s, int64_t cutoff_ms, bool remove, store_list_ex_cb cb, void *ctx,
+                      cairn_err *e)
+{
+    if (!s->drv->sweep_stale)
+        return 0;
+    return s->drv->sweep_stale(s->impl, cutoff_ms, remove, cb, ctx, e);
+}
+
 int store_delete(store *s, const char *key, cairn_err *e)
 {
     int rc = store_key_check(key, e);

@@ -14,6 +14,7 @@
 #ifndef CAIRN_STORE_H
 #define CAIRN_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,27 @@ int store_head(store *s, const char *key, uint64_t *size, cairn_err *e);
 /* Calls cb for every key starting with prefix ("" for all), in lexicographic
  * (byte) order, streaming: only one directory level's names are held at a time. */
 int store_list(store *s, const char *prefix, store_list_cb cb, void *ctx, cairn_err *e);
+/* One listed object with what the store knows about it. mtime_ms is the store's own
+ * time of the object's last put (file: the file's mtime, S3: LastModified), in ms
+ * since the epoch by the store's clock, or -1 when the driver cannot tell. */
+typedef struct store_entry {
+    const char *key;
+    uint64_t size;
+    int64_t mtime_ms;
+} store_entry;
+typedef int (*store_list_ex_cb)(void *ctx, const store_entry *ent, cairn_err *e);
+
+/* store_list with modification times; same order, same streaming. */
+int store_list_ex(store *s, const char *prefix, store_list_ex_cb cb, void *ctx, cairn_err *e);
+
+/* Leftovers of writers that died mid-put, which no listing shows: file://
+ * temporaries, S3 multipart uploads never completed. Calls cb for each one last
+ * written before cutoff_ms (the store's clock, as in store_entry) with the key it
+ * was for (file://: the temporary's own path) and, with remove, then removes it.
+ * A driver without leftovers calls nothing. */
+int store_sweep_stale(store *s, int64_t cutoff_ms, bool remove, store_list_ex_cb cb, void *ctx,
+                      cairn_err *e);
+
 /* Removing an absent key succeeds. */
 int store_delete(store *s, const char *key, cairn_err *e);
 /* Deletes every key, in batches where the store has them (1,000 per S3 request);

@@ -8,6 +8,7 @@
 #ifndef CAIRN_STORE_IMPL_H
 #define CAIRN_STORE_IMPL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "store/store.h"
@@ -35,6 +36,11 @@ typedef struct store_driver {
     /* Keys in byte order; store.c drops those store_key_check refuses (names others
      * put beside a repository), so a driver need not filter them. */
     int (*list)(void *impl, const char *prefix, store_list_cb cb, void *ctx, cairn_err *e);
+    /* Optional: the listing with modification times; store.c reports -1 without it. */
+    int (*list_ex)(void *impl, const char *prefix, store_list_ex_cb cb, void *ctx, cairn_err *e);
+    /* Optional: see store_sweep_stale. */
+    int (*sweep_stale)(void *impl, int64_t cutoff_ms, bool remove, store_list_ex_cb cb, void *ctx,
+                       cairn_err *e);
     int (*del)(void *impl, const char *key, cairn_err *e);
     /* Optional: deletes in batches; store.c calls del for each key without it. */
     int (*del_many)(void *impl, const char *const *keys, size_t n, cairn_err *e);

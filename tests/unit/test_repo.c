@@ -412,13 +412,13 @@ static void test_lease_list_and_break(void **state)
                      0);
     assert_int_equal(repo_lease_acquire(f->r, REPO_LEASE_SHARED, "backup tag=b pid=2", 60, &b, &e),
                      0);
-    /* Both live leases with their owners; the expired one is gone. */
+    /* Both live leases with their owners; the one whose expiry has passed by the wall
+     * clock is not shown (only an acquirer, by the store's clock, removes it). */
     struct seen_leases seen = {0};
     assert_int_equal(repo_lease_each(f->r, note_lease, &seen, &e), 0);
     assert_int_equal(seen.n, 2);
     assert_true(strstr(seen.owners[0], "tag=a") || strstr(seen.owners[1], "tag=a"));
     assert_true(strstr(seen.owners[0], "tag=b") || strstr(seen.owners[1], "tag=b"));
-    assert_int_equal(store_head(s, "locks/shared-dead.lease", NULL, &e), CAIRN_ENOENT);
     int calls = 0;
     assert_int_equal(repo_lease_each(f->r, stop_at_first, &calls, &e), 7);
     assert_int_equal(calls, 1);
@@ -431,6 +431,7 @@ static void test_lease_list_and_break(void **state)
     assert_int_equal(seen.n, 1);
     repo_lease_release(a);
     repo_lease_release(b); /* one of them was broken: only a warning */
+    assert_int_equal(store_delete(s, "locks/shared-dead.lease", &e), 0);
     assert_int_equal(count_leases(f), 0);
     store_close(s);
 }
@@ -441,13 +442,30 @@ static void test_lease_expiry(void **state)
     cairn_err e;
     store *s; /* the same repository, underneath */
     assert_int_equal(store_open(&s, f->url, NULL, &e), 0);
-    /* A dead coordinator's exclusive lease that expired long ago, and junk. */
-    const char *dead = "cairn-lease 1\nkind: exclusive\nowner: dead purge\nexpires_ms: 1000\n";
-    assert_int_equal(store_put_buf(s, "locks/exclusive-dead.lease", dead, strlen(dead), &e), 0);
-    assert_int_equal(store_put_buf(s, "locks/junk.lease", "??", 2, &e), 0);
+    /* A lease whose writer's clock ran years behind, but that was put just now, is
+     * live: expiry is judged by the store's timestamps, not the writer's clock. */
+    const char *skewed = "cairn-lease 1\nkind: exclusive\nowner: skewed purge\n"
+                         "expires_ms: 61000\nwritten_ms: 1000\n";
+    assert_int_equal(store_put_buf(s, "locks/exclusive-skew.lease", skewed, strlen(skewed), &e), 0);
     repo_lease *l;
+    assert_int_equal(repo_lease_acquire(f->r, REPO_LEASE_EXCLUSIVE, "new purge", 60, &l, &e),
+                     CAIRN_EBUSY);
+    assert_non_null(strstr(e.msg, "skewed purge"));
+    /* Not re-put for longer than its ttl (60 s) by the store's clock: expired, even
+     * though its writer's clock claims it lasts for centuries. */
+    const char *dead = "cairn-lease 1\nkind: exclusive\nowner: dead purge\n"
+                       "expires_ms: 9000000000000\nwritten_ms: 8999999940000\n";
+    assert_int_equal(store_put_buf(s, "locks/exclusive-skew.lease", dead, strlen(dead), &e), 0);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/locks/exclusive-skew.lease", f->root);
+    struct timespec old[2];
+    clock_gettime(CLOCK_REALTIME, &old[0]);
+    old[0].tv_sec -= 70;
+    old[1] = old[0];
+    assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+    assert_int_equal(store_put_buf(s, "locks/junk.lease", "??", 2, &e), 0);
     assert_int_equal(repo_lease_acquire(f->r, REPO_LEASE_EXCLUSIVE, "new purge", 60, &l, &e), 0);
-    assert_int_equal(store_head(s, "locks/exclusive-dead.lease", NULL, &e), CAIRN_ENOENT);
+    assert_int_equal(store_head(s, "locks/exclusive-skew.lease", NULL, &e), CAIRN_ENOENT);
     repo_lease_release(l);
     assert_int_equal(store_delete(s, "locks/junk.lease", &e), 0);
 
@@ -475,7 +493,13 @@ static void test_lease_expiry(void **state)
     nanosleep(&ts, NULL);
     assert_int_equal(repo_lease_renew(l, &e), CAIRN_ETIMEDOUT);
     assert_non_null(strstr(e.msg, "expired"));
-    /* ... and no longer blocks an exclusive lease. */
+    /* ... and once the store's clock says it was not re-put for its ttl plus the
+     * margin (here: its file is backdated), it no longer blocks an exclusive lease. */
+    snprintf(path, sizeof(path), "%s/%s", f->root, key);
+    clock_gettime(CLOCK_REALTIME, &old[0]);
+    old[0].tv_sec -= 5;
+    old[1] = old[0];
+    assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
     repo_lease *x;
     assert_int_equal(repo_lease_acquire(f->r, REPO_LEASE_EXCLUSIVE, "purge", 60, &x, &e), 0);
     repo_lease_release(x);

@@ -380,6 +380,7 @@ static int file_head(void *impl, const char *key, uint64_t *size, cairn_err *e)
 struct list_ent {
     char *name; /* directories carry a trailing '/', so plain strcmp gives key order */
     uint64_t size;
+    int64_t mtime_ms;
 };
 
 static int ent_cmp(const void *a, const void *b)
@@ -442,6 +443,7 @@ static int read_dir(const struct file_store *fs, const char *dirkey, const char 
         name[len + 1] = '\0';
         ents[n].name = name;
         ents[n].size = (uint64_t)st.st_size;
+        ents[n].mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
         n++;
     }
     closedir(d);
@@ -461,7 +463,7 @@ static int read_dir(const struct file_store *fs, const char *dirkey, const char 
 /* Lists under the directory key[0..len) (empty, or ending in '/'); key has room
  * for STORE_KEY_MAX + 2 bytes and is extended in place while descending. */
 static int list_dir(const struct file_store *fs, char *key, size_t len, const char *match,
-                    store_list_cb cb, void *ctx, cairn_err *e)
+                    store_list_ex_cb cb, void *ctx, cairn_err *e)
 {
     CAIRN_ASSERT(len <= STORE_KEY_MAX); /* key's room: STORE_KEY_MAX + 2 */
     key[len] = '\0';
@@ -476,7 +478,7 @@ static int list_dir(const struct file_store *fs, char *key, size_t len, const ch
         if (ents[i].name[nlen - 1] == '/')
             rc = list_dir(fs, key, len + nlen, "", cb, ctx, e);
         else
-            rc = cb(ctx, key, ents[i].size, e);
+            rc = cb(ctx, &(store_entry){key, ents[i].size, ents[i].mtime_ms}, e);
     }
     for (size_t i = 0; i < n; i++)
         free(ents[i].name);
@@ -484,13 +486,83 @@ static int list_dir(const struct file_store *fs, char *key, size_t len, const ch
     return rc;
 }
 
-static int file_list(void *impl, const char *prefix, store_list_cb cb, void *ctx, cairn_err *e)
+static int file_list_ex(void *impl, const char *prefix, store_list_ex_cb cb, void *ctx,
+                        cairn_err *e)
 {
     char key[STORE_KEY_MAX + 2];
     const char *slash = strrchr(prefix, '/');
     size_t dirlen = slash ? (size_t)(slash - prefix) + 1 : 0;
     memcpy(key, prefix, dirlen);
     return list_dir(impl, key, dirlen, prefix + dirlen, cb, ctx, e);
+}
+
+struct untimed {
+    store_list_cb cb;
+    void *ctx;
+};
+
+static int drop_time(void *arg, const store_entry *ent, cairn_err *e)
+{
+    const struct untimed *u = arg;
+    return u->cb(u->ctx, ent->key, ent->size, e);
+}
+
+static int file_list(void *impl, const char *prefix, store_list_cb cb, void *ctx, cairn_err *e)
+{
+    struct untimed u = {cb, ctx};
+    return file_list_ex(impl, prefix, drop_time, &u, e);
+}
+
+struct stale_walk {
+    int64_t cutoff_ms;
+    bool remove;
+    store_list_ex_cb cb;
+    void *ctx;
+};
+
+/* Walks rel (relative to the root, "" or ending in '/') for the temporaries of
+ * writers that died (".tmp-" names), in readdir order: one directory handle per
+ * level, no names held. */
+static int stale_dir(const struct file_store *fs, char *rel, size_t len, const struct stale_walk *w,
+                     cairn_err *e)
+{
+    char path[PATH_CAP];
+    snprintf(path, sizeof(path), "%s/%.*s", fs->root, (int)len, rel);
+    DIR *d = opendir(path);
+    if (!d)
+        return errno == ENOENT || errno == ENOTDIR ? 0 : fs_err(fs, e, errno, "list", path);
+    int rc = 0;
+    struct dirent *de;
+    while (!rc && (de = readdir(d)) != NULL) {
+        size_t nlen = strlen(de->d_name);
+        struct stat st;
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+            len + nlen + 1 > STORE_KEY_MAX || fstatat(dirfd(d), de->d_name, &st, 0) != 0)
+            continue;
+        memcpy(rel + len, de->d_name, nlen + 1);
+        if (S_ISDIR(st.st_mode) && de->d_name[0] != '.') {
+            rel[len + nlen] = '/';
+            rel[len + nlen + 1] = '\0';
+            rc = stale_dir(fs, rel, len + nlen + 1, w, e);
+            continue;
+        }
+        int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+        if (!S_ISREG(st.st_mode) || strncmp(de->d_name, ".tmp-", 5) != 0 || mtime >= w->cutoff_ms)
+            continue;
+        rc = w->cb(w->ctx, &(store_entry){rel, (uint64_t)st.st_size, mtime}, e);
+        if (!rc && w->remove && unlinkat(dirfd(d), de->d_name, 0) != 0 && errno != ENOENT)
+            rc = fs_err(fs, e, errno, "delete", rel);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int file_sweep_stale(void *impl, int64_t cutoff_ms, bool remove, store_list_ex_cb cb,
+                            void *ctx, cairn_err *e)
+{
+    char rel[STORE_KEY_MAX + 2] = "";
+    struct stale_walk w = {cutoff_ms, remove, cb, ctx};
+    return stale_dir(impl, rel, 0, &w, e);
 }
 
 static int file_del(void *impl, const char *key, cairn_err *e)
@@ -531,5 +603,7 @@ const store_driver store_file_driver = {
     .get = file_get,
     .head = file_head,
     .list = file_list,
+    .list_ex = file_list_ex,
+    .sweep_stale = file_sweep_stale,
     .del = file_del,
 };

@@ -126,8 +126,56 @@ static int parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
-int s3xml_list_page(const char *buf, size_t len, s3xml_object_cb cb, void *ctx, char **next,
-                    cairn_err *e)
+int64_t s3xml_time_ms(const char *s)
+{
+    int y, mo, d, h, mi, sec, n = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+        return -1;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return -1;
+    long ms = 0;
+    const char *p = s + 19;
+    if (*p == '.') {
+        long scale = 100;
+        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+            ms += (*p - '0') * scale;
+    }
+    if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0)
+        return -1;
+    /* Days from the civil date (Howard Hinnant's algorithm): no timegm, no TZ. */
+    int yy = mo <= 2 ? y - 1 : y;
+    int era = (yy >= 0 ? yy : yy - 399) / 400;
+    int yoe = yy - era * 400;
+    int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = (int64_t)era * 146097 + doe - 719468;
+    return ((days * 24 + h) * 60 + mi) * 60000 + (int64_t)sec * 1000 + ms;
+}
+
+/* The NextContinuationToken-style marker child, required when the page says it is
+ * truncated. */
+static int next_marker(const xmlNode *root, const char *name, char **out, cairn_err *e)
+{
+    bool nomem = false;
+    *out = child_dup(root, name, &nomem);
+    if (nomem)
+        return no_memory(e);
+    if (*out && **out)
+        return 0;
+    free(*out);
+    *out = NULL;
+    return err_set(e, CAIRN_EPROTO, "the store said the listing goes on but gave no %s", name);
+}
+
+static bool truncated(const xmlNode *root)
+{
+    char t[8];
+    child_text(root, "IsTruncated", t, sizeof(t));
+    return strcmp(t, "true") == 0;
+}
+
+int s3xml_list_page_ex(const char *buf, size_t len, s3xml_object_ex_cb cb, void *ctx, char **next,
+                       cairn_err *e)
 {
     *next = NULL;
     xmlDocPtr doc = parse(buf, len);
@@ -142,28 +190,75 @@ int s3xml_list_page(const char *buf, size_t len, s3xml_object_cb cb, void *ctx, 
         if (!named(n, "Contents"))
             continue;
         char *key = child_dup(n, "Key", &nomem);
-        char size_s[32];
+        char size_s[32], time_s[64];
         uint64_t size;
         child_text(n, "Size", size_s, sizeof(size_s));
+        child_text(n, "LastModified", time_s, sizeof(time_s));
         if (nomem)
             rc = no_memory(e);
         else if (!key || parse_size(size_s, &size) != 0)
             rc = bad_doc(e, "ListBucketResult");
         else
-            rc = cb(ctx, key, size, e);
+            rc = cb(ctx, key, size, s3xml_time_ms(time_s), e);
         free(key);
     }
-    char truncated[8];
-    child_text(root, "IsTruncated", truncated, sizeof(truncated));
-    if (!rc && strcmp(truncated, "true") == 0) {
-        *next = child_dup(root, "NextContinuationToken", &nomem);
-        if (nomem) {
+    if (!rc && truncated(root))
+        rc = next_marker(root, "NextContinuationToken", next, e);
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+struct untimed {
+    s3xml_object_cb cb;
+    void *ctx;
+};
+
+static int drop_time(void *arg, const char *key, uint64_t size, int64_t mtime_ms, cairn_err *e)
+{
+    (void)mtime_ms;
+    const struct untimed *u = arg;
+    return u->cb(u->ctx, key, size, e);
+}
+
+int s3xml_list_page(const char *buf, size_t len, s3xml_object_cb cb, void *ctx, char **next,
+                    cairn_err *e)
+{
+    struct untimed u = {cb, ctx};
+    return s3xml_list_page_ex(buf, len, drop_time, &u, next, e);
+}
+
+int s3xml_uploads_page(const char *buf, size_t len, s3xml_upload_cb cb, void *ctx, char **next_key,
+                       char **next_id, cairn_err *e)
+{
+    *next_key = *next_id = NULL;
+    xmlDocPtr doc = parse(buf, len);
+    const xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (!root || !named(root, "ListMultipartUploadsResult")) {
+        xmlFreeDoc(doc);
+        return bad_doc(e, "ListMultipartUploadsResult");
+    }
+    int rc = 0;
+    for (const xmlNode *n = root->children; n && !rc; n = n->next) {
+        if (!named(n, "Upload"))
+            continue;
+        bool nomem = false;
+        char *key = child_dup(n, "Key", &nomem), *id = child_dup(n, "UploadId", &nomem);
+        char time_s[64];
+        child_text(n, "Initiated", time_s, sizeof(time_s));
+        if (nomem)
             rc = no_memory(e);
-        } else if (!*next || !**next) {
-            free(*next);
-            *next = NULL;
-            rc = err_set(e, CAIRN_EPROTO,
-                         "the store said the listing goes on but gave no continuation token");
+        else if (!key || !id || !*id)
+            rc = bad_doc(e, "ListMultipartUploadsResult");
+        else
+            rc = cb(ctx, key, id, s3xml_time_ms(time_s), e);
+        free(key);
+        free(id);
+    }
+    if (!rc && truncated(root)) {
+        rc = next_marker(root, "NextKeyMarker", next_key, e);
+        if (!rc && (rc = next_marker(root, "NextUploadIdMarker", next_id, e)) != 0) {
+            free(*next_key);
+            *next_key = NULL;
         }
     }
     xmlFreeDoc(doc);

@@ -34,6 +34,25 @@ typedef int (*s3xml_object_cb)(void *ctx, const char *key, uint64_t size, cairn_
 int s3xml_list_page(const char *buf, size_t len, s3xml_object_cb cb, void *ctx, char **next,
                     cairn_err *e);
 
+/* The same with each object's LastModified in ms since the epoch (-1 when absent
+ * or unreadable). */
+typedef int (*s3xml_object_ex_cb)(void *ctx, const char *key, uint64_t size, int64_t mtime_ms,
+                                  cairn_err *e);
+int s3xml_list_page_ex(const char *buf, size_t len, s3xml_object_ex_cb cb, void *ctx, char **next,
+                       cairn_err *e);
+
+/* An ISO 8601 UTC time as S3 writes it ("2026-12-01T21:00:00.000Z") in ms since
+ * the epoch; -1 when it is not one. */
+int64_t s3xml_time_ms(const char *s);
+
+/* Reads one ListMultipartUploads page: cb gets each upload's full key, UploadId and
+ * Initiated time (ms, -1 unknown); *next_key and *next_id receive the markers of
+ * the next page (malloc'd), both NULL at the end. */
+typedef int (*s3xml_upload_cb)(void *ctx, const char *key, const char *upload_id,
+                               int64_t initiated_ms, cairn_err *e);
+int s3xml_uploads_page(const char *buf, size_t len, s3xml_upload_cb cb, void *ctx, char **next_key,
+                       char **next_id, cairn_err *e);
+
 /* The CompleteMultipartUpload body naming parts 1..n with their ETags. */
 int s3xml_complete_body(char *const *etags, size_t n, char **out, size_t *out_len, cairn_err *e);
 

@@ -142,22 +142,22 @@ static int s3_head(void *impl, const char *key, uint64_t *size, cairn_err *e)
 struct list_ctx {
     const struct s3_store *s;
     size_t prefix_len;
-    store_list_cb cb;
+    store_list_ex_cb cb;
     void *ctx;
 };
 
 /* Keys relative to the repository; store.c leaves out those it cannot name. */
-static int list_one(void *arg, const char *key, uint64_t size, cairn_err *e)
+static int list_one(void *arg, const char *key, uint64_t size, int64_t mtime_ms, cairn_err *e)
 {
     struct list_ctx *lc = arg;
     if (strncmp(key, lc->s->prefix, lc->prefix_len) != 0)
         return 0;
-    return lc->cb(lc->ctx, key + lc->prefix_len, size, e);
+    return lc->cb(lc->ctx, &(store_entry){key + lc->prefix_len, size, mtime_ms}, e);
 }
 
 /* One page at a time, in the order S3 gives: UTF-8 byte order, which for the
  * ASCII keys of a repository is the lexicographic order store_list promises. */
-static int s3_list(void *impl, const char *prefix, store_list_cb cb, void *ctx, cairn_err *e)
+static int s3_list_ex(void *impl, const char *prefix, store_list_ex_cb cb, void *ctx, cairn_err *e)
 {
     struct s3_store *s = impl;
     char *full = full_key(s, prefix, e);
@@ -180,11 +180,97 @@ static int s3_list(void *impl, const char *prefix, store_list_cb cb, void *ctx, 
         free(token);
         token = NULL;
         if (!rc)
-            rc = s3xml_list_page(rs.body ? rs.body : "", rs.body_len, list_one, &lc, &token, e);
+            rc = s3xml_list_page_ex(rs.body ? rs.body : "", rs.body_len, list_one, &lc, &token, e);
         free(rs.body);
     } while (!rc && token);
     free(token);
     free(full);
+    return rc;
+}
+
+struct untimed {
+    store_list_cb cb;
+    void *ctx;
+};
+
+static int drop_time(void *arg, const store_entry *ent, cairn_err *e)
+{
+    const struct untimed *u = arg;
+    return u->cb(u->ctx, ent->key, ent->size, e);
+}
+
+static int s3_list(void *impl, const char *prefix, store_list_cb cb, void *ctx, cairn_err *e)
+{
+    struct untimed u = {cb, ctx};
+    return s3_list_ex(impl, prefix, drop_time, &u, e);
+}
+
+struct stale_ctx {
+    struct s3_store *s;
+    int64_t cutoff_ms;
+    bool remove;
+    store_list_ex_cb cb;
+    void *ctx;
+};
+
+/* One unfinished multipart upload: reported and aborted when it started before the
+ * cutoff. Its size is not listed (parts are), so it is reported as 0. */
+static int stale_upload(void *arg, const char *key, const char *upload_id, int64_t initiated_ms,
+                        cairn_err *e)
+{
+    struct stale_ctx *sc = arg;
+    size_t plen = strlen(sc->s->prefix);
+    if (strncmp(key, sc->s->prefix, plen) != 0 || initiated_ms < 0 || initiated_ms >= sc->cutoff_ms)
+        return 0;
+    int rc = sc->cb(sc->ctx, &(store_entry){key + plen, 0, initiated_ms}, e);
+    if (rc || !sc->remove)
+        return rc;
+    s3sign_param p[] = {{"uploadId", upload_id}};
+    char *q = s3sign_query(p, 1);
+    if (!q)
+        return err_set(e, CAIRN_ENOMEM, "out of memory aborting an upload");
+    s3_request rq = {.kind = S3_ABORT, .method = "DELETE", .key = key, .query = q};
+    s3_response rs;
+    rc = s3_perform(sc->s->c, &rq, &rs, e);
+    if (rc == CAIRN_ENOENT) { /* completed or aborted meanwhile */
+        err_clear(e);
+        rc = 0;
+    }
+    free(rs.body);
+    free(q);
+    return rc;
+}
+
+/* ListMultipartUploads under the repository's prefix, page by page. */
+static int s3_sweep_stale(void *impl, int64_t cutoff_ms, bool remove, store_list_ex_cb cb,
+                          void *ctx, cairn_err *e)
+{
+    struct s3_store *s = impl;
+    struct stale_ctx sc = {s, cutoff_ms, remove, cb, ctx};
+    char *kmark = NULL, *imark = NULL;
+    int rc = 0;
+    do {
+        s3sign_param p[] = {{"uploads", NULL},
+                            {"prefix", s->prefix},
+                            {"key-marker", kmark},
+                            {"upload-id-marker", imark}};
+        char *q = s3sign_query(p, kmark ? 4 : 2);
+        free(kmark);
+        free(imark);
+        kmark = imark = NULL;
+        if (!q)
+            return err_set(e, CAIRN_ENOMEM, "out of memory listing multipart uploads");
+        s3_request rq = {.kind = S3_LIST, .method = "GET", .query = q};
+        s3_response rs;
+        rc = s3_perform(s->c, &rq, &rs, e);
+        free(q);
+        if (!rc)
+            rc = s3xml_uploads_page(rs.body ? rs.body : "", rs.body_len, stale_upload, &sc, &kmark,
+                                    &imark, e);
+        free(rs.body);
+    } while (!rc && kmark);
+    free(kmark);
+    free(imark);
     return rc;
 }
 
@@ -290,6 +376,8 @@ const store_driver store_s3_driver = {
     .get = s3_get,
     .head = s3_head,
     .list = s3_list,
+    .list_ex = s3_list_ex,
+    .sweep_stale = s3_sweep_stale,
     .del = s3_del,
     .del_many = s3_del_many,
     .stats = s3_stats,

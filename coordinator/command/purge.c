@@ -1,0 +1,198 @@
+/*
+ * purge - `cairn purge`: mark and sweep under the exclusive lease.
+ *
+ * The exclusive lease keeps backups out for the whole run (a backup takes a shared
+ * one, and each refuses while the other is live), so no backup can decide a blob
+ * exists and skip its upload while purge deletes it. The grace period covers what
+ * the lease cannot: objects put by a backup whose lease was judged expired, and
+ * writers that take no lease. common/repo/gc.c does the work; this file parses,
+ * leases and reports.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "base/log.h"
+#include "cli/human.h"
+#include "cmd.h"
+#include "command/lifecycle.h"
+#include "repo/gc.h"
+
+#define PURGE_USAGE       "usage: cairn [-c FILE] purge [--dry-run] [--grace DURATION] [--json]"
+#define PURGE_LEASE_TTL_S 120
+#define PRINT_MAX         1000 /* objects listed per kind; the rest are counted */
+
+typedef struct purge_opts {
+    bool dry_run, json;
+    int64_t grace_ms;
+} purge_opts;
+
+struct purge_print {
+    const purge_opts *o;
+    uint64_t printed[3];
+};
+
+static int parse_args(purge_opts *o, int argc, char **argv)
+{
+    static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
+                                         {"grace", required_argument, NULL, 'g'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    *o = (purge_opts){.grace_ms = (int64_t)GC_GRACE_DEFAULT_S * 1000};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'n') {
+            o->dry_run = true;
+        } else if (c == 'j') {
+            o->json = true;
+        } else if (c == 'g') {
+            o->grace_ms = lifecycle_duration_ms(optarg);
+            if (o->grace_ms < 0) {
+                fprintf(stderr,
+                        "cairn purge: --grace takes a duration such as 24h, 90m or 0, not "
+                        "'%s'\n",
+                        optarg);
+                return CMD_USAGE;
+            }
+        } else {
+            fprintf(c == 'h' ? stdout : stderr, "%s\n", PURGE_USAGE);
+            return c == 'h' ? -1 : CMD_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "cairn purge: unexpected argument '%s'\n%s\n", argv[optind], PURGE_USAGE);
+        return CMD_USAGE;
+    }
+    return 0;
+}
+
+static const char *kind_name(gc_kind k)
+{
+    return k == GC_BLOB ? "blob" : k == GC_MANIFEST ? "manifest" : "leftover";
+}
+
+/* Human output names each object removed, up to PRINT_MAX of a kind. */
+static void on_removed(void *ctx, gc_kind kind, const char *key, uint64_t size)
+{
+    struct purge_print *p = ctx;
+    if (p->o->json || p->printed[kind]++ >= PRINT_MAX)
+        return;
+    char b[32];
+    printf("%s %-8s %s (%s)\n", p->o->dry_run ? "would remove" : "removed", kind_name(kind), key,
+           human_bytes(size, b, sizeof(b)));
+}
+
+static void print_human(const purge_opts *o, const gc_result *res, const repo *r,
+                        const struct purge_print *p)
+{
+    char b1[32], b2[32], b3[32], q[256];
+    for (int k = 0; k < 3; k++)
+        if (p->printed[k] > PRINT_MAX)
+            printf("... and %llu more %ss\n", (unsigned long long)(p->printed[k] - PRINT_MAX),
+                   kind_name((gc_kind)k));
+    uint64_t freed =
+        res->blob_bytes_removed + res->manifest_bytes_removed + res->leftover_bytes_removed;
+    printf("%s %llu of %llu blobs (%s of %s), %llu manifests of incomplete backups, %llu "
+           "leftovers of dead writers, %llu expired leases: %s %s\n",
+           o->dry_run ? "would remove" : "removed", (unsigned long long)res->blobs_removed,
+           (unsigned long long)res->blobs, human_bytes(res->blob_bytes_removed, b1, sizeof(b1)),
+           human_bytes(res->blob_bytes, b2, sizeof(b2)), (unsigned long long)res->manifests_removed,
+           (unsigned long long)res->leftovers_removed, (unsigned long long)repo_leases_removed(r),
+           human_bytes(freed, b3, sizeof(b3)), o->dry_run ? "would be freed" : "freed");
+    printf("kept: %llu complete backups and what they reference; %llu unreferenced blobs and "
+           "%llu incomplete manifests younger than the grace period\n",
+           (unsigned long long)res->backups, (unsigned long long)res->blobs_young,
+           (unsigned long long)res->incomplete_young);
+    printf("requests: %s\n", lifecycle_requests_text(r, q, sizeof(q)));
+}
+
+static json_object *jint(uint64_t v)
+{
+    return json_object_new_int64((int64_t)v);
+}
+
+static void print_json(const purge_opts *o, const gc_result *res, const repo *r)
+{
+    json_object *d = json_object_new_object();
+    json_object_object_add(d, "dry_run", json_object_new_boolean(o->dry_run));
+    json_object_object_add(d, "grace_s", jint((uint64_t)(o->grace_ms / 1000)));
+    json_object_object_add(d, "backups", jint(res->backups));
+    json_object_object_add(d, "node_manifests", jint(res->node_manifests));
+    json_object_object_add(d, "referenced_entries", jint(res->referenced_entries));
+    json_object_object_add(d, "blobs", jint(res->blobs));
+    json_object_object_add(d, "blob_bytes", jint(res->blob_bytes));
+    json_object_object_add(d, "blobs_removed", jint(res->blobs_removed));
+    json_object_object_add(d, "blob_bytes_removed", jint(res->blob_bytes_removed));
+    json_object_object_add(d, "blobs_kept_in_grace", jint(res->blobs_young));
+    json_object_object_add(d, "manifests_removed", jint(res->manifests_removed));
+    json_object_object_add(d, "manifest_bytes_removed", jint(res->manifest_bytes_removed));
+    json_object_object_add(d, "manifests_kept_in_grace", jint(res->incomplete_young));
+    json_object_object_add(d, "leftovers_removed", jint(res->leftovers_removed));
+    json_object_object_add(d, "leftover_bytes_removed", jint(res->leftover_bytes_removed));
+    json_object_object_add(d, "leases_removed", jint(repo_leases_removed(r)));
+    json_object_object_add(
+        d, "bytes_freed",
+        jint(res->blob_bytes_removed + res->manifest_bytes_removed + res->leftover_bytes_removed));
+    json_object_object_add(d, "bloom_bytes", jint(res->bloom_bytes));
+    json_object_object_add(d, "bloom_expected_fp", json_object_new_double(res->bloom_fp));
+    json_object_object_add(d, "requests", lifecycle_requests_json(r));
+    lifecycle_print_json(d);
+}
+
+static int purge_run(const purge_opts *o, repo *r, cairn_err *e)
+{
+    char owner[512], host[128] = "?";
+    gethostname(host, sizeof(host));
+    snprintf(owner, sizeof(owner), "cairn purge on %s pid %d", host, (int)getpid());
+    repo_lease *l = NULL;
+    int rc = repo_lease_acquire(r, REPO_LEASE_EXCLUSIVE, owner, PURGE_LEASE_TTL_S, &l, e);
+    if (rc)
+        return err_prefix(e, "purge refused");
+    if (repo_lease_store_ms(l) < 0)
+        log_warn("the store gives no modification times: no object can be judged older than "
+                 "the grace period, so only unreferenced blobs of known age are removed");
+    struct purge_print p = {.o = o};
+    gc_options go = {.grace_ms = o->grace_ms,
+                     .store_now_ms = repo_lease_store_ms(l),
+                     .dry_run = o->dry_run,
+                     .lease = l,
+                     .renew_ms = PURGE_LEASE_TTL_S * 1000 / 3,
+                     .on_removed = on_removed,
+                     .ctx = &p};
+    gc_result res;
+    rc = gc_purge(r, &go, &res, e);
+    repo_lease_release(l);
+    if (rc)
+        return rc;
+    if (o->json)
+        print_json(o, &res, r);
+    else
+        print_human(o, &res, r, &p);
+    return 0;
+}
+
+int cmd_purge(const coord_config *cfg, int argc, char **argv)
+{
+    purge_opts o;
+    int rc = parse_args(&o, argc, argv);
+    if (rc)
+        return rc < 0 ? CMD_OK : rc;
+    cairn_err e;
+    err_clear(&e);
+    repo *r = NULL;
+    rc = lifecycle_open(cfg, &r, &e);
+    if (rc) {
+        fprintf(stderr, "cairn: %s\n", e.msg);
+        return rc == CAIRN_ECONFIG ? CMD_USAGE : CMD_FAILED;
+    }
+    rc = purge_run(&o, r, &e);
+    if (rc)
+        fprintf(stderr, "cairn: %s\n", e.msg);
+    repo_close(r);
+    return rc ? CMD_FAILED : CMD_OK;
+}

@@ -1,0 +1,510 @@
+/*
+ * verify - `cairn verify`: are the backups whole and intact?
+ *
+ * Three checks, cheapest first. Every node manifest must match the SHA-256 its
+ * cluster manifest records (a truncated or altered manifest fails). Every blob a
+ * backup references must exist: one listing of blobs/ (1 request per 1,000 keys)
+ * fills a Bloom filter of the blobs present, in a fixed 32 MiB whatever the size of
+ * the repository; a referenced id the filter lacks is certainly missing, and a
+ * missing blob escapes with the filter's false-positive rate (about 1e-6 at 10
+ * million blobs), which --read-data closes. With --read-data blobs are downloaded
+ * (all, or a random PERCENT chosen per blob) and each one's SHA-256 and, for
+ * Data.db, the CRC-32 recorded from its Digest at backup are checked; a blob read
+ * once is not read again for another backup. --repair deletes the corrupt blobs,
+ * under the exclusive lease, so that the next backup uploads them again from the
+ * nodes that still have the file: the agent asks the repository whether a blob
+ * exists before every upload (its hash cache remembers hashes, never uploads).
+ */
+#include <getopt.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <json-c/json.h>
+
+#include "base/log.h"
+#include "cli/human.h"
+#include "cmd.h"
+#include "command/catalog.h"
+#include "command/lifecycle.h"
+#include "repo/blob.h"
+#include "repo/bloom.h"
+#include "repo/manifest.h"
+#include "repo/scan.h"
+#include "scylla/sstable.h"
+
+#define VERIFY_USAGE                                                                               \
+    "usage: cairn [-c FILE] verify [TAG|latest|--all] [--read-data[=PERCENT]] [--repair] "         \
+    "[--json]"
+#define PRESENT_N        10000000u /* blobs the existence filter is sized for */
+#define PRESENT_FP       1e-6
+#define PRESENT_MAX      (32u << 20)
+#define READ_N           1000000u /* blobs the "already read" filter is sized for */
+#define READ_MAX         (8u << 20)
+#define PROBLEMS_SHOWN   100 /* per backup; the rest are counted */
+#define CORRUPT_MAX      100000
+#define VERIFY_LEASE_TTL 120
+
+typedef struct verify_opts {
+    const char *tag; /* NULL: every backup of the configured cluster */
+    bool all;        /* every backup of every cluster */
+    unsigned read_pct;
+    bool repair, json;
+    char tag_buf[256]; /* the tag resolved ("latest") */
+} verify_opts;
+
+typedef struct verify_run {
+    const verify_opts *o;
+    const coord_config *cfg;
+    repo *r;
+    bloom *present, *read;
+    uint32_t seed;
+    uint64_t blobs_listed, blobs_read, bytes_read, backups, damaged;
+    char **corrupt; /* ids found corrupt, for later references and --repair */
+    size_t n_corrupt;
+    json_object *jbackups, *jdamaged;
+    /* the backup being checked */
+    const char *cluster, *tag, *node;
+    uint64_t missing, bad, shown;
+    json_object *jproblems;
+} verify_run;
+
+static int parse_args(verify_opts *o, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"all", no_argument, NULL, 'a'},    {"read-data", optional_argument, NULL, 'd'},
+        {"repair", no_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},   {NULL, 0, NULL, 0}};
+    *o = (verify_opts){0};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        char *end;
+        if (c == 'a') {
+            o->all = true;
+        } else if (c == 'r') {
+            o->repair = true;
+        } else if (c == 'j') {
+            o->json = true;
+        } else if (c == 'd' && !optarg) {
+            o->read_pct = 100;
+        } else if (c == 'd') {
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*end == '%')
+                end++;
+            if (*end || !*optarg || v < 1 || v > 100) {
+                fprintf(stderr, "cairn verify: --read-data=PERCENT takes 1 to 100, not '%s'\n",
+                        optarg);
+                return CMD_USAGE;
+            }
+            o->read_pct = (unsigned)v;
+        } else {
+            fprintf(c == 'h' ? stdout : stderr, "%s\n", VERIFY_USAGE);
+            return c == 'h' ? -1 : CMD_USAGE;
+        }
+    }
+    if (optind < argc)
+        o->tag = argv[optind++];
+    if (optind < argc || (o->tag && o->all)) {
+        fprintf(stderr, "cairn verify: give one TAG or --all\n%s\n", VERIFY_USAGE);
+        return CMD_USAGE;
+    }
+    return 0;
+}
+
+/* corrupt is kept sorted: every file entry of every backup is looked up in it. */
+static size_t corrupt_pos(const verify_run *v, const char *id, bool *found)
+{
+    size_t lo = 0, hi = v->n_corrupt;
+    *found = false;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(v->corrupt[mid], id);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static bool is_corrupt(const verify_run *v, const char *id)
+{
+    bool found;
+    corrupt_pos(v, id, &found);
+    return found;
+}
+
+static void note_corrupt(verify_run *v, const char *id)
+{
+    bool found;
+    size_t at = corrupt_pos(v, id, &found);
+    if (found || v->n_corrupt >= CORRUPT_MAX)
+        return;
+    char **grown = realloc(v->corrupt, (v->n_corrupt + 1) * sizeof(*grown));
+    char *copy = grown ? strdup(id) : NULL;
+    if (grown)
+        v->corrupt = grown;
+    if (!copy)
+        return;
+    memmove(v->corrupt + at + 1, v->corrupt + at, (v->n_corrupt - at) * sizeof(*grown));
+    v->corrupt[at] = copy;
+    v->n_corrupt++;
+}
+
+/* One problem of the current backup; table and file may be NULL. */
+static void problem(verify_run *v, const char *table, const char *file, const char *blob,
+                    const char *what)
+{
+    if (v->shown++ >= PROBLEMS_SHOWN)
+        return;
+    if (!v->o->json) {
+        printf("  %s/%s: node %s%s%s%s%s: %s%s%s\n", v->cluster, v->tag, v->node ? v->node : "-",
+               table ? ", table " : "", table ? table : "", file ? ", file " : "", file ? file : "",
+               what, blob ? ", blob " : "", blob ? blob : "");
+        return;
+    }
+    json_object *p = json_object_new_object();
+    json_object_object_add(p, "node", v->node ? json_object_new_string(v->node) : NULL);
+    json_object_object_add(p, "table", table ? json_object_new_string(table) : NULL);
+    json_object_object_add(p, "file", file ? json_object_new_string(file) : NULL);
+    json_object_object_add(p, "blob", blob ? json_object_new_string(blob) : NULL);
+    json_object_object_add(p, "problem", json_object_new_string(what));
+    json_object_array_add(v->jproblems, p);
+}
+
+static int list_present(void *ctx, const char *id, uint64_t size, int64_t mtime_ms, cairn_err *e)
+{
+    (void)size, (void)mtime_ms, (void)e;
+    verify_run *v = ctx;
+    bloom_add(v->present, id);
+    v->blobs_listed++;
+    return 0;
+}
+
+/* PERCENT of the blobs, chosen by id and a per-run seed: every reference to a blob
+ * gets the same answer. */
+static bool sampled(const verify_run *v, const char *id)
+{
+    if (v->o->read_pct >= 100)
+        return true;
+    uint32_t h = (uint32_t)strtoul(
+        (char[9]){id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7], 0}, NULL, 16);
+    return ((h ^ v->seed) % 100u) < v->o->read_pct;
+}
+
+struct crc_sink {
+    uLong crc;
+};
+
+static int crc_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
+{
+    (void)e;
+    struct crc_sink *c = ctx;
+    c->crc = crc32(c->crc, buf, (uInt)len);
+    return 0;
+}
+
+/* Downloads and checks one blob: 0 intact, 1 corrupt or missing (reported), or an
+ * error that stops the run. */
+static int read_blob(verify_run *v, const char *table, const Cairn__Repo__FileEntry *f,
+                     cairn_err *e)
+{
+    struct crc_sink c = {crc32(0L, Z_NULL, 0)};
+    uint64_t size = 0;
+    cairn_err be;
+    int rc = repo_blob_get(v->r, f->blob, crc_sink, &c, &size, &be);
+    v->blobs_read++;
+    v->bytes_read += size;
+    if (rc == CAIRN_ECORRUPT) {
+        note_corrupt(v, f->blob);
+        v->bad++;
+        problem(v, table, f->name, f->blob, "corrupt (its bytes do not match its SHA-256)");
+        return 1;
+    }
+    if (rc == CAIRN_ENOENT) {
+        v->missing++;
+        problem(v, table, f->name, f->blob, "missing");
+        return 1;
+    }
+    if (rc) {
+        *e = be;
+        return rc;
+    }
+    bool data = sstable_is_data(f->name) && f->has_data_crc32 && !f->crc_mismatch;
+    if (data && (uint32_t)c.crc != f->data_crc32) {
+        note_corrupt(v, f->blob);
+        v->bad++;
+        problem(v, table, f->name, f->blob, "corrupt (its CRC-32 does not match its Digest)");
+        return 1;
+    }
+    bloom_add(v->read, f->blob);
+    return 0;
+}
+
+static int check_file(verify_run *v, const char *table, const Cairn__Repo__FileEntry *f,
+                      cairn_err *e)
+{
+    if (!f->blob || !blob_id_valid(f->blob)) {
+        v->bad++;
+        problem(v, table, f->name, NULL, "no valid blob id in the manifest");
+        return 0;
+    }
+    if (is_corrupt(v, f->blob)) {
+        v->bad++;
+        problem(v, table, f->name, f->blob, "corrupt (found before)");
+        return 0;
+    }
+    if (!bloom_has(v->present, f->blob)) {
+        v->missing++;
+        problem(v, table, f->name, f->blob, "missing");
+        return 0;
+    }
+    if (!v->o->read_pct || !sampled(v, f->blob) || bloom_has(v->read, f->blob))
+        return 0;
+    int rc = read_blob(v, table, f, e);
+    return rc > 0 ? 0 : rc;
+}
+
+static int check_table(void *ctx, const Cairn__Repo__TableEntry *t, cairn_err *e)
+{
+    verify_run *v = ctx;
+    char table[512];
+    snprintf(table, sizeof(table), "%s.%s", t->keyspace, t->name);
+    for (size_t i = 0; i < t->n_files; i++) {
+        int rc = check_file(v, table, t->files[i], e);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int check_node(verify_run *v, const Cairn__Repo__NodeRef *n, cairn_err *e)
+{
+    v->node = n->host_id;
+    Cairn__Repo__NodeManifest *h = NULL;
+    cairn_err me;
+    err_clear(&me);
+    int rc = manifest_node_read(v->r, n->manifest_key, n->manifest_sha256, &h, check_table, v, &me);
+    if (h)
+        cairn__repo__node_manifest__free_unpacked(h, NULL);
+    if (rc == CAIRN_ECORRUPT || rc == CAIRN_ENOENT || rc == CAIRN_EPROTO) {
+        v->bad++;
+        problem(v, NULL, NULL, NULL, me.msg);
+        return 0;
+    }
+    if (rc)
+        *e = me;
+    return rc;
+}
+
+static void backup_done(verify_run *v, bool ok)
+{
+    v->backups++;
+    if (!ok) {
+        v->damaged++;
+        char name[512];
+        snprintf(name, sizeof(name), "%s/%s", v->cluster, v->tag);
+        json_object_array_add(v->jdamaged, json_object_new_string(name));
+    }
+    if (!v->o->json) {
+        if (v->shown > PROBLEMS_SHOWN)
+            printf("  ... and %llu more problems\n",
+                   (unsigned long long)(v->shown - PROBLEMS_SHOWN));
+        printf("%s/%s: %s", v->cluster, v->tag, ok ? "ok" : "DAMAGED");
+        if (!ok)
+            printf(" (%llu missing, %llu corrupt)", (unsigned long long)v->missing,
+                   (unsigned long long)v->bad);
+        printf("\n");
+        return;
+    }
+    json_object *b = json_object_new_object();
+    json_object_object_add(b, "cluster", json_object_new_string(v->cluster));
+    json_object_object_add(b, "tag", json_object_new_string(v->tag));
+    json_object_object_add(b, "ok", json_object_new_boolean(ok));
+    json_object_object_add(b, "missing", json_object_new_int64((int64_t)v->missing));
+    json_object_object_add(b, "corrupt", json_object_new_int64((int64_t)v->bad));
+    json_object_object_add(b, "problems", v->jproblems);
+    v->jproblems = NULL;
+    json_object_array_add(v->jbackups, b);
+}
+
+static int check_backup(void *ctx, const scan_backup *b, cairn_err *e)
+{
+    verify_run *v = ctx;
+    if (!b->complete || (v->o->tag && strcmp(b->tag, v->o->tag) != 0))
+        return 0;
+    v->cluster = b->cluster;
+    v->tag = b->tag;
+    v->node = NULL;
+    v->missing = v->bad = v->shown = 0;
+    v->jproblems = json_object_new_array();
+    Cairn__Repo__ClusterManifest *m = NULL;
+    cairn_err me;
+    int rc = manifest_cluster_read(v->r, b->key, &m, &me);
+    if (rc == CAIRN_ECORRUPT || rc == CAIRN_EPROTO) {
+        v->bad++;
+        problem(v, NULL, NULL, NULL, me.msg);
+        rc = 0;
+    } else if (rc) {
+        *e = me;
+    }
+    if (m && m->schema_blob) {
+        /* The schema blob is checked as a file of its own. */
+        Cairn__Repo__FileEntry fe = CAIRN__REPO__FILE_ENTRY__INIT;
+        fe.name = "schema";
+        fe.blob = m->schema_blob;
+        rc = check_file(v, NULL, &fe, e);
+    }
+    for (size_t i = 0; m && !rc && i < m->n_nodes; i++)
+        rc = check_node(v, m->nodes[i], e);
+    if (m)
+        cairn__repo__cluster_manifest__free_unpacked(m, NULL);
+    if (!rc)
+        backup_done(v, v->missing == 0 && v->bad == 0);
+    json_object_put(v->jproblems);
+    v->jproblems = NULL;
+    return rc;
+}
+
+/* Deletes the corrupt blobs; the next backup uploads them again. */
+static int repair(verify_run *v, cairn_err *e)
+{
+    char owner[512], host[128] = "?";
+    gethostname(host, sizeof(host));
+    snprintf(owner, sizeof(owner), "cairn verify --repair on %s pid %d", host, (int)getpid());
+    repo_lease *l = NULL;
+    int rc = repo_lease_acquire(v->r, REPO_LEASE_EXCLUSIVE, owner, VERIFY_LEASE_TTL, &l, e);
+    if (rc)
+        return err_prefix(e, "cannot repair");
+    scan_deleter d = {.r = v->r};
+    for (size_t i = 0; !rc && i < v->n_corrupt; i++) {
+        char key[128];
+        repo_blob_key(v->corrupt[i], key, sizeof(key));
+        rc = scan_delete_add(&d, key, e);
+    }
+    if (!rc)
+        rc = scan_delete_flush(&d, e);
+    scan_delete_free(&d);
+    repo_lease_release(l);
+    return rc;
+}
+
+static int verify_all(verify_run *v, cairn_err *e)
+{
+    int rc = bloom_new(&v->present, PRESENT_N, PRESENT_FP, PRESENT_MAX, e);
+    if (!rc)
+        rc = bloom_new(&v->read, READ_N, PRESENT_FP, READ_MAX, e);
+    if (!rc)
+        rc = scan_blobs(v->r, list_present, v, e);
+    if (!rc)
+        rc = scan_backups(v->r, v->o->all ? NULL : v->cfg->cluster, check_backup, v, e);
+    if (!rc && v->o->tag && v->backups == 0)
+        rc = err_set(e, CAIRN_ENOENT, "no complete backup %s of cluster %s in the repository",
+                     v->o->tag, v->cfg->cluster);
+    if (!rc && v->o->repair && v->n_corrupt)
+        rc = repair(v, e);
+    return rc;
+}
+
+static void print_summary(verify_run *v, bool ok)
+{
+    char b[32], q[256];
+    if (!v->o->json) {
+        printf("%llu backups checked, %llu damaged; %llu blobs listed",
+               (unsigned long long)v->backups, (unsigned long long)v->damaged,
+               (unsigned long long)v->blobs_listed);
+        if (v->o->read_pct)
+            printf(", %llu read (%s, --read-data=%u%%)", (unsigned long long)v->blobs_read,
+                   human_bytes(v->bytes_read, b, sizeof(b)), v->o->read_pct);
+        printf("\n");
+        if (v->o->repair && v->n_corrupt)
+            printf("repaired: deleted %zu corrupt blobs; the next backup uploads them again from "
+                   "the nodes that still have the files. Until then these backups stay "
+                   "damaged:\n",
+                   v->n_corrupt);
+        else if (v->n_corrupt)
+            printf("%zu corrupt blobs: `cairn verify --repair` deletes them so that the next "
+                   "backup uploads them again\n",
+                   v->n_corrupt);
+        if (v->o->repair && v->n_corrupt)
+            for (size_t i = 0; i < json_object_array_length(v->jdamaged); i++)
+                printf("  %s\n", json_object_get_string(json_object_array_get_idx(v->jdamaged, i)));
+        printf("requests: %s\n%s\n", lifecycle_requests_text(v->r, q, sizeof(q)),
+               ok ? "all is well" : "PROBLEMS FOUND");
+        return;
+    }
+    json_object *d = json_object_new_object();
+    json_object_object_add(d, "ok", json_object_new_boolean(ok));
+    json_object_object_add(d, "backups", v->jbackups);
+    json_object_object_add(d, "damaged", v->jdamaged);
+    v->jbackups = v->jdamaged = NULL;
+    json_object_object_add(d, "blobs_listed", json_object_new_int64((int64_t)v->blobs_listed));
+    json_object_object_add(d, "read_percent", json_object_new_int64(v->o->read_pct));
+    json_object_object_add(d, "blobs_read", json_object_new_int64((int64_t)v->blobs_read));
+    json_object_object_add(d, "bytes_read", json_object_new_int64((int64_t)v->bytes_read));
+    json_object *c = json_object_new_array();
+    for (size_t i = 0; i < v->n_corrupt; i++)
+        json_object_array_add(c, json_object_new_string(v->corrupt[i]));
+    json_object_object_add(d, "corrupt_blobs", c);
+    json_object_object_add(d, "repaired", json_object_new_boolean(v->o->repair && v->n_corrupt));
+    json_object_object_add(d, "requests", lifecycle_requests_json(v->r));
+    lifecycle_print_json(d);
+}
+
+static void run_free(verify_run *v)
+{
+    bloom_free(v->present);
+    bloom_free(v->read);
+    for (size_t i = 0; i < v->n_corrupt; i++)
+        free(v->corrupt[i]);
+    free(v->corrupt);
+    json_object_put(v->jbackups);
+    json_object_put(v->jdamaged);
+}
+
+int cmd_verify(const coord_config *cfg, int argc, char **argv)
+{
+    verify_opts o;
+    int rc = parse_args(&o, argc, argv);
+    if (rc)
+        return rc < 0 ? CMD_OK : rc;
+    cairn_err e;
+    err_clear(&e);
+    repo *r = NULL;
+    rc = lifecycle_open(cfg, &r, &e);
+    if (rc) {
+        fprintf(stderr, "cairn: %s\n", e.msg);
+        return rc == CAIRN_ECONFIG ? CMD_USAGE : CMD_FAILED;
+    }
+    if (o.tag) {
+        rc = catalog_resolve(r, cfg->cluster, o.tag, o.tag_buf, sizeof(o.tag_buf), &e);
+        o.tag = o.tag_buf;
+    }
+    verify_run v = {.o = &o,
+                    .cfg = cfg,
+                    .r = r,
+                    .jbackups = json_object_new_array(),
+                    .jdamaged = json_object_new_array()};
+    if (RAND_bytes((unsigned char *)&v.seed, sizeof(v.seed)) != 1)
+        v.seed = (uint32_t)getpid();
+    if (!rc)
+        rc = verify_all(&v, &e);
+    if (rc) {
+        fprintf(stderr, "cairn: %s\n", e.msg);
+    } else {
+        bool ok = v.damaged == 0;
+        print_summary(&v, ok);
+        rc = ok ? 0 : CAIRN_ECORRUPT;
+    }
+    run_free(&v);
+    repo_close(r);
+    return rc ? CMD_FAILED : CMD_OK;
+}
