@@ -514,8 +514,9 @@ static int upload_with_manifest(job *j, const upload_arg *u, repo *r, ratelimit 
         return rc;
     }
     char sha[65];
-    rc = manifest_node_finish(mw, sha, e);
-    return rc ? rc : job_set_result(j, key, sha);
+    uint64_t size = 0;
+    rc = manifest_node_finish(mw, sha, &size, e);
+    return rc ? rc : job_set_result(j, key, sha, size);
 }
 
 static int upload_run(job *j, void *p, cairn_err *e)

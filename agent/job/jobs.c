@@ -61,6 +61,7 @@ struct job {
     cairn_err error;
     char *manifest_key;
     char *manifest_sha256;
+    uint64_t manifest_size;
     char **warnings;
     size_t nwarnings;
     size_t dropped_warnings;
@@ -298,6 +299,8 @@ int jobs_info(jobs *js, const char *id, Cairn__Rpc__JobInfo *info, cairn_err *e)
     }
     info->manifest_key = dup_or_null(j->manifest_key);
     info->manifest_sha256 = dup_or_null(j->manifest_sha256);
+    info->has_manifest_size = j->manifest_sha256 != NULL;
+    info->manifest_size = j->manifest_size;
     info_warnings(j, info);
     pthread_mutex_unlock(&js->lock);
     if (!info->job_id)
@@ -409,9 +412,11 @@ void job_warn(job *j, const char *fmt, ...)
     pthread_mutex_unlock(&j->owner->lock);
 }
 
-int job_set_result(job *j, const char *manifest_key, const char *manifest_sha256)
+int job_set_result(job *j, const char *manifest_key, const char *manifest_sha256,
+                   uint64_t manifest_size)
 {
     pthread_mutex_lock(&j->owner->lock);
+    j->manifest_size = manifest_size;
     free(j->manifest_key);
     free(j->manifest_sha256);
     j->manifest_key = strdup(manifest_key);

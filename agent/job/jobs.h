@@ -76,7 +76,8 @@ typedef enum {
 
 void job_add(job *j, job_counter c, uint64_t n);
 void job_warn(job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int job_set_result(job *j, const char *manifest_key, const char *manifest_sha256);
+int job_set_result(job *j, const char *manifest_key, const char *manifest_sha256,
+                   uint64_t manifest_size);
 bool job_cancelled(const job *j);
 
 /* Adds what a repository's store was asked to the job's request counters. */

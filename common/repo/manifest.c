@@ -34,6 +34,7 @@ struct manifest_writer {
     store_writer *w;
     blob_enc *enc;
     EVP_MD_CTX *sha; /* of the stored, compressed bytes */
+    uint64_t stored; /* how many of them */
     buf scratch;     /* one record, packed */
 };
 
@@ -41,6 +42,7 @@ static int writer_sink(void *ctx, const void *data, size_t len, cairn_err *e)
 {
     manifest_writer *mw = ctx;
     EVP_DigestUpdate(mw->sha, data, len);
+    mw->stored += len;
     return store_writer_write(mw->w, data, len, e);
 }
 
@@ -112,7 +114,7 @@ int manifest_node_add_table(manifest_writer *w, const Cairn__Repo__TableEntry *t
     return blob_enc_write(w->enc, w->scratch.data, pre + len, writer_sink, w, e);
 }
 
-int manifest_node_finish(manifest_writer *w, char sha256_hex[65], cairn_err *e)
+int manifest_node_finish(manifest_writer *w, char sha256_hex[65], uint64_t *size, cairn_err *e)
 {
     int rc = blob_enc_finish(w->enc, writer_sink, w, e);
     if (rc) {
@@ -123,6 +125,8 @@ int manifest_node_finish(manifest_writer *w, char sha256_hex[65], cairn_err *e)
     w->w = NULL;
     if (!rc && sha256_hex)
         hex_sha256_final(w->sha, sha256_hex);
+    if (!rc && size)
+        *size = w->stored;
     manifest_node_abort(w);
     return rc;
 }

@@ -26,9 +26,10 @@ typedef struct manifest_writer manifest_writer;
 int manifest_node_begin(repo *r, const char *key, const Cairn__Repo__NodeManifest *header,
                         manifest_writer **out, cairn_err *e);
 int manifest_node_add_table(manifest_writer *w, const Cairn__Repo__TableEntry *t, cairn_err *e);
-/* Commits; sha256_hex receives the SHA-256 of the stored (compressed) object, for
- * the cluster manifest. Frees w, also on failure. */
-int manifest_node_finish(manifest_writer *w, char sha256_hex[65], cairn_err *e);
+/* Commits; sha256_hex receives the SHA-256 of the stored (compressed) object and size
+ * (when not NULL) its length, for the cluster manifest and the coordinator's check.
+ * Frees w, also on failure. */
+int manifest_node_finish(manifest_writer *w, char sha256_hex[65], uint64_t *size, cairn_err *e);
 void manifest_node_abort(manifest_writer *w);
 
 typedef int (*manifest_table_cb)(void *ctx, const Cairn__Repo__TableEntry *t, cairn_err *e);

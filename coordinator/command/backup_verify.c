@@ -39,8 +39,9 @@ int backup_check_node_manifests(fleet *f, repo *r, const jobrun_node *jobs, size
                            "node %s (agent %s) finished its upload without naming its node "
                            "manifest; no backup was recorded",
                            host, a->addr);
-        /* The agent reports no size; the SHA-256 of the stored bytes covers it. */
-        int rc = repo_manifest_verify(r, j->manifest_key, MANIFEST_SIZE_ANY, j->manifest_sha256, e);
+        /* An agent older than manifest_size reports none: the SHA-256 still covers it. */
+        uint64_t size = j->has_manifest_size ? j->manifest_size : MANIFEST_SIZE_ANY;
+        int rc = repo_manifest_verify(r, j->manifest_key, size, j->manifest_sha256, e);
         if (rc)
             return err_prefix(e,
                               "node %s (agent %s) wrote its node manifest, but not to the "

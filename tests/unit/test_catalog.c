@@ -84,7 +84,7 @@ static void write_backup(const char *tag, uint64_t start_ms, const char *blob)
     te.files = fp;
     te.n_files = 1;
     assert_int_equal(manifest_node_add_table(w, &te, &e), 0);
-    assert_int_equal(manifest_node_finish(w, sha, &e), 0);
+    assert_int_equal(manifest_node_finish(w, sha, NULL, &e), 0);
 
     Cairn__Repo__NodeRef ref = CAIRN__REPO__NODE_REF__INIT;
     ref.host_id = HOST_ID;

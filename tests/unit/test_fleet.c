@@ -362,7 +362,7 @@ static void start_backup_agents(agent_mode first, agent_mode second)
     manifest_writer *w = NULL;
     cairn_err e;
     assert_int_equal(manifest_node_begin(rf.r, NODE_MANIFEST, &h, &w, &e), 0);
-    assert_int_equal(manifest_node_finish(w, node_manifest_sha, &e), 0);
+    assert_int_equal(manifest_node_finish(w, node_manifest_sha, NULL, &e), 0);
 }
 
 static void stop_backup_agents(void)
@@ -450,7 +450,7 @@ static void write_backup(void)
         te.files = fp;
         te.n_files = 1;
         assert_int_equal(manifest_node_add_table(w, &te, &e), 0);
-        assert_int_equal(manifest_node_finish(w, shas[i], &e), 0);
+        assert_int_equal(manifest_node_finish(w, shas[i], NULL, &e), 0);
         cairn__repo__node_ref__init(&refs[i]);
         refs[i].host_id = host_ids[i];
         refs[i].manifest_key = keys[i];

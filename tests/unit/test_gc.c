@@ -106,7 +106,7 @@ static void write_backup(repo *r, const char *tag, const char *blob, const char 
     te.files = fp;
     te.n_files = 1;
     assert_int_equal(manifest_node_add_table(w, &te, &e), 0);
-    assert_int_equal(manifest_node_finish(w, sha, &e), 0);
+    assert_int_equal(manifest_node_finish(w, sha, NULL, &e), 0);
     if (!complete)
         return;
     Cairn__Repo__NodeRef ref = CAIRN__REPO__NODE_REF__INIT;

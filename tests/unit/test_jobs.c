@@ -205,8 +205,8 @@ static int result_job(job *j, void *arg, cairn_err *e)
     (void)e;
     for (int i = 0; i < 130; i++)
         job_warn(j, "warning %d", i);
-    assert_int_equal(job_set_result(j, "k1", "s1"), 0);
-    return job_set_result(j, "cluster/tag/node.manifest", "abc123");
+    assert_int_equal(job_set_result(j, "k1", "s1", 1), 0);
+    return job_set_result(j, "cluster/tag/node.manifest", "abc123", 4242);
 }
 
 static void test_result_and_warnings(void **state)
@@ -221,6 +221,8 @@ static void test_result_and_warnings(void **state)
     assert_int_equal(wait_done(js, "upload:w", &info), CAIRN__RPC__JOB_INFO__STATE__DONE);
     assert_string_equal(info.manifest_key, "cluster/tag/node.manifest");
     assert_string_equal(info.manifest_sha256, "abc123");
+    assert_true(info.has_manifest_size);
+    assert_int_equal(info.manifest_size, 4242);
     /* 100 kept, then one line that counts the rest. */
     assert_int_equal(info.n_warnings, 101);
     assert_string_equal(info.warnings[0], "warning 0");

@@ -47,7 +47,7 @@ static void write_backup(repo *r, const char *tag, bool complete)
     char sha[65];
     repo_node_manifest_key("c1", tag, "h1", key, sizeof(key));
     assert_int_equal(manifest_node_begin(r, key, &h, &w, &e), 0);
-    assert_int_equal(manifest_node_finish(w, sha, &e), 0);
+    assert_int_equal(manifest_node_finish(w, sha, NULL, &e), 0);
     if (!complete)
         return;
     Cairn__Repo__ClusterManifest m = CAIRN__REPO__CLUSTER_MANIFEST__INIT;

@@ -119,7 +119,8 @@ static void check_table(const Cairn__Repo__TableEntry *t, int i)
     }
 }
 
-static void write_node(struct fixture *f, const char *key, int ntables, char sha[65])
+static void write_node(struct fixture *f, const char *key, int ntables, char sha[65],
+                       uint64_t *size)
 {
     Cairn__Repo__NodeManifest h;
     fill_header(&h);
@@ -131,7 +132,7 @@ static void write_node(struct fixture *f, const char *key, int ntables, char sha
         make_table(&b, i);
         assert_int_equal(manifest_node_add_table(w, &b.t, &e), 0);
     }
-    assert_int_equal(manifest_node_finish(w, sha, &e), 0);
+    assert_int_equal(manifest_node_finish(w, sha, size, &e), 0);
 }
 
 struct seen {
@@ -183,7 +184,7 @@ static void test_node_round_trip(void **state)
     char key[256], sha[65];
     repo_node_manifest_key("Test Cluster", "cairn-20250101", "6f2e3d7a-0000-4000-8000-000000000001",
                            key, sizeof(key));
-    write_node(f, key, NTABLES, sha);
+    write_node(f, key, NTABLES, sha, NULL);
 
     Cairn__Repo__NodeManifest *h = NULL;
     struct seen s = {0};
@@ -233,7 +234,7 @@ static void test_protoc_decodes(void **state)
         return;
     }
     char sha[65];
-    write_node(f, "backups/c/t/nodes/h.manifest", 3, sha);
+    write_node(f, "backups/c/t/nodes/h.manifest", 3, sha, NULL);
     char cmd[1024], out[4096];
     snprintf(cmd, sizeof(cmd),
              "zstd -dc < '%s/repo/backups/c/t/nodes/h.manifest' | "
@@ -252,7 +253,7 @@ static void test_node_sha_mismatch(void **state)
 {
     struct fixture *f = *state;
     char sha[65];
-    write_node(f, "backups/c/t/nodes/a.manifest", 10, sha);
+    write_node(f, "backups/c/t/nodes/a.manifest", 10, sha, NULL);
     char wrong[65];
     memcpy(wrong, sha, sizeof(wrong));
     wrong[0] = wrong[0] == '0' ? '1' : '0';
@@ -285,10 +286,12 @@ static void test_verify(void **state)
     struct fixture *f = *state;
     const char *key = "backups/c/t/nodes/v.manifest";
     char sha[65];
-    write_node(f, key, 3, sha);
-    uint64_t size = 0;
+    uint64_t written = 0, size = 0;
+    write_node(f, key, 3, sha, &written);
     cairn_err e;
     assert_int_equal(repo_manifest_stat(f->r, key, &size, &e), 0);
+    assert_true(written > 0);
+    assert_int_equal(written, size); /* what the writer reports is what was stored */
     assert_int_equal(repo_manifest_verify(f->r, key, size, sha, &e), 0);
     assert_int_equal(repo_manifest_verify(f->r, key, MANIFEST_SIZE_ANY, sha, &e), 0);
 
@@ -450,7 +453,7 @@ static void test_writer_rules(void **state)
 
     /* Zero tables is a valid manifest. */
     char sha[65];
-    write_node(f, "m/empty", 0, sha);
+    write_node(f, "m/empty", 0, sha, NULL);
     Cairn__Repo__NodeManifest *out;
     struct seen s = {0};
     assert_int_equal(manifest_node_read(f->r, "m/empty", sha, &out, table_cb, &s, &e), 0);

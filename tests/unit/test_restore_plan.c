@@ -324,7 +324,7 @@ static void write_node(struct fixture *fx, Cairn__Repo__NodeRef *ref, const char
     ref->host_id = (char *)host_id;
     ref->manifest_key = strdup(key);
     ref->manifest_sha256 = malloc(65);
-    assert_int_equal(manifest_node_finish(w, ref->manifest_sha256, &e), 0);
+    assert_int_equal(manifest_node_finish(w, ref->manifest_sha256, NULL, &e), 0);
 }
 
 static int setup(void **state)
