@@ -107,7 +107,9 @@ class RestoreKillTest(unittest.TestCase):
                 repository='file://' + src.repo_dir())
         self.addCleanup(t.stop)
         victim = t.nodes[0]
-        proc = subprocess.Popen([os.path.join(BIN, 'cairn'), '-c', t.config, 'restore', 'base',
+        # A short grace: the killed agent is declared failed in seconds, not minutes.
+        quick = t.write_config('quick.yaml', t.read_config() + 'grace: 5\n')
+        proc = subprocess.Popen([os.path.join(BIN, 'cairn'), '-c', quick, 'restore', 'base',
                                  '--from-cluster', 'itest', '--schema'],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
