@@ -236,6 +236,12 @@ static int list_one(void *arg, const char *key, uint64_t size, cairn_err *e)
     return f->cb(f->ctx, key, size, e);
 }
 
+/* A timed listing read through the untimed interface. */
+static int list_timed_one(void *arg, const store_entry *ent, cairn_err *e)
+{
+    return list_one(arg, ent->key, ent->size, e);
+}
+
 int store_list(store *s, const char *prefix, store_list_cb cb, void *ctx, cairn_err *e)
 {
     int rc = check_path(prefix, true, "list prefix", e);
@@ -243,6 +249,8 @@ int store_list(store *s, const char *prefix, store_list_cb cb, void *ctx, cairn_
         return rc;
     count(s, N_LIST);
     struct list_filter f = {cb, ctx};
+    if (s->drv->list_ex)
+        return s->drv->list_ex(s->impl, prefix, list_timed_one, &f, e);
     return s->drv->list(s->impl, prefix, list_one, &f, e);
 }
 

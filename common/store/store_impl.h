@@ -34,9 +34,10 @@ typedef struct store_driver {
     int (*get)(void *impl, const char *key, store_sink sink, void *ctx, cairn_err *e);
     int (*head)(void *impl, const char *key, uint64_t *size, cairn_err *e);
     /* Keys in byte order; store.c drops those store_key_check refuses (names others
-     * put beside a repository), so a driver need not filter them. */
+     * put beside a repository), so a driver need not filter them. A driver gives
+     * list, or list_ex, or both; store.c reads one through the other. */
     int (*list)(void *impl, const char *prefix, store_list_cb cb, void *ctx, cairn_err *e);
-    /* Optional: the listing with modification times; store.c reports -1 without it. */
+    /* The listing with modification times; store.c reports -1 without it. */
     int (*list_ex)(void *impl, const char *prefix, store_list_ex_cb cb, void *ctx, cairn_err *e);
     /* Optional: see store_sweep_stale. */
     int (*sweep_stale)(void *impl, int64_t cutoff_ms, bool remove, store_list_ex_cb cb, void *ctx,

@@ -496,23 +496,6 @@ static int file_list_ex(void *impl, const char *prefix, store_list_ex_cb cb, voi
     return list_dir(impl, key, dirlen, prefix + dirlen, cb, ctx, e);
 }
 
-struct untimed {
-    store_list_cb cb;
-    void *ctx;
-};
-
-static int drop_time(void *arg, const store_entry *ent, cairn_err *e)
-{
-    const struct untimed *u = arg;
-    return u->cb(u->ctx, ent->key, ent->size, e);
-}
-
-static int file_list(void *impl, const char *prefix, store_list_cb cb, void *ctx, cairn_err *e)
-{
-    struct untimed u = {cb, ctx};
-    return file_list_ex(impl, prefix, drop_time, &u, e);
-}
-
 struct stale_walk {
     int64_t cutoff_ms;
     bool remove;
@@ -602,7 +585,6 @@ const store_driver store_file_driver = {
     .abort = file_abort,
     .get = file_get,
     .head = file_head,
-    .list = file_list,
     .list_ex = file_list_ex,
     .sweep_stale = file_sweep_stale,
     .del = file_del,

@@ -188,23 +188,6 @@ static int s3_list_ex(void *impl, const char *prefix, store_list_ex_cb cb, void 
     return rc;
 }
 
-struct untimed {
-    store_list_cb cb;
-    void *ctx;
-};
-
-static int drop_time(void *arg, const store_entry *ent, cairn_err *e)
-{
-    const struct untimed *u = arg;
-    return u->cb(u->ctx, ent->key, ent->size, e);
-}
-
-static int s3_list(void *impl, const char *prefix, store_list_cb cb, void *ctx, cairn_err *e)
-{
-    struct untimed u = {cb, ctx};
-    return s3_list_ex(impl, prefix, drop_time, &u, e);
-}
-
 struct stale_ctx {
     struct s3_store *s;
     int64_t cutoff_ms;
@@ -375,7 +358,6 @@ const store_driver store_s3_driver = {
     .abort = s3_abort,
     .get = s3_get,
     .head = s3_head,
-    .list = s3_list,
     .list_ex = s3_list_ex,
     .sweep_stale = s3_sweep_stale,
     .del = s3_del,
