@@ -89,6 +89,12 @@ class Bed:
             raise AssertionError('no JSON from cairn %s (exit %d):\n%s\n%s'
                                  % (' '.join(args), p.returncode, p.stdout, p.stderr))
 
+    def start_cairn(self, *args, config=None):
+        """cairn in the background, for tests that interrupt or race it."""
+        return subprocess.Popen([os.path.join(BIN, 'cairn'), '-c', config or self.config] +
+                                list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+
     def write_config(self, name, text):
         path = os.path.join(self.dir, name)
         with open(path, 'w') as f:
@@ -185,6 +191,10 @@ class Bed:
                 if os.path.basename(root) == 'snapshots':
                     found += [os.path.join(root, x) for x in dirs]
         return found
+
+    def snapshot_of(self, node, tag):
+        """The snapshots/<tag> directories of one tag on a node."""
+        return [d for d in self.snapshot_dirs(node) if d.endswith('/' + tag)]
 
     def repo_dir(self):
         return os.path.join(self.dir, 'repo')

@@ -6,25 +6,10 @@ or did a thing twice; docs/cli.md and docs/restore.md say what the operator sees
 
 import os
 import re
-import signal
 import subprocess
-import time
 import unittest
 
-import repocheck
-from harness import BIN, Bed, wait_for
-
-MiB = 1 << 20
-
-
-def start_cairn(bed, *args):
-    return subprocess.Popen([os.path.join(BIN, 'cairn'), '-c', bed.config] + list(args),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def snapshot_of(bed, node, tag):
-    return [d for d in bed.snapshot_dirs(node) if d.endswith('/' + tag)]
-
+from harness import Bed, wait_for
 
 class AgentTrustTest(unittest.TestCase):
     @classmethod
@@ -39,11 +24,11 @@ class AgentTrustTest(unittest.TestCase):
     def test_table_without_snapshot_fails_the_node(self):
         # The snapshot of a node vanishes under cairn's feet before its upload lists it.
         victim = self.bed.nodes[0]
-        proc = start_cairn(self.bed, 'backup', '--tag', 'vanished', '--rate-limit', '1',
+        proc = self.bed.start_cairn('backup', '--tag', 'vanished', '--rate-limit', '1',
                            '--json')
-        wait_for(lambda: len(snapshot_of(self.bed, victim, 'vanished')) >= 3, timeout=60,
+        wait_for(lambda: len(self.bed.snapshot_of(victim, 'vanished')) >= 3, timeout=60,
                  what='the snapshots on node 0')
-        for d in snapshot_of(self.bed, victim, 'vanished'):
+        for d in self.bed.snapshot_of(victim, 'vanished'):
             subprocess.run(['rm', '-rf', d], check=True)
         out, err = proc.communicate(timeout=300)
         self.assertEqual(proc.returncode, 1, err)

@@ -4,26 +4,13 @@ Each test reproduces a way cairn once reported success for something it had not 
 or did a thing twice; docs/cli.md and docs/restore.md say what the operator sees now.
 """
 
-import os
-import re
 import signal
-import subprocess
 import time
 import unittest
 
-import repocheck
-from harness import BIN, Bed, wait_for
+from harness import Bed, wait_for
 
 MiB = 1 << 20
-
-
-def start_cairn(bed, *args):
-    return subprocess.Popen([os.path.join(BIN, 'cairn'), '-c', bed.config] + list(args),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def snapshot_of(bed, node, tag):
-    return [d for d in bed.snapshot_dirs(node) if d.endswith('/' + tag)]
 
 
 class BackupTrustTest(unittest.TestCase):
@@ -48,16 +35,16 @@ class BackupTrustTest(unittest.TestCase):
     def test_second_concurrent_backup_is_refused(self):
         # Fresh data, so that the first backup has something to upload slowly.
         self.bed.write('shop', 'orders', 4 * MiB, seed=800)
-        first = start_cairn(self.bed, 'backup', '--tag', 'slow-one', '--rate-limit', '1')
+        first = self.bed.start_cairn('backup', '--tag', 'slow-one', '--rate-limit', '1')
         try:
-            wait_for(lambda: any(snapshot_of(self.bed, n, 'slow-one') for n in self.bed.nodes),
+            wait_for(lambda: any(self.bed.snapshot_of(n, 'slow-one') for n in self.bed.nodes),
                      timeout=60, what='the first backup to snapshot')
             p = self.bed.cairn('backup', '--tag', 'second-one')
             self.assertEqual(p.returncode, 1, p.stderr)
             # It names the running backup: its tag, host and pid.
             self.assertIn('slow-one', p.stderr)
             self.assertIn('pid %d' % first.pid, p.stderr)
-            self.assertEqual([], [d for n in self.bed.nodes for d in snapshot_of(self.bed, n,
+            self.assertEqual([], [d for n in self.bed.nodes for d in self.bed.snapshot_of(n,
                                                                                  'second-one')])
         finally:
             first.send_signal(signal.SIGINT)
@@ -66,8 +53,8 @@ class BackupTrustTest(unittest.TestCase):
     def test_rerun_of_a_killed_backup_holds_its_own_snapshot(self):
         # Fresh data, so that the upload is still running when the backup is killed.
         self.bed.write('shop', 'orders', 4 * MiB, seed=700)
-        proc = start_cairn(self.bed, 'backup', '--tag', 'rerun', '--rate-limit', '1')
-        wait_for(lambda: all(snapshot_of(self.bed, n, 'rerun') for n in self.bed.nodes),
+        proc = self.bed.start_cairn('backup', '--tag', 'rerun', '--rate-limit', '1')
+        wait_for(lambda: all(self.bed.snapshot_of(n, 'rerun') for n in self.bed.nodes),
                  timeout=60, what='the snapshots')
         time.sleep(1.0)  # the upload jobs have started
         proc.kill()
@@ -87,7 +74,7 @@ class BackupTrustTest(unittest.TestCase):
                      f['name'].endswith('Data.db'))
         self.assertEqual(live, stored)
         for n in self.bed.nodes:
-            self.assertEqual(snapshot_of(self.bed, n, 'rerun'), [])
+            self.assertEqual(self.bed.snapshot_of(n, 'rerun'), [])
 
 
 if __name__ == '__main__':

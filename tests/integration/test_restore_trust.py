@@ -6,25 +6,13 @@ or did a thing twice; docs/cli.md and docs/restore.md say what the operator sees
 """
 
 import os
-import re
 import signal
 import subprocess
-import time
 import unittest
 
-import repocheck
 from harness import BIN, Bed, wait_for
 
 MiB = 1 << 20
-
-
-def start_cairn(bed, *args):
-    return subprocess.Popen([os.path.join(BIN, 'cairn'), '-c', bed.config] + list(args),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def snapshot_of(bed, node, tag):
-    return [d for d in bed.snapshot_dirs(node) if d.endswith('/' + tag)]
 
 
 class RestoreTrustTest(unittest.TestCase):
