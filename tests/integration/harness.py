@@ -200,6 +200,35 @@ class Bed:
         return os.path.join(self.dir, 'repo')
 
 
+def moto_bed(bucket, prefix, what):
+    """A 2-node bed whose repository is s3://bucket/prefix on a fresh moto, the agents
+    with its keys in their environment and the coordinator with its own in cairn.yaml.
+    Returns (scratch dir, S3Env, url, bed); skips when moto is not installed."""
+    import s3env
+    if not s3env.moto_available():
+        raise unittest.SkipTest('moto_server is not installed (pip install "moto[server]"): '
+                                'the s3:// %s tests need it' % what)
+    tmp = tempfile.mkdtemp(prefix='cairn-s3-')
+    s3 = s3env.S3Env(log_path=os.path.join(tmp, 'moto.log'))
+    url = 's3://%s/%s?endpoint=%s' % (bucket, prefix, s3.moto.endpoint)
+    saved = dict(os.environ)
+    os.environ.update(s3.env('agent'))
+    try:
+        bed = Bed(nodes=2, data_dirs=1, repository=url)
+    except Exception:
+        s3.stop()
+        raise
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    key_id, secret = s3.moto.keys['cairn']
+    lines = [line for line in bed.read_config().splitlines() if not line.startswith('repository:')]
+    lines += ['repository: "%s"' % url, 's3:', '  access_key_id: %s' % key_id,
+              '  secret_access_key: "%s"' % secret, '  region: us-east-1']
+    bed.write_config('cairn.yaml', '\n'.join(lines) + '\n')
+    return tmp, s3, url, bed
+
+
 def wait_for(pred, timeout=20, what='condition'):
     deadline = time.time() + timeout
     while time.time() < deadline:

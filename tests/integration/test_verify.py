@@ -9,12 +9,10 @@ the nodes, after which the repository verifies clean.
 import os
 import shutil
 import subprocess
-import tempfile
 import unittest
 
 import repocheck
-import s3env
-from harness import Bed
+from harness import Bed, moto_bed
 
 
 class VerifyFileTest(unittest.TestCase):
@@ -132,28 +130,7 @@ class VerifyS3Test(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if not s3env.moto_available():
-            raise unittest.SkipTest('moto_server is not installed (pip install "moto[server]"): '
-                                    'the s3:// verify tests need it')
-        cls.tmp = tempfile.mkdtemp(prefix='cairn-s3v-')
-        cls.s3 = s3env.S3Env(log_path=os.path.join(cls.tmp, 'moto.log'))
-        cls.url = 's3://%s/%s?endpoint=%s' % (cls.BUCKET, cls.PREFIX, cls.s3.moto.endpoint)
-        saved = dict(os.environ)
-        os.environ.update(cls.s3.env('agent'))
-        try:
-            cls.bed = Bed(nodes=2, data_dirs=1, repository=cls.url)
-        except Exception:
-            cls.s3.stop()
-            raise
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-        key_id, secret = cls.s3.moto.keys['cairn']
-        lines = [line for line in cls.bed.read_config().splitlines()
-                 if not line.startswith('repository:')]
-        lines += ['repository: "%s"' % cls.url, 's3:', '  access_key_id: %s' % key_id,
-                  '  secret_access_key: "%s"' % secret, '  region: us-east-1']
-        cls.bed.write_config('cairn.yaml', '\n'.join(lines) + '\n')
+        cls.tmp, cls.s3, cls.url, cls.bed = moto_bed(cls.BUCKET, cls.PREFIX, 'verify')
         cls.bed.seed_sample()
         cls.client = cls.s3.moto.s3()
 
