@@ -5,11 +5,12 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 BENCH_BUILD ?= build-bench
 COV_BUILD ?= build-cov
+DEB_BUILD ?= build-deb
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find common agent coordinator tests -name '*.[ch]')
 
-.PHONY: all deps build check check-build check-asan format format-check demo bench coverage install clean
+.PHONY: all deps build check check-build check-asan format format-check demo bench coverage install deb clean
 
 all: build
 
@@ -41,8 +42,15 @@ format:
 format-check:
 	clang-format --dry-run -Werror $(SOURCES)
 
-demo: build
-	python3 tests/demo.py --build $(BUILD)
+# The build's output goes to a log, shown only when the build fails: a newcomer reads
+# the demo, not the compiler.
+demo: deps
+	@mkdir -p $(BUILD)
+	@echo "building cairn (output in $(BUILD)/demo-build.log)"
+	@{ cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAIRN_WERROR=ON && \
+	   cmake --build $(BUILD) -j$(JOBS); } >$(BUILD)/demo-build.log 2>&1 || \
+	  { cat $(BUILD)/demo-build.log; echo "demo: the build failed (log: $(BUILD)/demo-build.log)"; exit 1; }
+	@python3 tests/demo.py --build $(BUILD)
 
 # Not part of `check`: cairn against cp, rclone and itself on emulated clusters, with an
 # optimized build (docs/performance.md). BENCH_SCALE=16 for the large run; BENCH_ARGS for
@@ -67,5 +75,21 @@ coverage:
 install: build
 	cmake --install $(BUILD)
 
+# The Debian packages cairn and cairn-agent, built with debhelper from a copy of the
+# tree (tracked and new files) in $(DEB_BUILD)/src; the .debs land in $(DEB_BUILD)/.
+# DEB_BUILD_OPTIONS=nocheck skips the unit tests of the package build.
+deb:
+	@CAIRN_PACKAGE_DEPS=1 scripts/deps.sh
+	@v=$$(dpkg-parsechangelog -S Version); \
+	  c=$$(sed -n 's/^project(cairn VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt); \
+	  [ "$$v" = "$$c" ] || { echo "make deb: debian/changelog is at $$v but CMakeLists.txt at $$c:" \
+	    "add a debian/changelog entry for $$c" >&2; exit 1; }
+	@rm -rf $(DEB_BUILD) && mkdir -p $(DEB_BUILD)/src
+	@git ls-files -z -c -o --exclude-standard | \
+	  tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C $(DEB_BUILD)/src
+	@cd $(DEB_BUILD)/src && dpkg-buildpackage -b -us -uc -j$(JOBS) >../build.log 2>&1 || \
+	  { tail -40 ../build.log >&2; echo "make deb: failed; the whole log is $(DEB_BUILD)/build.log" >&2; exit 1; }
+	@ls $(DEB_BUILD)/*.deb
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(COV_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(COV_BUILD) $(DEB_BUILD)

@@ -121,6 +121,18 @@ static int set_default(char **field, const char *value, cairn_err *e)
     return *field ? 0 : err_set(e, CAIRN_ENOMEM, "out of memory");
 }
 
+/* Paths in the file are read relative to its directory (config_resolve_path). */
+static int resolve_paths(agent_config *c, const char *path, cairn_err *e)
+{
+    char **paths[] = {&c->tls_ca, &c->tls_cert, &c->tls_key, &c->state_dir, &c->log_file};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        int rc = config_resolve_path(path, paths[i], e);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int agent_config_load(const char *path, agent_config *c, cairn_err *e)
 {
     memset(c, 0, sizeof(*c));
@@ -165,7 +177,7 @@ int agent_config_load(const char *path, agent_config *c, cairn_err *e)
     store_s3_options s3;
     if ((rc = store_s3_config_options(&c->s3, path, &s3, e)) != 0)
         goto fail;
-    if ((rc = check_repositories(c, path, e)) != 0)
+    if ((rc = check_repositories(c, path, e)) != 0 || (rc = resolve_paths(c, path, e)) != 0)
         goto fail;
     return 0;
 fail:

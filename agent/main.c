@@ -10,17 +10,23 @@
 #include <curl/curl.h>
 
 #include "agent.h"
+#include "base/confcheck.h"
 #include "base/log.h"
 #include "store/s3/store_s3.h"
 #include "net/transport.h"
 #include "preflight.h"
+#include "reload.h"
 #include "repos/repos.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cairn-agent [--config FILE] [--check-config] [--version]\n"
-               "  --config FILE    agent configuration (default /etc/cairn/agent.yaml)\n"
-               "  --check-config   load and check the configuration, then exit\n");
+    fprintf(f, "usage: cairn-agent [-c FILE] [--check-config] [--version] [--help]\n"
+               "  -c, --config FILE  agent configuration (default /etc/cairn/agent.yaml);\n"
+               "                     relative paths in it are read from its directory\n"
+               "  --check-config     load and check the configuration, then exit: 0 when it is\n"
+               "                     usable, 2 naming the problem\n"
+               "  --version          print the version\n"
+               "  -h, --help         print this help\n");
 }
 
 /* How long a stopping agent waits for its jobs: they stop within a chunk of a file,
@@ -47,6 +53,16 @@ static void say_failure(const agent_config *cfg, const char *msg)
         log_error("%s", msg);
 }
 
+/* --check-config once preflight passed: what is worth a warning only, then the verdict. */
+static void check_done(const agent_config *cfg, const char *path)
+{
+    confcheck k;
+    confcheck_init(&k, stderr);
+    if (!cfg->insecure)
+        confcheck_private_key(&k, "tls.key", cfg->tls_key);
+    printf("%s: configuration OK\n", path);
+}
+
 static int run(const agent_config *cfg, cairn_err *e)
 {
     agent *a = NULL;
@@ -67,13 +83,21 @@ static int run(const agent_config *cfg, cairn_err *e)
     }
     log_info("cairn-agent %s serving cluster %s on %s", CAIRN_VERSION, cfg->cluster, cfg->listen);
 
-    /* Signals are taken synchronously so shutdown runs in normal context. */
+    /* Signals are taken synchronously so shutdown and reload run in normal context. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     int sig = 0;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+        if (agent_reload(cfg, srv, e) == 0) {
+            log_info("SIGHUP: reloaded the log file and the TLS certificates");
+        } else {
+            log_error("SIGHUP: %s; the previous certificates stay in use", e->msg);
+            err_clear(e);
+        }
+    }
     log_info("signal %d: stopping; running jobs are cancelled", sig);
     pthread_t watchdog;
     if (pthread_create(&watchdog, NULL, stop_watchdog, NULL) == 0)
@@ -88,27 +112,37 @@ int main(int argc, char **argv)
     const char *path = "/etc/cairn/agent.yaml";
     int check_only = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+        const char *a = argv[i];
+        if (strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "cairn-agent: option '%s' needs a value\n", a);
+                usage(stderr);
+                return 2;
+            }
             path = argv[++i];
-        } else if (strcmp(argv[i], "--check-config") == 0) {
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            path = a + 9;
+        } else if (strcmp(a, "--check-config") == 0) {
             check_only = 1;
-        } else if (strcmp(argv[i], "--version") == 0) {
+        } else if (strcmp(a, "--version") == 0) {
             printf("cairn-agent %s\n", CAIRN_VERSION);
             return 0;
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
         } else {
-            fprintf(stderr, "cairn-agent: unknown argument '%s'\n", argv[i]);
+            fprintf(stderr, "cairn-agent: unknown %s '%s'\n", a[0] == '-' ? "option" : "argument",
+                    a);
             usage(stderr);
             return 2;
         }
     }
-    /* Block the stop signals before any thread starts, so every thread inherits it. */
+    /* Block the stop and reload signals before any thread starts, so every thread inherits it. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -134,7 +168,7 @@ int main(int argc, char **argv)
         if (rc)
             say_failure(&cfg, e.msg);
         else
-            printf("%s: ok\n", path);
+            check_done(&cfg, path);
         agent_config_free(&cfg);
         return rc ? 2 : 0;
     }

@@ -77,6 +77,44 @@ static int retention_within(coord_config *c, const char *path, cairn_err *e)
     return 0;
 }
 
+/* A bad location is a mistake in this file, found before any command uses it. A relative
+ * file:// path is refused rather than resolved: every node opens the same string, and
+ * each would resolve it against another directory. */
+static int check_repository(const char *repo, const char *path, cairn_err *e)
+{
+    if (!repo)
+        return 0;
+    if (strncmp(repo, "file://", 7) == 0) {
+        if (repo[7] == '/')
+            return 0;
+        return err_set(e, CAIRN_ECONFIG,
+                       "%s: repository '%s' is not an absolute path: write file:///absolute/path "
+                       "(three slashes), the same on every node",
+                       path, repo);
+    }
+    if (strncmp(repo, "s3://", 5) == 0) {
+        if (store_s3_location_check(repo, e) == 0)
+            return 0;
+        err_prefix(e, "%s: repository", path);
+        e->code = CAIRN_ECONFIG;
+        return CAIRN_ECONFIG;
+    }
+    return err_set(e, CAIRN_ECONFIG,
+                   "%s: repository '%s' is neither file:///path nor s3://bucket/prefix", path,
+                   repo);
+}
+
+/* tls.* are read relative to this file's directory (config_resolve_path). */
+static int resolve_paths(coord_config *c, const char *path, cairn_err *e)
+{
+    int rc = config_resolve_path(path, &c->tls_ca, e);
+    if (!rc)
+        rc = config_resolve_path(path, &c->tls_cert, e);
+    if (!rc)
+        rc = config_resolve_path(path, &c->tls_key, e);
+    return rc;
+}
+
 int coord_config_load(const char *path, coord_config *c, cairn_err *e)
 {
     memset(c, 0, sizeof(*c));
@@ -84,6 +122,7 @@ int coord_config_load(const char *path, coord_config *c, cairn_err *e)
     int rc = config_load_file(path, coord_fields, c, e);
     if (rc)
         return rc;
+    c->path = path;
     if ((rc = name_check(NAME_CLUSTER, c->cluster, e)) != 0) {
         err_prefix(e, "%s: cluster", path);
         goto fail;
@@ -113,7 +152,9 @@ int coord_config_load(const char *path, coord_config *c, cairn_err *e)
             }
         }
     }
-    if ((rc = retention_within(c, path, e)) != 0)
+    if ((rc = retention_within(c, path, e)) != 0 ||
+        (rc = check_repository(c->repository, path, e)) != 0 ||
+        (rc = resolve_paths(c, path, e)) != 0)
         goto fail;
     if (!c->parallel)
         c->parallel = 64;

@@ -13,6 +13,7 @@
 #include "store/s3/store_s3.h"
 
 typedef struct coord_config {
+    const char *path; /* the file, as coord_config_load was given it (not a copy) */
     char *cluster;
     char *repository;
     char *tls_ca;

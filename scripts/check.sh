@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make check`: the format check, then the whole suite in both builds (warnings as
-# errors; AddressSanitizer + UBSan). Every phase runs even when an earlier one failed,
+# errors; AddressSanitizer + UBSan), then the Debian packages (scripts/package_check.sh;
+# skipped unless root with dpkg). Every phase runs even when an earlier one failed,
 # so one run shows everything that is wrong; each phase's time and outcome are printed
 # at the end, and the exit status is non-zero when any phase failed.
 set -uo pipefail
@@ -24,6 +25,7 @@ phase() {
 phase format "$make" --no-print-directory format-check
 phase build "$make" --no-print-directory check-build
 phase asan "$make" --no-print-directory check-asan
+phase package scripts/package_check.sh
 
 echo
 echo "make check:"

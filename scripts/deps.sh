@@ -7,9 +7,12 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang-format
       libnng-dev libmbedtls-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
       libyaml-dev libzstd-dev zstd zlib1g-dev libcmocka-dev libcurl4-openssl-dev
-      libssl-dev openssl libjson-c-dev libxml2-dev python3 nodejs npm)
+      libssl-dev openssl libjson-c-dev libxml2-dev python3 python3-prometheus-client
+      nodejs npm)
 [ "${CAIRN_BENCH_DEPS:-0}" = 1 ] && pkgs+=(rclone)
 [ "${CAIRN_COVERAGE_DEPS:-0}" = 1 ] && pkgs+=(gcovr)
+# make deb, scripts/package_check.sh: the Debian tooling (docs/operations.md says why).
+[ "${CAIRN_PACKAGE_DEPS:-0}" = 1 ] && pkgs+=(debhelper dpkg-dev lintian man-db)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -231,23 +231,45 @@ static void check_digest(upload_table *t, int dfd, const char *dirpath, const up
              digest);
 }
 
-static bool upload_cancelled(void *j)
+/* One file's upload as the job sees it: its bytes count as done while they are read,
+ * so that progress moves during a large file, not only when it ends. */
+typedef struct upload_progress {
+    job *j;
+    uint64_t counted; /* of the file's bytes, added to JOB_BYTES_DONE so far */
+} upload_progress;
+
+static bool upload_step(void *arg, uint64_t done)
 {
-    return job_cancelled(j);
+    upload_progress *up = arg;
+    if (done > up->counted) {
+        job_add(up->j, JOB_BYTES_DONE, done - up->counted);
+        up->counted = done;
+    }
+    return job_cancelled(up->j);
 }
 
-/* Uploads the blob unless the repository has it already. */
+/* Uploads the blob unless the repository has it already, and counts the file's bytes
+ * as done: as they are read when they travel, at once (and as skipped) when not. */
 static int blob_store(upload_table *t, const char *id, int fd, uint64_t size, cairn_err *e)
 {
     bool exists = false;
     int rc = repo_blob_exists(t->repo, id, &exists, e);
-    if (rc || exists)
-        return rc;
-    uint64_t stored = 0;
-    rc = repo_blob_put_fd_until(t->repo, id, fd, t->arg->rq->compression_level, t->rl,
-                                upload_cancelled, t->j, &stored, e);
     if (rc)
         return rc;
+    if (exists) {
+        job_add(t->j, JOB_BYTES_SKIPPED, size);
+        job_add(t->j, JOB_BYTES_DONE, size);
+        return 0;
+    }
+    uint64_t stored = 0;
+    upload_progress up = {.j = t->j};
+    rc = repo_blob_put_fd_until(t->repo, id, fd, t->arg->rq->compression_level, t->rl, upload_step,
+                                &up, &stored, e);
+    if (rc)
+        return rc;
+    /* The last chunk is encoded after the last step. */
+    if (size > up.counted)
+        job_add(t->j, JOB_BYTES_DONE, size - up.counted);
     job_add(t->j, JOB_BYTES_UPLOADED, size);
     job_add(t->j, JOB_BYTES_STORED, stored);
     return 0;
@@ -298,7 +320,6 @@ static int upload_one(upload_table *t, size_t i, cairn_err *e)
     if ((rc = blob_store(t, id, fd, size, e)) != 0)
         goto done;
     job_add(t->j, JOB_FILES_DONE, 1);
-    job_add(t->j, JOB_BYTES_DONE, size);
 done:
     if (fd >= 0)
         close(fd);
@@ -485,6 +506,15 @@ static int upload_tables(job *j, const upload_arg *u, upload_table *tables, mani
     return rc;
 }
 
+/* Tables go, and so are listed in the manifest, by keyspace and name: `cairn show`
+ * streams a manifest and lists it in its order. */
+static int by_table_name(const void *a, const void *b)
+{
+    const upload_table *x = a, *y = b;
+    int c = strcmp(x->table->keyspace, y->table->keyspace);
+    return c ? c : strcmp(x->table->name, y->table->name);
+}
+
 /* Streams the node manifest around the tables' uploads; it is finished only when
  * every table made it. */
 static int upload_with_manifest(job *j, const upload_arg *u, repo *r, ratelimit *rl, cairn_err *e)
@@ -505,6 +535,7 @@ static int upload_with_manifest(job *j, const upload_arg *u, repo *r, ratelimit 
     }
     for (size_t i = 0; i < rq->n_tables; i++)
         tables[i] = (upload_table){.j = j, .arg = u, .repo = r, .rl = rl, .table = rq->tables[i]};
+    qsort(tables, rq->n_tables, sizeof(*tables), by_table_name);
     rc = upload_tables(j, u, tables, mw, e);
     for (size_t i = 0; i < rq->n_tables; i++)
         table_release(&tables[i]);

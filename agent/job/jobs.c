@@ -231,11 +231,11 @@ static void info_counters(const job *j, Cairn__Rpc__JobInfo *info)
 {
     uint64_t *fields[JOB_REQ_PUTS] = {
         &info->files_total,    &info->files_done,   &info->bytes_total, &info->bytes_done,
-        &info->bytes_uploaded, &info->bytes_stored, &info->tables};
+        &info->bytes_uploaded, &info->bytes_stored, &info->tables,      &info->bytes_skipped};
     protobuf_c_boolean *has[JOB_REQ_PUTS] = {&info->has_files_total,    &info->has_files_done,
                                              &info->has_bytes_total,    &info->has_bytes_done,
                                              &info->has_bytes_uploaded, &info->has_bytes_stored,
-                                             &info->has_tables};
+                                             &info->has_tables,         &info->has_bytes_skipped};
     for (int c = 0; c < JOB_REQ_PUTS; c++) {
         *fields[c] = atomic_load(&j->counters[c]);
         *has[c] = 1;
@@ -321,6 +321,37 @@ void jobs_info_clear(Cairn__Rpc__JobInfo *info)
         free(info->warnings[i]);
     free(info->warnings);
     cairn__rpc__job_info__init(info);
+}
+
+int jobs_running(jobs *js, char ***ids, size_t *n, cairn_err *e)
+{
+    *ids = NULL;
+    *n = 0;
+    pthread_mutex_lock(&js->lock);
+    size_t count = 0;
+    for (job *j = js->head; j; j = j->next)
+        count += j->state == CAIRN__RPC__JOB_INFO__STATE__RUNNING;
+    char **out = count ? calloc(count, sizeof(*out)) : NULL;
+    bool oom = count && !out;
+    for (job *j = js->head; out && j; j = j->next) {
+        if (j->state != CAIRN__RPC__JOB_INFO__STATE__RUNNING)
+            continue;
+        if (!(out[*n] = strdup(j->id))) {
+            oom = true;
+            break;
+        }
+        (*n)++;
+    }
+    pthread_mutex_unlock(&js->lock);
+    if (oom) {
+        for (size_t i = 0; i < *n; i++)
+            free(out[i]);
+        free(out);
+        *n = 0;
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    }
+    *ids = out;
+    return 0;
 }
 
 int jobs_forget(jobs *js, const char *id, cairn_err *e)

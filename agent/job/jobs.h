@@ -46,6 +46,9 @@ int jobs_cancel(jobs *js, const char *id, cairn_err *e);
 int jobs_info(jobs *js, const char *id, Cairn__Rpc__JobInfo *info, cairn_err *e);
 void jobs_info_clear(Cairn__Rpc__JobInfo *info);
 
+/* The ids of the jobs running now, newest first: *ids and each id malloc'd. */
+int jobs_running(jobs *js, char ***ids, size_t *n, cairn_err *e);
+
 /* Drops a finished job, so the same id starts afresh next time; a running job is
  * kept (CAIRN_EBUSY). Unknown ids are not an error. */
 int jobs_forget(jobs *js, const char *id, cairn_err *e);
@@ -62,6 +65,7 @@ typedef enum {
     JOB_BYTES_UPLOADED,
     JOB_BYTES_STORED,
     JOB_TABLES,
+    JOB_BYTES_SKIPPED,
     /* Repository requests, in StoreRequests' field order. */
     JOB_REQ_PUTS,
     JOB_REQ_PART_PUTS,

@@ -128,6 +128,14 @@ static void count_done(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, bool s
         job_add(x->j, JOB_TABLES, 1);
 }
 
+/* Of what count_done adds, the bytes an earlier attempt moved: progress leaves them out
+ * of the speed. */
+static void count_skipped(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, bool stage)
+{
+    if (stage || !x->combined)
+        job_add(x->j, JOB_BYTES_SKIPPED, table_bytes(t));
+}
+
 /* CHECK for one table: what an earlier attempt loaded, or may have begun to load. */
 static int check_next(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, cairn_err *e)
 {
@@ -150,6 +158,7 @@ static int stage_next(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, cairn_e
         return rc;
     /* Loaded, or placed in upload/ for a load (phase 2 finishes it without staging). */
     if (rstate_done(x->base, t->keyspace, t->name) || restore_pending_placed(pending)) {
+        count_skipped(x, t, true);
         count_done(x, t, true, false);
         return 0;
     }
@@ -183,6 +192,7 @@ static int load_next(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, cairn_er
     const char *tag = x->rq->tag;
     if (rstate_done(x->base, t->keyspace, t->name)) {
         log_info("restore %s: %s.%s was loaded by an earlier attempt", tag, t->keyspace, t->name);
+        count_skipped(x, t, false);
         count_done(x, t, false, false);
         return 0;
     }

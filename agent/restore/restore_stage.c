@@ -20,6 +20,7 @@ typedef struct file_sink {
     int fd;
     uLong crc;
     bool want_crc;
+    job *j; /* its bytes count as done as they are written */
 } file_sink;
 
 static int sink_write(void *ctx, const void *buf, size_t len, cairn_err *e)
@@ -37,6 +38,7 @@ static int sink_write(void *ctx, const void *buf, size_t len, cairn_err *e)
         }
         p += n;
         len -= (size_t)n;
+        job_add(s->j, JOB_BYTES_DONE, (uint64_t)n);
     }
     return 0;
 }
@@ -84,7 +86,8 @@ static int fetch(job *j, repo *r, const Cairn__Rpc__RestoreTable *t,
                  const Cairn__Repo__FileEntry *f, const char *tmp, uint64_t *size, cairn_err *e)
 {
     file_sink s = {.want_crc = sstable_is_data(f->name) && f->has_data_crc32,
-                   .crc = crc32(0, NULL, 0)};
+                   .crc = crc32(0, NULL, 0),
+                   .j = j};
     s.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (s.fd < 0)
         return err_sys(e, errno, "cannot create %s", tmp);
@@ -119,7 +122,10 @@ static int stage_file(job *j, repo *r, const Cairn__Rpc__RestoreTable *t,
     struct stat st;
     uint64_t size = 0;
     if (stat(path, &st) == 0 && (uint64_t)st.st_size == f->size) {
-        size = f->size;
+        /* Staged already (by an earlier attempt, or as another file of the same bytes):
+         * done, but nothing travelled. */
+        job_add(j, JOB_BYTES_SKIPPED, f->size);
+        job_add(j, JOB_BYTES_DONE, f->size);
     } else {
         if ((rc = fetch(j, r, t, f, tmp, &size, e)) != 0)
             return rc;
@@ -131,7 +137,6 @@ static int stage_file(job *j, repo *r, const Cairn__Rpc__RestoreTable *t,
         *added = true;
     }
     job_add(j, JOB_FILES_DONE, 1);
-    job_add(j, JOB_BYTES_DONE, size);
     return 0;
 }
 

@@ -184,10 +184,55 @@ int describe_node(scylla *rest, Cairn__Rpc__NodeInfo **out, cairn_err *e)
     return 0;
 }
 
+/* What a job works on, from its id "<kind>:<what>" (job/start.h): an upload is a
+ * backup's, both restore phases a restore's. */
+static int job_identity(Cairn__Rpc__JobInfo *info)
+{
+    const char *colon = strchr(info->job_id, ':');
+    if (!colon)
+        return 0; /* not started from a request: nothing to name */
+    size_t kl = (size_t)(colon - info->job_id);
+    bool upload = kl == 6 && strncmp(info->job_id, "upload", 6) == 0;
+    info->kind = strdup(upload ? "backup" : "restore");
+    info->tag = strdup(colon + 1);
+    return info->kind && info->tag ? 0 : CAIRN_ENOMEM;
+}
+
+/* The running jobs, so that `cairn status` shows a backup in progress. */
+static int describe_jobs(jobs *js, Cairn__Rpc__NodeInfo *n, cairn_err *e)
+{
+    char **ids = NULL;
+    size_t nids = 0;
+    int rc = jobs_running(js, &ids, &nids, e);
+    if (!rc && nids && !(n->jobs = calloc(nids, sizeof(*n->jobs))))
+        rc = err_set(e, CAIRN_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < nids; i++) {
+        Cairn__Rpc__JobInfo *info = malloc(sizeof(*info));
+        if (!info) {
+            rc = err_set(e, CAIRN_ENOMEM, "out of memory");
+            break;
+        }
+        cairn_err je;
+        if (jobs_info(js, ids[i], info, &je) != 0) {
+            free(info); /* ended and was replaced since the listing: not running */
+            continue;
+        }
+        n->jobs[n->n_jobs++] = info;
+        if (job_identity(info) != 0)
+            rc = err_set(e, CAIRN_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < nids; i++)
+        free(ids[i]);
+    free(ids);
+    return rc;
+}
+
 int agent_describe(agent *a, Cairn__Rpc__Response *resp, cairn_err *e)
 {
     Cairn__Rpc__NodeInfo *n;
     int rc = describe_node(a->rest, &n, e);
+    if (!rc && (rc = describe_jobs(a->jobs, n, e)) != 0)
+        cairn__rpc__node_info__free_unpacked(n, NULL);
     if (rc)
         return rc;
     resp->result_case = CAIRN__RPC__RESPONSE__RESULT_NODE;

@@ -614,6 +614,22 @@ int config_load_file(const char *path, const config_field *fields, void *out, ca
     return rc;
 }
 
+int config_resolve_path(const char *file, char **p, cairn_err *e)
+{
+    const char *slash = strrchr(file, '/');
+    if (!*p || (*p)[0] == '/' || !slash)
+        return 0;
+    int dir_len = (int)(slash - file) + 1;
+    size_t n = (size_t)dir_len + strlen(*p) + 1;
+    char *joined = malloc(n);
+    if (!joined)
+        return err_set(e, CAIRN_ENOMEM, "%s: out of memory", file);
+    snprintf(joined, n, "%.*s%s", dir_len, file, *p);
+    free(*p);
+    *p = joined;
+    return 0;
+}
+
 void config_free(const config_field *fields, void *out)
 {
     for (const config_field *f = fields; f->key; f++) {

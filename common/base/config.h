@@ -68,6 +68,14 @@ int config_load_file(const char *path, const config_field *fields, void *out, ca
 int config_load_string(const char *name, const char *yaml, const config_field *fields, void *out,
                        cairn_err *e);
 
+/*
+ * Makes *p, a path written in the configuration file `file`, relative to that file's
+ * directory rather than to the working directory, so that a file loaded from cron or
+ * a unit finds what it names. Absolute paths, NULL and files in the working directory
+ * are left as they are.
+ */
+int config_resolve_path(const char *file, char **p, cairn_err *e);
+
 /* Frees every string and list that fields describe in out, and empties them. */
 void config_free(const config_field *fields, void *out);
 

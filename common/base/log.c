@@ -51,8 +51,12 @@ void log_write(log_level level, const char *fmt, ...)
 {
     if (level > g_level)
         return;
-    FILE *out = g_out ? g_out : stderr;
     char prefix[64];
+    va_list ap;
+    va_start(ap, fmt);
+    /* Under the lock: a reload (log_open_file) may close the previous file. */
+    pthread_mutex_lock(&g_lock);
+    FILE *out = g_out ? g_out : stderr;
     if (out == stderr && getenv("JOURNAL_STREAM")) {
         snprintf(prefix, sizeof(prefix), "<%d>", syslog_prio[level]);
     } else {
@@ -64,9 +68,6 @@ void log_write(log_level level, const char *fmt, ...)
         snprintf(prefix + n, sizeof(prefix) - n, ".%03ldZ %-5s ", (long)(tv.tv_usec / 1000),
                  level_names[level]);
     }
-    va_list ap;
-    va_start(ap, fmt);
-    pthread_mutex_lock(&g_lock);
     fputs(prefix, out);
     vfprintf(out, fmt, ap);
     fputc('\n', out);

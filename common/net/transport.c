@@ -1,12 +1,16 @@
 #include "net/transport.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -236,6 +240,59 @@ int transport_server_start(transport_server **out, const char *url, const transp
 fail:
     transport_server_stop(s);
     return rc;
+}
+
+/* nng posts each accept ahead of the connection it will take, holding the TLS
+ * configuration of that moment: after a swap, the next client would still meet the old
+ * certificates. A connection of our own, closed at once, uses up that accept. Should it
+ * fail, the change only comes one connection later. */
+static void server_use_up_accept(transport_server *s)
+{
+    nng_sockaddr sa;
+    if (nng_listener_get_addr(s->listener, NNG_OPT_LOCADDR, &sa) != 0)
+        return;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    socklen_t len;
+    if (sa.s_family == NNG_AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        in->sin_family = AF_INET;
+        in->sin_port = sa.s_in.sa_port; /* both in network order */
+        in->sin_addr.s_addr = sa.s_in.sa_addr ? sa.s_in.sa_addr : htonl(INADDR_LOOPBACK);
+        len = sizeof(*in);
+    } else if (sa.s_family == NNG_AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = sa.s_in6.sa_port;
+        memcpy(&in6->sin6_addr, sa.s_in6.sa_addr, sizeof(in6->sin6_addr));
+        if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
+            in6->sin6_addr = in6addr_loopback;
+        len = sizeof(*in6);
+    } else {
+        return;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    (void)connect(fd, (struct sockaddr *)&ss, len);
+    close(fd);
+}
+
+int transport_server_reload_tls(transport_server *s, const transport_tls *tls, cairn_err *e)
+{
+    nng_tls_config *cfg = NULL;
+    int rc = tls_config_new(&cfg, NNG_TLS_MODE_SERVER, tls, NULL, e);
+    if (rc)
+        return rc;
+    /* The listener takes its own reference and drops the old configuration's; TLS
+     * sessions already set up keep theirs. */
+    int rv = nng_listener_set_ptr(s->listener, NNG_OPT_TLS_CONFIG, cfg);
+    nng_tls_config_free(cfg);
+    if (rv != 0)
+        return err_set(e, CAIRN_ECONFIG, "cannot replace the TLS configuration: %s",
+                       nng_strerror(rv));
+    server_use_up_accept(s);
+    return 0;
 }
 
 void transport_server_stop(transport_server *s)

@@ -33,6 +33,12 @@ typedef int (*transport_handler)(void *ctx, const uint8_t *req, size_t len, uint
 int transport_server_start(transport_server **out, const char *url, const transport_tls *tls,
                            unsigned nworkers, transport_handler handler, void *ctx, cairn_err *e);
 
+/* Reads tls's files again and uses them for the connections accepted from now on
+ * (a renewed certificate, key or CA takes effect without a restart); connections
+ * already open and the requests they carry are not touched. On failure (a file
+ * unreadable, a key that does not match) the previous configuration stays in use. */
+int transport_server_reload_tls(transport_server *s, const transport_tls *tls, cairn_err *e);
+
 /* Stops listening, waits for the workers and frees s. */
 void transport_server_stop(transport_server *s);
 

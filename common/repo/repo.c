@@ -297,7 +297,7 @@ static int encode_fd(int fd, blob_enc *enc, struct put_ctx *p, char got[BLOB_ID_
         if (n == 0)
             break;
         /* Checked per chunk: a large file at a low rate limit takes minutes. */
-        if (p->cancelled && p->cancelled(p->cancel_arg)) {
+        if (p->cancelled && p->cancelled(p->cancel_arg, off)) {
             rc = err_set(e, CAIRN_EBUSY, "cancelled at offset %" PRIu64, off);
             goto out;
         }

@@ -55,8 +55,10 @@ int repo_blob_put_fd(repo *r, const char *id, int fd, int level, ratelimit *rl,
                      uint64_t *stored_bytes, cairn_err *e);
 
 /* repo_blob_put_fd that stops (CAIRN_EBUSY, nothing stored) as soon as cancelled(arg)
- * says so; it is asked before every chunk read. cancelled may be NULL. */
-typedef bool (*repo_cancel_fn)(void *arg);
+ * says so; it is asked before every chunk is encoded, with the bytes of fd encoded so
+ * far (done), so that it can also report progress within the file. cancelled may be
+ * NULL. */
+typedef bool (*repo_cancel_fn)(void *arg, uint64_t done);
 int repo_blob_put_fd_until(repo *r, const char *id, int fd, int level, ratelimit *rl,
                            repo_cancel_fn cancelled, void *cancel_arg, uint64_t *stored_bytes,
                            cairn_err *e);

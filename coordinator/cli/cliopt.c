@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/debug.h"
+#include "cli/cmdhelp.h"
 #include "cmd.h"
 
 #define CLIOPT_MAX_EXTRA 16
@@ -40,7 +41,52 @@ int cliopt_filter(select_filter *f, bool include, const char *pattern)
     return 0;
 }
 
-static int take_common(const char *cmd, const char *usage, int c, cliopt_common *o)
+int cliopt_getopt(int argc, char **argv, const struct option *opts)
+{
+    opterr = 0;
+    return getopt_long(argc, argv, ":h", opts, NULL);
+}
+
+int cliopt_bad(const char *cmd, int c, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    bool is_long = strncmp(arg, "--", 2) == 0;
+    int name_len = (int)strcspn(arg, "=");
+    if (c == ':' && is_long)
+        fprintf(stderr, "cairn %s: option '%.*s' needs a value\n", cmd, name_len, arg);
+    else if (c == ':')
+        fprintf(stderr, "cairn %s: option '-%c' needs a value\n", cmd, optopt);
+    else if (is_long && optopt && arg[name_len] == '=')
+        fprintf(stderr, "cairn %s: option '%.*s' takes no value\n", cmd, name_len, arg);
+    else if (is_long)
+        fprintf(stderr, "cairn %s: unknown option '%.*s'\n", cmd, name_len, arg);
+    else
+        fprintf(stderr, "cairn %s: unknown option '-%c'\n", cmd, optopt);
+    cmdhelp_print_name(stderr, cmd);
+    return CMD_USAGE;
+}
+
+int cliopt_precheck(const cmdhelp *h, int argc, char **argv)
+{
+    struct option opts[32];
+    char names[512];
+    size_t n = cmdhelp_getopt_table(h, opts, sizeof(opts) / sizeof(opts[0]), names, sizeof(names));
+    CAIRN_ASSERT(n > 0);
+    int c;
+    optind = 1;
+    while ((c = cliopt_getopt(argc, argv, opts)) != -1)
+        if (c == '?' || c == ':')
+            return cliopt_bad(cmdhelp_name(h), c, argv);
+    return 0;
+}
+
+int cliopt_help(const char *cmd)
+{
+    cmdhelp_print_name(stdout, cmd);
+    return -1;
+}
+
+static int take_common(const char *cmd, int c, cliopt_common *o, char **argv)
 {
     switch (c) {
     case 'k':
@@ -52,15 +98,14 @@ static int take_common(const char *cmd, const char *usage, int c, cliopt_common 
         o->json = true;
         return 0;
     case 'h':
-        printf("%s\n", usage);
-        return -1;
+        return cliopt_help(cmd);
     default:
-        return CMD_USAGE;
+        return cliopt_bad(cmd, c, argv);
     }
 }
 
-int cliopt_parse(const char *cmd, const char *usage, const struct option *extra, cliopt_fn fn,
-                 void *arg, cliopt_common *o, int argc, char **argv)
+int cliopt_parse(const char *cmd, const struct option *extra, cliopt_fn fn, void *arg,
+                 cliopt_common *o, int argc, char **argv)
 {
     struct option opts[N_COMMON + CLIOPT_MAX_EXTRA + 1];
     size_t n = 0;
@@ -74,9 +119,9 @@ int cliopt_parse(const char *cmd, const char *usage, const struct option *extra,
     o->parallel = CLIOPT_PARALLEL_DEFAULT;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        bool own = c != '?' && !strchr("kxpjh", c);
-        int rc = own ? fn(arg, c, optarg) : take_common(cmd, usage, c, o);
+    while ((c = cliopt_getopt(argc, argv, opts)) != -1) {
+        bool own = c != '?' && c != ':' && !strchr("kxpjh", c);
+        int rc = own ? fn(arg, c, optarg) : take_common(cmd, c, o, argv);
         if (rc)
             return rc;
     }

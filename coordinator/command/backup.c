@@ -35,13 +35,10 @@
 #include "command/lease_keep.h"
 #include "cli/interrupt.h"
 #include "command/backup_verify.h"
+#include "command/backup_metrics.h"
 
 #define LEASE_TTL_S      120
 #define CLEAR_TIMEOUT_MS 10000
-
-#define BACKUP_USAGE                                                                               \
-    "usage: cairn backup [--tag T] [--keyspace GLOB]... [--exclude GLOB]... "                      \
-    "[--keep-snapshot] [--parallel N] [--rate-limit MiB/s] [--no-retention] [--json]"
 
 typedef struct backup_opts {
     char tag[160];
@@ -49,6 +46,7 @@ typedef struct backup_opts {
     bool keep_snapshot;
     bool no_retention;
     uint64_t rate_limit;
+    const char *metrics_file;
 } backup_opts;
 
 /* A node's part in the flush and snapshot steps. */
@@ -69,7 +67,9 @@ typedef struct backup_run {
     size_t n_tables;
     Cairn__Rpc__UploadRequest *upload; /* one per node, alive while the jobs start */
     jobrun_node *jobs;
-    bool refused; /* another backup runs: this one touched nothing */
+    bool refused;        /* another backup runs: this one touched nothing */
+    metrics *mx;         /* with --metrics-file */
+    size_t failed_nodes; /* in the flush or snapshot step */
 } backup_run;
 
 static int take_option(void *arg, int c, const char *val)
@@ -93,6 +93,9 @@ static int take_option(void *arg, int c, const char *val)
     case 'R':
         o->no_retention = true;
         return 0;
+    case 'M':
+        o->metrics_file = val;
+        return 0;
     default: { /* 'r' */
         double mib = strtod(val, &end);
         if (*end || mib <= 0) {
@@ -107,12 +110,11 @@ static int take_option(void *arg, int c, const char *val)
 
 static int parse_args(backup_opts *o, int argc, char **argv)
 {
-    static const struct option opts[] = {{"tag", required_argument, NULL, 't'},
-                                         {"keep-snapshot", no_argument, NULL, 's'},
-                                         {"rate-limit", required_argument, NULL, 'r'},
-                                         {"no-retention", no_argument, NULL, 'R'},
-                                         {NULL, 0, NULL, 0}};
-    int rc = cliopt_parse("backup", BACKUP_USAGE, opts, take_option, o, &o->c, argc, argv);
+    static const struct option opts[] = {
+        {"tag", required_argument, NULL, 't'},          {"keep-snapshot", no_argument, NULL, 's'},
+        {"rate-limit", required_argument, NULL, 'r'},   {"no-retention", no_argument, NULL, 'R'},
+        {"metrics-file", required_argument, NULL, 'M'}, {NULL, 0, NULL, 0}};
+    int rc = cliopt_parse("backup", opts, take_option, o, &o->c, argc, argv);
     if (rc)
         return rc;
     if (optind != argc) {
@@ -248,6 +250,7 @@ static int gather_failures(backup_run *b, const char *step, cairn_err *e)
     for (size_t i = 0; i < b->n; i++) {
         if (!b->nodes[i].failed)
             continue;
+        b->failed_nodes++;
         const fleet_agent *a = fleet_get(b->f, b->nodes[i].agent);
         fprintf(stderr, "cairn backup: %s failed on node %s: %s\n", step,
                 a->info ? a->info->host_id : a->addr, b->nodes[i].err.msg);
@@ -495,6 +498,8 @@ static int run_backup(backup_run *b, repo *r, cairn_err *e)
         return err_prefix(e, "writing the cluster manifest");
     store_counts q = total_requests(b, r);
     print_summary(b, &m, &q, human_mono_ms() - t0);
+    if (b->mx)
+        backup_metrics_done(b->mx, b->f, b->jobs, b->n, b->n_tables, &m, &q);
     return 0;
 }
 
@@ -601,11 +606,15 @@ int cmd_backup(const coord_config *cfg, int argc, char **argv)
         return CMD_USAGE;
     }
     interrupt_install();
+    uint64_t t0 = human_mono_ms();
     backup_run b = {.cfg = cfg, .o = &o};
     check_result chk;
     memset(&chk, 0, sizeof(chk));
     repo *r = NULL;
-    int rc = open_cluster(&b, &chk, &e);
+    int rc = o.metrics_file ? metrics_new(&b.mx, cfg->cluster, &e) : 0;
+    if (rc)
+        goto done;
+    rc = open_cluster(&b, &chk, &e);
     if (rc)
         goto done;
     if ((rc = repo_open(&r, cfg->repository, cfg->store, true, &e)) != 0)
@@ -622,6 +631,13 @@ done:
             fprintf(stderr, "cairn backup: no backup was recorded; blobs already uploaded will "
                             "be reused by the next backup\n");
     }
+    if (b.mx) {
+        size_t failed = b.failed_nodes; /* the steps end at the first that fails */
+        for (size_t i = 0; b.jobs && i < b.n; i++)
+            failed += b.jobs[i].failed;
+        backup_metrics_write(b.mx, o.metrics_file, failed, rc == 0, human_mono_ms() - t0);
+    }
+    metrics_free(b.mx);
     jobrun_free(b.jobs, b.n);
     free(b.upload);
     free(b.nodes);

@@ -14,6 +14,8 @@
 
 #include "base/buf.h"
 #include "command/catalog.h"
+#include "cli/cliopt.h"
+#include "cli/cmdhelp.h"
 #include "cmd.h"
 #include "cli/human.h"
 #include "repo/manifest.h"
@@ -121,29 +123,41 @@ static int open_repo(const coord_config *cfg, repo **r, cairn_err *e)
     return repo_open(r, cfg->repository, cfg->store, false, e);
 }
 
-static bool want_json(int argc, char **argv, bool *files, const char **tag, const char *usage)
+/* The options of list (files NULL) and show; returns 0, -1 after --help, or CMD_USAGE
+ * after saying what is wrong. */
+static int parse_args(const char *cmd, int argc, char **argv, bool *json, bool *files,
+                      const char **tag)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"files", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
-    bool json = false;
+    static const struct option list_opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option show_opts[] = {{"json", no_argument, NULL, 'j'},
+                                              {"files", no_argument, NULL, 'f'},
+                                              {"help", no_argument, NULL, 'h'},
+                                              {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = cliopt_getopt(argc, argv, files ? show_opts : list_opts)) != -1) {
         if (c == 'j')
-            json = true;
-        else if (c == 'f' && files)
+            *json = true;
+        else if (c == 'f')
             *files = true;
+        else if (c == 'h')
+            return cliopt_help(cmd);
         else
-            fprintf(stderr, "usage: %s\n", usage), exit(CMD_USAGE);
+            return cliopt_bad(cmd, c, argv);
     }
-    if (tag) {
-        if (optind + 1 != argc)
-            fprintf(stderr, "usage: %s\n", usage), exit(CMD_USAGE);
-        *tag = argv[optind];
-    } else if (optind != argc) {
-        fprintf(stderr, "usage: %s\n", usage), exit(CMD_USAGE);
+    int want = tag ? 1 : 0;
+    if (argc - optind == want) {
+        if (tag)
+            *tag = argv[optind];
+        return 0;
     }
-    return json;
+    if (argc - optind > want)
+        fprintf(stderr, "cairn %s: unexpected argument '%s'\n", cmd, argv[optind + want]);
+    else
+        fprintf(stderr, "cairn %s: name the backup: a TAG, or latest\n", cmd);
+    cmdhelp_print_name(stderr, cmd);
+    return CMD_USAGE;
 }
 
 /* ADDED is what a backup's agents wrote to blobs/ (compressed), "-" for backups made
@@ -176,17 +190,20 @@ static void list_text(const catalog *c)
 
 int cmd_list(const coord_config *cfg, int argc, char **argv)
 {
-    bool json = want_json(argc, argv, NULL, NULL, "cairn list [--json]");
+    bool json = false;
+    int rc = parse_args("list", argc, argv, &json, NULL, NULL);
+    if (rc)
+        return rc < 0 ? CMD_OK : rc;
     cairn_err e;
     err_clear(&e);
     catalog c = {.cluster = cfg->cluster};
-    int rc = open_repo(cfg, &c.r, &e);
+    rc = open_repo(cfg, &c.r, &e);
     if (!rc)
         rc = catalog_load(&c, &e);
     if (rc) {
         fprintf(stderr, "cairn list: %s\n", e.msg);
         repo_close(c.r);
-        return CMD_FAILED;
+        return rc == CAIRN_ECONFIG ? CMD_USAGE : CMD_FAILED;
     }
     if (json) {
         json_object *arr = json_object_new_array();
@@ -217,8 +234,18 @@ int cmd_list(const coord_config *cfg, int argc, char **argv)
     return CMD_OK;
 }
 
-/* Per-table totals over every node of a backup, gathered while the node manifests
- * stream past; tables are few next to files. */
+/*
+ * show. A node manifest can hold millions of files, so nothing holds a backup's file
+ * list: the node manifests are streamed, one TableEntry at a time. The text form reads
+ * them twice when --files is given: the first pass sums the tables and measures the
+ * columns, so the header, the table summary and aligned columns come before the first
+ * file line; the second prints. Order: nodes by their column, tables as the manifest
+ * holds them (the agent writes them sorted), files sorted by name within their table,
+ * which costs an index over one table's entries, already in memory as its TableEntry.
+ * --json needs no widths: its list is built in the one pass, in the same order.
+ */
+
+/* Per-table totals over every node of a backup; tables are few next to files. */
 typedef struct table_sum {
     char *keyspace, *name;
     uint64_t files, bytes;
@@ -229,13 +256,17 @@ typedef struct show_ctx {
     table_sum *t;
     size_t n;
     bool files, json;
+    bool listing;     /* this pass prints (or, for --json, collects) the files */
+    const char *node; /* the file lines' node column, for the manifest streaming */
     const char *host_id;
+    int w_node, w_table, w_file; /* column widths, measured by the first pass */
     json_object *jfiles;
 } show_ctx;
 
-static int sum_table(void *ctx, const Cairn__Repo__TableEntry *te, cairn_err *e)
+#define SHOW_BLOB_SHORT 12
+
+static int sum_table(show_ctx *s, const Cairn__Repo__TableEntry *te, cairn_err *e)
 {
-    show_ctx *s = ctx;
     table_sum *t = NULL;
     for (size_t i = 0; i < s->n && !t; i++)
         if (strcmp(s->t[i].keyspace, te->keyspace) == 0 && strcmp(s->t[i].name, te->name) == 0)
@@ -245,33 +276,75 @@ static int sum_table(void *ctx, const Cairn__Repo__TableEntry *te, cairn_err *e)
         if (!nt)
             return err_set(e, CAIRN_ENOMEM, "out of memory");
         s->t = nt;
-        t = &nt[s->n++];
+        t = &nt[s->n];
         memset(t, 0, sizeof(*t));
         t->keyspace = strdup(te->keyspace);
         t->name = strdup(te->name);
+        if (!t->keyspace || !t->name) {
+            free(t->keyspace);
+            free(t->name);
+            return err_set(e, CAIRN_ENOMEM, "out of memory");
+        }
+        s->n++;
     }
     t->nodes++;
+    int wt = (int)(strlen(te->keyspace) + 1 + strlen(te->name));
+    s->w_table = wt > s->w_table ? wt : s->w_table;
     for (size_t i = 0; i < te->n_files; i++) {
-        const Cairn__Repo__FileEntry *f = te->files[i];
         t->files++;
-        t->bytes += f->size;
-        if (!s->files)
-            continue;
-        if (s->json) {
-            json_object *o = json_object_new_object();
-            json_object_object_add(o, "host_id", json_object_new_string(s->host_id));
-            json_object_object_add(o, "keyspace", json_object_new_string(te->keyspace));
-            json_object_object_add(o, "table", json_object_new_string(te->name));
-            json_object_object_add(o, "name", json_object_new_string(f->name));
-            json_object_object_add(o, "size", json_object_new_int64((int64_t)f->size));
-            json_object_object_add(o, "blob", json_object_new_string(f->blob));
-            json_object_array_add(s->jfiles, o);
-        } else {
-            printf("  %s  %s.%s  %s  %llu  %s%s\n", s->host_id, te->keyspace, te->name, f->name,
-                   (unsigned long long)f->size, f->blob,
-                   f->crc_mismatch ? "  CORRUPT (Data.db does not match its digest)" : "");
-        }
+        t->bytes += te->files[i]->size;
+        int wf = (int)strlen(te->files[i]->name);
+        s->w_file = wf > s->w_file ? wf : s->w_file;
     }
+    return 0;
+}
+
+static int by_file_name(const void *a, const void *b)
+{
+    const Cairn__Repo__FileEntry *const *x = a, *const *y = b;
+    return strcmp((*x)->name, (*y)->name);
+}
+
+static void list_file(show_ctx *s, const Cairn__Repo__TableEntry *te,
+                      const Cairn__Repo__FileEntry *f)
+{
+    if (s->json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "host_id", json_object_new_string(s->host_id));
+        json_object_object_add(o, "keyspace", json_object_new_string(te->keyspace));
+        json_object_object_add(o, "table", json_object_new_string(te->name));
+        json_object_object_add(o, "name", json_object_new_string(f->name));
+        json_object_object_add(o, "size", json_object_new_int64((int64_t)f->size));
+        json_object_object_add(o, "blob", json_object_new_string(f->blob));
+        json_object_array_add(s->jfiles, o);
+        return;
+    }
+    char table[256], size[32];
+    snprintf(table, sizeof(table), "%s.%s", te->keyspace, te->name);
+    printf("  %-*s  %-*s  %-*s  %10s  %.*s%s\n", s->w_node, s->node, s->w_table, table, s->w_file,
+           f->name, human_bytes(f->size, size, sizeof(size)), SHOW_BLOB_SHORT, f->blob,
+           f->crc_mismatch ? "  CORRUPT (Data.db does not match its digest)" : "");
+}
+
+/* manifest_table_cb: sums in the first pass, lists (sorted by name) in the listing one. */
+static int show_table(void *ctx, const Cairn__Repo__TableEntry *te, cairn_err *e)
+{
+    show_ctx *s = ctx;
+    if (!s->listing || s->json) {
+        int rc = sum_table(s, te, e);
+        if (rc || !s->listing)
+            return rc;
+    }
+    const Cairn__Repo__FileEntry **sorted =
+        malloc((te->n_files ? te->n_files : 1) * sizeof(*sorted));
+    if (!sorted)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < te->n_files; i++)
+        sorted[i] = te->files[i];
+    qsort(sorted, te->n_files, sizeof(*sorted), by_file_name);
+    for (size_t i = 0; i < te->n_files; i++)
+        list_file(s, te, sorted[i]);
+    free(sorted);
     return 0;
 }
 
@@ -282,6 +355,43 @@ static void table_sums_free(show_ctx *s)
         free(s->t[i].name);
     }
     free(s->t);
+}
+
+static const char *node_column(const Cairn__Repo__NodeRef *n)
+{
+    return n->address && *n->address ? n->address : n->host_id;
+}
+
+static int by_node_column(const void *a, const void *b)
+{
+    const Cairn__Repo__NodeRef *const *x = a, *const *y = b;
+    int c = strcmp(node_column(*x), node_column(*y));
+    return c ? c : strcmp((*x)->host_id, (*y)->host_id);
+}
+
+/* One pass over every node manifest of m, in the order of the node column. */
+static int show_pass(catalog *c, const Cairn__Repo__ClusterManifest *m, show_ctx *s, cairn_err *e)
+{
+    const Cairn__Repo__NodeRef **nodes = malloc((m->n_nodes ? m->n_nodes : 1) * sizeof(*nodes));
+    if (!nodes)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < m->n_nodes; i++)
+        nodes[i] = m->nodes[i];
+    qsort(nodes, m->n_nodes, sizeof(*nodes), by_node_column);
+    int rc = 0;
+    for (size_t i = 0; !rc && i < m->n_nodes; i++) {
+        Cairn__Repo__NodeManifest *h = NULL;
+        s->host_id = nodes[i]->host_id;
+        s->node = node_column(nodes[i]);
+        int wn = (int)strlen(s->node);
+        s->w_node = wn > s->w_node ? wn : s->w_node;
+        rc = manifest_node_read(c->r, nodes[i]->manifest_key, nodes[i]->manifest_sha256, &h,
+                                show_table, s, e);
+        if (h)
+            cairn__repo__node_manifest__free_unpacked(h, NULL);
+    }
+    free(nodes);
+    return rc;
 }
 
 /* The backup's cluster manifest, and its tables summed over the node manifests. */
@@ -300,20 +410,25 @@ static int show_load(const coord_config *cfg, catalog *c, const char *tag, show_
     }
     if (rc)
         return rc;
-    const Cairn__Repo__ClusterManifest *m = *out;
-    if (s->files && s->json)
+    if (s->files && s->json) {
         s->jfiles = json_object_new_array();
-    if (s->files && !s->json)
-        printf("files (host id, table, name, size, blob):\n");
-    for (size_t i = 0; !rc && i < m->n_nodes; i++) {
-        Cairn__Repo__NodeManifest *h = NULL;
-        s->host_id = m->nodes[i]->host_id;
-        rc = manifest_node_read(c->r, m->nodes[i]->manifest_key, m->nodes[i]->manifest_sha256, &h,
-                                sum_table, s, e);
-        if (h)
-            cairn__repo__node_manifest__free_unpacked(h, NULL);
+        s->listing = true;
     }
-    return rc;
+    return show_pass(c, *out, s, e);
+}
+
+/* The text form's file list: a second pass, now that the widths are known. */
+static int show_files_text(catalog *c, const Cairn__Repo__ClusterManifest *m, show_ctx *s,
+                           cairn_err *e)
+{
+    const char *hn = "NODE", *ht = "TABLE", *hf = "FILE";
+    s->w_node = s->w_node > (int)strlen(hn) ? s->w_node : (int)strlen(hn);
+    s->w_table = s->w_table > (int)strlen(ht) ? s->w_table : (int)strlen(ht);
+    s->w_file = s->w_file > (int)strlen(hf) ? s->w_file : (int)strlen(hf);
+    printf("\nfiles:\n  %-*s  %-*s  %-*s  %10s  %s\n", s->w_node, hn, s->w_table, ht, s->w_file, hf,
+           "SIZE", "BLOB");
+    s->listing = true;
+    return show_pass(c, m, s, e);
 }
 
 static json_object *jint(uint64_t v)
@@ -331,6 +446,8 @@ static void show_json(const Cairn__Repo__ClusterManifest *m, show_ctx *s)
     json_object_object_add(o, "skew_ms", jint(m->skew_ms));
     json_object_object_add(o, "bytes", jint(m->bytes));
     json_object_object_add(o, "files", jint(m->files));
+    json_object_object_add(o, "schema_blob",
+                           m->schema_blob ? json_object_new_string(m->schema_blob) : NULL);
     json_object_object_add(o, "schema_size", jint(m->schema_size));
     json_object *nodes = json_object_new_array();
     for (size_t i = 0; i < m->n_nodes; i++) {
@@ -388,21 +505,28 @@ int cmd_show(const coord_config *cfg, int argc, char **argv)
 {
     bool files = false;
     const char *tag = NULL;
-    bool json = want_json(argc, argv, &files, &tag, "cairn show TAG|latest [--json] [--files]");
+    bool json = false;
+    int rc = parse_args("show", argc, argv, &json, &files, &tag);
+    if (rc)
+        return rc < 0 ? CMD_OK : rc;
     cairn_err e;
     err_clear(&e);
     catalog c = {.cluster = cfg->cluster};
     show_ctx s = {.files = files, .json = json};
     Cairn__Repo__ClusterManifest *m = NULL;
-    int rc = open_repo(cfg, &c.r, &e);
+    rc = open_repo(cfg, &c.r, &e);
     if (!rc)
         rc = show_load(cfg, &c, tag, &s, &m, &e);
+    if (!rc && json)
+        show_json(m, &s);
+    else if (!rc)
+        show_text(m, &s);
+    if (!rc && files && !json) {
+        fflush(stdout);
+        rc = show_files_text(&c, m, &s, &e);
+    }
     if (rc)
         fprintf(stderr, "cairn show: %s\n", e.msg);
-    else if (json)
-        show_json(m, &s);
-    else
-        show_text(m, &s);
     if (s.jfiles)
         json_object_put(s.jfiles);
     table_sums_free(&s);
@@ -410,13 +534,30 @@ int cmd_show(const coord_config *cfg, int argc, char **argv)
         cairn__repo__cluster_manifest__free_unpacked(m, NULL);
     catalog_free(&c);
     repo_close(c.r);
-    return rc ? CMD_FAILED : CMD_OK;
+    return rc == CAIRN_ECONFIG ? CMD_USAGE : rc ? CMD_FAILED : CMD_OK;
 }
 
 int cmd_repo(const coord_config *cfg, int argc, char **argv)
 {
-    if (argc != 2 || strcmp(argv[1], "init") != 0) {
-        fprintf(stderr, "usage: cairn repo init\n");
+    if (argc < 2 || strcmp(argv[1], "init") != 0) {
+        if (argc >= 2)
+            fprintf(stderr, "cairn repo: unknown subcommand '%s'\n", argv[1]);
+        cmdhelp_print_name(stderr, "repo");
+        return CMD_USAGE;
+    }
+    /* Parsed as `init ...`: glibc's getopt keeps state that a start past 1 confuses. */
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = cliopt_getopt(argc - 1, argv + 1, opts)) != -1) {
+        if (c != 'h')
+            return cliopt_bad("repo init", c, argv + 1);
+        cliopt_help("repo init");
+        return CMD_OK;
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "cairn repo init: unexpected argument '%s'\n", argv[optind + 1]);
+        cmdhelp_print_name(stderr, "repo init");
         return CMD_USAGE;
     }
     cairn_err e;
@@ -425,7 +566,7 @@ int cmd_repo(const coord_config *cfg, int argc, char **argv)
     if (!cfg->repository || repo_open(&r, cfg->repository, cfg->store, true, &e) != 0) {
         fprintf(stderr, "cairn repo init: %s\n",
                 cfg->repository ? e.msg : "no `repository` in the configuration");
-        return CMD_FAILED;
+        return cfg->repository ? CMD_FAILED : CMD_USAGE;
     }
     printf("repository %s ready (id %s)\n", cfg->repository, repo_id(r));
     repo_close(r);

@@ -4,49 +4,67 @@
 #include <string.h>
 
 #include "certs/certs.h"
+#include "cli/cliopt.h"
+#include "cli/cmdhelp.h"
 #include "cmd.h"
 
-static void usage(FILE *f)
+/* The subcommand's options, --dir into *dir: -1 to go on, or the exit status after
+ * --help or a bad option. */
+static int parse_args(const char *name, int argc, char **argv, const struct option *opts,
+                      const char **dir)
 {
-    fprintf(f, "usage: cairn certs init --dir DIR\n"
-               "       cairn certs issue --dir DIR [--agent HOST]... [--coordinator NAME]...\n");
+    int c;
+    /* First pass: options only, so that --dir may come after the names. */
+    optind = 1;
+    while ((c = cliopt_getopt(argc, argv, opts)) != -1) {
+        if (c == 'd') {
+            *dir = optarg;
+        } else if (c == 'h') {
+            cliopt_help(name);
+            return CMD_OK;
+        } else if (c == '?' || c == ':') {
+            return cliopt_bad(name, c, argv);
+        }
+    }
+    if (!*dir || optind != argc) {
+        fprintf(stderr, "cairn %s: --dir is required and no positional arguments are taken\n",
+                name);
+        cmdhelp_print_name(stderr, name);
+        return CMD_USAGE;
+    }
+    return -1;
 }
 
 int cmd_certs(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
+    const char *sub = argc >= 2 ? argv[1] : "";
+    bool init = strcmp(sub, "init") == 0;
+    if (!init && strcmp(sub, "issue") != 0) {
+        if (*sub)
+            fprintf(stderr, "cairn certs: unknown subcommand '%s'\n", sub);
+        cmdhelp_print_name(stderr, "certs");
         return CMD_USAGE;
     }
-    const char *sub = argv[1];
-    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
-                                         {"agent", required_argument, NULL, 'a'},
-                                         {"coordinator", required_argument, NULL, 'c'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option init_opts[] = {{"dir", required_argument, NULL, 'd'},
+                                              {"help", no_argument, NULL, 'h'},
+                                              {NULL, 0, NULL, 0}};
+    static const struct option issue_opts[] = {{"dir", required_argument, NULL, 'd'},
+                                               {"agent", required_argument, NULL, 'a'},
+                                               {"coordinator", required_argument, NULL, 'c'},
+                                               {"help", no_argument, NULL, 'h'},
+                                               {NULL, 0, NULL, 0}};
+    const struct option *opts = init ? init_opts : issue_opts;
     const char *dir = NULL;
-    int c;
-    /* First pass: options only, so that --dir may come after the names. */
-    optind = 2;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'd') {
-            dir = optarg;
-        } else if (c == 'h') {
-            usage(stdout);
-            return CMD_OK;
-        } else if (c == '?') {
-            usage(stderr);
-            return CMD_USAGE;
-        }
-    }
-    if (!dir || optind != argc) {
-        fprintf(stderr, "cairn certs: --dir is required and no positional arguments are taken\n");
-        usage(stderr);
-        return CMD_USAGE;
-    }
+    /* Parsed from the subcommand on: glibc's getopt keeps state that a start past 1
+     * confuses. */
+    argc--;
+    argv++;
+    int rc = parse_args(init ? "certs init" : "certs issue", argc, argv, opts, &dir);
+    if (rc >= 0)
+        return rc;
     cairn_err e;
     err_clear(&e);
-    if (strcmp(sub, "init") == 0) {
+    if (init) {
         if (certs_init(dir, &e) != 0) {
             fprintf(stderr, "cairn certs init: %s\n", e.msg);
             return CMD_FAILED;
@@ -54,13 +72,9 @@ int cmd_certs(int argc, char **argv)
         printf("created the cluster CA in %s (keep ca.key off the nodes)\n", dir);
         return CMD_OK;
     }
-    if (strcmp(sub, "issue") != 0) {
-        usage(stderr);
-        return CMD_USAGE;
-    }
-    int issued = 0;
-    optind = 2;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int issued = 0, c;
+    optind = 1;
+    while ((c = cliopt_getopt(argc, argv, opts)) != -1) {
         if (c != 'a' && c != 'c')
             continue;
         if (certs_issue(dir, optarg, c == 'a', &e) != 0) {

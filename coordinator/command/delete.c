@@ -19,11 +19,10 @@
 #include <json-c/json.h>
 
 #include "cli/cliopt.h"
+#include "cli/cmdhelp.h"
 #include "cmd.h"
 #include "command/lease_who.h"
 #include "scylla/names.h"
-
-#define DELETE_USAGE "usage: cairn delete TAG... [--yes] [--json]"
 
 typedef struct key_list {
     char **keys;
@@ -158,12 +157,13 @@ int cmd_delete(const coord_config *cfg, int argc, char **argv)
     static const struct option opts[] = {{"yes", no_argument, NULL, 'y'}, {NULL, 0, NULL, 0}};
     delete_opts o;
     memset(&o, 0, sizeof(o));
-    int rc = cliopt_parse("delete", DELETE_USAGE, opts, take_option, &o, &o.c, argc, argv);
+    int rc = cliopt_parse("delete", opts, take_option, &o, &o.c, argc, argv);
     cliopt_common_free(&o.c);
     if (rc)
         return rc < 0 ? CMD_OK : rc;
     if (optind >= argc) {
-        fprintf(stderr, "%s\n", DELETE_USAGE);
+        fprintf(stderr, "cairn delete: name the TAG of at least one backup\n");
+        cmdhelp_print_name(stderr, "delete");
         return CMD_USAGE;
     }
     if (!cfg->repository) {

@@ -21,8 +21,6 @@
 #include "command/delete.h"
 #include "command/retention.h"
 
-#define EXPIRE_USAGE "usage: cairn expire [--dry-run] [--json]"
-
 typedef struct expire_item {
     retention_item it;
     char *tag;
@@ -226,7 +224,7 @@ int cmd_expire(const coord_config *cfg, int argc, char **argv)
     static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'}, {NULL, 0, NULL, 0}};
     expire_opts o;
     memset(&o, 0, sizeof(o));
-    int rc = cliopt_parse("expire", EXPIRE_USAGE, opts, take_option, &o, &o.c, argc, argv);
+    int rc = cliopt_parse("expire", opts, take_option, &o, &o.c, argc, argv);
     cliopt_common_free(&o.c);
     if (rc)
         return rc < 0 ? CMD_OK : rc;

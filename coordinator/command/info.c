@@ -19,8 +19,6 @@
 #include "command/retention.h"
 #include "repo/repo.h"
 
-#define INFO_USAGE "usage: cairn info [--json]"
-
 static int count_backup(void *ctx, const char *tag, const Cairn__Repo__ClusterManifest *m,
                         cairn_err *e)
 {
@@ -84,7 +82,7 @@ int cmd_info(const coord_config *cfg, int argc, char **argv)
 {
     cliopt_common c;
     memset(&c, 0, sizeof(c));
-    int rc = cliopt_parse("info", INFO_USAGE, NULL, NULL, NULL, &c, argc, argv);
+    int rc = cliopt_parse("info", NULL, NULL, NULL, &c, argc, argv);
     cliopt_common_free(&c);
     if (rc)
         return rc < 0 ? CMD_OK : rc;

@@ -17,17 +17,20 @@
 
 #include "base/log.h"
 #include "cli/human.h"
+#include "cli/cliopt.h"
+#include "cli/cmdhelp.h"
+#include "cli/metrics.h"
 #include "cmd.h"
 #include "command/lifecycle.h"
 #include "repo/gc.h"
 
-#define PURGE_USAGE       "usage: cairn [-c FILE] purge [--dry-run] [--grace DURATION] [--json]"
 #define PURGE_LEASE_TTL_S 120
 #define PRINT_MAX         1000 /* objects listed per kind; the rest are counted */
 
 typedef struct purge_opts {
     bool dry_run, json;
     int64_t grace_ms;
+    const char *metrics_file;
 } purge_opts;
 
 struct purge_print {
@@ -37,19 +40,20 @@ struct purge_print {
 
 static int parse_args(purge_opts *o, int argc, char **argv)
 {
-    static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
-                                         {"grace", required_argument, NULL, 'g'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"dry-run", no_argument, NULL, 'n'}, {"grace", required_argument, NULL, 'g'},
+        {"json", no_argument, NULL, 'j'},    {"metrics-file", required_argument, NULL, 'M'},
+        {"help", no_argument, NULL, 'h'},    {NULL, 0, NULL, 0}};
     *o = (purge_opts){.grace_ms = (int64_t)GC_GRACE_DEFAULT_S * 1000};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = cliopt_getopt(argc, argv, opts)) != -1) {
         if (c == 'n') {
             o->dry_run = true;
         } else if (c == 'j') {
             o->json = true;
+        } else if (c == 'M') {
+            o->metrics_file = optarg;
         } else if (c == 'g') {
             o->grace_ms = lifecycle_duration_ms(optarg);
             if (o->grace_ms < 0) {
@@ -59,13 +63,15 @@ static int parse_args(purge_opts *o, int argc, char **argv)
                         optarg);
                 return CMD_USAGE;
             }
+        } else if (c == 'h') {
+            return cliopt_help("purge");
         } else {
-            fprintf(c == 'h' ? stdout : stderr, "%s\n", PURGE_USAGE);
-            return c == 'h' ? -1 : CMD_USAGE;
+            return cliopt_bad("purge", c, argv);
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "cairn purge: unexpected argument '%s'\n%s\n", argv[optind], PURGE_USAGE);
+        fprintf(stderr, "cairn purge: unexpected argument '%s'\n", argv[optind]);
+        cmdhelp_print_name(stderr, "purge");
         return CMD_USAGE;
     }
     return 0;
@@ -144,7 +150,44 @@ static void print_json(const purge_opts *o, const gc_result *res, const repo *r)
     lifecycle_print_json(d);
 }
 
-static int purge_run(const purge_opts *o, repo *r, cairn_err *e)
+/* --metrics-file: what the run removed (res, NULL when it failed) and its outcome. */
+static void write_metrics(const coord_config *cfg, const purge_opts *o, const repo *r,
+                          const gc_result *res, uint64_t duration_ms)
+{
+    metrics *mx = NULL;
+    cairn_err e;
+    if (metrics_new(&mx, cfg->cluster, &e) != 0) {
+        fprintf(stderr, "cairn purge: warning: the metrics file was not written: %s\n", e.msg);
+        return;
+    }
+    metrics_add(mx, "cairn_purge_dry_run", "1 if the last purge was a dry run, removing nothing",
+                o->dry_run ? 1.0 : 0.0, NULL);
+    if (res) {
+        metrics_add(mx, "cairn_purge_backups", "Complete backups the last purge kept",
+                    (double)res->backups, NULL);
+        metrics_add(mx, "cairn_purge_blobs", "Blobs the last purge found in the repository",
+                    (double)res->blobs, NULL);
+        metrics_add(mx, "cairn_purge_blob_bytes", "Bytes of the blobs the last purge found",
+                    (double)res->blob_bytes, NULL);
+        metrics_add(mx, "cairn_purge_removed_blobs", "Unreferenced blobs the last purge removed",
+                    (double)res->blobs_removed, NULL);
+        metrics_add(mx, "cairn_purge_removed_bytes",
+                    "Bytes the last purge freed: blobs, incomplete manifests and leftovers",
+                    (double)(res->blob_bytes_removed + res->manifest_bytes_removed +
+                             res->leftover_bytes_removed),
+                    NULL);
+    }
+    if (r) {
+        store_counts q;
+        repo_stats(r, &q);
+        metrics_requests(mx, "purge", &q);
+    }
+    metrics_outcome(mx, "purge", o->metrics_file, res != NULL, duration_ms);
+    metrics_write_or_warn(mx, "purge", o->metrics_file);
+    metrics_free(mx);
+}
+
+static int purge_run(const purge_opts *o, repo *r, gc_result *res, cairn_err *e)
 {
     char owner[512], host[128] = "?";
     gethostname(host, sizeof(host));
@@ -164,15 +207,14 @@ static int purge_run(const purge_opts *o, repo *r, cairn_err *e)
                      .renew_ms = PURGE_LEASE_TTL_S * 1000 / 3,
                      .on_removed = on_removed,
                      .ctx = &p};
-    gc_result res;
-    rc = gc_purge(r, &go, &res, e);
+    rc = gc_purge(r, &go, res, e);
     repo_lease_release(l);
     if (rc)
         return rc;
     if (o->json)
-        print_json(o, &res, r);
+        print_json(o, res, r);
     else
-        print_human(o, &res, r, &p);
+        print_human(o, res, r, &p);
     return 0;
 }
 
@@ -184,15 +226,22 @@ int cmd_purge(const coord_config *cfg, int argc, char **argv)
         return rc < 0 ? CMD_OK : rc;
     cairn_err e;
     err_clear(&e);
+    uint64_t t0 = human_mono_ms();
     repo *r = NULL;
     rc = lifecycle_open(cfg, &r, &e);
     if (rc) {
         fprintf(stderr, "cairn: %s\n", e.msg);
+        if (o.metrics_file && rc != CAIRN_ECONFIG)
+            write_metrics(cfg, &o, NULL, NULL, human_mono_ms() - t0);
         return rc == CAIRN_ECONFIG ? CMD_USAGE : CMD_FAILED;
     }
-    rc = purge_run(&o, r, &e);
+    gc_result res;
+    memset(&res, 0, sizeof(res));
+    rc = purge_run(&o, r, &res, &e);
     if (rc)
         fprintf(stderr, "cairn: %s\n", e.msg);
+    if (o.metrics_file)
+        write_metrics(cfg, &o, r, rc ? NULL : &res, human_mono_ms() - t0);
     repo_close(r);
     return rc ? CMD_FAILED : CMD_OK;
 }

@@ -27,6 +27,7 @@
 #include "cmd.h"
 #include "command/catalog.h"
 #include "command/restore_lease.h"
+#include "command/restore_metrics.h"
 #include "command/restore_plan.h"
 #include "fleet/check.h"
 #include "fleet/jobrun.h"
@@ -35,14 +36,9 @@
 #include "repo/repo.h"
 #include "scylla/names.h"
 
-#define RESTORE_USAGE                                                                              \
-    "usage: cairn restore TAG|latest [--from-cluster NAME] [--keyspace GLOB]... "                  \
-    "[--exclude GLOB]... [--schema] [--no-data] "                                                  \
-    "[--method auto|refresh|load-and-stream] [--into-nonempty] [--dry-run] [--parallel N] "        \
-    "[--json]"
-
 typedef struct restore_opts {
     const char *tag;
+    const char *metrics_file;
     const char *from_cluster;
     cliopt_common c;
     bool schema, no_data, into_nonempty, dry_run;
@@ -68,6 +64,9 @@ static int take_option(void *arg, int c, const char *val)
     case 'd':
         o->dry_run = true;
         return 0;
+    case 'M':
+        o->metrics_file = val;
+        return 0;
     default: /* 'm' */
         if (strcmp(val, "auto") == 0)
             o->method = METHOD_AUTO;
@@ -91,8 +90,9 @@ static int parse_args(restore_opts *o, int argc, char **argv)
                                          {"method", required_argument, NULL, 'm'},
                                          {"into-nonempty", no_argument, NULL, 'i'},
                                          {"dry-run", no_argument, NULL, 'd'},
+                                         {"metrics-file", required_argument, NULL, 'M'},
                                          {NULL, 0, NULL, 0}};
-    int rc = cliopt_parse("restore", RESTORE_USAGE, opts, take_option, o, &o->c, argc, argv);
+    int rc = cliopt_parse("restore", opts, take_option, o, &o->c, argc, argv);
     if (rc)
         return rc;
     if (optind + 1 != argc) {
@@ -125,6 +125,7 @@ typedef struct restore_run {
     Cairn__Repo__FileEntry ***file_ptrs;         /* per node, the files of its share */
     const char *source;                          /* the backup's cluster */
     Cairn__Rpc__ApplySchemaResult *schema_check; /* --schema: what check_only said */
+    store_counts requests;                       /* of the phases' jobs that ended */
 } restore_run;
 
 /* Builds node i's request from the plan: its tables, each with its files. */
@@ -258,6 +259,17 @@ static const char *method_name(const restore_run *r)
     return r->o->no_data ? "none" : r->method == METHOD_LAS ? "load-and-stream" : "refresh";
 }
 
+/* The data figures of a --json summary: null with --no-data, where no data was part
+ * of the restore (0 would say that a restore of data found nothing). */
+static void json_data_figures(json_object *j, const restore_run *r)
+{
+    const restore_plan *p = &r->p;
+    bool data = !r->o->no_data;
+    json_object_object_add(j, "tables", data ? json_object_new_int64((int64_t)p->n_tables) : NULL);
+    json_object_object_add(j, "files", data ? json_object_new_int64((int64_t)p->n_files) : NULL);
+    json_object_object_add(j, "bytes", data ? json_object_new_int64((int64_t)p->bytes) : NULL);
+}
+
 static void print_summary(const restore_run *r, uint64_t duration)
 {
     const restore_opts *o = r->o;
@@ -268,15 +280,18 @@ static void print_summary(const restore_run *r, uint64_t duration)
         json_object_object_add(j, "tag", json_object_new_string(r->tag));
         json_object_object_add(j, "method", json_object_new_string(mname));
         json_object_object_add(j, "nodes", json_object_new_int64((int64_t)r->n));
-        json_object_object_add(j, "tables", json_object_new_int64((int64_t)p->n_tables));
-        json_object_object_add(j, "files", json_object_new_int64((int64_t)p->n_files));
-        json_object_object_add(j, "bytes", json_object_new_int64((int64_t)p->bytes));
+        json_data_figures(j, r);
         json_object_object_add(j, "duration_ms", json_object_new_int64((int64_t)duration));
         printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
         json_object_put(j);
         return;
     }
     char b1[32], b2[32];
+    if (o->no_data) {
+        printf("restore of %s complete: schema only, no data restored\n  duration  %s\n", r->tag,
+               human_duration(duration, b2, sizeof(b2)));
+        return;
+    }
     printf("restore of %s complete\n  method    %s\n  nodes     %zu\n  tables    %zu\n"
            "  files     %zu\n  bytes     %s\n  duration  %s\n",
            r->tag, mname, r->n, p->n_tables, p->n_files, human_bytes(p->bytes, b1, sizeof(b1)),
@@ -376,20 +391,19 @@ static void print_plan(const restore_run *r)
         json_object_object_add(j, "tag", json_object_new_string(r->tag));
         json_object_object_add(j, "method", json_object_new_string(method_name(r)));
         json_object_object_add(j, "nodes", json_object_new_int64((int64_t)r->n));
-        json_object_object_add(j, "tables", json_object_new_int64((int64_t)p->n_tables));
-        json_object_object_add(j, "files", json_object_new_int64((int64_t)p->n_files));
-        json_object_object_add(j, "bytes", json_object_new_int64((int64_t)p->bytes));
+        json_data_figures(j, r);
         json_object_object_add(j, "schema_changes", ch);
         printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
         json_object_put(j);
         return;
     }
     char b[32];
-    printf("restore of %s (dry run, nothing changed)\n  method    %s\n  nodes     %zu\n"
-           "  tables    %zu\n  files     %zu\n  bytes     %s\n  schema    %zu objects to "
-           "create\n",
-           r->tag, method_name(r), r->n, p->n_tables, p->n_files,
-           human_bytes(p->bytes, b, sizeof(b)), n_changes);
+    printf("restore of %s (dry run, nothing changed)\n  method    %s\n  nodes     %zu\n", r->tag,
+           method_name(r), r->n);
+    if (!r->o->no_data)
+        printf("  tables    %zu\n  files     %zu\n  bytes     %s\n", p->n_tables, p->n_files,
+               human_bytes(p->bytes, b, sizeof(b)));
+    printf("  schema    %zu objects to create\n", n_changes);
     for (size_t i = 0; i < n_changes; i++)
         printf("    create %s\n", sc->created[i]);
 }
@@ -416,6 +430,7 @@ static int build_requests(restore_run *run, cairn_err *e)
 static int run_phase(restore_run *run, Cairn__Rpc__RestoreRequest__Phase phase, const char *verb,
                      cairn_err *e)
 {
+    restore_metrics_requests(&run->requests, run->jobs, run->n);
     jobrun_free(run->jobs, run->n);
     run->jobs = calloc(run->n ? run->n : 1, sizeof(*run->jobs));
     if (!run->jobs)
@@ -551,6 +566,9 @@ static int run_restore(const coord_config *cfg, const restore_opts *o, cairn_err
         rc = restore_data(&run, e);
     if (!rc && !o->dry_run)
         print_summary(&run, human_mono_ms() - t0);
+    if (o->metrics_file && !o->dry_run) /* a dry run restores nothing to report */
+        restore_metrics_write(o->metrics_file, cfg->cluster, run.f, run.jobs, run.n, &run.requests,
+                              rc ? NULL : &run.p, human_mono_ms() - t0);
     run_free(&run);
     return rc;
 }

@@ -23,7 +23,6 @@
 #include "fleet/fleet.h"
 #include "repo/repo.h"
 
-#define SNAPSHOTS_USAGE  "usage: cairn snapshots [--clear] [--json]"
 #define CLEAR_TIMEOUT_MS 60000
 
 typedef enum { SNAP_FOREIGN, SNAP_INCOMPLETE, SNAP_COMPLETE, SNAP_RUNNING } snap_state;
@@ -315,7 +314,7 @@ int cmd_snapshots(const coord_config *cfg, int argc, char **argv)
     cliopt_common c;
     bool clear = false;
     memset(&c, 0, sizeof(c));
-    int rc = cliopt_parse("snapshots", SNAPSHOTS_USAGE, opts, take_option, &clear, &c, argc, argv);
+    int rc = cliopt_parse("snapshots", opts, take_option, &clear, &c, argc, argv);
     cliopt_common_free(&c);
     if (rc)
         return rc < 0 ? CMD_OK : rc;

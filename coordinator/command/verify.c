@@ -27,6 +27,9 @@
 
 #include "base/log.h"
 #include "cli/human.h"
+#include "cli/cliopt.h"
+#include "cli/cmdhelp.h"
+#include "cli/metrics.h"
 #include "cmd.h"
 #include "command/catalog.h"
 #include "command/lifecycle.h"
@@ -36,9 +39,6 @@
 #include "repo/scan.h"
 #include "scylla/sstable.h"
 
-#define VERIFY_USAGE                                                                               \
-    "usage: cairn [-c FILE] verify [TAG|latest|--all] [--read-data[=PERCENT]] [--repair] "         \
-    "[--json]"
 #define PRESENT_N        10000000u /* blobs the existence filter is sized for */
 #define PRESENT_FP       1e-6
 #define PRESENT_MAX      (32u << 20)
@@ -53,6 +53,7 @@ typedef struct verify_opts {
     bool all;        /* every backup of every cluster */
     unsigned read_pct;
     bool repair, json;
+    const char *metrics_file;
     char tag_buf[256]; /* the tag resolved ("latest") */
 } verify_opts;
 
@@ -63,6 +64,7 @@ typedef struct verify_run {
     bloom *present, *read;
     uint32_t seed;
     uint64_t blobs_listed, blobs_read, bytes_read, backups, damaged;
+    uint64_t missing_total, corrupt_total; /* file entries, over every backup */
     char **corrupt; /* ids found corrupt, for later references and --repair */
     size_t n_corrupt;
     json_object *jbackups, *jdamaged;
@@ -74,14 +76,17 @@ typedef struct verify_run {
 
 static int parse_args(verify_opts *o, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"all", no_argument, NULL, 'a'},    {"read-data", optional_argument, NULL, 'd'},
-        {"repair", no_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},   {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
+                                         {"read-data", optional_argument, NULL, 'd'},
+                                         {"repair", no_argument, NULL, 'r'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"metrics-file", required_argument, NULL, 'M'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     *o = (verify_opts){0};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = cliopt_getopt(argc, argv, opts)) != -1) {
         char *end;
         if (c == 'a') {
             o->all = true;
@@ -89,6 +94,8 @@ static int parse_args(verify_opts *o, int argc, char **argv)
             o->repair = true;
         } else if (c == 'j') {
             o->json = true;
+        } else if (c == 'M') {
+            o->metrics_file = optarg;
         } else if (c == 'd' && !optarg) {
             o->read_pct = 100;
         } else if (c == 'd') {
@@ -101,15 +108,17 @@ static int parse_args(verify_opts *o, int argc, char **argv)
                 return CMD_USAGE;
             }
             o->read_pct = (unsigned)v;
+        } else if (c == 'h') {
+            return cliopt_help("verify");
         } else {
-            fprintf(c == 'h' ? stdout : stderr, "%s\n", VERIFY_USAGE);
-            return c == 'h' ? -1 : CMD_USAGE;
+            return cliopt_bad("verify", c, argv);
         }
     }
     if (optind < argc)
         o->tag = argv[optind++];
     if (optind < argc || (o->tag && o->all)) {
-        fprintf(stderr, "cairn verify: give one TAG or --all\n%s\n", VERIFY_USAGE);
+        fprintf(stderr, "cairn verify: give one TAG or --all\n");
+        cmdhelp_print_name(stderr, "verify");
         return CMD_USAGE;
     }
     return 0;
@@ -308,6 +317,8 @@ static int check_node(verify_run *v, const Cairn__Repo__NodeRef *n, cairn_err *e
 static void backup_done(verify_run *v, bool ok)
 {
     v->backups++;
+    v->missing_total += v->missing;
+    v->corrupt_total += v->bad;
     if (!ok) {
         v->damaged++;
         char name[512];
@@ -459,6 +470,43 @@ static void print_summary(verify_run *v, bool ok)
     lifecycle_print_json(d);
 }
 
+/* --metrics-file: what the run found, when it got to the end (complete), and whether
+ * all was well. */
+static void write_metrics(const verify_run *v, bool complete, bool ok, uint64_t duration_ms)
+{
+    metrics *mx = NULL;
+    cairn_err e;
+    if (metrics_new(&mx, v->cfg->cluster, &e) != 0) {
+        fprintf(stderr, "cairn verify: warning: the metrics file was not written: %s\n", e.msg);
+        return;
+    }
+    if (complete) {
+        metrics_add(mx, "cairn_verify_backups", "Backups the last verify checked",
+                    (double)v->backups, NULL);
+        metrics_add(mx, "cairn_verify_damaged_backups", "Backups the last verify found damaged",
+                    (double)v->damaged, NULL);
+        metrics_add(mx, "cairn_verify_problems",
+                    "Files the last verify found missing or corrupt, over every backup checked",
+                    (double)(v->missing_total + v->corrupt_total), NULL);
+        metrics_add(mx, "cairn_verify_corrupt_blobs", "Blobs the last verify found corrupt",
+                    (double)v->n_corrupt, NULL);
+        metrics_add(mx, "cairn_verify_blobs_listed", "Blobs the last verify listed",
+                    (double)v->blobs_listed, NULL);
+        metrics_add(mx, "cairn_verify_blobs_read", "Blobs the last verify read (--read-data)",
+                    (double)v->blobs_read, NULL);
+        metrics_add(mx, "cairn_verify_read_bytes", "Bytes the last verify read (--read-data)",
+                    (double)v->bytes_read, NULL);
+    }
+    if (v->r) {
+        store_counts q;
+        repo_stats(v->r, &q);
+        metrics_requests(mx, "verify", &q);
+    }
+    metrics_outcome(mx, "verify", v->o->metrics_file, ok, duration_ms);
+    metrics_write_or_warn(mx, "verify", v->o->metrics_file);
+    metrics_free(mx);
+}
+
 static void run_free(verify_run *v)
 {
     bloom_free(v->present);
@@ -478,10 +526,13 @@ int cmd_verify(const coord_config *cfg, int argc, char **argv)
         return rc < 0 ? CMD_OK : rc;
     cairn_err e;
     err_clear(&e);
+    uint64_t t0 = human_mono_ms();
     repo *r = NULL;
     rc = lifecycle_open(cfg, &r, &e);
     if (rc) {
         fprintf(stderr, "cairn: %s\n", e.msg);
+        if (o.metrics_file && rc != CAIRN_ECONFIG)
+            write_metrics(&(verify_run){.o = &o, .cfg = cfg}, false, false, human_mono_ms() - t0);
         return rc == CAIRN_ECONFIG ? CMD_USAGE : CMD_FAILED;
     }
     if (o.tag) {
@@ -497,6 +548,7 @@ int cmd_verify(const coord_config *cfg, int argc, char **argv)
         v.seed = (uint32_t)getpid();
     if (!rc)
         rc = verify_all(&v, &e);
+    bool complete = rc == 0;
     if (rc) {
         fprintf(stderr, "cairn: %s\n", e.msg);
     } else {
@@ -504,6 +556,8 @@ int cmd_verify(const coord_config *cfg, int argc, char **argv)
         print_summary(&v, ok);
         rc = ok ? 0 : CAIRN_ECORRUPT;
     }
+    if (o.metrics_file)
+        write_metrics(&v, complete, rc == 0, human_mono_ms() - t0);
     run_free(&v);
     repo_close(r);
     return rc ? CMD_FAILED : CMD_OK;

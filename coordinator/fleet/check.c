@@ -44,6 +44,89 @@ static check_node *add_node(check_result *r, size_t cap)
     return n;
 }
 
+const char *check_fault_label(check_fault f)
+{
+    switch (f) {
+    case CHECK_FAULT_NONE:
+        return "ok";
+    case CHECK_FAULT_DOWN:
+        return "agent down";
+    case CHECK_FAULT_SILENT:
+        return "not answering";
+    case CHECK_FAULT_TLS:
+        return "TLS refused";
+    case CHECK_FAULT_CLUSTER:
+        return "cluster mismatch";
+    case CHECK_FAULT_SCYLLA:
+        return "ScyllaDB not answering";
+    default:
+        return "unreachable";
+    }
+}
+
+/* An error in the agent's answer is about its node; one before it, about the agent or
+ * the way to it. */
+static check_fault classify(const fleet_agent *a)
+{
+    int code = a->err.code;
+    if (a->answered && code == CAIRN_EMISMATCH)
+        return CHECK_FAULT_CLUSTER;
+    if (a->answered)
+        return code == CAIRN_ECONN || code == CAIRN_ETIMEDOUT ? CHECK_FAULT_SCYLLA
+                                                              : CHECK_FAULT_OTHER;
+    if (code == CAIRN_ETIMEDOUT)
+        return CHECK_FAULT_SILENT;
+    if (code == CAIRN_EAUTH)
+        return CHECK_FAULT_TLS;
+    return code == CAIRN_ECONN ? CHECK_FAULT_DOWN : CHECK_FAULT_OTHER;
+}
+
+/* The host part of a host:port agent address, without IPv6 brackets. */
+static void agent_host(const char *addr, char *out, size_t cap)
+{
+    const char *colon = strrchr(addr, ':');
+    size_t len = colon ? (size_t)(colon - addr) : strlen(addr);
+    if (addr[0] == '[' && len >= 2)
+        addr++, len -= 2;
+    snprintf(out, cap, "%.*s", (int)len, addr);
+}
+
+/* One problem per unreachable agent: what is wrong, and the one fix that applies. */
+static int add_fault_problem(check_result *r, const fleet_agent *a, check_fault f)
+{
+    char host[256];
+    agent_host(a->addr, host, sizeof(host));
+    switch (f) {
+    case CHECK_FAULT_DOWN:
+        return add_problem(r, "agent %s is down (%s): start cairn-agent on %s", a->addr, a->err.msg,
+                           host);
+    case CHECK_FAULT_SILENT:
+        return add_problem(r,
+                           "agent %s is not answering (%s): see whether cairn-agent on %s is "
+                           "stopped or overloaded, or the network to it cut",
+                           a->addr, a->err.msg, host);
+    case CHECK_FAULT_TLS:
+        return add_problem(r,
+                           "agent %s refused the TLS handshake (%s): its certificate is not "
+                           "signed by this cluster's CA or does not name %s: issue one with "
+                           "`cairn certs issue --agent %s` and restart the agent",
+                           a->addr, a->err.msg, host, host);
+    case CHECK_FAULT_CLUSTER:
+        return add_problem(r,
+                           "agent %s serves another cluster (%s): set its agent.yaml's `cluster` "
+                           "to this configuration's name, or list it in its own cluster's "
+                           "configuration",
+                           a->addr, a->err.msg);
+    case CHECK_FAULT_SCYLLA:
+        return add_problem(r,
+                           "ScyllaDB on %s does not answer its agent (%s): start scylla-server "
+                           "on %s",
+                           host, a->err.msg, host);
+    default:
+        return add_problem(r, "%s", a->err.msg);
+    }
+}
+
 /* The nodes that have an agent: one per reachable agent, each host id once. */
 static int add_agents(fleet *f, check_result *r, size_t cap)
 {
@@ -57,8 +140,8 @@ static int add_agents(fleet *f, check_result *r, size_t cap)
             n->agent_addr = a->addr;
             n->agent_index = i;
             n->up = false;
-            n->silent = a->err.code == CAIRN_ETIMEDOUT;
-            rc = add_problem(r, "%s", a->err.msg);
+            n->fault = classify(a);
+            rc = add_fault_problem(r, a, n->fault);
             continue;
         }
         check_node *dup = find_node(r, a->info->host_id);
@@ -134,14 +217,15 @@ static int add_ring(fleet *f, check_result *r, size_t cap)
                 n->host_id = m->host_id;
                 n->address = m->address;
             } else if (!n && any_unreachable(r)) {
-                /* Perhaps served by an agent that did not answer: no false advice. */
+                /* Perhaps served by an agent that did not answer: its problem says what to
+                 * fix, and advice to add an agent could be false. */
                 n = add_node(r, cap);
                 n->host_id = m->host_id;
                 n->address = m->address;
                 n->agent = CHECK_AGENT_MISSING;
                 rc = add_problem(r,
                                  "node %s (%s) is in the ring and no answering agent serves it: "
-                                 "if it is not one of the agents above, add its agent to `agents`",
+                                 "it may be served by an agent above that is unreachable",
                                  m->host_id, m->address);
             } else if (!n) {
                 n = add_node(r, cap);

@@ -15,6 +15,20 @@
 
 typedef enum { CHECK_AGENT_OK, CHECK_AGENT_MISSING, CHECK_AGENT_UNREACHABLE } check_agent_state;
 
+/* Why an agent is unreachable, each with its own label and its own fix. */
+typedef enum {
+    CHECK_FAULT_NONE,
+    CHECK_FAULT_DOWN,    /* nothing accepts connections at its address */
+    CHECK_FAULT_SILENT,  /* connected or not, no answer in time */
+    CHECK_FAULT_TLS,     /* the TLS handshake failed */
+    CHECK_FAULT_CLUSTER, /* it answered for another cluster */
+    CHECK_FAULT_SCYLLA,  /* it answered, but its ScyllaDB does not answer it */
+    CHECK_FAULT_OTHER
+} check_fault;
+
+/* "agent down", "TLS refused", ...: how status labels the fault. */
+const char *check_fault_label(check_fault f);
+
 typedef struct check_node {
     const char *host_id; /* NULL for an agent that could not be reached */
     const char *address;
@@ -23,7 +37,7 @@ typedef struct check_node {
     const char *version;
     bool up;
     check_agent_state agent;
-    bool silent; /* unreachable because it did not answer in time (stopped, cut off) */
+    check_fault fault; /* when agent is UNREACHABLE */
     long rtt_ms;
     const char *agent_addr; /* the configured agent, when there is one */
     size_t agent_index;     /* into the fleet, when agent != MISSING */

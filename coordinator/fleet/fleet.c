@@ -124,8 +124,10 @@ static int member_connect(fleet *f, member *m, cairn_err *e)
     return rc;
 }
 
-int fleet_call(fleet *f, size_t i, Cairn__Rpc__Request *rq, Cairn__Rpc__Response **resp,
-               long timeout_ms, cairn_err *e)
+/* fleet_call; *answered (may be NULL) says whether the agent's answer arrived, so an
+ * error it reports is told from one of the connection. */
+static int call_member(fleet *f, size_t i, Cairn__Rpc__Request *rq, Cairn__Rpc__Response **resp,
+                       long timeout_ms, bool *answered, cairn_err *e)
 {
     CAIRN_ASSERT(i < f->n);
     member *m = &f->m[i];
@@ -137,6 +139,8 @@ int fleet_call(fleet *f, size_t i, Cairn__Rpc__Request *rq, Cairn__Rpc__Response
         rc = wire_pack_request(rq, f->cfg->cluster, id, &buf, &len, e);
     if (!rc)
         rc = transport_call(m->client, buf, len, &rbuf, &rlen, timeout_ms, e);
+    if (!rc && answered)
+        *answered = true;
     if (!rc)
         rc = wire_unpack_response(rbuf, rlen, f->cfg->cluster, id, resp, e);
     free(buf);
@@ -144,6 +148,12 @@ int fleet_call(fleet *f, size_t i, Cairn__Rpc__Request *rq, Cairn__Rpc__Response
     if (rc)
         err_prefix(e, "agent %s", m->pub.addr);
     return rc;
+}
+
+int fleet_call(fleet *f, size_t i, Cairn__Rpc__Request *rq, Cairn__Rpc__Response **resp,
+               long timeout_ms, cairn_err *e)
+{
+    return call_member(f, i, rq, resp, timeout_ms, NULL, e);
 }
 
 int fleet_call_ok(fleet *f, size_t i, Cairn__Rpc__Request *rq, long timeout_ms, cairn_err *e)
@@ -194,6 +204,11 @@ static void describe_one(fleet *f, size_t i, void *arg)
     rq.describe = &d;
     Cairn__Rpc__Response *resp = NULL;
     err_clear(&a->err);
+    a->answered = false;
+    /* A describe that fails leaves no answer from an earlier one (status --watch). */
+    if (a->info)
+        cairn__rpc__node_info__free_unpacked(a->info, NULL);
+    a->info = NULL;
     /* Connect first, so the round trip measures the request and not the handshake. */
     if (member_connect(f, &f->m[i], &a->err) != 0) {
         err_prefix(&a->err, "agent %s", a->addr);
@@ -201,14 +216,12 @@ static void describe_one(fleet *f, size_t i, void *arg)
     }
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (fleet_call(f, i, &rq, &resp, fleet_timeout_ms(f), &a->err) != 0)
+    if (call_member(f, i, &rq, &resp, fleet_timeout_ms(f), &a->answered, &a->err) != 0)
         return;
     a->rtt_ms = elapsed_ms(&t0);
     if (resp->result_case != CAIRN__RPC__RESPONSE__RESULT_NODE) {
         err_set(&a->err, CAIRN_EPROTO, "agent %s answered describe without a node", a->addr);
     } else {
-        if (a->info)
-            cairn__rpc__node_info__free_unpacked(a->info, NULL);
         a->info = resp->node;
         resp->node = NULL; /* keep it past the response */
         resp->result_case = CAIRN__RPC__RESPONSE__RESULT__NOT_SET;

@@ -8,6 +8,7 @@
 #ifndef CAIRN_FLEET_H
 #define CAIRN_FLEET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,7 @@ typedef struct fleet_agent {
     const char *addr;           /* host:port as configured */
     Cairn__Rpc__NodeInfo *info; /* from the last describe, or NULL */
     cairn_err err;              /* why the agent is unusable, if it is */
+    bool answered;              /* err came in the agent's answer to the last describe */
     long rtt_ms;                /* round trip of the describe request */
 } fleet_agent;
 

@@ -119,7 +119,13 @@ static void show(jobrun *r, size_t i, const Cairn__Rpc__JobInfo *j, bool failed)
                         : j->state == CAIRN__RPC__JOB_INFO__STATE__RUNNING ? PROGRESS_RUNNING
                         : j->state == CAIRN__RPC__JOB_INFO__STATE__DONE    ? PROGRESS_DONE
                                                                            : PROGRESS_FAILED;
-    progress_set(r->prog, i, st, j->bytes_done, j->bytes_total, j->files_done, j->files_total);
+    progress_figures fig = {.st = st,
+                            .bytes_done = j->bytes_done,
+                            .bytes_total = j->bytes_total,
+                            .bytes_skipped = j->bytes_skipped,
+                            .files_done = j->files_done,
+                            .files_total = j->files_total};
+    progress_set(r->prog, i, &fig);
 }
 
 /* After an interrupt: asks the job to cancel and follows it for CANCEL_WAIT_MS. */
@@ -187,7 +193,7 @@ static void run_one(fleet *f, size_t i, void *arg)
     r->request(r->arg, i, &rq);
     if (job_call(f, nd->agent, &rq, fleet_timeout_ms(f), &job, &nd->err) != 0) {
         nd->failed = true;
-        progress_set(r->prog, i, PROGRESS_FAILED, 0, 0, 0, 0);
+        progress_set(r->prog, i, &(progress_figures){.st = PROGRESS_FAILED});
         return;
     }
     /* Short jobs (an incremental backup) end in milliseconds: look soon, then less often. */

@@ -429,6 +429,43 @@ static void test_config(void **state)
     assert_non_null(strstr(e.msg, "go together"));
 }
 
+/* Paths in agent.yaml are read from its directory, whatever the working directory. */
+static void test_config_relative_paths(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cairn-agent-rel-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char file[128], want[160], cwd[4096];
+    snprintf(file, sizeof(file), "%s/agent.yaml", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("cluster: c1\nstate_dir: state\nlog_file: log/agent.log\n"
+          "tls:\n  ca: pki/ca.crt\n  cert: /etc/pki/n.crt\n  key: pki/n.key\n",
+          f);
+    fclose(f);
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir("/"), 0);
+    agent_config c;
+    cairn_err e;
+    err_clear(&e);
+    int rc = agent_config_load(file, &c, &e);
+    assert_int_equal(chdir(cwd), 0);
+    if (rc)
+        fail_msg("%s", e.msg);
+    snprintf(want, sizeof(want), "%s/state", dir);
+    assert_string_equal(c.state_dir, want);
+    snprintf(want, sizeof(want), "%s/log/agent.log", dir);
+    assert_string_equal(c.log_file, want);
+    snprintf(want, sizeof(want), "%s/pki/ca.crt", dir);
+    assert_string_equal(c.tls_ca, want);
+    assert_string_equal(c.tls_cert, "/etc/pki/n.crt");
+    snprintf(want, sizeof(want), "%s/pki/n.key", dir);
+    assert_string_equal(c.tls_key, want);
+    agent_config_free(&c);
+    unlink(file);
+    rmdir(dir);
+}
+
 /* cairn-agent's command line: the exit code says what went wrong. */
 static int run_agent(const char *args)
 {
@@ -497,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_agent_new_errors),
         cmocka_unit_test(test_hostport),
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_config_relative_paths),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

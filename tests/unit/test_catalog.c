@@ -207,8 +207,18 @@ static void test_show(void **state)
     assert_int_equal(rc, CMD_OK);
     assert_non_null(strstr(out, "backup t1 of cluster prod"));
     assert_non_null(strstr(out, "sales.orders  2.00 KiB in 1 files on 1 nodes"));
-    assert_non_null(strstr(out, "me-1-big-Data.db  2048"));
-    assert_non_null(strstr(out, "CORRUPT"));
+    /* The header and the tables come first, then the file lines under their column
+     * headings, the size human-readable and the blob id short. */
+    char *files = strstr(out, "\nfiles:\n");
+    assert_non_null(files);
+    assert_true(strstr(out, "tables:") < files);
+    char row[160];
+    snprintf(row, sizeof(row),
+             "  10.0.0.1  sales.orders  me-1-big-Data.db    2.00 KiB  %.12s  CORRUPT", fx->blob);
+    assert_non_null(
+        strstr(files, "  NODE      TABLE         FILE                    SIZE  BLOB\n"));
+    assert_non_null(strstr(files, row));
+    assert_null(strstr(files, fx->blob)); /* only its first 12 digits */
     free(out);
     char *json[] = {"show", "t1", "--json", "--files"};
     out = capture(cmd_show, 4, json, &rc);
@@ -221,6 +231,9 @@ static void test_show(void **state)
     out = capture(cmd_show, 3, plain, &rc);
     assert_int_equal(rc, CMD_OK);
     assert_null(strstr(out, "\"files_list\""));
+    char want[128];
+    snprintf(want, sizeof(want), "\"schema_blob\":\"%s\"", fx->blob);
+    assert_non_null(strstr(out, want));
     free(out);
     char *missing[] = {"show", "t2"};
     out = capture(cmd_show, 2, missing, &rc);
@@ -242,11 +255,16 @@ static void test_repo_init(void **state)
     free(out);
     char *bad[] = {"repo", "destroy"};
     assert_int_equal(cmd_repo(&fx->cfg, 2, bad), CMD_USAGE);
+    /* No repository in the configuration: a configuration error (docs/cli.md). */
     fx->cfg.repository = NULL;
-    assert_int_equal(cmd_repo(&fx->cfg, 2, init), CMD_FAILED);
+    assert_int_equal(cmd_repo(&fx->cfg, 2, init), CMD_USAGE);
     char *list[] = {"list"};
     out = capture(cmd_list, 1, list, &rc);
-    assert_int_equal(rc, CMD_FAILED);
+    assert_int_equal(rc, CMD_USAGE);
+    free(out);
+    char *show[] = {"show", "latest"};
+    out = capture(cmd_show, 2, show, &rc);
+    assert_int_equal(rc, CMD_USAGE);
     free(out);
     fx->cfg.repository = fx->rf.url;
 }
@@ -333,12 +351,12 @@ static void test_status_unreachable(void **state)
     char *out = capture(cmd_status, 1, text, &rc);
     assert_int_equal(rc, CMD_FAILED);
     assert_non_null(strstr(out, "cluster prod: NOT READY"));
-    assert_non_null(strstr(out, "unreachable (127.0.0.1:1)"));
+    assert_non_null(strstr(out, "agent down (127.0.0.1:1)"));
     free(out);
     char *json[] = {"status", "--json"};
     out = capture(cmd_status, 2, json, &rc);
     assert_int_equal(rc, CMD_FAILED);
-    assert_non_null(strstr(out, "\"agent\":\"unreachable\""));
+    assert_non_null(strstr(out, "\"agent\":\"agent down\""));
     assert_non_null(strstr(out, "\"ready\":false"));
     free(out);
 }

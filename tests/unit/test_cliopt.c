@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "cli/cliopt.h"
+#include "cli/cmdhelp.h"
 #include "cmd.h"
 
 typedef struct own {
@@ -38,7 +40,7 @@ static int parse(cliopt_common *c, own *o, int argc, char **argv)
 {
     memset(c, 0, sizeof(*c));
     memset(o, 0, sizeof(*o));
-    return cliopt_parse("test", "usage: cairn test", extra, take, o, c, argc, argv);
+    return cliopt_parse("backup", extra, take, o, c, argc, argv);
 }
 
 static void test_common_and_own(void **state)
@@ -111,6 +113,96 @@ static void test_errors(void **state)
     cliopt_common_free(&c);
 }
 
+/* What cliopt_parse writes to stderr for argv, in buf. */
+static int parse_stderr(char **argv, int argc, char *buf, size_t cap)
+{
+    char path[] = "/tmp/cairn-cliopt-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    cliopt_common c;
+    own o;
+    int rc = parse(&c, &o, argc, argv);
+    cliopt_common_free(&c);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    ssize_t n = pread(fd, buf, cap - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(path);
+    return rc;
+}
+
+static void test_bad_option_messages(void **state)
+{
+    char buf[8192];
+    char *unknown[] = {"backup", "--json", "--frob=1"};
+    assert_int_equal(parse_stderr(unknown, 3, buf, sizeof(buf)), CMD_USAGE);
+    assert_non_null(strstr(buf, "cairn backup: unknown option '--frob'\n"));
+    assert_non_null(strstr(buf, "usage: cairn backup"));
+    assert_non_null(strstr(buf, "--rate-limit MiB/s"));
+    assert_null(strstr(buf, "unrecognized"));
+    char *missing[] = {"backup", "--tag"};
+    assert_int_equal(parse_stderr(missing, 2, buf, sizeof(buf)), CMD_USAGE);
+    assert_non_null(strstr(buf, "cairn backup: option '--tag' needs a value\n"));
+    char *valued[] = {"backup", "--json=yes"};
+    assert_int_equal(parse_stderr(valued, 2, buf, sizeof(buf)), CMD_USAGE);
+    assert_non_null(strstr(buf, "cairn backup: option '--json' takes no value\n"));
+    char *short_opt[] = {"backup", "-z"};
+    assert_int_equal(parse_stderr(short_opt, 2, buf, sizeof(buf)), CMD_USAGE);
+    assert_non_null(strstr(buf, "cairn backup: unknown option '-z'\n"));
+}
+
+static void test_help_lookup(void **state)
+{
+    char *sub[] = {"certs", "issue", "--dir", "d"};
+    const cmdhelp *h = cmdhelp_of(4, sub);
+    assert_ptr_equal(h, cmdhelp_find("certs issue"));
+    char *not_sub[] = {"restore", "latest"};
+    assert_ptr_equal(cmdhelp_of(2, not_sub), cmdhelp_find("restore"));
+    char *none[] = {"frobnicate"};
+    assert_null(cmdhelp_of(1, none));
+    char *late[] = {"backup", "--tag", "x", "--help"};
+    assert_true(cmdhelp_wanted(4, late));
+    char *after_dashes[] = {"delete", "--", "-h"};
+    assert_false(cmdhelp_wanted(3, after_dashes));
+    char *plain[] = {"list", "--json"};
+    assert_false(cmdhelp_wanted(2, plain));
+}
+
+/* The getopt table main checks options with, read from the help text. */
+static void test_help_option_table(void **state)
+{
+    struct option opts[32];
+    char names[512];
+    size_t n = cmdhelp_getopt_table(cmdhelp_find("verify"), opts, 32, names, sizeof(names));
+    assert_true(n > 0);
+    static const struct {
+        const char *name;
+        int has_arg;
+    } want[] = {{"read-data", optional_argument},
+                {"metrics-file", required_argument},
+                {"json", no_argument},
+                {"help", no_argument}};
+    int seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+            if (strcmp(opts[i].name, want[k].name) != 0)
+                continue;
+            assert_int_equal(opts[i].has_arg, want[k].has_arg);
+            seen |= 1 << k;
+        }
+    }
+    assert_int_equal(seen, 15);
+    assert_null(opts[n].name);
+    /* Too small a buffer is refused, not cut short. */
+    assert_int_equal(cmdhelp_getopt_table(cmdhelp_find("verify"), opts, 32, names, 8), 0);
+    assert_int_equal(cmdhelp_getopt_table(cmdhelp_find("verify"), opts, 3, names, 512), 0);
+}
+
 static void test_parallel_bounds(void **state)
 {
     unsigned v = 0;
@@ -141,6 +233,9 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_bad_option_messages),
+        cmocka_unit_test(test_help_lookup),
+        cmocka_unit_test(test_help_option_table),
         cmocka_unit_test(test_parallel_bounds),
         cmocka_unit_test(test_filter),
     };

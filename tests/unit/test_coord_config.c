@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -105,6 +106,80 @@ static void test_errors(void **state)
                  ":4:11: parallel must be between 1 and 1024");
 }
 
+static void test_bad_repository(void **state)
+{
+    expect_error("cluster: prod\ninsecure: true\nagents: [a:1]\nrepository: file://backups\n",
+                 ": repository 'file://backups' is not an absolute path: write file:///");
+    expect_error("cluster: prod\ninsecure: true\nagents: [a:1]\nrepository: ftp://h/x\n",
+                 ": repository 'ftp://h/x' is neither file:///path nor s3://bucket/prefix");
+    expect_error("cluster: prod\ninsecure: true\nagents: [a:1]\nrepository: s3://b\n",
+                 ": repository: repository location 's3://b' needs a bucket name");
+    coord_config c;
+    cairn_err e;
+    assert_int_equal(
+        load("cluster: prod\ninsecure: true\nagents: [a:1]\nrepository: s3://bucket/x\n", &c, &e),
+        0);
+    coord_config_free(&c);
+    assert_int_equal(
+        load("cluster: prod\ninsecure: true\nagents: [a:1]\nrepository: s3://b\n", &c, &e),
+        CAIRN_ECONFIG);
+}
+
+/* Writes dir/conf/cluster.yaml naming tls files relative to it and one absolute. */
+static void write_relative(const char *dir, char *file, size_t cap)
+{
+    char conf[256];
+    snprintf(conf, sizeof(conf), "%s/conf", dir);
+    assert_int_equal(mkdir(conf, 0700), 0);
+    snprintf(file, cap, "%s/cluster.yaml", conf);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("cluster: prod\nagents: [a:1]\n"
+          "tls:\n  ca: certs/ca.crt\n  cert: ../c.crt\n  key: /pki/c.key\n",
+          f);
+    fclose(f);
+}
+
+static void test_relative_paths(void **state)
+{
+    char dir[] = "/tmp/cairn-rel-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char file[300], want[300], cwd[4096];
+    write_relative(dir, file, sizeof(file));
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    coord_config c;
+    cairn_err e;
+    err_clear(&e);
+
+    /* From another working directory, by its absolute name. */
+    assert_int_equal(chdir("/"), 0);
+    assert_int_equal(coord_config_load(file, &c, &e), 0);
+    snprintf(want, sizeof(want), "%s/conf/certs/ca.crt", dir);
+    assert_string_equal(c.tls_ca, want);
+    snprintf(want, sizeof(want), "%s/conf/../c.crt", dir);
+    assert_string_equal(c.tls_cert, want);
+    assert_string_equal(c.tls_key, "/pki/c.key");
+    coord_config_free(&c);
+
+    /* By a relative name: still the file's directory, not the working one. */
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(coord_config_load("conf/cluster.yaml", &c, &e), 0);
+    assert_string_equal(c.tls_ca, "conf/certs/ca.crt");
+    coord_config_free(&c);
+
+    /* In the working directory itself: nothing to change. */
+    assert_int_equal(chdir("conf"), 0);
+    assert_int_equal(coord_config_load("cluster.yaml", &c, &e), 0);
+    assert_string_equal(c.tls_ca, "certs/ca.crt");
+    coord_config_free(&c);
+
+    assert_int_equal(chdir(cwd), 0);
+    unlink(file);
+    snprintf(want, sizeof(want), "%s/conf", dir);
+    rmdir(want);
+    rmdir(dir);
+}
+
 static void test_missing_file(void **state)
 {
     coord_config c;
@@ -131,10 +206,9 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_minimal_defaults),
-        cmocka_unit_test(test_full),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_minimal_defaults), cmocka_unit_test(test_full),
+        cmocka_unit_test(test_errors),           cmocka_unit_test(test_bad_repository),
+        cmocka_unit_test(test_relative_paths),   cmocka_unit_test(test_missing_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -73,6 +73,8 @@ static int gated_job(job *j, void *arg, cairn_err *e)
     pthread_mutex_unlock(&g->lock);
     job_add(j, JOB_FILES_TOTAL, 3);
     job_add(j, JOB_FILES_DONE, 2);
+    job_add(j, JOB_BYTES_DONE, 700);
+    job_add(j, JOB_BYTES_SKIPPED, 300);
     job_add(j, JOB_REQ_RETRIES, 5);
     if (rc == CAIRN_EIO)
         return err_set(e, CAIRN_EIO, "disk on fire");
@@ -135,6 +137,10 @@ static void test_lifecycle_and_reattach(void **state)
     assert_int_equal(info.files_total, 3);
     assert_int_equal(info.files_done, 2);
     assert_true(info.has_bytes_total);
+    /* Skipped bytes are reported apart, within bytes_done, so speed can leave them out. */
+    assert_int_equal(info.bytes_done, 700);
+    assert_true(info.has_bytes_skipped);
+    assert_int_equal(info.bytes_skipped, 300);
     assert_non_null(info.requests);
     assert_int_equal(info.requests->retries, 5);
     assert_null(info.manifest_key);
@@ -431,6 +437,53 @@ static void test_start_request(void **state)
     jobs_free(js);
 }
 
+static void free_ids(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+/* Only running jobs are listed, newest first; finished ones drop out. */
+static void test_running_list(void **state)
+{
+    (void)state;
+    jobs *js;
+    cairn_err e;
+    assert_int_equal(jobs_new(&js, &e), 0);
+    char **ids = NULL;
+    size_t n = 99;
+    assert_int_equal(jobs_running(js, &ids, &n, &e), 0);
+    assert_int_equal(n, 0);
+    assert_null(ids);
+    gate *a = gate_new(0), *b = gate_new(0), *done = gate_new(0);
+    gate_open(done);
+    bool attached;
+    assert_int_equal(jobs_start(js, "upload:old", NULL, gated_job, done, NULL, &attached, &e), 0);
+    Cairn__Rpc__JobInfo info;
+    assert_int_equal(wait_done(js, "upload:old", &info), CAIRN__RPC__JOB_INFO__STATE__DONE);
+    jobs_info_clear(&info);
+    assert_int_equal(jobs_start(js, "upload:a", NULL, gated_job, a, NULL, &attached, &e), 0);
+    assert_int_equal(jobs_start(js, "restore:c.b", NULL, gated_job, b, NULL, &attached, &e), 0);
+    assert_int_equal(jobs_running(js, &ids, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(ids[0], "restore:c.b");
+    assert_string_equal(ids[1], "upload:a");
+    free_ids(ids, n);
+    gate_open(a);
+    assert_int_equal(wait_done(js, "upload:a", &info), CAIRN__RPC__JOB_INFO__STATE__DONE);
+    jobs_info_clear(&info);
+    assert_int_equal(jobs_running(js, &ids, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(ids[0], "restore:c.b");
+    free_ids(ids, n);
+    gate_open(b);
+    jobs_free(js);
+    gate_free(a);
+    gate_free(b);
+    gate_free(done);
+}
+
 int main(void)
 {
     log_set_level(LOG_LEVEL_ERROR);
@@ -443,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_reattach_only_same_request),
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_start_request),
+        cmocka_unit_test(test_running_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -335,6 +335,15 @@ int s3conf_parse_location(const char *url, s3_location *l, cairn_err *e)
     return rc;
 }
 
+int store_s3_location_check(const char *url, cairn_err *e)
+{
+    s3_location l;
+    int rc = s3conf_parse_location(url, &l, e);
+    if (!rc)
+        s3conf_location_free(&l);
+    return rc;
+}
+
 /* ---- settling ------------------------------------------------------------------ */
 
 static const char *env(const char *name)

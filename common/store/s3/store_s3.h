@@ -68,6 +68,10 @@ typedef struct store_s3_config {
 int store_s3_config_options(const store_s3_config *c, const char *file, store_s3_options *o,
                             cairn_err *e);
 
+/* Checks that url reads as s3://bucket[/prefix][?params], as a store would open it,
+ * without opening anything: a configuration names a bad location before it is used. */
+int store_s3_location_check(const char *url, cairn_err *e);
+
 /* Overwrites the secrets in c before the loader frees it. */
 void store_s3_config_wipe(store_s3_config *c);
 
