@@ -53,14 +53,40 @@ static void say_failure(const agent_config *cfg, const char *msg)
         log_error("%s", msg);
 }
 
-/* --check-config once preflight passed: what is worth a warning only, then the verdict. */
-static void check_done(const agent_config *cfg, const char *path)
+/* --check-config: every problem, one a line with its fix (not only the first one that
+ * would stop the agent), then the verdict; 0 when the agent would start. */
+static int check_config(const agent_config *cfg, const char *path)
 {
     confcheck k;
     confcheck_init(&k, stderr);
-    if (!cfg->insecure)
+    if (!cfg->insecure) {
+        confcheck_readable(&k, "tls.ca", cfg->tls_ca);
+        confcheck_readable(&k, "tls.cert", cfg->tls_cert);
         confcheck_private_key(&k, "tls.key", cfg->tls_key);
+    }
+    /* A file:// repository is a shared file system the agent writes into: it must be
+     * mounted now. */
+    const agent_repository *repos = cfg->repositories.items;
+    for (size_t i = 0; i < cfg->repositories.n; i++)
+        if (strncmp(repos[i].location, "file://", 7) == 0)
+            confcheck_writable_dir(&k, "repositories", repos[i].location + 7);
+    cairn_err e;
+    err_clear(&e);
+    /* What the TLS files hold, once all three open: a file is reported once. */
+    if (!cfg->insecure && k.problems == 0 && preflight_tls(cfg, path, &e) != 0) {
+        confcheck_problem(&k, "%s", e.msg);
+        err_clear(&e);
+    }
+    if (preflight_state_dir(cfg, path, false, &e) != 0) {
+        confcheck_problem(&k, "%s", e.msg);
+        err_clear(&e);
+    }
+    if (k.problems) {
+        fprintf(stderr, "%s: %u problem%s\n", path, k.problems, k.problems == 1 ? "" : "s");
+        return 2;
+    }
     printf("%s: configuration OK\n", path);
+    return 0;
 }
 
 static int run(const agent_config *cfg, cairn_err *e)
@@ -163,14 +189,16 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level(level);
-    rc = preflight_check(&cfg, path, !check_only, &e);
-    if (rc || check_only) {
-        if (rc)
-            say_failure(&cfg, e.msg);
-        else
-            check_done(&cfg, path);
+    if (check_only) {
+        rc = check_config(&cfg, path);
         agent_config_free(&cfg);
-        return rc ? 2 : 0;
+        return rc;
+    }
+    rc = preflight_check(&cfg, path, &e);
+    if (rc) {
+        say_failure(&cfg, e.msg);
+        agent_config_free(&cfg);
+        return 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     store_s3_options s3; /* checked when the file was loaded */

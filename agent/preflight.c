@@ -47,7 +47,7 @@ static int read_cert(const char *path, const char *key, const char *file, X509 *
     return 0;
 }
 
-static int check_tls(const agent_config *cfg, const char *path, cairn_err *e)
+int preflight_tls(const agent_config *cfg, const char *path, cairn_err *e)
 {
     X509 *ca = NULL, *cert = NULL;
     EVP_PKEY *pkey = NULL;
@@ -78,8 +78,9 @@ static int check_tls(const agent_config *cfg, const char *path, cairn_err *e)
     return rc;
 }
 
-static int check_state_dir(const char *dir, const char *path, bool create, cairn_err *e)
+int preflight_state_dir(const agent_config *cfg, const char *path, bool create, cairn_err *e)
 {
+    const char *dir = cfg->state_dir;
     struct stat st;
     if (stat(dir, &st) != 0 && errno != ENOENT)
         return err_set(e, CAIRN_ECONFIG,
@@ -112,10 +113,10 @@ static int check_state_dir(const char *dir, const char *path, bool create, cairn
     return 0;
 }
 
-int preflight_check(const agent_config *cfg, const char *path, bool create, cairn_err *e)
+int preflight_check(const agent_config *cfg, const char *path, cairn_err *e)
 {
-    int rc = cfg->insecure ? 0 : check_tls(cfg, path, e);
+    int rc = cfg->insecure ? 0 : preflight_tls(cfg, path, e);
     if (!rc)
-        rc = check_state_dir(cfg->state_dir, path, create, e);
+        rc = preflight_state_dir(cfg, path, true, e);
     return rc;
 }

@@ -13,9 +13,17 @@
 #include "agent_config.h"
 #include "base/err.h"
 
-/* Checks cfg (loaded from path). create: make the state directory when it is absent
- * (starting); otherwise only check that it could be made (--check-config).
- * CAIRN_ECONFIG saying which file and what to do. */
-int preflight_check(const agent_config *cfg, const char *path, bool create, cairn_err *e);
+/* Checks cfg (loaded from path) before the agent serves: preflight_tls, then
+ * preflight_state_dir, making the directory when it is absent. CAIRN_ECONFIG saying
+ * which file and what to do. */
+int preflight_check(const agent_config *cfg, const char *path, cairn_err *e);
+
+/* The TLS files hold PEM certificates and an unencrypted key, and the key is the
+ * certificate's. */
+int preflight_tls(const agent_config *cfg, const char *path, cairn_err *e);
+
+/* The state directory is a writable directory; create: make it when absent, otherwise
+ * check only that it could be made (--check-config). */
+int preflight_state_dir(const agent_config *cfg, const char *path, bool create, cairn_err *e);
 
 #endif

@@ -264,6 +264,49 @@ class ConfigurationTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn('every user can read this private key: chmod 600', p.stderr)
 
+    def test_agent_check_config_names_every_problem(self):
+        plain = os.path.join(self.dir, 'plain-file')
+        open(plain, 'w').close()
+        conf = os.path.join(self.dir, 'conf')
+        os.makedirs(conf, exist_ok=True)
+        cfg = os.path.join(conf, 'agent-bad.yaml')
+        with open(cfg, 'w') as f:
+            f.write('cluster: cli\nlisten: tls+tcp://127.0.0.1:1\n'
+                    'tls:\n  ca: ../certs/none-ca.crt\n  cert: ../certs/none.crt\n'
+                    '  key: ../certs/ops.key\nstate_dir: %s/state\n'
+                    'repositories:\n  - location: file://%s/missing-repo\n'
+                    % (plain, self.dir))
+        p = run(AGENT, '-c', cfg, '--check-config', cwd='/')
+        self.assertEqual(p.returncode, 2, p.stderr)
+        certs = os.path.join(conf, '..', 'certs')
+        self.assertIn('%s/none-ca.crt (tls.ca): does not exist' % certs, p.stderr)
+        self.assertIn('%s/none.crt (tls.cert): does not exist' % certs, p.stderr)
+        self.assertIn('%s/missing-repo (repositories): does not exist' % self.dir, p.stderr)
+        self.assertIn('state_dir %s/state cannot be created' % plain, p.stderr)
+        self.assertIn('%s: 4 problems' % cfg, p.stderr)
+        self.assertEqual(p.stdout, '')
+        # Fixed, the same file passes; a key that is not the certificate's is found once
+        # the files open.
+        with open(cfg, 'w') as f:
+            f.write('cluster: cli\nlisten: tls+tcp://127.0.0.1:1\n'
+                    'tls:\n  ca: ../certs/ca.crt\n  cert: ../certs/ops.crt\n'
+                    '  key: ../certs/%s\nstate_dir: %s/agent-state\n'
+                    'repositories:\n  - location: file://%s/repo\n'
+                    % ('ops.key', self.dir, self.dir))
+        p = run(AGENT, '-c', cfg, '--check-config', cwd='/')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, '%s: configuration OK\n' % cfg)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, 'agent-state')),
+                         '--check-config must not create the state directory')
+        with open(cfg) as f:
+            body = f.read().replace('cert: ../certs/ops.crt', 'cert: ../certs/ca.crt')
+        with open(cfg, 'w') as f:
+            f.write(body)
+        p = run(AGENT, '-c', cfg, '--check-config', cwd='/')
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn('is not the key of certificate', p.stderr)
+        self.assertIn('1 problem\n', p.stderr)
+
     def test_bad_repository_location_is_a_configuration_error(self):
         for url, words in (('ftp://host/x', 'is neither file:///path nor s3://bucket/prefix'),
                            ('s3://b', 'needs a bucket name'),
