@@ -178,6 +178,16 @@ void coord_config_free(coord_config *c)
     memset(c, 0, sizeof(*c));
 }
 
+int coord_config_need_repository(const coord_config *c, cairn_err *e)
+{
+    if (c->repository)
+        return 0;
+    return err_set(e, CAIRN_ECONFIG,
+                   "%s names no `repository`: add `repository: file:///shared/dir` or "
+                   "`repository: s3://bucket/prefix` (docs/configuration.md)",
+                   c->path ? c->path : "the configuration");
+}
+
 int coord_config_agent_url(const coord_config *c, size_t i, char *buf, size_t cap)
 {
     int n = snprintf(buf, cap, "%s%s", c->insecure ? "tcp://" : "tls+tcp://", c->agents.items[i]);

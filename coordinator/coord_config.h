@@ -34,6 +34,10 @@ typedef struct coord_config {
 int coord_config_load(const char *path, coord_config *c, cairn_err *e);
 void coord_config_free(coord_config *c);
 
+/* 0 when c names a repository; otherwise CAIRN_ECONFIG saying what to add. The commands
+ * that read or write the repository ask first. */
+int coord_config_need_repository(const coord_config *c, cairn_err *e);
+
 /* The nng URL of agent i ("tls+tcp://host:port", or tcp:// when insecure). */
 int coord_config_agent_url(const coord_config *c, size_t i, char *buf, size_t cap);
 

@@ -600,8 +600,8 @@ int cmd_backup(const coord_config *cfg, int argc, char **argv)
     }
     cairn_err e;
     err_clear(&e);
-    if (!cfg->repository) {
-        fprintf(stderr, "cairn backup: no `repository` in the configuration\n");
+    if (coord_config_need_repository(cfg, &e)) {
+        fprintf(stderr, "cairn backup: %s\n", e.msg);
         cliopt_common_free(&o.c);
         return CMD_USAGE;
     }

@@ -118,8 +118,9 @@ int catalog_resolve(repo *r, const char *cluster, const char *tag, char *out, si
 
 static int open_repo(const coord_config *cfg, repo **r, cairn_err *e)
 {
-    if (!cfg->repository)
-        return err_set(e, CAIRN_ECONFIG, "no `repository` in the configuration");
+    int rc = coord_config_need_repository(cfg, e);
+    if (rc)
+        return rc;
     return repo_open(r, cfg->repository, cfg->store, false, e);
 }
 
@@ -563,9 +564,9 @@ int cmd_repo(const coord_config *cfg, int argc, char **argv)
     cairn_err e;
     err_clear(&e);
     repo *r = NULL;
-    if (!cfg->repository || repo_open(&r, cfg->repository, cfg->store, true, &e) != 0) {
-        fprintf(stderr, "cairn repo init: %s\n",
-                cfg->repository ? e.msg : "no `repository` in the configuration");
+    if (coord_config_need_repository(cfg, &e) ||
+        repo_open(&r, cfg->repository, cfg->store, true, &e) != 0) {
+        fprintf(stderr, "cairn repo init: %s\n", e.msg);
         return cfg->repository ? CMD_FAILED : CMD_USAGE;
     }
     printf("repository %s ready (id %s)\n", cfg->repository, repo_id(r));

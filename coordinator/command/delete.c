@@ -166,8 +166,9 @@ int cmd_delete(const coord_config *cfg, int argc, char **argv)
         cmdhelp_print_name(stderr, "delete");
         return CMD_USAGE;
     }
-    if (!cfg->repository) {
-        fprintf(stderr, "cairn delete: no `repository` in the configuration\n");
+    cairn_err ce;
+    if (coord_config_need_repository(cfg, &ce)) {
+        fprintf(stderr, "cairn delete: %s\n", ce.msg);
         return CMD_USAGE;
     }
     if (!o.yes && (rc = confirm(cfg, argc - optind, argv + optind)) != 0)

@@ -232,11 +232,15 @@ int cmd_expire(const coord_config *cfg, int argc, char **argv)
         fprintf(stderr, "cairn expire: unexpected argument '%s'\n", argv[optind]);
         return CMD_USAGE;
     }
-    if (!cfg->repository || !retention_policy_set(&cfg->retention)) {
-        fprintf(stderr, "cairn expire: %s (docs/configuration.md)\n",
-                cfg->repository ? "no retention policy in the configuration: set `retention:` "
-                                  "with keep_last, keep_daily, ... or keep_within"
-                                : "no `repository` in the configuration");
+    cairn_err ce;
+    if (coord_config_need_repository(cfg, &ce)) {
+        fprintf(stderr, "cairn expire: %s\n", ce.msg);
+        return CMD_USAGE;
+    }
+    if (!retention_policy_set(&cfg->retention)) {
+        fprintf(stderr, "cairn expire: no retention policy in the configuration: set "
+                        "`retention:` with keep_last, keep_daily, ... or keep_within "
+                        "(docs/configuration.md)\n");
         return CMD_USAGE;
     }
     cairn_err e;

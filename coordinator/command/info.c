@@ -90,8 +90,9 @@ int cmd_info(const coord_config *cfg, int argc, char **argv)
         fprintf(stderr, "cairn info: unexpected argument '%s'\n", argv[optind]);
         return CMD_USAGE;
     }
-    if (!cfg->repository) {
-        fprintf(stderr, "cairn info: no `repository` in the configuration\n");
+    cairn_err ce;
+    if (coord_config_need_repository(cfg, &ce)) {
+        fprintf(stderr, "cairn info: %s\n", ce.msg);
         return CMD_USAGE;
     }
     cairn_err e;

@@ -7,8 +7,9 @@
 int lifecycle_open(const coord_config *cfg, repo **r, cairn_err *e)
 {
     *r = NULL;
-    if (!cfg->repository)
-        return err_set(e, CAIRN_ECONFIG, "no `repository` in the configuration");
+    int rc = coord_config_need_repository(cfg, e);
+    if (rc)
+        return rc;
     return repo_open(r, cfg->repository, cfg->store, false, e);
 }
 

@@ -230,7 +230,7 @@ int cmd_purge(const coord_config *cfg, int argc, char **argv)
     repo *r = NULL;
     rc = lifecycle_open(cfg, &r, &e);
     if (rc) {
-        fprintf(stderr, "cairn: %s\n", e.msg);
+        fprintf(stderr, "cairn purge: %s\n", e.msg);
         if (o.metrics_file && rc != CAIRN_ECONFIG)
             write_metrics(cfg, &o, NULL, NULL, human_mono_ms() - t0);
         return rc == CAIRN_ECONFIG ? CMD_USAGE : CMD_FAILED;
@@ -239,7 +239,7 @@ int cmd_purge(const coord_config *cfg, int argc, char **argv)
     memset(&res, 0, sizeof(res));
     rc = purge_run(&o, r, &res, &e);
     if (rc)
-        fprintf(stderr, "cairn: %s\n", e.msg);
+        fprintf(stderr, "cairn purge: %s\n", e.msg);
     if (o.metrics_file)
         write_metrics(cfg, &o, r, rc ? NULL : &res, human_mono_ms() - t0);
     repo_close(r);

@@ -545,8 +545,6 @@ static void run_free(restore_run *run)
 static int run_restore(const coord_config *cfg, const restore_opts *o, cairn_err *e)
 {
     uint64_t t0 = human_mono_ms();
-    if (!cfg->repository)
-        return err_set(e, CAIRN_ECONFIG, "no `repository` in the configuration");
     restore_run run = {.cfg = cfg, .o = o, .method = o->method};
     run.p.filter = &o->c.filter;
     int rc = load_backup(&run, e);
@@ -579,9 +577,13 @@ int cmd_restore(const coord_config *cfg, int argc, char **argv)
     memset(&o, 0, sizeof(o));
     interrupt_install(); /* jobrun cancels the jobs; we exit 130 */
     int rc = parse_args(&o, argc, argv);
+    cairn_err e;
+    err_clear(&e);
+    if (!rc && coord_config_need_repository(cfg, &e)) {
+        fprintf(stderr, "cairn restore: %s\n", e.msg);
+        rc = CMD_USAGE;
+    }
     if (!rc) {
-        cairn_err e;
-        err_clear(&e);
         if ((rc = run_restore(cfg, &o, &e)) != 0) {
             fprintf(stderr, "cairn restore: %s\n", e.msg);
             rc = interrupt_requested() ? INTERRUPT_EXIT : CMD_FAILED;

@@ -322,8 +322,9 @@ int cmd_snapshots(const coord_config *cfg, int argc, char **argv)
         fprintf(stderr, "cairn snapshots: unexpected argument '%s'\n", argv[optind]);
         return CMD_USAGE;
     }
-    if (!cfg->repository) {
-        fprintf(stderr, "cairn snapshots: no `repository` in the configuration\n");
+    cairn_err ce;
+    if (coord_config_need_repository(cfg, &ce)) {
+        fprintf(stderr, "cairn snapshots: %s\n", ce.msg);
         return CMD_USAGE;
     }
     cairn_err e;

@@ -271,7 +271,7 @@ static int status_once(const coord_config *cfg, fleet *f, const status_opts *o)
         (cfg->repository &&
          check_repository(f, cfg->repository, cfg->store, (unsigned)cfg->parallel, &r, &e) != 0) ||
         find_last_backup(cfg, &lb, &e) != 0) {
-        fprintf(stderr, "cairn: %s\n", e.msg);
+        fprintf(stderr, "cairn status: %s\n", e.msg);
         check_result_free(&r);
         return CMD_FAILED;
     }
@@ -312,7 +312,7 @@ int cmd_status(const coord_config *cfg, int argc, char **argv)
     err_clear(&e);
     fleet *f = NULL;
     if (fleet_open(&f, cfg, &e) != 0) {
-        fprintf(stderr, "cairn: %s\n", e.msg);
+        fprintf(stderr, "cairn status: %s\n", e.msg);
         return CMD_FAILED;
     }
     if (o.watch)

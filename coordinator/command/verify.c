@@ -530,7 +530,7 @@ int cmd_verify(const coord_config *cfg, int argc, char **argv)
     repo *r = NULL;
     rc = lifecycle_open(cfg, &r, &e);
     if (rc) {
-        fprintf(stderr, "cairn: %s\n", e.msg);
+        fprintf(stderr, "cairn verify: %s\n", e.msg);
         if (o.metrics_file && rc != CAIRN_ECONFIG)
             write_metrics(&(verify_run){.o = &o, .cfg = cfg}, false, false, human_mono_ms() - t0);
         return rc == CAIRN_ECONFIG ? CMD_USAGE : CMD_FAILED;
@@ -550,7 +550,7 @@ int cmd_verify(const coord_config *cfg, int argc, char **argv)
         rc = verify_all(&v, &e);
     bool complete = rc == 0;
     if (rc) {
-        fprintf(stderr, "cairn: %s\n", e.msg);
+        fprintf(stderr, "cairn verify: %s\n", e.msg);
     } else {
         bool ok = v.damaged == 0;
         print_summary(&v, ok);

@@ -307,6 +307,21 @@ class ConfigurationTest(unittest.TestCase):
         self.assertIn('is not the key of certificate', p.stderr)
         self.assertIn('1 problem\n', p.stderr)
 
+    def test_no_repository_is_a_configuration_error_everywhere(self):
+        cfg = os.path.join(self.dir, 'conf', 'no-repo.yaml')
+        os.makedirs(os.path.dirname(cfg), exist_ok=True)
+        with open(cfg, 'w') as f:
+            f.write('cluster: cli\ninsecure: true\nagents: ["127.0.0.1:1"]\n')
+        for cmd in (['list'], ['show', 'latest'], ['info'], ['backup'], ['restore', 'latest'],
+                    ['purge'], ['verify'], ['delete', '--yes', 'x'], ['snapshots'],
+                    ['expire'], ['repo', 'init']):
+            p = run(CAIRN, '-c', cfg, *cmd)
+            self.assertEqual(p.returncode, 2, (cmd, p.stderr))
+            self.assertTrue(p.stderr.startswith(
+                'cairn %s: %s names no `repository`: add `repository: file:///shared/dir` or '
+                '`repository: s3://bucket/prefix`' % (' '.join(cmd[:2]) if cmd[0] == 'repo'
+                                                      else cmd[0], cfg)), (cmd, p.stderr))
+
     def test_bad_repository_location_is_a_configuration_error(self):
         for url, words in (('ftp://host/x', 'is neither file:///path nor s3://bucket/prefix'),
                            ('s3://b', 'needs a bucket name'),
