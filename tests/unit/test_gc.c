@@ -189,6 +189,8 @@ static void test_gc_mark_and_sweep(void **state)
     cairn_err e;
     assert_int_equal(gc_purge(f.r, &o, &res, &e), 0);
     assert_int_equal(res.backups, 1);
+    /* What the complete backup references: its one file and its schema blob. */
+    assert_int_equal(res.referenced_entries, 2);
     assert_int_equal(res.blobs, 5);
     assert_int_equal(res.blobs_removed, 2); /* garbage and the orphan */
     assert_int_equal(res.blobs_young, 1);
