@@ -194,10 +194,10 @@ static int mark(struct gc *g, cairn_err *e)
     g->res->bloom_bytes = bloom_bytes(g->marks);
     /* The first pass's count sized the filter; what is reported is what the second
      * actually put in it (a node manifest whose entries were read, a backup deleted
-     * in between), and the false-positive rate follows from that. */
+     * in between); the false-positive rate is measured on the filter. */
     g->res->referenced_entries = 0;
     rc = scan_backups(g->r, NULL, mark_backup, g, e);
-    g->res->bloom_fp = bloom_expected_fp(g->marks, g->res->referenced_entries);
+    g->res->bloom_fp = bloom_fp(g->marks);
     return rc;
 }
 
