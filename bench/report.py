@@ -134,6 +134,17 @@ def rows(res):
                         'requests: %d list, %d get, %d delete' % (rq['list'], rq['get'],
                                                                   rq['delete']),
                         '-', '≤ 64 MiB', _status(lc['%s_peak_rss_kib' % cmd] <= 64 * KiB)))
+        out.append(('7. purge removed (%s)' % size,
+                    '%d of %d unreferenced blobs' % (lc['purge_blobs_removed'],
+                                                     lc['unreferenced_blobs']),
+                    'Bloom %s, expected fp %.1e; %d referenced entries'
+                    % (_mib(lc['purge_bloom_bytes'] / KiB), lc['purge_bloom_expected_fp'],
+                       lc['purge_referenced_entries']),
+                    '-', 'verify ok before and after',
+                    _status(lc.get('checks') == 'ok')))
+        out.append(('7. wall time (%s)' % size,
+                    'verify %.1f s, purge %.1f s' % (lc['verify_wall_s'], lc['purge_wall_s']),
+                    'repository written in %.0f s' % lc['generate_wall_s'], '-', '-', '-'))
     elif lc:
         out.append(('7. purge and verify memory', 'not measured: ' + _err(lc), '', '', '', ''))
     return out

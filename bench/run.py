@@ -14,6 +14,7 @@ Environment:
     BENCH_COMPRESSIBILITY  of the emulated SSTable bytes, 0.0 (random) to 1.0 (default 0.5)
     BENCH_LIFECYCLE_BLOBS, BENCH_LIFECYCLE_BACKUPS  the synthetic repository of purge and
                          verify (default 200000 and 1000; 10000000 and 10000 is the issue's)
+    BENCH_LIFECYCLE_WINDOW  blobs each of its backups references (default 1% of the blobs)
 
 Prints a Markdown table on standard output (progress on standard error) and writes every
 figure, the machine and the commit as JSON (default BUILD_DIR/bench-results.json).
@@ -180,7 +181,7 @@ def main(argv=None):
         res['skew'] = skews
     if 'lifecycle' in only:
         res['lifecycle'] = guarded('lifecycle', lifecycle.run, os.path.join(bin_dir, 'cairn'),
-                                   work)
+                                   work, build)
 
     res['duration_s'] = round(time.monotonic() - t0, 1)
     res['machine']['loadavg_at_end'] = [float(x) for x in open('/proc/loadavg').read().split()[:3]]

@@ -93,7 +93,10 @@ unsigned bloom_hashes(const bloom *b)
     return b->k;
 }
 
-double bloom_expected_fp(const bloom *b, uint64_t added)
+double bloom_fp(const bloom *b)
 {
-    return pow(1.0 - exp(-(double)b->k * (double)added / (double)b->nbits), (double)b->k);
+    uint64_t set = 0;
+    for (uint64_t i = 0; i < b->nbits / 64; i++)
+        set += (uint64_t)__builtin_popcountll(b->words[i]);
+    return pow((double)set / (double)b->nbits, (double)b->k);
 }

@@ -30,7 +30,9 @@ bool bloom_has(const bloom *b, const char *id);
 
 size_t bloom_bytes(const bloom *b);
 unsigned bloom_hashes(const bloom *b);
-/* The false-positive rate expected after `added` ids. */
-double bloom_expected_fp(const bloom *b, uint64_t added);
+/* The false-positive rate of the filter as it stands: the fraction of its bits set, to
+ * the k-th power. Measured rather than predicted from a count of ids added, because
+ * purge adds the same id once per backup that references it. */
+double bloom_fp(const bloom *b);
 
 #endif

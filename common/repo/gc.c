@@ -68,8 +68,10 @@ static int mark_table(void *ctx, const Cairn__Repo__TableEntry *t, cairn_err *e)
 {
     struct gc *g = ctx;
     for (size_t i = 0; i < t->n_files; i++)
-        if (t->files[i]->blob && blob_id_valid(t->files[i]->blob))
+        if (t->files[i]->blob && blob_id_valid(t->files[i]->blob)) {
             bloom_add(g->marks, t->files[i]->blob);
+            g->res->referenced_entries++;
+        }
     return keepalive(g, e);
 }
 
@@ -93,8 +95,10 @@ static int mark_backup(void *ctx, const scan_backup *b, cairn_err *e)
     }
     if (rc)
         return err_prefix(e, "cannot read %s; nothing was deleted", b->key);
-    if (m->schema_blob && blob_id_valid(m->schema_blob))
+    if (m->schema_blob && blob_id_valid(m->schema_blob)) {
         bloom_add(g->marks, m->schema_blob);
+        g->res->referenced_entries++;
+    }
     for (size_t i = 0; !rc && i < m->n_nodes; i++) {
         const Cairn__Repo__NodeRef *n = m->nodes[i];
         Cairn__Repo__NodeManifest *h = NULL;
@@ -188,10 +192,12 @@ static int mark(struct gc *g, cairn_err *e)
     if (rc)
         return rc;
     g->res->bloom_bytes = bloom_bytes(g->marks);
-    uint64_t counted = g->res->referenced_entries;
+    /* The first pass's count sized the filter; what is reported is what the second
+     * actually put in it (a node manifest whose entries were read, a backup deleted
+     * in between); the false-positive rate is measured on the filter. */
     g->res->referenced_entries = 0;
     rc = scan_backups(g->r, NULL, mark_backup, g, e);
-    g->res->bloom_fp = bloom_expected_fp(g->marks, counted);
+    g->res->bloom_fp = bloom_fp(g->marks);
     return rc;
 }
 

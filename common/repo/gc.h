@@ -55,7 +55,7 @@ typedef struct gc_result {
     uint64_t incomplete_young;                          /* ... kept: inside the grace period */
     uint64_t leftovers_removed, leftover_bytes_removed; /* temporaries, multipart uploads */
     uint64_t bloom_bytes;
-    double bloom_fp; /* expected, for the entries marked */
+    double bloom_fp; /* of the filter once marked (bloom_fp) */
 } gc_result;
 
 int gc_purge(repo *r, const gc_options *o, gc_result *res, cairn_err *e);

@@ -85,9 +85,14 @@ int64_t lifecycle_duration_ms(const char *s)
     return (int64_t)v * unit;
 }
 
+const char *lifecycle_json_text(json_object *doc)
+{
+    return json_object_to_json_string_ext(doc,
+                                          JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
 void lifecycle_print_json(json_object *doc)
 {
-    printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
-                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+    printf("%s\n", lifecycle_json_text(doc));
     json_object_put(doc);
 }

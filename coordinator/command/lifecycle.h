@@ -25,6 +25,10 @@ const char *lifecycle_requests_text(const repo *r, char *buf, size_t cap);
 /* "90", "90s", "30m", "24h", "7d" into ms; -1 when it is not a duration. */
 int64_t lifecycle_duration_ms(const char *s);
 
+/* doc as lifecycle_print_json prints it (without the newline); valid until doc is freed
+ * or serialized again. For documents printed piece by piece (verify's backups). */
+const char *lifecycle_json_text(json_object *doc);
+
 /* Prints doc on stdout, one line, and frees it. */
 void lifecycle_print_json(json_object *doc);
 

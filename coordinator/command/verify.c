@@ -14,6 +14,8 @@
  * under the exclusive lease, so that the next backup uploads them again from the
  * nodes that still have the file: the agent asks the repository whether a blob
  * exists before every upload (its hash cache remembers hashes, never uploads).
+ * --json prints each backup's result as soon as it is checked, inside the one
+ * document, so memory does not grow with the number of backups.
  */
 #include <getopt.h>
 #include <openssl/rand.h>
@@ -67,7 +69,11 @@ typedef struct verify_run {
     uint64_t missing_total, corrupt_total; /* file entries, over every backup */
     char **corrupt; /* ids found corrupt, for later references and --repair */
     size_t n_corrupt;
-    json_object *jbackups, *jdamaged;
+    /* --json: each backup's object is printed as soon as it is checked, so that memory
+     * does not grow with the number of backups; the document is opened by the first. */
+    bool json_open;
+    uint64_t json_backups;
+    json_object *jdamaged;
     /* the backup being checked */
     const char *cluster, *tag, *node;
     uint64_t missing, bad, shown;
@@ -314,6 +320,26 @@ static int check_node(verify_run *v, const Cairn__Repo__NodeRef *n, cairn_err *e
     return rc;
 }
 
+/* Starts the --json document: {"backups":[ and then the backups, as they are checked. */
+static void json_open(verify_run *v)
+{
+    if (v->json_open)
+        return;
+    printf("{\"backups\":[");
+    v->json_open = true;
+}
+
+/* Ends the document the backups went into with the members of rest (an object, freed):
+ * one JSON document on one line, whatever the number of backups. */
+static void json_close(verify_run *v, json_object *rest)
+{
+    json_open(v);
+    const char *text = lifecycle_json_text(rest);
+    /* rest is never empty, so its text is "{...}": its members follow the array. */
+    printf("],%s\n", text + 1);
+    json_object_put(rest);
+}
+
 static void backup_done(verify_run *v, bool ok)
 {
     v->backups++;
@@ -344,7 +370,9 @@ static void backup_done(verify_run *v, bool ok)
     json_object_object_add(b, "corrupt", json_object_new_int64((int64_t)v->bad));
     json_object_object_add(b, "problems", v->jproblems);
     v->jproblems = NULL;
-    json_object_array_add(v->jbackups, b);
+    json_open(v);
+    printf("%s%s", v->json_backups++ ? "," : "", lifecycle_json_text(b));
+    json_object_put(b);
 }
 
 static int check_backup(void *ctx, const scan_backup *b, cairn_err *e)
@@ -454,9 +482,8 @@ static void print_summary(verify_run *v, bool ok)
     }
     json_object *d = json_object_new_object();
     json_object_object_add(d, "ok", json_object_new_boolean(ok));
-    json_object_object_add(d, "backups", v->jbackups);
     json_object_object_add(d, "damaged", v->jdamaged);
-    v->jbackups = v->jdamaged = NULL;
+    v->jdamaged = NULL;
     json_object_object_add(d, "blobs_listed", json_object_new_int64((int64_t)v->blobs_listed));
     json_object_object_add(d, "read_percent", json_object_new_int64(v->o->read_pct));
     json_object_object_add(d, "blobs_read", json_object_new_int64((int64_t)v->blobs_read));
@@ -467,7 +494,7 @@ static void print_summary(verify_run *v, bool ok)
     json_object_object_add(d, "corrupt_blobs", c);
     json_object_object_add(d, "repaired", json_object_new_boolean(v->o->repair && v->n_corrupt));
     json_object_object_add(d, "requests", lifecycle_requests_json(v->r));
-    lifecycle_print_json(d);
+    json_close(v, d);
 }
 
 /* --metrics-file: what the run found, when it got to the end (complete), and whether
@@ -514,7 +541,6 @@ static void run_free(verify_run *v)
     for (size_t i = 0; i < v->n_corrupt; i++)
         free(v->corrupt[i]);
     free(v->corrupt);
-    json_object_put(v->jbackups);
     json_object_put(v->jdamaged);
 }
 
@@ -539,11 +565,7 @@ int cmd_verify(const coord_config *cfg, int argc, char **argv)
         rc = catalog_resolve(r, cfg->cluster, o.tag, o.tag_buf, sizeof(o.tag_buf), &e);
         o.tag = o.tag_buf;
     }
-    verify_run v = {.o = &o,
-                    .cfg = cfg,
-                    .r = r,
-                    .jbackups = json_object_new_array(),
-                    .jdamaged = json_object_new_array()};
+    verify_run v = {.o = &o, .cfg = cfg, .r = r, .jdamaged = json_object_new_array()};
     if (RAND_bytes((unsigned char *)&v.seed, sizeof(v.seed)) != 1)
         v.seed = (uint32_t)getpid();
     if (!rc)
@@ -551,6 +573,14 @@ int cmd_verify(const coord_config *cfg, int argc, char **argv)
     bool complete = rc == 0;
     if (rc) {
         fprintf(stderr, "cairn verify: %s\n", e.msg);
+        /* Backups already printed: end the document, so that it still parses, and say
+         * that the run did not get to the end. */
+        if (v.json_open) {
+            json_object *d = json_object_new_object();
+            json_object_object_add(d, "ok", json_object_new_boolean(false));
+            json_object_object_add(d, "error", json_object_new_string(e.msg));
+            json_close(&v, d);
+        }
     } else {
         bool ok = v.damaged == 0;
         print_summary(&v, ok);

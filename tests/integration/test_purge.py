@@ -77,6 +77,10 @@ class PurgeFileTest(unittest.TestCase):
         self.assertEqual(out['blobs_removed'], 0)
         self.assertEqual(out['backups'], 1)
         self.assertEqual(out['blobs'], len(before))
+        # Every file entry of the backup and its schema blob, as its manifest counts them.
+        p, show = self.bed.cairn_json('show', 'base')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(out['referenced_entries'], show['files'] + 1)
         self.assertEqual(repocheck.blobs(self.repo), before)
         # One listing of blobs/, deletes only in batches, counts in --json.
         for k in ('list', 'get', 'delete', 'put'):
