@@ -157,10 +157,10 @@ class AgentStartupTest(unittest.TestCase):
         with open(path, 'w') as f:
             f.write('cluster: c1\nlisten: tls+tcp://127.0.0.1:0\n'
                     'tls:\n  ca: %s\n  cert: %s.crt\n  key: %s\n'
-                    'state_dir: %s\nlog_file: %s\nrepositories:\n  - location: file:///r\n'
+                    'state_dir: %s\nlog_file: %s\nrepositories:\n  - location: file://%s\n'
                     % (ca or os.path.join(self.certs, 'ca.crt'), c, key or c + '.key',
                        state or os.path.join(self.dir, name + '-state'),
-                       os.path.join(self.dir, name + '.log')))
+                       os.path.join(self.dir, name + '.log'), self.dir))
         return path
 
     def start(self, cfg, *args):
@@ -182,7 +182,7 @@ class AgentStartupTest(unittest.TestCase):
                      key=os.path.join(self.certs, '127.0.0.3.key'))
 
     def test_unreadable_ca(self):
-        self.refuses('noca', ['tls.ca', 'cannot be read'], ca=os.path.join(self.dir, 'none.crt'))
+        self.refuses('noca', ['tls.ca', 'none.crt'], ca=os.path.join(self.dir, 'none.crt'))
         not_pem = os.path.join(self.dir, 'garbage.crt')
         with open(not_pem, 'w') as f:
             f.write('not a certificate\n')

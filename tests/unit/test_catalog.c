@@ -312,11 +312,15 @@ static void test_restore_usage(void **state)
     char *methods[][3] = {{"--method", "auto", "--schema"},
                           {"--method", "refresh", "--no-data"},
                           {"--method", "load-and-stream", "--json"}};
-    fx->cfg.repository = NULL;
+    /* Accepted: the run gets as far as looking the tag up. */
     for (size_t i = 0; i < 3; i++) {
-        char *argv[] = {"restore", "t1", methods[i][0], methods[i][1], methods[i][2]};
+        char *argv[] = {"restore", "nothere", methods[i][0], methods[i][1], methods[i][2]};
         assert_int_equal(cmd_restore(&fx->cfg, 5, argv), CMD_FAILED);
     }
+    /* No repository is a configuration error, like a usage error. */
+    fx->cfg.repository = NULL;
+    char *argv[] = {"restore", "t1"};
+    assert_int_equal(cmd_restore(&fx->cfg, 2, argv), CMD_USAGE);
     fx->cfg.repository = fx->rf.url;
 }
 
