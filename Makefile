@@ -40,7 +40,7 @@ format:
 	clang-format -i $(SOURCES)
 
 format-check:
-	clang-format --dry-run -Werror $(SOURCES)
+	@clang-format --dry-run -Werror $(SOURCES) && echo "clang-format: $(words $(SOURCES)) files formatted"
 
 # The build's output goes to a log, shown only when the build fails: a newcomer reads
 # the demo, not the compiler.
