@@ -59,11 +59,8 @@ static int check_config(const agent_config *cfg, const char *path)
 {
     confcheck k;
     confcheck_init(&k, stderr);
-    if (!cfg->insecure) {
-        confcheck_readable(&k, "tls.ca", cfg->tls_ca);
-        confcheck_readable(&k, "tls.cert", cfg->tls_cert);
-        confcheck_private_key(&k, "tls.key", cfg->tls_key);
-    }
+    if (!cfg->insecure)
+        confcheck_tls(&k, cfg->tls_ca, cfg->tls_cert, cfg->tls_key);
     /* A file:// repository is a shared file system the agent writes into: it must be
      * mounted now. */
     const agent_repository *repos = cfg->repositories.items;
@@ -81,12 +78,7 @@ static int check_config(const agent_config *cfg, const char *path)
         confcheck_problem(&k, "%s", e.msg);
         err_clear(&e);
     }
-    if (k.problems) {
-        fprintf(stderr, "%s: %u problem%s\n", path, k.problems, k.problems == 1 ? "" : "s");
-        return 2;
-    }
-    printf("%s: configuration OK\n", path);
-    return 0;
+    return confcheck_verdict(&k, path) ? 0 : 2;
 }
 
 static int run(const agent_config *cfg, cairn_err *e)

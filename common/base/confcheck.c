@@ -67,6 +67,23 @@ void confcheck_private_key(confcheck *c, const char *key, const char *path)
                 path, key, path);
 }
 
+void confcheck_tls(confcheck *c, const char *ca, const char *cert, const char *key)
+{
+    confcheck_readable(c, "tls.ca", ca);
+    confcheck_readable(c, "tls.cert", cert);
+    confcheck_private_key(c, "tls.key", key);
+}
+
+bool confcheck_verdict(const confcheck *c, const char *file)
+{
+    if (c->problems) {
+        fprintf(c->out, "%s: %u problem%s\n", file, c->problems, c->problems == 1 ? "" : "s");
+        return false;
+    }
+    printf("%s: configuration OK\n", file);
+    return true;
+}
+
 void confcheck_writable_dir(confcheck *c, const char *key, const char *path)
 {
     struct stat st;

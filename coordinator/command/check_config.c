@@ -29,11 +29,8 @@ int cmd_check_config(const coord_config *cfg, int argc, char **argv)
     }
     confcheck k;
     confcheck_init(&k, stderr);
-    if (!cfg->insecure) {
-        confcheck_readable(&k, "tls.ca", cfg->tls_ca);
-        confcheck_readable(&k, "tls.cert", cfg->tls_cert);
-        confcheck_private_key(&k, "tls.key", cfg->tls_key);
-    }
+    if (!cfg->insecure)
+        confcheck_tls(&k, cfg->tls_ca, cfg->tls_cert, cfg->tls_key);
     /* The loader took the location apart already; a file:// one must be there now, or
      * it is a shared file system that is not mounted. */
     if (!cfg->repository)
@@ -43,10 +40,5 @@ int cmd_check_config(const coord_config *cfg, int argc, char **argv)
                 cfg->path);
     else if (strncmp(cfg->repository, "file://", 7) == 0)
         confcheck_writable_dir(&k, "repository", cfg->repository + 7);
-    if (k.problems) {
-        fprintf(stderr, "%s: %u problem%s\n", cfg->path, k.problems, k.problems == 1 ? "" : "s");
-        return CMD_USAGE;
-    }
-    printf("%s: configuration OK\n", cfg->path);
-    return CMD_OK;
+    return confcheck_verdict(&k, cfg->path) ? CMD_OK : CMD_USAGE;
 }
