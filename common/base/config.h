@@ -68,6 +68,10 @@ int config_load_file(const char *path, const config_field *fields, void *out, ca
 int config_load_string(const char *name, const char *yaml, const config_field *fields, void *out,
                        cairn_err *e);
 
+/* Like config_load_string, from the len bytes of text (no NUL needed). */
+int config_load_text(const char *name, const char *text, size_t len, const config_field *fields,
+                     void *out, cairn_err *e);
+
 /*
  * Makes *p, a path written in the configuration file `file`, relative to that file's
  * directory rather than to the working directory, so that a file loaded from cron or

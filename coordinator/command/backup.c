@@ -18,8 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
 #include "fleet/check.h"
 #include "cli/cliopt.h"
 #include "cmd.h"
@@ -36,6 +34,7 @@
 #include "cli/interrupt.h"
 #include "command/backup_verify.h"
 #include "command/backup_metrics.h"
+#include "command/backup_report.h"
 
 #define LEASE_TTL_S      120
 #define CLEAR_TIMEOUT_MS 10000
@@ -325,67 +324,6 @@ static int write_cluster_manifest(backup_run *b, repo *r, const char *schema_blo
 
 /* What the backup cost the repository, by kind of request: the agents' and our own
  * (manifests, lease). */
-static store_counts total_requests(const backup_run *b, repo *r)
-{
-    store_counts t;
-    repo_stats(r, &t);
-    t.mpu_initiates += t.mpu_completes + t.mpu_aborts; /* reported as one figure */
-    for (size_t i = 0; i < b->n; i++) {
-        const Cairn__Rpc__StoreRequests *q = b->jobs[i].job ? b->jobs[i].job->requests : NULL;
-        if (!q)
-            continue;
-        t.puts += q->puts;
-        t.part_puts += q->part_puts;
-        t.gets += q->gets;
-        t.heads += q->heads;
-        t.lists += q->lists;
-        t.deletes += q->deletes;
-        t.mpu_initiates += q->multipart;
-        t.retries += q->retries;
-    }
-    return t;
-}
-
-static void print_summary(const backup_run *b, const Cairn__Repo__ClusterManifest *m,
-                          const store_counts *q, uint64_t duration)
-{
-    const char *names[] = {"put",  "part_put", "get",       "head",
-                           "list", "delete",   "multipart", "retries"};
-    const uint64_t counts[] = {q->puts,  q->part_puts, q->gets,          q->heads,
-                               q->lists, q->deletes,   q->mpu_initiates, q->retries};
-    if (b->o->c.json) {
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "tag", json_object_new_string(b->o->tag));
-        json_object_object_add(o, "nodes", json_object_new_int64((int64_t)b->n));
-        json_object_object_add(o, "tables", json_object_new_int64((int64_t)b->n_tables));
-        json_object_object_add(o, "files", json_object_new_int64((int64_t)m->files));
-        json_object_object_add(o, "bytes", json_object_new_int64((int64_t)m->bytes));
-        json_object_object_add(o, "uploaded_bytes",
-                               json_object_new_int64((int64_t)m->uploaded_bytes));
-        json_object_object_add(o, "skew_ms", json_object_new_int64((int64_t)m->skew_ms));
-        json_object_object_add(o, "duration_ms", json_object_new_int64((int64_t)duration));
-        json_object *rq = json_object_new_object();
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-            json_object_object_add(rq, names[i], json_object_new_int64((int64_t)counts[i]));
-        json_object_object_add(o, "requests", rq);
-        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-        json_object_put(o);
-        return;
-    }
-    char b1[32], b2[32], b3[32];
-    printf("backup %s complete\n", b->o->tag);
-    printf("  nodes     %zu\n  tables    %zu\n  files     %llu\n", b->n, b->n_tables,
-           (unsigned long long)m->files);
-    printf("  bytes     %s (uploaded %s)\n", human_bytes(m->bytes, b1, sizeof(b1)),
-           human_bytes(m->uploaded_bytes, b2, sizeof(b2)));
-    printf("  skew      %llu ms\n  duration  %s\n", (unsigned long long)m->skew_ms,
-           human_duration(duration, b3, sizeof(b3)));
-    printf("  requests ");
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        printf(" %s %llu", names[i], (unsigned long long)counts[i]);
-    printf("\n");
-}
-
 /* The tables, and a tag that no backup of the cluster has yet. */
 static int check_new(backup_run *b, repo *r, cairn_err *e)
 {
@@ -496,8 +434,8 @@ static int run_backup(backup_run *b, repo *r, cairn_err *e)
     rc = write_cluster_manifest(b, r, schema_blob, schema_size, start_ms, skew, &m, e);
     if (rc)
         return err_prefix(e, "writing the cluster manifest");
-    store_counts q = total_requests(b, r);
-    print_summary(b, &m, &q, human_mono_ms() - t0);
+    store_counts q = backup_report_requests(r, b->jobs, b->n);
+    backup_report_done(b->o->tag, b->o->c.json, b->n, b->n_tables, &m, &q, human_mono_ms() - t0);
     if (b->mx)
         backup_metrics_done(b->mx, b->f, b->jobs, b->n, b->n_tables, &m, &q);
     return 0;
@@ -560,35 +498,6 @@ static int leased_backup(backup_run *b, repo *r, cairn_err *e)
     return rc;
 }
 
-/* What an interrupted backup leaves: the nodes that stopped, and what they had
- * uploaded, which the next backup finds in the repository and does not send again. */
-static void print_interrupted(const backup_run *b)
-{
-    size_t stopped = b->n, unconfirmed = 0;
-    uint64_t uploaded = 0;
-    for (size_t i = 0; b->jobs && i < b->n; i++) {
-        const jobrun_node *j = &b->jobs[i];
-        if (j->interrupted && !j->stopped) {
-            stopped--;
-            unconfirmed++;
-        }
-        if (j->job)
-            uploaded += j->job->bytes_uploaded;
-    }
-    char ub[32];
-    fprintf(stderr, "cairn backup: interrupted: %zu nodes stopped", stopped);
-    if (unconfirmed)
-        fprintf(stderr,
-                ", %zu did not confirm in time (their agents stop the job at its next "
-                "check)",
-                unconfirmed);
-    fprintf(stderr,
-            ", %s uploaded is kept and will be reused by the next backup; no backup was "
-            "recorded%s\n",
-            human_bytes(uploaded, ub, sizeof(ub)),
-            b->o->keep_snapshot ? "" : ", the snapshots of the tag were cleared");
-}
-
 int cmd_backup(const coord_config *cfg, int argc, char **argv)
 {
     backup_opts o;
@@ -624,7 +533,7 @@ int cmd_backup(const coord_config *cfg, int argc, char **argv)
         retention_after_backup(cfg, r);
 done:
     if (rc && interrupt_requested()) {
-        print_interrupted(&b);
+        backup_report_interrupted(b.jobs, b.n, b.o->keep_snapshot);
     } else if (rc) {
         fprintf(stderr, "cairn backup: %s\n", e.msg);
         if (b.nodes && !b.refused)
