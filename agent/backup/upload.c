@@ -191,19 +191,6 @@ static int list_files(upload_table *t, cairn_err *e)
     return 0;
 }
 
-/* The blob id (and for Data.db its CRC-32) of an open file, hashed only when the
- * cache does not know it. */
-static int file_hash(upload_table *t, int fd, const struct stat *st, bool data, char *id,
-                     uint32_t *crc, uint64_t *size, cairn_err *e)
-{
-    bool has_crc = false;
-    *size = (uint64_t)st->st_size;
-    if (hashcache_lookup(t->arg->a->hashes, st, id, crc, &has_crc) && (!data || has_crc))
-        return 0;
-    int rc = blob_hash_fd(fd, id, data ? crc : NULL, size, e);
-    return rc ? rc : hashcache_store(t->arg->a->hashes, st, id, data ? crc : NULL, e);
-}
-
 /* Compares a Data.db's CRC-32 with its Digest.crc32: a mismatch is backed up as it
  * is, and marked, so the restore knows the file was corrupt before it left. */
 static void check_digest(upload_table *t, int dfd, const char *dirpath, const upload_file *f,
@@ -248,31 +235,76 @@ static bool upload_step(void *arg, uint64_t done)
     return job_cancelled(up->j);
 }
 
-/* Uploads the blob unless the repository has it already, and counts the file's bytes
- * as done: as they are read when they travel, at once (and as skipped) when not. */
-static int blob_store(upload_table *t, const char *id, int fd, uint64_t size, cairn_err *e)
+static repo_put_opts put_opts(upload_table *t, upload_progress *up)
+{
+    return (repo_put_opts){.level = t->arg->rq->compression_level,
+                           .rl = t->rl,
+                           .cancelled = upload_step,
+                           .cancel_arg = up};
+}
+
+/* Counts a file's bytes: done as they were read (what is left at once), uploaded and
+ * stored when its blob was written, skipped when the repository had it. */
+static void count_file(upload_table *t, const upload_progress *up, uint64_t size, bool stored,
+                       uint64_t stored_bytes)
+{
+    if (size > up->counted)
+        job_add(t->j, JOB_BYTES_DONE, size - up->counted);
+    job_add(t->j, stored ? JOB_BYTES_UPLOADED : JOB_BYTES_SKIPPED, size);
+    if (stored)
+        job_add(t->j, JOB_BYTES_STORED, stored_bytes);
+}
+
+/* Uploads the blob of a file whose id is known unless the repository has it already.
+ * sums (may be NULL) are those of this run's hashing pass, against which the upload's
+ * read is checked; without them it hashes again. */
+static int blob_store_known(upload_table *t, const blob_sums *sums, const char *id, int fd,
+                            uint64_t size, cairn_err *e)
 {
     bool exists = false;
     int rc = repo_blob_exists(t->repo, id, &exists, e);
-    if (rc)
-        return rc;
-    if (exists) {
-        job_add(t->j, JOB_BYTES_SKIPPED, size);
-        job_add(t->j, JOB_BYTES_DONE, size);
-        return 0;
-    }
-    uint64_t stored = 0;
     upload_progress up = {.j = t->j};
-    rc = repo_blob_put_fd_until(t->repo, id, fd, t->arg->rq->compression_level, t->rl, upload_step,
-                                &up, &stored, e);
-    if (rc)
-        return rc;
-    /* The last chunk is encoded after the last step. */
-    if (size > up.counted)
-        job_add(t->j, JOB_BYTES_DONE, size - up.counted);
-    job_add(t->j, JOB_BYTES_UPLOADED, size);
-    job_add(t->j, JOB_BYTES_STORED, stored);
-    return 0;
+    uint64_t stored = 0;
+    if (!rc && !exists) {
+        repo_put_opts o = put_opts(t, &up);
+        rc = repo_blob_put_known(t->repo, id, sums, fd, &o, &stored, e);
+    }
+    if (!rc)
+        count_file(t, &up, size, !exists, stored);
+    return rc;
+}
+
+/*
+ * Hashes and stores one open file in the fewest reads. A file the hash cache knows is
+ * read only when the repository lacks its blob. A new one is read once where the store
+ * can name a blob after writing it (repo_blob_one_pass); elsewhere it is hashed, then
+ * read again for the upload when the blob is missing, that read checked by the XXH3 of
+ * the first. sums receives the id and, for Data.db, the CRC-32.
+ */
+static int file_store(upload_table *t, int fd, const struct stat *st, bool data, blob_sums *s,
+                      cairn_err *e)
+{
+    hashcache *hc = t->arg->a->hashes;
+    bool has_crc = false;
+    memset(s, 0, sizeof(*s));
+    s->size = (uint64_t)st->st_size;
+    if (hashcache_lookup(hc, st, s->id, &s->crc32, &has_crc) && (!data || has_crc))
+        return blob_store_known(t, NULL, s->id, fd, s->size, e);
+    int rc;
+    if (repo_blob_one_pass(t->repo, s->size)) {
+        upload_progress up = {.j = t->j};
+        repo_put_opts o = put_opts(t, &up);
+        bool stored = false;
+        uint64_t stored_bytes = 0;
+        rc = repo_blob_put_new(t->repo, fd, data, &o, s, &stored, &stored_bytes, e);
+        if (!rc)
+            count_file(t, &up, s->size, stored, stored_bytes);
+    } else {
+        rc = blob_hash_fd_sums(fd, data, s, e);
+        if (!rc)
+            rc = blob_store_known(t, s, s->id, fd, s->size, e);
+    }
+    return rc ? rc : hashcache_store(hc, st, s->id, data ? &s->crc32 : NULL, e);
 }
 
 /* Hashes (through the cache), checks and uploads one file; fills its manifest entry. */
@@ -301,14 +333,15 @@ static int upload_one(upload_table *t, size_t i, cairn_err *e)
         goto done;
     }
     bool data = sstable_is_data(f->name);
-    char id[BLOB_ID_HEX + 1];
-    uint32_t crc = 0;
-    uint64_t size;
-    if ((rc = file_hash(t, fd, &st, data, id, &crc, &size, e)) != 0)
+    blob_sums sums;
+    /* ScyllaDB reads its SSTables with O_DIRECT: the pages this read brings in serve
+     * nobody after it, so they are dropped rather than evict the node's other pages. */
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if ((rc = file_store(t, fd, &st, data, &sums, e)) != 0)
         goto done;
     fe->name = f->name;
-    fe->size = size;
-    fe->blob = strdup(id);
+    fe->size = sums.size;
+    fe->blob = strdup(sums.id);
     fe->has_data_dir = 1;
     fe->data_dir = t->dir_data_dir[f->dir];
     if (!fe->blob) {
@@ -316,13 +349,13 @@ static int upload_one(upload_table *t, size_t i, cairn_err *e)
         goto done;
     }
     if (data)
-        check_digest(t, dfd, dirpath, f, crc, fe);
-    if ((rc = blob_store(t, id, fd, size, e)) != 0)
-        goto done;
+        check_digest(t, dfd, dirpath, f, sums.crc32, fe);
     job_add(t->j, JOB_FILES_DONE, 1);
 done:
-    if (fd >= 0)
+    if (fd >= 0) {
+        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
         close(fd);
+    }
     close(dfd);
     if (rc)
         err_prefix(e, "%s.%s", t->table->keyspace, t->table->name);

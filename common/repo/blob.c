@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -39,43 +40,102 @@ bool blob_id_valid(const char *id)
     return i == BLOB_ID_HEX;
 }
 
-int blob_hash_fd(int fd, char id[BLOB_ID_HEX + 1], uint32_t *crc32_or_null, uint64_t *size,
-                 cairn_err *e)
+struct blob_sum {
+    EVP_MD_CTX *sha; /* NULL: not asked for */
+    XXH3_state_t *xxh;
+    bool crc;
+    uLong crc32;
+    uint64_t size;
+};
+
+int blob_sum_new(blob_sum **out, unsigned what, cairn_err *e)
+{
+    *out = NULL;
+    bool sha = what & BLOB_SUM_SHA256;
+    blob_sum *s = calloc(1, sizeof(*s));
+    if (s) {
+        s->sha = sha ? EVP_MD_CTX_new() : NULL;
+        s->xxh = XXH3_createState();
+    }
+    if (!s || (sha && !s->sha) || !s->xxh ||
+        (sha && EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL) != 1) ||
+        XXH3_64bits_reset(s->xxh) != XXH_OK) {
+        blob_sum_free(s);
+        return err_set(e, CAIRN_ENOMEM, "out of memory hashing a file");
+    }
+    s->crc = what & BLOB_SUM_CRC32;
+    s->crc32 = crc32_z(0L, Z_NULL, 0);
+    *out = s;
+    return 0;
+}
+
+void blob_sum_update(blob_sum *s, const void *buf, size_t len)
+{
+    if (s->sha)
+        EVP_DigestUpdate(s->sha, buf, len);
+    XXH3_64bits_update(s->xxh, buf, len);
+    if (s->crc)
+        s->crc32 = crc32_z(s->crc32, buf, len);
+    s->size += len;
+}
+
+void blob_sum_final(blob_sum *s, blob_sums *out)
+{
+    out->id[0] = '\0';
+    if (s->sha)
+        hex_sha256_final(s->sha, out->id);
+    out->crc32 = s->crc ? (uint32_t)s->crc32 : 0;
+    out->xxh3 = XXH3_64bits_digest(s->xxh);
+    out->size = s->size;
+}
+
+void blob_sum_free(blob_sum *s)
+{
+    if (!s)
+        return;
+    EVP_MD_CTX_free(s->sha);
+    XXH3_freeState(s->xxh);
+    free(s);
+}
+
+int blob_hash_fd_sums(int fd, bool crc32, blob_sums *out, cairn_err *e)
 {
     unsigned char *buf = malloc(HASH_BUF);
-    EVP_MD_CTX *sha = EVP_MD_CTX_new();
-    int rc = 0;
-    if (!buf || !sha || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
-        rc = err_set(e, CAIRN_ENOMEM, "out of memory hashing a file");
-        goto out;
-    }
-    uLong crc = crc32(0L, Z_NULL, 0);
-    uint64_t off = 0;
-    for (;;) {
+    blob_sum *sum = NULL;
+    int rc = buf ? blob_sum_new(&sum, BLOB_SUM_SHA256 | (crc32 ? BLOB_SUM_CRC32 : 0), e)
+                 : err_set(e, CAIRN_ENOMEM, "out of memory hashing a file");
+    for (uint64_t off = 0; !rc;) {
         ssize_t n = pread(fd, buf, HASH_BUF, (off_t)off);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
+        if (n < 0)
             rc = err_sys(e, errno, "cannot read the file to hash at offset %llu",
                          (unsigned long long)off);
-            goto out;
-        }
-        if (n == 0)
+        if (n <= 0)
             break;
-        EVP_DigestUpdate(sha, buf, (size_t)n);
-        if (crc32_or_null)
-            crc = crc32(crc, buf, (uInt)n);
+        blob_sum_update(sum, buf, (size_t)n);
         off += (uint64_t)n;
     }
-    hex_sha256_final(sha, id);
-    if (crc32_or_null)
-        *crc32_or_null = (uint32_t)crc;
-    if (size)
-        *size = off;
-out:
-    EVP_MD_CTX_free(sha);
+    if (!rc)
+        blob_sum_final(sum, out);
+    blob_sum_free(sum);
     free(buf);
     return rc;
+}
+
+int blob_hash_fd(int fd, char id[BLOB_ID_HEX + 1], uint32_t *crc32_or_null, uint64_t *size,
+                 cairn_err *e)
+{
+    blob_sums s;
+    int rc = blob_hash_fd_sums(fd, crc32_or_null != NULL, &s, e);
+    if (rc)
+        return rc;
+    memcpy(id, s.id, BLOB_ID_HEX + 1);
+    if (crc32_or_null)
+        *crc32_or_null = s.crc32;
+    if (size)
+        *size = s.size;
+    return 0;
 }
 
 static int zstd_err(cairn_err *e, int code, const char *what, size_t zr)

@@ -39,7 +39,6 @@
 #include "repo/repo_impl.h"
 
 #define INFO_MAX (1u << 20)
-#define READ_BUF (256u << 10)
 
 int64_t repo_clock_ms(clockid_t id)
 {
@@ -236,7 +235,7 @@ int repo_manifest_stat(repo *r, const char *key, uint64_t *size, cairn_err *e)
     return store_head(r->s, key, size, e);
 }
 
-static int check_id(const char *id, cairn_err *e)
+int repo_blob_id_check(const char *id, cairn_err *e)
 {
     if (!blob_id_valid(id))
         return err_set(e, CAIRN_EINVAL, "'%s' is not a blob id (64 lowercase hex digits)", id);
@@ -246,7 +245,7 @@ static int check_id(const char *id, cairn_err *e)
 int repo_blob_exists(repo *r, const char *id, bool *exists, cairn_err *e)
 {
     char key[128];
-    int rc = check_id(id, e);
+    int rc = repo_blob_id_check(id, e);
     if (rc)
         return rc;
     repo_blob_key(id, key, sizeof(key));
@@ -256,105 +255,6 @@ int repo_blob_exists(repo *r, const char *id, bool *exists, cairn_err *e)
         err_clear(e); /* absence is an answer, not an error */
         rc = 0;
     }
-    return rc;
-}
-
-struct put_ctx {
-    store_writer *w;
-    ratelimit *rl;
-    uint64_t stored;
-    repo_cancel_fn cancelled; /* may be NULL */
-    void *cancel_arg;
-};
-
-static int put_sink(void *ctx, const void *data, size_t len, cairn_err *e)
-{
-    struct put_ctx *p = ctx;
-    ratelimit_take(p->rl, len);
-    p->stored += len;
-    return store_writer_write(p->w, data, len, e);
-}
-
-/* Feeds fd to the encoder, returning the SHA-256 of what was read. */
-static int encode_fd(int fd, blob_enc *enc, struct put_ctx *p, char got[BLOB_ID_HEX + 1],
-                     cairn_err *e)
-{
-    unsigned char *data = malloc(READ_BUF);
-    EVP_MD_CTX *sha = EVP_MD_CTX_new();
-    int rc = 0;
-    if (!data || !sha || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
-        rc = err_set(e, CAIRN_ENOMEM, "out of memory uploading a file");
-        goto out;
-    }
-    for (uint64_t off = 0;;) {
-        ssize_t n = pread(fd, data, READ_BUF, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = err_sys(e, errno, "cannot read the file at offset %" PRIu64, off);
-            goto out;
-        }
-        if (n == 0)
-            break;
-        /* Checked per chunk: a large file at a low rate limit takes minutes. */
-        if (p->cancelled && p->cancelled(p->cancel_arg, off)) {
-            rc = err_set(e, CAIRN_EBUSY, "cancelled at offset %" PRIu64, off);
-            goto out;
-        }
-        EVP_DigestUpdate(sha, data, (size_t)n);
-        rc = blob_enc_write(enc, data, (size_t)n, put_sink, p, e);
-        if (rc)
-            goto out;
-        off += (uint64_t)n;
-    }
-    hex_sha256_final(sha, got);
-out:
-    EVP_MD_CTX_free(sha);
-    free(data);
-    return rc;
-}
-
-int repo_blob_put_fd(repo *r, const char *id, int fd, int level, ratelimit *rl,
-                     uint64_t *stored_bytes, cairn_err *e)
-{
-    return repo_blob_put_fd_until(r, id, fd, level, rl, NULL, NULL, stored_bytes, e);
-}
-
-int repo_blob_put_fd_until(repo *r, const char *id, int fd, int level, ratelimit *rl,
-                           repo_cancel_fn cancelled, void *cancel_arg, uint64_t *stored_bytes,
-                           cairn_err *e)
-{
-    char key[128], got[BLOB_ID_HEX + 1];
-    int rc = check_id(id, e);
-    if (rc)
-        return rc;
-    repo_blob_key(id, key, sizeof(key));
-    struct put_ctx p = {.rl = rl, .cancelled = cancelled, .cancel_arg = cancel_arg};
-    /* The file's size bounds the blob's closely enough for the store to size its
-     * parts (zstd adds little even to incompressible data). */
-    struct stat st;
-    uint64_t hint = fstat(fd, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
-    blob_enc *enc = NULL;
-    rc = blob_enc_new(&enc, level, e);
-    if (!rc)
-        rc = store_put_begin_hint(r->s, key, hint, &p.w, e);
-    if (!rc)
-        rc = encode_fd(fd, enc, &p, got, e);
-    if (!rc && strcmp(got, id) != 0)
-        rc = err_set(e, CAIRN_ECORRUPT,
-                     "the file changed while it was uploaded as blob %s (its bytes now hash to "
-                     "%s); nothing was stored",
-                     id, got);
-    if (!rc)
-        rc = blob_enc_finish(enc, put_sink, &p, e);
-    blob_enc_free(enc);
-    if (rc) {
-        store_writer_abort(p.w);
-        return rc;
-    }
-    rc = store_writer_commit(p.w, e);
-    if (!rc && stored_bytes)
-        *stored_bytes = p.stored;
     return rc;
 }
 
@@ -373,7 +273,7 @@ static int get_sink(void *ctx, const void *data, size_t len, cairn_err *e)
 int repo_blob_get(repo *r, const char *id, store_sink sink, void *ctx, uint64_t *size, cairn_err *e)
 {
     char key[128];
-    int rc = check_id(id, e);
+    int rc = repo_blob_id_check(id, e);
     if (rc)
         return rc;
     repo_blob_key(id, key, sizeof(key));

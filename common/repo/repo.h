@@ -12,6 +12,7 @@
 
 #include "base/err.h"
 #include "base/ratelimit.h"
+#include "repo/blob.h"
 #include "store/store.h"
 
 #define REPO_FORMAT_VERSION 1
@@ -47,21 +48,43 @@ int repo_manifest_stat(repo *r, const char *key, uint64_t *size, cairn_err *e);
 
 int repo_blob_exists(repo *r, const char *id, bool *exists, cairn_err *e);
 
+/* How a blob is written: zstd level, pacing of the stored bytes (rl, may be NULL),
+ * and cancelled, asked before every chunk with the plain bytes done so far, so that
+ * it can report progress within a file too (may be NULL): a true answer stops the
+ * put with CAIRN_EBUSY and nothing stored. */
+typedef bool (*repo_cancel_fn)(void *arg, uint64_t done);
+typedef struct repo_put_opts {
+    int level;
+    ratelimit *rl;
+    repo_cancel_fn cancelled;
+    void *cancel_arg;
+} repo_put_opts;
+
 /* Compresses fd (from offset 0) into blob id. The SHA-256 is recomputed on the
  * way: if the bytes no longer match id (the file changed under us) nothing is
- * stored and the result is CAIRN_ECORRUPT. rl (may be NULL) paces the stored
- * bytes; stored_bytes (may be NULL) receives the compressed size. */
+ * stored and the result is CAIRN_ECORRUPT. stored_bytes (may be NULL) receives the
+ * compressed size. */
 int repo_blob_put_fd(repo *r, const char *id, int fd, int level, ratelimit *rl,
                      uint64_t *stored_bytes, cairn_err *e);
 
-/* repo_blob_put_fd that stops (CAIRN_EBUSY, nothing stored) as soon as cancelled(arg)
- * says so; it is asked before every chunk is encoded, with the bytes of fd encoded so
- * far (done), so that it can also report progress within the file. cancelled may be
- * NULL. */
-typedef bool (*repo_cancel_fn)(void *arg, uint64_t done);
-int repo_blob_put_fd_until(repo *r, const char *id, int fd, int level, ratelimit *rl,
-                           repo_cancel_fn cancelled, void *cancel_arg, uint64_t *stored_bytes,
-                           cairn_err *e);
+/* repo_blob_put_fd with options; with sums (may be NULL: the SHA-256 is recomputed)
+ * the bytes are checked against the XXH3-64 and size an earlier hashing pass of the
+ * same file found (blob_hash_fd_sums), which costs a fraction of a second SHA-256. */
+int repo_blob_put_known(repo *r, const char *id, const blob_sums *sums, int fd,
+                        const repo_put_opts *o, uint64_t *stored_bytes, cairn_err *e);
+
+/* Whether repo_blob_put_new takes a file of size bytes here: always on file://; on
+ * S3 when its blob fits in one part (an upload is named when it starts). */
+bool repo_blob_one_pass(const repo *r, uint64_t size);
+
+/* Reads fd once, from offset 0 to its end, and on the way hashes (sums, with the
+ * CRC-32 when crc32), compresses and writes the blob; once the name is known it is
+ * stored under it, unless the repository has that blob already (*stored false:
+ * nothing stored). A file whose size or times change while it is read is
+ * CAIRN_ECORRUPT, nothing stored. stored_bytes (may be NULL) receives the
+ * compressed size written. */
+int repo_blob_put_new(repo *r, int fd, bool crc32, const repo_put_opts *o, blob_sums *sums,
+                      bool *stored, uint64_t *stored_bytes, cairn_err *e);
 
 /* Streams blob id, decompressed, to sink and verifies it (see blob_dec). size (may
  * be NULL) receives the plain size. A missing blob is CAIRN_ENOENT. */

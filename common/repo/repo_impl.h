@@ -29,6 +29,9 @@ struct repo {
 
 store *repo_store(repo *r);
 
+/* CAIRN_EINVAL unless id is a blob id (64 lowercase hex digits). */
+int repo_blob_id_check(const char *id, cairn_err *e);
+
 /* Collects the small object key into b (freed by the caller), refusing more than max
  * bytes. */
 int repo_read_small(store *s, const char *key, size_t max, buf *b, cairn_err *e);

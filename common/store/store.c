@@ -22,6 +22,7 @@ struct store {
 struct store_writer {
     store *s;
     void *impl;
+    bool unnamed; /* ended by store_writer_commit_as, never store_writer_commit */
 };
 
 static const store_driver *const drivers[] = {&store_file_driver, &store_s3_driver};
@@ -174,8 +175,50 @@ int store_writer_write(store_writer *w, const void *buf, size_t len, cairn_err *
 
 int store_writer_commit(store_writer *w, cairn_err *e)
 {
+    CAIRN_ASSERT(!w->unnamed);
     count(w->s, N_PUT);
     int rc = w->s->drv->commit(w->impl, e);
+    free(w);
+    return rc;
+}
+
+uint64_t store_unnamed_max(const store *s)
+{
+    return s->drv->unnamed_max ? s->drv->unnamed_max(s->impl) : 0;
+}
+
+int store_put_begin_unnamed(store *s, const char *dir, store_writer **out, cairn_err *e)
+{
+    *out = NULL;
+    if (!s->drv->put_begin_unnamed)
+        return err_set(e, CAIRN_EINVAL, "%s cannot name an object after writing it", store_url(s));
+    int rc = store_key_check(dir, e);
+    if (rc)
+        return rc;
+    store_writer *w = calloc(1, sizeof(*w));
+    if (!w)
+        return err_set(e, CAIRN_ENOMEM, "out of memory writing under %s", dir);
+    w->s = s;
+    rc = s->drv->put_begin_unnamed(s->impl, dir, &w->impl, e);
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    w->unnamed = true;
+    *out = w;
+    return 0;
+}
+
+int store_writer_commit_as(store_writer *w, const char *key, cairn_err *e)
+{
+    CAIRN_ASSERT(w->unnamed);
+    int rc = store_key_check(key, e);
+    if (rc) {
+        store_writer_abort(w);
+        return rc;
+    }
+    count(w->s, N_PUT);
+    rc = w->s->drv->commit_as(w->s->impl, w->impl, key, e);
     free(w);
     return rc;
 }

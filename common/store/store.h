@@ -68,6 +68,21 @@ void store_writer_abort(store_writer *w);
 
 int store_put_buf(store *s, const char *key, const void *buf, size_t len, cairn_err *e);
 
+/*
+ * A put named only when its last byte is in, for content named after its own hash:
+ * the bytes are read once, hashed and written on the way, and the writer committed
+ * under the name the hash gives (or aborted when the store has that object already).
+ * The object may grow to store_unnamed_max bytes (file://: no limit; s3://: one
+ * part, since a multipart upload is named when it starts); a write beyond that fails
+ * with CAIRN_EINVAL and the caller names its objects first instead. dir is a key
+ * prefix the driver may keep its temporary under (file://: that directory).
+ * store_unnamed_max is 0 when the driver offers no unnamed puts, and begin then fails.
+ */
+uint64_t store_unnamed_max(const store *s);
+int store_put_begin_unnamed(store *s, const char *dir, store_writer **out, cairn_err *e);
+/* Commits an unnamed writer under key, as store_writer_commit does; frees w. */
+int store_writer_commit_as(store_writer *w, const char *key, cairn_err *e);
+
 /* Streams the object to sink; CAIRN_ENOENT when absent. */
 int store_get(store *s, const char *key, store_sink sink, void *ctx, cairn_err *e);
 /* CAIRN_ENOENT when absent. */

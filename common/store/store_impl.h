@@ -31,6 +31,11 @@ typedef struct store_driver {
     int (*write)(void *wimpl, const void *buf, size_t len, cairn_err *e);
     int (*commit)(void *wimpl, cairn_err *e); /* frees wimpl */
     void (*abort)(void *wimpl);               /* frees wimpl */
+    /* Optional, all three or none: see store_put_begin_unnamed. The writer is used
+     * with write and abort as any other, and ended by commit_as. */
+    int (*put_begin_unnamed)(void *impl, const char *dir, void **wimpl, cairn_err *e);
+    int (*commit_as)(void *impl, void *wimpl, const char *key, cairn_err *e); /* frees wimpl */
+    uint64_t (*unnamed_max)(void *impl);
     int (*get)(void *impl, const char *key, store_sink sink, void *ctx, cairn_err *e);
     int (*head)(void *impl, const char *key, uint64_t *size, cairn_err *e);
     /* Keys in byte order; store.c drops those store_key_check refuses (names others

@@ -15,6 +15,8 @@ def blobs(repo):
     if not os.path.isdir(root):
         return out
     for d in os.listdir(root):
+        if d.startswith('.'):  # a one-pass writer's temporary, not yet named
+            continue
         for name in os.listdir(os.path.join(root, d)):
             if not name.startswith('.'):  # a writer's temporary, never an object
                 out.add(name)

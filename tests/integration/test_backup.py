@@ -203,6 +203,27 @@ class BackupTest(unittest.TestCase):
                 self.assertTrue(ok)
                 self.assertEqual(size, os.path.getsize(os.path.join(src, f)))
 
+    def agents_read(self):
+        """Bytes the agents have read through read(2) and its kin (/proc/PID/io rchar)."""
+        total = 0
+        for node in self.bed.nodes:
+            with open('/proc/%d/io' % self.bed.agent_pid(node)) as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith('rchar:'))
+        return total
+
+    def test_09_each_new_byte_read_once(self):
+        # New SSTables are read once, hashed and compressed in the same pass; before,
+        # an upload hashed a file, then read it all again to compress it.
+        self.bed.write('shop', 'orders', 6 * MiB, seed=950, compressibility=0.3)
+        before = self.agents_read()
+        p, s = self.backup('--tag', 'readonce')
+        read = self.agents_read() - before
+        self.assertGreater(s['uploaded_bytes'], 12 * MiB)
+        self.assertGreaterEqual(read, s['uploaded_bytes'])
+        self.assertLess(read, s['uploaded_bytes'] * 1.25 + 2 * MiB,
+                        'agents read %d bytes to upload %d' % (read, s['uploaded_bytes']))
+        self.assert_repo_sound()
+
     def test_10_scylla_error_fails_the_backup(self):
         victim = self.bed.nodes[2]
         self.bed.fault(victim, 'POST', '/storage_service/snapshots', status=500,

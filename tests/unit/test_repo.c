@@ -295,6 +295,125 @@ static void test_blob_changed_during_put(void **state)
     close(fd);
 }
 
+/* The bytes this process has read through read(2) and its kin so far. */
+static uint64_t bytes_read_so_far(void)
+{
+    FILE *io = fopen("/proc/self/io", "r");
+    unsigned long long rchar = 0;
+    char line[128];
+    while (io && fgets(line, sizeof(line), io))
+        if (sscanf(line, "rchar: %llu", &rchar) == 1)
+            break;
+    if (io)
+        fclose(io);
+    return rchar;
+}
+
+static void test_blob_put_new_one_pass(void **state)
+{
+    struct fixture *f = *state;
+    size_t len = (4u << 20) + 123;
+    unsigned char *data = malloc(len);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (unsigned char)(i * 7 + (i >> 12));
+    int fd = make_file(data, len);
+    char want[65];
+    uint32_t want_crc;
+    cairn_err e;
+    assert_int_equal(blob_hash_fd(fd, want, &want_crc, NULL, &e), 0);
+    assert_true(repo_blob_one_pass(f->r, len));
+
+    repo_put_opts o = {.level = 1};
+    blob_sums s;
+    bool stored = false;
+    uint64_t stored_bytes = 0;
+    uint64_t before = bytes_read_so_far();
+    assert_int_equal(repo_blob_put_new(f->r, fd, true, &o, &s, &stored, &stored_bytes, &e), 0);
+    uint64_t read = bytes_read_so_far() - before;
+    /* Every byte read once: hashed and compressed in the same pass. */
+    if (before > 0) {
+        assert_true(read >= len);
+        assert_true(read < len + len / 2);
+    }
+    assert_true(stored);
+    assert_string_equal(s.id, want);
+    assert_int_equal(s.crc32, want_crc);
+    assert_int_equal(s.size, len);
+    assert_true(stored_bytes > 0);
+    buf m = BUF_INIT;
+    uint64_t size = 0;
+    assert_int_equal(repo_blob_get(f->r, want, mem_sink, &m, &size, &e), 0);
+    assert_int_equal(size, len);
+    assert_memory_equal(m.data, data, len);
+    free(m.data);
+
+    /* The same bytes again: nothing is stored twice and no temporary stays. */
+    assert_int_equal(repo_blob_put_new(f->r, fd, false, &o, &s, &stored, &stored_bytes, &e), 0);
+    assert_false(stored);
+    assert_int_equal(stored_bytes, 0);
+    assert_string_equal(s.id, want);
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s/blobs", f->root);
+    assert_int_equal(count_entries(dir), 1); /* the one shard directory */
+    close(fd);
+    free(data);
+}
+
+/* A cancel hook that changes the file under the reader, once, after its first chunk. */
+static bool grow_file(void *arg, uint64_t done)
+{
+    int *fd = arg;
+    if (done > 0 && *fd >= 0) {
+        assert_int_equal(pwrite(*fd, "more", 4, lseek(*fd, 0, SEEK_END)), 4);
+        *fd = -1;
+    }
+    return false;
+}
+
+static void test_blob_put_new_changed(void **state)
+{
+    struct fixture *f = *state;
+    size_t len = 1u << 20;
+    unsigned char *data = calloc(1, len);
+    int fd = make_file(data, len), grow = fd;
+    repo_put_opts o = {.level = 1, .cancelled = grow_file, .cancel_arg = &grow};
+    blob_sums s;
+    bool stored = true;
+    cairn_err e;
+    assert_int_equal(repo_blob_put_new(f->r, fd, false, &o, &s, &stored, NULL, &e), CAIRN_ECORRUPT);
+    assert_non_null(strstr(e.msg, "changed"));
+    assert_false(stored);
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s/blobs", f->root);
+    assert_int_equal(count_entries(dir), 0); /* neither a blob nor a temporary */
+    close(fd);
+    free(data);
+}
+
+/* The second pass of a file too large for one pass is checked by the XXH3 of the first. */
+static void test_blob_put_known_xxh3(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char data[200000];
+    memset(data, 'x', sizeof(data));
+    int fd = make_file(data, sizeof(data));
+    blob_sums s;
+    cairn_err e;
+    assert_int_equal(blob_hash_fd_sums(fd, false, &s, &e), 0);
+    repo_put_opts o = {.level = 1};
+    assert_int_equal(pwrite(fd, "y", 1, 777), 1);
+    assert_int_equal(repo_blob_put_known(f->r, s.id, &s, fd, &o, NULL, &e), CAIRN_ECORRUPT);
+    assert_non_null(strstr(e.msg, "changed"));
+    bool exists = true;
+    assert_int_equal(repo_blob_exists(f->r, s.id, &exists, &e), 0);
+    assert_false(exists);
+    assert_int_equal(pwrite(fd, "x", 1, 777), 1);
+    assert_int_equal(repo_blob_put_known(f->r, s.id, &s, fd, &o, NULL, &e), 0);
+    assert_int_equal(repo_blob_exists(f->r, s.id, &exists, &e), 0);
+    assert_true(exists);
+    close(fd);
+}
+
 static void test_blob_errors(void **state)
 {
     struct fixture *f = *state;
@@ -724,6 +843,9 @@ int main(void)
         cmocka_unit_test(test_keys),
         cmocka_unit_test_setup_teardown(test_blob_put_get, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_blob_changed_during_put, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_blob_put_new_one_pass, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_blob_put_new_changed, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_blob_put_known_xxh3, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_blob_errors, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_leases, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_lease_expiry, setup_open, teardown),

@@ -551,6 +551,41 @@ static void test_round_trip(void **state)
     store_close(s);
 }
 
+/* A put named at commit: one PUT under the prefix, within one part and no more. */
+static void test_unnamed_put(void **state)
+{
+    (void)state;
+    need_env();
+    configure(NULL, 0, 0);
+    store *s = open_at(env.endpoint, "cairn-test/unnamed");
+    cairn_err e;
+    uint64_t max = store_unnamed_max(s);
+    assert_int_equal(max, STORE_S3_MIN_PART);
+    store_writer *w = NULL;
+    assert_int_equal(store_put_begin_unnamed(s, "blobs", &w, &e), 0);
+    assert_int_equal(store_writer_write(w, "named later", 11, &e), 0);
+    assert_int_equal(store_writer_commit_as(w, "blobs/ab/named", &e), 0);
+    buf m = {0};
+    assert_int_equal(store_get(s, "blobs/ab/named", mem_sink, &m, &e), 0);
+    assert_int_equal(m.len, 11);
+    assert_memory_equal(m.data, "named later", 11);
+    free(m.data);
+
+    /* More than one part cannot be named later: refused, nothing sent. */
+    char *big = calloc(1, (size_t)max + 1);
+    assert_int_equal(store_put_begin_unnamed(s, "blobs", &w, &e), 0);
+    assert_int_equal(store_writer_write(w, big, (size_t)max + 1, &e), CAIRN_EINVAL);
+    assert_non_null(strstr(e.msg, "one part"));
+    store_writer_abort(w);
+    free(big);
+    store_counts c;
+    store_stats(s, &c);
+    assert_int_equal(c.puts, 1);
+    assert_int_equal(c.mpu_initiates, 0);
+    assert_int_equal(store_delete(s, "blobs/ab/named", &e), 0);
+    store_close(s);
+}
+
 /* Virtual-hosted addressing: bucket.endpoint/key (libcurl resolves *.localhost itself). */
 static void test_virtual_hosted(void **state)
 {
@@ -1050,7 +1085,7 @@ int main(void)
         cmocka_unit_test(test_missing_bucket), cmocka_unit_test(test_faults_retried),
         cmocka_unit_test(test_region_errors),  cmocka_unit_test(test_multipart_abort),
         cmocka_unit_test(test_stall),          cmocka_unit_test(test_lost_complete),
-        cmocka_unit_test(test_resume_checked),
+        cmocka_unit_test(test_resume_checked), cmocka_unit_test(test_unnamed_put),
     };
     int rc = cmocka_run_group_tests(tests, start_env, stop_env);
     curl_global_cleanup();

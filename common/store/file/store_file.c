@@ -281,9 +281,10 @@ static int file_write(void *wimpl, const void *buf, size_t len, cairn_err *e)
     return 0;
 }
 
-static int file_commit(void *wimpl, cairn_err *e)
+/* Makes the temporary durable and renames it to name in the directory todir, then
+ * makes that directory entry durable; frees w either way. */
+static int writer_publish(struct file_writer *w, int todir, const char *name, cairn_err *e)
 {
-    struct file_writer *w = wimpl;
     int rc = writer_flush(w, e);
     if (rc)
         goto fail;
@@ -297,12 +298,12 @@ static int file_commit(void *wimpl, cairn_err *e)
         rc = fs_err(w->fs, e, errno, "close", w->key);
         goto fail;
     }
-    if (renameat(w->dirfd, w->tmp, w->dirfd, w->name) != 0) {
+    if (renameat(w->dirfd, w->tmp, todir, name) != 0) {
         rc = fs_err(w->fs, e, errno, "commit", w->key);
         goto fail;
     }
     w->tmp[0] = '\0';
-    if (fsync(w->dirfd) != 0) {
+    if (fsync(todir) != 0) {
         /* The rename happened but may not survive a crash; say so rather than
          * claim durability. */
         rc = fs_err(w->fs, e, errno, "sync the directory of", w->key);
@@ -314,6 +315,77 @@ static int file_commit(void *wimpl, cairn_err *e)
 fail:
     writer_free(w, true);
     return rc;
+}
+
+static int file_commit(void *wimpl, cairn_err *e)
+{
+    struct file_writer *w = wimpl;
+    return writer_publish(w, w->dirfd, w->name, e);
+}
+
+/* An unnamed put is an ordinary one whose temporary lives in dir; its key is only a
+ * placeholder until commit_as names it. */
+static int file_put_begin_unnamed(void *impl, const char *dir, void **wimpl, cairn_err *e)
+{
+    char key[STORE_KEY_MAX + 16];
+    snprintf(key, sizeof(key), "%s/unnamed", dir);
+    return file_put_begin(impl, key, 0, wimpl, e);
+}
+
+/* Opens the directory of key, creating it; a concurrent delete may remove an
+ * emptied directory in between, so that case starts over. -1 with errno set. */
+static int open_key_dir(const struct file_store *fs, const char *key)
+{
+    char dir[PATH_CAP];
+    path_of(fs, key, dir);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash++; /* the filesystem root itself */
+    *slash = '\0';
+    int fd = -1, err = ENOENT;
+    for (int i = 0; i < MKDIR_RETRIES && fd < 0 && err == ENOENT; i++) {
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        err = fd < 0 ? errno : 0;
+        if (err == ENOENT) {
+            int m = mkdir_all(dir);
+            if (m)
+                err = m;
+        }
+    }
+    if (fd < 0)
+        errno = err;
+    return fd;
+}
+
+static int file_commit_as(void *impl, void *wimpl, const char *key, cairn_err *e)
+{
+    (void)impl;
+    struct file_writer *w = wimpl;
+    char *k = strdup(key);
+    if (!k) {
+        writer_free(w, true);
+        return err_set(e, CAIRN_ENOMEM, "out of memory writing %s", key);
+    }
+    free(w->key);
+    w->key = k;
+    const char *slash = strrchr(k, '/');
+    w->name = slash ? slash + 1 : k;
+    int todir = open_key_dir(w->fs, k);
+    if (todir < 0) {
+        int rc = fs_err(w->fs, e, errno, "create the directory of", k);
+        writer_free(w, true);
+        return rc;
+    }
+    int rc = writer_publish(w, todir, w->name, e);
+    close(todir);
+    return rc;
+}
+
+/* A file can grow as large as the file system allows. */
+static uint64_t file_unnamed_max(void *impl)
+{
+    (void)impl;
+    return UINT64_MAX;
 }
 
 static void file_abort(void *wimpl)
@@ -583,6 +655,9 @@ const store_driver store_file_driver = {
     .write = file_write,
     .commit = file_commit,
     .abort = file_abort,
+    .put_begin_unnamed = file_put_begin_unnamed,
+    .commit_as = file_commit_as,
+    .unnamed_max = file_unnamed_max,
     .get = file_get,
     .head = file_head,
     .list_ex = file_list_ex,

@@ -103,12 +103,12 @@ int s3put_begin(s3_client *c, const char *key, size_t part_size, unsigned buffer
 {
     *out = NULL;
     s3put *w = calloc(1, sizeof(*w));
-    if (!w || !(w->key = strdup(key)) ||
+    if (!w || (key && !(w->key = strdup(key))) ||
         !(w->slots = calloc(buffers ? buffers : 1, sizeof(*w->slots)))) {
         if (w)
             free(w->key);
         free(w);
-        return err_set(e, CAIRN_ENOMEM, "out of memory writing %s", key);
+        return err_set(e, CAIRN_ENOMEM, "out of memory writing %s", key ? key : "an object");
     }
     w->c = c;
     w->part_size = part_size;
@@ -262,6 +262,11 @@ static int too_many_parts(const s3put *w, cairn_err *e)
 static int hand_off(s3put *w, cairn_err *e)
 {
     int rc = 0;
+    /* A multipart upload is named when it starts. */
+    if (!w->key)
+        return err_set(e, CAIRN_EINVAL,
+                       "an object named after its content must fit in one part of %zu MiB",
+                       w->part_size / MiB);
     if (!w->upload_id && (rc = initiate(w, e)) != 0)
         return rc;
     if (w->parts >= S3PUT_MAX_PARTS)
@@ -442,6 +447,17 @@ int s3put_commit(s3put *w, cairn_err *e)
         abort_upload(w);
     writer_free(w);
     return rc;
+}
+
+int s3put_commit_as(s3put *w, const char *prefix, const char *key, cairn_err *e)
+{
+    CAIRN_ASSERT(!w->key && !w->upload_id);
+    if (asprintf(&w->key, "%s%s", prefix, key) < 0) {
+        w->key = NULL;
+        s3put_abort(w);
+        return err_set(e, CAIRN_ENOMEM, "out of memory writing %s", key);
+    }
+    return s3put_commit(w, e);
 }
 
 void s3put_abort(s3put *w)

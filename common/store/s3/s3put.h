@@ -28,12 +28,15 @@ typedef struct s3put s3put;
 size_t s3put_part_size(uint64_t size_hint, size_t configured);
 
 /* Starts writing key (the full key in the bucket), drawing on budget, which must
- * outlive the writer. */
+ * outlive the writer. key NULL: named only by s3put_commit_as, and so limited to
+ * one part (a multipart upload is named when it starts). */
 int s3put_begin(s3_client *c, const char *key, size_t part_size, unsigned buffers, s3budget *budget,
                 s3put **out, cairn_err *e);
 int s3put_write(s3put *w, const void *buf, size_t len, cairn_err *e);
 /* Makes the object visible; frees w, also on failure. */
 int s3put_commit(s3put *w, cairn_err *e);
+/* s3put_commit of a writer begun without a key, under prefix followed by key. */
+int s3put_commit_as(s3put *w, const char *prefix, const char *key, cairn_err *e);
 /* Frees w; nothing becomes visible. */
 void s3put_abort(s3put *w);
 

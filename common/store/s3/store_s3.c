@@ -108,6 +108,30 @@ static void s3_abort(void *wimpl)
     s3put_abort(wimpl);
 }
 
+/* One part buffer, filled and sent as one PUT once the name is known. */
+static int s3_put_begin_unnamed(void *impl, const char *dir, void **wimpl, cairn_err *e)
+{
+    (void)dir;
+    struct s3_store *s = impl;
+    s3put *w = NULL;
+    int rc =
+        s3put_begin(s->c, NULL, s3put_part_size(0, s->conf->part_size), 1, s->conf->budget, &w, e);
+    *wimpl = w;
+    return rc;
+}
+
+static int s3_commit_as(void *impl, void *wimpl, const char *key, cairn_err *e)
+{
+    const struct s3_store *s = impl;
+    return s3put_commit_as(wimpl, s->prefix, key, e);
+}
+
+static uint64_t s3_unnamed_max(void *impl)
+{
+    const struct s3_store *s = impl;
+    return s3put_part_size(0, s->conf->part_size);
+}
+
 /* One request about one key with no body to send; rs->body is freed. */
 static int key_request(struct s3_store *s, s3_kind kind, const char *method, const char *key,
                        store_sink sink, void *ctx, s3_response *rs, cairn_err *e)
@@ -353,6 +377,9 @@ const store_driver store_s3_driver = {
     .open = s3_open,
     .close = s3_close,
     .put_begin = s3_put_begin,
+    .put_begin_unnamed = s3_put_begin_unnamed,
+    .commit_as = s3_commit_as,
+    .unnamed_max = s3_unnamed_max,
     .write = s3_write,
     .commit = s3_commit,
     .abort = s3_abort,

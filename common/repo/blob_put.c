@@ -1,0 +1,206 @@
+/*
+ * blob_put - writing blobs: the one-pass put of a file not seen before, and the put
+ * of a blob whose id is already known.
+ *
+ * Design notes. A blob's name is the SHA-256 of its plain bytes, so the name must be
+ * known before the object is committed, not before it is written. Where the store can
+ * name an object at commit (store_put_begin_unnamed: file:// always, S3 within one
+ * part), a new file is read once: every chunk is hashed (SHA-256, XXH3, and the CRC-32
+ * for Data.db) and compressed into the unnamed writer, and at the end the writer is
+ * committed under the hash, or dropped when the repository has that blob already.
+ * Otherwise (a file on S3 too large for one part: a multipart upload is named when it
+ * starts) the caller hashes first and puts the known id; the second read is checked
+ * against the XXH3 of the first instead of a second SHA-256, a twentieth of the cost.
+ * Either way no object is stored under a name its bytes do not have.
+ *
+ * A one-pass read has no earlier pass to compare with, so a file that changes while it
+ * is read is caught by its size and modification time (fstat before and after) and by
+ * the count of bytes read. The change time is not compared: a snapshot's hard link
+ * has its ctime changed when ScyllaDB compacts the live SSTable away, which changes
+ * no byte.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "repo/blob.h"
+#include "repo/repo.h"
+#include "repo/repo_impl.h"
+
+#define READ_BUF (256u << 10)
+
+struct put_ctx {
+    store_writer *w;
+    ratelimit *rl;
+    uint64_t stored;
+};
+
+static int put_sink(void *ctx, const void *data, size_t len, cairn_err *e)
+{
+    struct put_ctx *p = ctx;
+    ratelimit_take(p->rl, len);
+    p->stored += len;
+    return store_writer_write(p->w, data, len, e);
+}
+
+/* Feeds fd from offset 0 to its end to the sums and the encoder. */
+static int feed_fd(int fd, blob_sum *sum, blob_enc *enc, struct put_ctx *p,
+                   const repo_put_opts *o, cairn_err *e)
+{
+    unsigned char *data = malloc(READ_BUF);
+    if (!data)
+        return err_set(e, CAIRN_ENOMEM, "out of memory uploading a file");
+    int rc = 0;
+    for (uint64_t off = 0;;) {
+        ssize_t n = pread(fd, data, READ_BUF, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = err_sys(e, errno, "cannot read the file at offset %" PRIu64, off);
+            break;
+        }
+        if (n == 0)
+            break;
+        /* Checked per chunk: a large file at a low rate limit takes minutes. */
+        if (o->cancelled && o->cancelled(o->cancel_arg, off)) {
+            rc = err_set(e, CAIRN_EBUSY, "cancelled at offset %" PRIu64, off);
+            break;
+        }
+        blob_sum_update(sum, data, (size_t)n);
+        if ((rc = blob_enc_write(enc, data, (size_t)n, put_sink, p, e)) != 0)
+            break;
+        off += (uint64_t)n;
+    }
+    free(data);
+    return rc;
+}
+
+int repo_blob_put_known(repo *r, const char *id, const blob_sums *sums, int fd,
+                        const repo_put_opts *o, uint64_t *stored_bytes, cairn_err *e)
+{
+    char key[128];
+    int rc = repo_blob_id_check(id, e);
+    if (rc)
+        return rc;
+    repo_blob_key(id, key, sizeof(key));
+    struct put_ctx p = {.rl = o->rl};
+    /* The file's size bounds the blob's closely enough for the store to size its
+     * parts (zstd adds little even to incompressible data). */
+    struct stat st;
+    uint64_t hint = fstat(fd, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
+    blob_enc *enc = NULL;
+    blob_sum *sum = NULL;
+    blob_sums got;
+    rc = blob_enc_new(&enc, o->level, e);
+    if (!rc)
+        rc = blob_sum_new(&sum, sums ? 0 : BLOB_SUM_SHA256, e);
+    if (!rc)
+        rc = store_put_begin_hint(r->s, key, hint, &p.w, e);
+    if (!rc)
+        rc = feed_fd(fd, sum, enc, &p, o, e);
+    if (!rc) {
+        blob_sum_final(sum, &got);
+        bool same = sums ? got.xxh3 == sums->xxh3 && got.size == sums->size
+                         : strcmp(got.id, id) == 0;
+        if (!same)
+            rc = err_set(e, CAIRN_ECORRUPT,
+                         "the file changed while it was uploaded as blob %s (its bytes no "
+                         "longer hash to that name); nothing was stored",
+                         id);
+    }
+    if (!rc)
+        rc = blob_enc_finish(enc, put_sink, &p, e);
+    blob_enc_free(enc);
+    blob_sum_free(sum);
+    if (rc) {
+        store_writer_abort(p.w);
+        return rc;
+    }
+    rc = store_writer_commit(p.w, e);
+    if (!rc && stored_bytes)
+        *stored_bytes = p.stored;
+    return rc;
+}
+
+int repo_blob_put_fd(repo *r, const char *id, int fd, int level, ratelimit *rl,
+                     uint64_t *stored_bytes, cairn_err *e)
+{
+    repo_put_opts o = {.level = level, .rl = rl};
+    return repo_blob_put_known(r, id, NULL, fd, &o, stored_bytes, e);
+}
+
+bool repo_blob_one_pass(const repo *r, uint64_t size)
+{
+    uint64_t max = store_unnamed_max(r->s);
+    return size <= max && ZSTD_compressBound((size_t)size) <= max;
+}
+
+/* Whether the file is not the one that was opened for reading any more. */
+static bool changed(const struct stat *a, const struct stat *b, uint64_t read)
+{
+    return a->st_size != b->st_size || (uint64_t)b->st_size != read ||
+           a->st_mtim.tv_sec != b->st_mtim.tv_sec || a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
+}
+
+/* Commits the unnamed writer under the blob's name unless the repository has the
+ * blob; frees the writer either way. */
+static int put_if_absent(repo *r, store_writer *w, const char *id, bool *stored, cairn_err *e)
+{
+    bool exists = false;
+    int rc = repo_blob_exists(r, id, &exists, e);
+    if (rc || exists) {
+        store_writer_abort(w);
+        *stored = false;
+        return rc;
+    }
+    char key[128];
+    repo_blob_key(id, key, sizeof(key));
+    *stored = true;
+    return store_writer_commit_as(w, key, e);
+}
+
+int repo_blob_put_new(repo *r, int fd, bool crc32, const repo_put_opts *o, blob_sums *sums,
+                      bool *stored, uint64_t *stored_bytes, cairn_err *e)
+{
+    *stored = false;
+    struct stat before, after;
+    if (fstat(fd, &before) != 0)
+        return err_sys(e, errno, "cannot read the file to upload");
+    struct put_ctx p = {.rl = o->rl};
+    blob_enc *enc = NULL;
+    blob_sum *sum = NULL;
+    int rc = blob_enc_new(&enc, o->level, e);
+    if (!rc)
+        rc = blob_sum_new(&sum, BLOB_SUM_SHA256 | (crc32 ? BLOB_SUM_CRC32 : 0), e);
+    if (!rc)
+        rc = store_put_begin_unnamed(r->s, "blobs", &p.w, e);
+    if (!rc)
+        rc = feed_fd(fd, sum, enc, &p, o, e);
+    if (!rc) {
+        blob_sum_final(sum, sums);
+        if (fstat(fd, &after) != 0)
+            rc = err_sys(e, errno, "cannot read the file to upload");
+        else if (changed(&before, &after, sums->size))
+            rc = err_set(e, CAIRN_ECORRUPT,
+                         "the file changed while it was uploaded (%" PRIu64
+                         " bytes read of %lld, or its modification time moved); nothing was "
+                         "stored",
+                         sums->size, (long long)after.st_size);
+    }
+    if (!rc)
+        rc = blob_enc_finish(enc, put_sink, &p, e);
+    blob_enc_free(enc);
+    blob_sum_free(sum);
+    if (rc) {
+        store_writer_abort(p.w);
+        return rc;
+    }
+    rc = put_if_absent(r, p.w, sums->id, stored, e);
+    if (!rc && stored_bytes)
+        *stored_bytes = *stored ? p.stored : 0;
+    return rc;
+}
