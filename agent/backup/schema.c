@@ -18,6 +18,7 @@
 #include "node/cql.h"
 #include "node/hostport.h"
 #include "repo/repo.h"
+#include "repos/repos.h"
 
 #define CQL_TIMEOUT_MS 60000
 
@@ -84,17 +85,22 @@ int agent_schema(agent *a, const Cairn__Rpc__SchemaRequest *rq, Cairn__Rpc__Resp
         rc = repo_blob_exists(r, id, &exists, e);
     if (!rc && !exists)
         rc = repo_blob_put_fd(r, id, fd, 3, NULL, NULL, e);
+    Cairn__Rpc__StoreRequests *cost = r ? repos_requests(r) : NULL;
     repo_close(r);
     close(fd);
-    if (rc)
+    if (rc) {
+        free(cost);
         return err_prefix(e, "schema dump");
+    }
     Cairn__Rpc__SchemaResult *res = malloc(sizeof(*res));
     if (res) {
         cairn__rpc__schema_result__init(res);
         res->blob = strdup(id);
+        res->requests = cost;
     }
     if (!res || !res->blob) {
         free(res);
+        free(cost);
         return err_set(e, CAIRN_ENOMEM, "out of memory");
     }
     res->size = size;

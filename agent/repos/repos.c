@@ -1,6 +1,7 @@
 #include "repos/repos.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A location split into what identifies its repository. */
@@ -187,4 +188,25 @@ void repos_close(agent_config *cfg)
         store_options_free(r[i].store);
         r[i].store = NULL;
     }
+}
+
+Cairn__Rpc__StoreRequests *repos_requests(const repo *r)
+{
+    Cairn__Rpc__StoreRequests *q = malloc(sizeof(*q));
+    if (!q)
+        return NULL;
+    cairn__rpc__store_requests__init(q);
+    store_counts c;
+    repo_stats(r, &c);
+    q->has_puts = q->has_part_puts = q->has_gets = q->has_heads = 1;
+    q->has_lists = q->has_deletes = q->has_multipart = q->has_retries = 1;
+    q->puts = c.puts;
+    q->part_puts = c.part_puts;
+    q->gets = c.gets;
+    q->heads = c.heads;
+    q->lists = c.lists;
+    q->deletes = c.deletes;
+    q->multipart = c.mpu_initiates + c.mpu_completes + c.mpu_aborts;
+    q->retries = c.retries;
+    return q;
 }

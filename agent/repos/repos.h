@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 
+#include "agent.pb-c.h"
 #include "agent_config.h"
 #include "base/err.h"
 #include "repo/repo.h"
@@ -34,6 +35,10 @@ int repos_store_for(const agent_config *cfg, const char *url, const store_option
 
 /* The one way the agent opens a repository: repos_store_for, then repo_open. */
 int repos_repo_open(repo **out, const agent_config *cfg, const char *url, cairn_err *e);
+
+/* The requests sent through r so far, as an answer carries them to the coordinator
+ * (which reports every request a command cost); NULL when out of memory. */
+Cairn__Rpc__StoreRequests *repos_requests(const repo *r);
 
 /* Builds the store options of each repository with its own s3: map (at start). */
 int repos_open(agent_config *cfg, cairn_err *e);

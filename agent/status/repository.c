@@ -24,6 +24,7 @@ int agent_repository_info(agent *a, const Cairn__Rpc__RepositoryRequest *rq,
         info->id = strdup(repo_id(r));
         info->has_format = 1;
         info->format = REPO_FORMAT_VERSION;
+        info->requests = repos_requests(r);
     }
     repo_close(r);
     if (!info || !info->id) {

@@ -48,8 +48,8 @@ static int put_sink(void *ctx, const void *data, size_t len, cairn_err *e)
 }
 
 /* Feeds fd from offset 0 to its end to the sums and the encoder. */
-static int feed_fd(int fd, blob_sum *sum, blob_enc *enc, struct put_ctx *p,
-                   const repo_put_opts *o, cairn_err *e)
+static int feed_fd(int fd, blob_sum *sum, blob_enc *enc, struct put_ctx *p, const repo_put_opts *o,
+                   cairn_err *e)
 {
     unsigned char *data = malloc(READ_BUF);
     if (!data)
@@ -104,8 +104,8 @@ int repo_blob_put_known(repo *r, const char *id, const blob_sums *sums, int fd,
         rc = feed_fd(fd, sum, enc, &p, o, e);
     if (!rc) {
         blob_sum_final(sum, &got);
-        bool same = sums ? got.xxh3 == sums->xxh3 && got.size == sums->size
-                         : strcmp(got.id, id) == 0;
+        bool same =
+            sums ? got.xxh3 == sums->xxh3 && got.size == sums->size : strcmp(got.id, id) == 0;
         if (!same)
             rc = err_set(e, CAIRN_ECORRUPT,
                          "the file changed while it was uploaded as blob %s (its bytes no "

@@ -377,3 +377,17 @@ void store_stats(const store *s, store_counts *out)
     out->lists = atomic_load(&s->calls[N_LIST]);
     out->deletes = atomic_load(&s->calls[N_DELETE]);
 }
+
+void store_counts_add(store_counts *t, const store_counts *add)
+{
+    t->puts += add->puts;
+    t->part_puts += add->part_puts;
+    t->gets += add->gets;
+    t->heads += add->heads;
+    t->lists += add->lists;
+    t->deletes += add->deletes;
+    t->mpu_initiates += add->mpu_initiates;
+    t->mpu_completes += add->mpu_completes;
+    t->mpu_aborts += add->mpu_aborts;
+    t->retries += add->retries;
+}

@@ -133,5 +133,7 @@ typedef struct store_counts {
 } store_counts;
 
 void store_stats(const store *s, store_counts *out);
+/* Adds every count of add to t. */
+void store_counts_add(store_counts *t, const store_counts *add);
 
 #endif

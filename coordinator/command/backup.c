@@ -69,6 +69,8 @@ typedef struct backup_run {
     bool refused;        /* another backup runs: this one touched nothing */
     metrics *mx;         /* with --metrics-file */
     size_t failed_nodes; /* in the flush or snapshot step */
+    /* Requests agents sent outside their upload jobs (repository check, schema). */
+    store_counts agent_requests;
 } backup_run;
 
 static int take_option(void *arg, int c, const char *val)
@@ -393,6 +395,7 @@ static int backup_schema(backup_run *b, char *blob, uint64_t *size, cairn_err *e
     }
     snprintf(blob, 65, "%s", resp->schema->blob);
     *size = resp->schema->size;
+    fleet_requests_add(&b->agent_requests, resp->schema->requests);
     cairn__rpc__response__free_unpacked(resp, NULL);
     return 0;
 }
@@ -410,14 +413,16 @@ static int upload_all(backup_run *b, cairn_err *e)
                       b, e);
 }
 
-static int run_backup(backup_run *b, repo *r, cairn_err *e)
+/* Runs the backup; once its cluster manifest is written the lease (*lk) is released
+ * and set to NULL, before the report, so that the report counts every request. */
+static int run_backup(backup_run *b, repo *r, lease_keep **lk, cairn_err *e)
 {
     uint64_t start_ms = human_now_ms(), t0 = human_mono_ms();
     uint64_t skew = 0, schema_size = 0;
     char schema_blob[65];
     int rc = check_new(b, r, e);
     if (!rc)
-        rc = backup_check_repository(b->f, r, b->o->c.parallel, e);
+        rc = backup_check_repository(b->f, r, b->o->c.parallel, &b->agent_requests, e);
     if (!rc)
         rc = take_snapshots(b, &skew, e);
     if (!rc)
@@ -434,7 +439,9 @@ static int run_backup(backup_run *b, repo *r, cairn_err *e)
     rc = write_cluster_manifest(b, r, schema_blob, schema_size, start_ms, skew, &m, e);
     if (rc)
         return err_prefix(e, "writing the cluster manifest");
-    store_counts q = backup_report_requests(r, b->jobs, b->n);
+    lease_keep_stop(*lk);
+    *lk = NULL;
+    store_counts q = backup_report_requests(r, b->jobs, b->n, &b->agent_requests);
     backup_report_done(b->o->tag, b->o->c.json, b->n, b->n_tables, &m, &q, human_mono_ms() - t0);
     if (b->mx)
         backup_metrics_done(b->mx, b->f, b->jobs, b->n, b->n_tables, &m, &q);
@@ -488,7 +495,7 @@ static int leased_backup(backup_run *b, repo *r, cairn_err *e)
         b->refused = true; /* nothing of ours to clean up */
         return rc;
     }
-    rc = run_backup(b, r, e);
+    rc = run_backup(b, r, &lk, e);
     lease_keep_stop(lk);
     if (rc && !b->o->keep_snapshot) {
         for (size_t i = 0; i < b->n; i++)

@@ -11,24 +11,16 @@
 
 #include "cli/human.h"
 
-store_counts backup_report_requests(repo *r, const jobrun_node *jobs, size_t n)
+store_counts backup_report_requests(repo *r, const jobrun_node *jobs, size_t n,
+                                    const store_counts *agents)
 {
     store_counts t;
     repo_stats(r, &t);
     t.mpu_initiates += t.mpu_completes + t.mpu_aborts; /* reported as one figure */
-    for (size_t i = 0; i < n; i++) {
-        const Cairn__Rpc__StoreRequests *q = jobs[i].job ? jobs[i].job->requests : NULL;
-        if (!q)
-            continue;
-        t.puts += q->puts;
-        t.part_puts += q->part_puts;
-        t.gets += q->gets;
-        t.heads += q->heads;
-        t.lists += q->lists;
-        t.deletes += q->deletes;
-        t.mpu_initiates += q->multipart;
-        t.retries += q->retries;
-    }
+    t.mpu_completes = t.mpu_aborts = 0;
+    for (size_t i = 0; i < n; i++)
+        fleet_requests_add(&t, jobs[i].job ? jobs[i].job->requests : NULL);
+    store_counts_add(&t, agents);
     return t;
 }
 

@@ -14,7 +14,11 @@
 #include "repo/repo.h"
 
 /* The requests of the whole backup: the coordinator's (r) and each node's upload job. */
-store_counts backup_report_requests(repo *r, const jobrun_node *jobs, size_t n);
+/* Every request the backup sent: the coordinator's through r, the upload jobs', and
+ * agents (the other answers that carried their requests: repository checks, the
+ * schema dump). */
+store_counts backup_report_requests(repo *r, const jobrun_node *jobs, size_t n,
+                                    const store_counts *agents);
 
 /* The summary of a complete backup, on standard output: one JSON document when json. */
 void backup_report_done(const char *tag, bool json, size_t nodes, size_t tables,

@@ -18,10 +18,10 @@ static void print_problem(void *ctx, const char *msg)
         err_set(fp->e, CAIRN_EREMOTE, "%s", msg);
 }
 
-int backup_check_repository(fleet *f, repo *r, unsigned parallel, cairn_err *e)
+int backup_check_repository(fleet *f, repo *r, unsigned parallel, store_counts *cost, cairn_err *e)
 {
     first_problem fp = {.e = e};
-    size_t bad = repocheck_agents(f, repo_url(r), repo_id(r), parallel, print_problem, &fp);
+    size_t bad = repocheck_agents(f, repo_url(r), repo_id(r), parallel, print_problem, &fp, cost);
     if (!bad)
         return 0;
     return err_prefix(e, "%zu of %zu nodes do not see repository %s; nothing was uploaded", bad,

@@ -13,7 +13,7 @@
 
 /* Every agent sees repository r (the id in its cairn.repo); each node that does not
  * is printed, and the error names the first. */
-int backup_check_repository(fleet *f, repo *r, unsigned parallel, cairn_err *e);
+int backup_check_repository(fleet *f, repo *r, unsigned parallel, store_counts *cost, cairn_err *e);
 
 /* Every job's node manifest (manifest_key, manifest_sha256) is in r with that SHA-256;
  * the error names the node. */

@@ -233,3 +233,17 @@ void fleet_describe(fleet *f)
 {
     fleet_each(f, NULL, f->n, (unsigned)f->cfg->parallel, describe_one, NULL);
 }
+
+void fleet_requests_add(store_counts *t, const Cairn__Rpc__StoreRequests *q)
+{
+    if (!q)
+        return;
+    t->puts += q->puts;
+    t->part_puts += q->part_puts;
+    t->gets += q->gets;
+    t->heads += q->heads;
+    t->lists += q->lists;
+    t->deletes += q->deletes;
+    t->mpu_initiates += q->multipart;
+    t->retries += q->retries;
+}

@@ -15,6 +15,7 @@
 #include "agent.pb-c.h"
 #include "coord_config.h"
 #include "base/err.h"
+#include "store/store.h"
 
 typedef struct fleet_agent {
     const char *addr;           /* host:port as configured */
@@ -52,5 +53,8 @@ long fleet_timeout_ms(const fleet *f);
 
 /* How long a node whose job polls fail is retried before it is declared failed. */
 long fleet_grace_ms(const fleet *f);
+
+/* Adds the requests an agent reports (q may be NULL: an older agent) to t. */
+void fleet_requests_add(store_counts *t, const Cairn__Rpc__StoreRequests *q);
 
 #endif

@@ -14,7 +14,8 @@
 typedef struct repocheck_run {
     const char *url;
     const char *want_id;
-    char **msgs; /* per agent: the problem, or NULL */
+    char **msgs;        /* per agent: the problem, or NULL */
+    store_counts *cost; /* per agent: the requests its check cost */
 } repocheck_run;
 
 static char *describe_problem(const fleet_agent *a, const char *what)
@@ -46,7 +47,8 @@ static void ask_one(fleet *f, size_t i, void *arg)
     if (resp->result_case != CAIRN__RPC__RESPONSE__RESULT_REPOSITORY) {
         run->msgs[i] = describe_problem(a, "answered the repository request without an id: is "
                                            "the agent older than the coordinator?");
-    } else if (strcmp(resp->repository->id, run->want_id) != 0) {
+    } else if (fleet_requests_add(&run->cost[i], resp->repository->requests),
+               strcmp(resp->repository->id, run->want_id) != 0) {
         snprintf(what, sizeof(what),
                  "sees another repository at %s (id %s, the coordinator's "
                  "is %s)",
@@ -57,14 +59,18 @@ static void ask_one(fleet *f, size_t i, void *arg)
 }
 
 size_t repocheck_agents(fleet *f, const char *url, const char *want_id, unsigned parallel,
-                        repocheck_problem_fn problem, void *ctx)
+                        repocheck_problem_fn problem, void *ctx, store_counts *cost)
 {
     size_t n = fleet_size(f), k = 0, bad = 0;
     size_t *idx = calloc(n ? n : 1, sizeof(*idx));
-    repocheck_run run = {.url = url, .want_id = want_id, .msgs = calloc(n ? n : 1, sizeof(char *))};
-    if (!idx || !run.msgs) {
+    repocheck_run run = {.url = url,
+                         .want_id = want_id,
+                         .msgs = calloc(n ? n : 1, sizeof(char *)),
+                         .cost = calloc(n ? n : 1, sizeof(store_counts))};
+    if (!idx || !run.msgs || !run.cost) {
         free(idx);
         free(run.msgs);
+        free(run.cost);
         problem(ctx, "out of memory checking the agents' repository");
         return 1;
     }
@@ -73,6 +79,8 @@ size_t repocheck_agents(fleet *f, const char *url, const char *want_id, unsigned
             idx[k++] = i;
     fleet_each(f, idx, k, parallel, ask_one, &run);
     for (size_t i = 0; i < n; i++) {
+        if (cost)
+            store_counts_add(cost, &run.cost[i]);
         if (!run.msgs[i])
             continue;
         problem(ctx, run.msgs[i]);
@@ -81,5 +89,6 @@ size_t repocheck_agents(fleet *f, const char *url, const char *want_id, unsigned
     }
     free(idx);
     free(run.msgs);
+    free(run.cost);
     return bad;
 }

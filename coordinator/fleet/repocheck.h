@@ -19,8 +19,9 @@
 typedef void (*repocheck_problem_fn)(void *ctx, const char *msg);
 
 /* Asks every described agent (info != NULL; the others are check_cluster's problem),
- * at most parallel at once. Returns how many nodes do not see want_id. */
+ * at most parallel at once. Returns how many nodes do not see want_id. cost (may be
+ * NULL) has the requests the agents' checks sent added to it. */
 size_t repocheck_agents(fleet *f, const char *url, const char *want_id, unsigned parallel,
-                        repocheck_problem_fn problem, void *ctx);
+                        repocheck_problem_fn problem, void *ctx, store_counts *cost);
 
 #endif

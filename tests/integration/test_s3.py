@@ -190,6 +190,25 @@ class S3Test(unittest.TestCase):
         self.assertIn('s3faults', [x['tag'] for x in items])
         self.assertEqual(repocheck_blob_check(self), [])
 
+    def test_04b_counts_are_what_the_server_saw(self):
+        # The --json counts are every request sent, the lease's release included (it
+        # used to be sent after the report and so missed).
+        self.bed.write('shop', 'orders', 1 * MiB, seed=778)
+        proxy = self.s3.proxy
+        proxy.clear()
+        url = 's3://%s/%s?endpoint=%s' % (BUCKET, PREFIX, proxy.endpoint)
+        cfg = self.config('counted.yaml', url)
+        s = self.backup('--tag', 's3counted', '--no-retention', config=cfg)
+        seen = proxy.seen()
+        proxy.clear()
+        self.assertGreater(s['uploaded_bytes'], 0)
+        kinds = {}
+        for r in seen:
+            kinds[r['method']] = kinds.get(r['method'], 0) + 1
+        self.assertEqual(sum(s['requests'].values()), len(seen), (s['requests'], kinds))
+        self.assertEqual(s['requests']['delete'],
+                         len([r for r in seen if r['method'] == 'DELETE']))
+
     def test_05_wrong_secret(self):
         cfg = self.config('wrong-secret.yaml', self.url, secret='not-the-secret')
         p = self.bed.cairn('backup', '--tag', 's3wrong', config=cfg)
