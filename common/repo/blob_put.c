@@ -47,6 +47,21 @@ static int put_sink(void *ctx, const void *data, size_t len, cairn_err *e)
     return store_writer_write(p->w, data, len, e);
 }
 
+/* Ends a put whose bytes all went in (rc 0 so far): the frame's last bytes to the
+ * writer; frees the encoder and the sums, and aborts the writer on any failure. */
+static int put_finish(int rc, blob_enc *enc, blob_sum *sum, struct put_ctx *p, cairn_err *e)
+{
+    if (!rc)
+        rc = blob_enc_finish(enc, put_sink, p, e);
+    blob_enc_free(enc);
+    blob_sum_free(sum);
+    if (rc) {
+        store_writer_abort(p->w);
+        p->w = NULL;
+    }
+    return rc;
+}
+
 /* Feeds fd from offset 0 to its end to the sums and the encoder. */
 static int feed_fd(int fd, blob_sum *sum, blob_enc *enc, struct put_ctx *p, const repo_put_opts *o,
                    cairn_err *e)
@@ -112,14 +127,8 @@ int repo_blob_put_known(repo *r, const char *id, const blob_sums *sums, int fd,
                          "longer hash to that name); nothing was stored",
                          id);
     }
-    if (!rc)
-        rc = blob_enc_finish(enc, put_sink, &p, e);
-    blob_enc_free(enc);
-    blob_sum_free(sum);
-    if (rc) {
-        store_writer_abort(p.w);
+    if ((rc = put_finish(rc, enc, sum, &p, e)) != 0)
         return rc;
-    }
     rc = store_writer_commit(p.w, e);
     if (!rc && stored_bytes)
         *stored_bytes = p.stored;
@@ -191,14 +200,8 @@ int repo_blob_put_new(repo *r, int fd, bool crc32, const repo_put_opts *o, blob_
                          "stored",
                          sums->size, (long long)after.st_size);
     }
-    if (!rc)
-        rc = blob_enc_finish(enc, put_sink, &p, e);
-    blob_enc_free(enc);
-    blob_sum_free(sum);
-    if (rc) {
-        store_writer_abort(p.w);
+    if ((rc = put_finish(rc, enc, sum, &p, e)) != 0)
         return rc;
-    }
     rc = put_if_absent(r, p.w, sums->id, stored, e);
     if (!rc && stored_bytes)
         *stored_bytes = *stored ? p.stored : 0;

@@ -6,19 +6,8 @@
 
 void restore_metrics_requests(store_counts *q, const jobrun_node *jobs, size_t n)
 {
-    for (size_t i = 0; jobs && i < n; i++) {
-        const Cairn__Rpc__StoreRequests *r = jobs[i].job ? jobs[i].job->requests : NULL;
-        if (!r)
-            continue;
-        q->puts += r->puts;
-        q->part_puts += r->part_puts;
-        q->gets += r->gets;
-        q->heads += r->heads;
-        q->lists += r->lists;
-        q->deletes += r->deletes;
-        q->mpu_initiates += r->multipart;
-        q->retries += r->retries;
-    }
+    for (size_t i = 0; jobs && i < n; i++)
+        fleet_requests_add(q, jobs[i].job ? jobs[i].job->requests : NULL);
 }
 
 void restore_metrics_write(const char *path, const char *cluster, fleet *f, const jobrun_node *jobs,
