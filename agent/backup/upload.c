@@ -5,7 +5,8 @@
  * Tables go one at a time and each table's files in parallel, so the snapshot of a
  * table is released as soon as its files are safe and the disk is never held twice
  * for long. A file is hashed once in its life (hash cache) and uploaded only when
- * the repository lacks its blob, wherever else it came from.
+ * the repository lacks its blob, wherever else it came from; how one open file
+ * becomes a blob in the fewest reads is upload_blob's.
  *
  * Design notes: the job owns a copy of the request and the node's description
  * (job_request); each table is an upload_table that lives only while that table is
@@ -28,6 +29,7 @@
 #include "base/debug.h"
 #include "base/path.h"
 #include "base/pool.h"
+#include "backup/upload_blob.h"
 #include "base/ratelimit.h"
 #include "job/start.h"
 #include "repo/blob.h"
@@ -218,95 +220,6 @@ static void check_digest(upload_table *t, int dfd, const char *dirpath, const up
              digest);
 }
 
-/* One file's upload as the job sees it: its bytes count as done while they are read,
- * so that progress moves during a large file, not only when it ends. */
-typedef struct upload_progress {
-    job *j;
-    uint64_t counted; /* of the file's bytes, added to JOB_BYTES_DONE so far */
-} upload_progress;
-
-static bool upload_step(void *arg, uint64_t done)
-{
-    upload_progress *up = arg;
-    if (done > up->counted) {
-        job_add(up->j, JOB_BYTES_DONE, done - up->counted);
-        up->counted = done;
-    }
-    return job_cancelled(up->j);
-}
-
-static repo_put_opts put_opts(upload_table *t, upload_progress *up)
-{
-    return (repo_put_opts){.level = t->arg->rq->compression_level,
-                           .rl = t->rl,
-                           .cancelled = upload_step,
-                           .cancel_arg = up};
-}
-
-/* Counts a file's bytes: done as they were read (what is left at once), uploaded and
- * stored when its blob was written, skipped when the repository had it. */
-static void count_file(upload_table *t, const upload_progress *up, uint64_t size, bool stored,
-                       uint64_t stored_bytes)
-{
-    if (size > up->counted)
-        job_add(t->j, JOB_BYTES_DONE, size - up->counted);
-    job_add(t->j, stored ? JOB_BYTES_UPLOADED : JOB_BYTES_SKIPPED, size);
-    if (stored)
-        job_add(t->j, JOB_BYTES_STORED, stored_bytes);
-}
-
-/* Uploads the blob of a file whose id is known unless the repository has it already.
- * sums (may be NULL) are those of this run's hashing pass, against which the upload's
- * read is checked; without them it hashes again. */
-static int blob_store_known(upload_table *t, const blob_sums *sums, const char *id, int fd,
-                            uint64_t size, cairn_err *e)
-{
-    bool exists = false;
-    int rc = repo_blob_exists(t->repo, id, &exists, e);
-    upload_progress up = {.j = t->j};
-    uint64_t stored = 0;
-    if (!rc && !exists) {
-        repo_put_opts o = put_opts(t, &up);
-        rc = repo_blob_put_known(t->repo, id, sums, fd, &o, &stored, e);
-    }
-    if (!rc)
-        count_file(t, &up, size, !exists, stored);
-    return rc;
-}
-
-/*
- * Hashes and stores one open file in the fewest reads. A file the hash cache knows is
- * read only when the repository lacks its blob. A new one is read once where the store
- * can name a blob after writing it (repo_blob_one_pass); elsewhere it is hashed, then
- * read again for the upload when the blob is missing, that read checked by the XXH3 of
- * the first. sums receives the id and, for Data.db, the CRC-32.
- */
-static int file_store(upload_table *t, int fd, const struct stat *st, bool data, blob_sums *s,
-                      cairn_err *e)
-{
-    hashcache *hc = t->arg->a->hashes;
-    bool has_crc = false;
-    memset(s, 0, sizeof(*s));
-    s->size = (uint64_t)st->st_size;
-    if (hashcache_lookup(hc, st, s->id, &s->crc32, &has_crc) && (!data || has_crc))
-        return blob_store_known(t, NULL, s->id, fd, s->size, e);
-    int rc;
-    if (repo_blob_one_pass(t->repo, s->size)) {
-        upload_progress up = {.j = t->j};
-        repo_put_opts o = put_opts(t, &up);
-        bool stored = false;
-        uint64_t stored_bytes = 0;
-        rc = repo_blob_put_new(t->repo, fd, data, &o, s, &stored, &stored_bytes, e);
-        if (!rc)
-            count_file(t, &up, s->size, stored, stored_bytes);
-    } else {
-        rc = blob_hash_fd_sums(fd, data, s, e);
-        if (!rc)
-            rc = blob_store_known(t, s, s->id, fd, s->size, e);
-    }
-    return rc ? rc : hashcache_store(hc, st, s->id, data ? &s->crc32 : NULL, e);
-}
-
 /* Hashes (through the cache), checks and uploads one file; fills its manifest entry. */
 static int upload_one(upload_table *t, size_t i, cairn_err *e)
 {
@@ -337,7 +250,12 @@ static int upload_one(upload_table *t, size_t i, cairn_err *e)
     /* ScyllaDB reads its SSTables with O_DIRECT: the pages this read brings in serve
      * nobody after it, so they are dropped rather than evict the node's other pages. */
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    if ((rc = file_store(t, fd, &st, data, &sums, e)) != 0)
+    upload_blob_ctx bc = {.j = t->j,
+                          .repo = t->repo,
+                          .rl = t->rl,
+                          .hashes = t->arg->a->hashes,
+                          .level = t->arg->rq->compression_level};
+    if ((rc = upload_blob_store(&bc, fd, &st, data, &sums, e)) != 0)
         goto done;
     fe->name = f->name;
     fe->size = sums.size;

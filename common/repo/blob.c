@@ -98,28 +98,44 @@ void blob_sum_free(blob_sum *s)
     free(s);
 }
 
-int blob_hash_fd_sums(int fd, bool crc32, blob_sums *out, cairn_err *e)
+int blob_read_fd(int fd, blob_sum *sum, blob_enc *enc, store_sink sink, void *ctx,
+                 blob_stop_fn stop, void *stop_arg, cairn_err *e)
 {
     unsigned char *buf = malloc(HASH_BUF);
-    blob_sum *sum = NULL;
-    int rc = buf ? blob_sum_new(&sum, BLOB_SUM_SHA256 | (crc32 ? BLOB_SUM_CRC32 : 0), e)
-                 : err_set(e, CAIRN_ENOMEM, "out of memory hashing a file");
-    for (uint64_t off = 0; !rc;) {
+    if (!buf)
+        return err_set(e, CAIRN_ENOMEM, "out of memory reading a file");
+    int rc = 0;
+    for (uint64_t off = 0;;) {
         ssize_t n = pread(fd, buf, HASH_BUF, (off_t)off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            rc = err_sys(e, errno, "cannot read the file to hash at offset %llu",
-                         (unsigned long long)off);
+            rc = err_sys(e, errno, "cannot read the file at offset %llu", (unsigned long long)off);
         if (n <= 0)
             break;
+        /* Asked per chunk: a large file at a low rate limit takes minutes. */
+        if (stop && stop(stop_arg, off)) {
+            rc = err_set(e, CAIRN_EBUSY, "cancelled at offset %llu", (unsigned long long)off);
+            break;
+        }
         blob_sum_update(sum, buf, (size_t)n);
+        if (enc && (rc = blob_enc_write(enc, buf, (size_t)n, sink, ctx, e)) != 0)
+            break;
         off += (uint64_t)n;
     }
+    free(buf);
+    return rc;
+}
+
+int blob_hash_fd_sums(int fd, bool crc32, blob_sums *out, cairn_err *e)
+{
+    blob_sum *sum = NULL;
+    int rc = blob_sum_new(&sum, BLOB_SUM_SHA256 | (crc32 ? BLOB_SUM_CRC32 : 0), e);
+    if (!rc)
+        rc = blob_read_fd(fd, sum, NULL, NULL, NULL, NULL, NULL, e);
     if (!rc)
         blob_sum_final(sum, out);
     blob_sum_free(sum);
-    free(buf);
     return rc;
 }
 

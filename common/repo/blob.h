@@ -56,6 +56,14 @@ int blob_enc_write(blob_enc *b, const void *buf, size_t len, store_sink sink, vo
 int blob_enc_finish(blob_enc *b, store_sink sink, void *ctx, cairn_err *e);
 void blob_enc_free(blob_enc *b);
 
+/* The one reader of files: fd from offset 0 to its end, in chunks, each into sum and,
+ * when enc is not NULL, into enc (whose output goes to sink). stop (may be NULL) is
+ * asked before every chunk with the bytes read so far; true ends the read with
+ * CAIRN_EBUSY. */
+typedef bool (*blob_stop_fn)(void *arg, uint64_t done);
+int blob_read_fd(int fd, blob_sum *sum, blob_enc *enc, store_sink sink, void *ctx,
+                 blob_stop_fn stop, void *stop_arg, cairn_err *e);
+
 /* Compressed bytes in, plain bytes out to a sink. finish verifies that exactly one
  * complete frame came in, its zstd checksum, and that the SHA-256 of the output is
  * expected_id. expected_id NULL skips the SHA-256 check (manifests, which are not

@@ -31,8 +31,6 @@
 #include "repo/repo.h"
 #include "repo/repo_impl.h"
 
-#define READ_BUF (256u << 10)
-
 struct put_ctx {
     store_writer *w;
     ratelimit *rl;
@@ -62,38 +60,6 @@ static int put_finish(int rc, blob_enc *enc, blob_sum *sum, struct put_ctx *p, c
     return rc;
 }
 
-/* Feeds fd from offset 0 to its end to the sums and the encoder. */
-static int feed_fd(int fd, blob_sum *sum, blob_enc *enc, struct put_ctx *p, const repo_put_opts *o,
-                   cairn_err *e)
-{
-    unsigned char *data = malloc(READ_BUF);
-    if (!data)
-        return err_set(e, CAIRN_ENOMEM, "out of memory uploading a file");
-    int rc = 0;
-    for (uint64_t off = 0;;) {
-        ssize_t n = pread(fd, data, READ_BUF, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = err_sys(e, errno, "cannot read the file at offset %" PRIu64, off);
-            break;
-        }
-        if (n == 0)
-            break;
-        /* Checked per chunk: a large file at a low rate limit takes minutes. */
-        if (o->cancelled && o->cancelled(o->cancel_arg, off)) {
-            rc = err_set(e, CAIRN_EBUSY, "cancelled at offset %" PRIu64, off);
-            break;
-        }
-        blob_sum_update(sum, data, (size_t)n);
-        if ((rc = blob_enc_write(enc, data, (size_t)n, put_sink, p, e)) != 0)
-            break;
-        off += (uint64_t)n;
-    }
-    free(data);
-    return rc;
-}
-
 int repo_blob_put_known(repo *r, const char *id, const blob_sums *sums, int fd,
                         const repo_put_opts *o, uint64_t *stored_bytes, cairn_err *e)
 {
@@ -116,7 +82,7 @@ int repo_blob_put_known(repo *r, const char *id, const blob_sums *sums, int fd,
     if (!rc)
         rc = store_put_begin_hint(r->s, key, hint, &p.w, e);
     if (!rc)
-        rc = feed_fd(fd, sum, enc, &p, o, e);
+        rc = blob_read_fd(fd, sum, enc, put_sink, &p, o->cancelled, o->cancel_arg, e);
     if (!rc) {
         blob_sum_final(sum, &got);
         bool same =
@@ -188,7 +154,7 @@ int repo_blob_put_new(repo *r, int fd, bool crc32, const repo_put_opts *o, blob_
     if (!rc)
         rc = store_put_begin_unnamed(r->s, "blobs", &p.w, e);
     if (!rc)
-        rc = feed_fd(fd, sum, enc, &p, o, e);
+        rc = blob_read_fd(fd, sum, enc, put_sink, &p, o->cancelled, o->cancel_arg, e);
     if (!rc) {
         blob_sum_final(sum, sums);
         if (fstat(fd, &after) != 0)

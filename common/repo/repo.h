@@ -52,7 +52,7 @@ int repo_blob_exists(repo *r, const char *id, bool *exists, cairn_err *e);
  * and cancelled, asked before every chunk with the plain bytes done so far, so that
  * it can report progress within a file too (may be NULL): a true answer stops the
  * put with CAIRN_EBUSY and nothing stored. */
-typedef bool (*repo_cancel_fn)(void *arg, uint64_t done);
+typedef blob_stop_fn repo_cancel_fn;
 typedef struct repo_put_opts {
     int level;
     ratelimit *rl;

@@ -146,24 +146,32 @@ int store_put_begin(store *s, const char *key, store_writer **out, cairn_err *e)
     return store_put_begin_hint(s, key, 0, out, e);
 }
 
-int store_put_begin_hint(store *s, const char *key, uint64_t size_hint, store_writer **out,
-                         cairn_err *e)
+/* A writer for key, or, with key NULL, an unnamed one keeping its temporary under dir;
+ * the key or dir has been checked. */
+static int writer_begin(store *s, const char *key, const char *dir, uint64_t size_hint,
+                        store_writer **out, cairn_err *e)
 {
-    *out = NULL;
-    int rc = store_key_check(key, e);
-    if (rc)
-        return rc;
     store_writer *w = calloc(1, sizeof(*w));
     if (!w)
-        return err_set(e, CAIRN_ENOMEM, "out of memory writing %s", key);
+        return err_set(e, CAIRN_ENOMEM, "out of memory writing %s", key ? key : dir);
     w->s = s;
-    rc = s->drv->put_begin(s->impl, key, size_hint, &w->impl, e);
+    w->unnamed = !key;
+    int rc = key ? s->drv->put_begin(s->impl, key, size_hint, &w->impl, e)
+                 : s->drv->put_begin_unnamed(s->impl, dir, &w->impl, e);
     if (rc) {
         free(w);
         return rc;
     }
     *out = w;
     return 0;
+}
+
+int store_put_begin_hint(store *s, const char *key, uint64_t size_hint, store_writer **out,
+                         cairn_err *e)
+{
+    *out = NULL;
+    int rc = store_key_check(key, e);
+    return rc ? rc : writer_begin(s, key, NULL, size_hint, out, e);
 }
 
 int store_writer_write(store_writer *w, const void *buf, size_t len, cairn_err *e)
@@ -193,20 +201,7 @@ int store_put_begin_unnamed(store *s, const char *dir, store_writer **out, cairn
     if (!s->drv->put_begin_unnamed)
         return err_set(e, CAIRN_EINVAL, "%s cannot name an object after writing it", store_url(s));
     int rc = store_key_check(dir, e);
-    if (rc)
-        return rc;
-    store_writer *w = calloc(1, sizeof(*w));
-    if (!w)
-        return err_set(e, CAIRN_ENOMEM, "out of memory writing under %s", dir);
-    w->s = s;
-    rc = s->drv->put_begin_unnamed(s->impl, dir, &w->impl, e);
-    if (rc) {
-        free(w);
-        return rc;
-    }
-    w->unnamed = true;
-    *out = w;
-    return 0;
+    return rc ? rc : writer_begin(s, NULL, dir, 0, out, e);
 }
 
 int store_writer_commit_as(store_writer *w, const char *key, cairn_err *e)

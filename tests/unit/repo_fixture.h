@@ -1,6 +1,6 @@
 /*
- * repo_fixture - a scratch file repository for the coordinator's unit tests, and
- * blobs stored in it under their real SHA-256.
+ * repo_fixture - a scratch file repository for unit tests, and blobs stored in it
+ * under their real SHA-256.
  *
  * Header-only: each test program includes it once.
  */
@@ -18,6 +18,7 @@
 
 typedef struct repo_fixture {
     char dir[64];
+    char root[96]; /* the repository's directory, <dir>/repo */
     char url[128];
     repo *r;
 } repo_fixture;
@@ -28,7 +29,8 @@ static inline int repo_fixture_open(repo_fixture *f)
     strcpy(f->dir, "/tmp/cairn-coord-XXXXXX");
     if (!mkdtemp(f->dir))
         return -1;
-    snprintf(f->url, sizeof(f->url), "file://%s/repo", f->dir);
+    snprintf(f->root, sizeof(f->root), "%s/repo", f->dir);
+    snprintf(f->url, sizeof(f->url), "file://%s", f->root);
     cairn_err e;
     return repo_open(&f->r, f->url, NULL, true, &e) == 0 ? 0 : -1;
 }

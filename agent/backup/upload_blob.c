@@ -1,0 +1,89 @@
+#include "backup/upload_blob.h"
+
+#include <string.h>
+
+/* One file's upload as the job sees it: its bytes count as done while they are read,
+ * so that progress moves during a large file, not only when it ends. */
+typedef struct upload_progress {
+    job *j;
+    uint64_t counted; /* of the file's bytes, added to JOB_BYTES_DONE so far */
+} upload_progress;
+
+static bool upload_step(void *arg, uint64_t done)
+{
+    upload_progress *up = arg;
+    if (done > up->counted) {
+        job_add(up->j, JOB_BYTES_DONE, done - up->counted);
+        up->counted = done;
+    }
+    return job_cancelled(up->j);
+}
+
+static repo_put_opts put_opts(const upload_blob_ctx *c, upload_progress *up)
+{
+    return (repo_put_opts){
+        .level = c->level, .rl = c->rl, .cancelled = upload_step, .cancel_arg = up};
+}
+
+/* Counts a file's bytes: done as they were read (what is left at once), uploaded and
+ * stored when its blob was written, skipped when the repository had it. */
+static void count_file(const upload_blob_ctx *c, const upload_progress *up, uint64_t size,
+                       bool stored, uint64_t stored_bytes)
+{
+    if (size > up->counted)
+        job_add(c->j, JOB_BYTES_DONE, size - up->counted);
+    job_add(c->j, stored ? JOB_BYTES_UPLOADED : JOB_BYTES_SKIPPED, size);
+    if (stored)
+        job_add(c->j, JOB_BYTES_STORED, stored_bytes);
+}
+
+/* Uploads the blob of a file whose id is known unless the repository has it already.
+ * sums (may be NULL) are those of this run's hashing pass, against which the upload's
+ * read is checked; without them it hashes again. */
+static int store_known(const upload_blob_ctx *c, const blob_sums *sums, const char *id, int fd,
+                       uint64_t size, cairn_err *e)
+{
+    bool exists = false;
+    int rc = repo_blob_exists(c->repo, id, &exists, e);
+    upload_progress up = {.j = c->j};
+    uint64_t stored = 0;
+    if (!rc && !exists) {
+        repo_put_opts o = put_opts(c, &up);
+        rc = repo_blob_put_known(c->repo, id, sums, fd, &o, &stored, e);
+    }
+    if (!rc)
+        count_file(c, &up, size, !exists, stored);
+    return rc;
+}
+
+/* The one-pass put; its hash is cached only once the pass has read the whole file. */
+static int store_new(const upload_blob_ctx *c, int fd, const struct stat *st, bool data,
+                     blob_sums *s, cairn_err *e)
+{
+    upload_progress up = {.j = c->j};
+    repo_put_opts o = put_opts(c, &up);
+    bool stored = false;
+    uint64_t stored_bytes = 0;
+    int rc = repo_blob_put_new(c->repo, fd, data, &o, s, &stored, &stored_bytes, e);
+    if (rc)
+        return rc;
+    count_file(c, &up, s->size, stored, stored_bytes);
+    return hashcache_store(c->hashes, st, s->id, data ? &s->crc32 : NULL, e);
+}
+
+int upload_blob_store(const upload_blob_ctx *c, int fd, const struct stat *st, bool data,
+                      blob_sums *s, cairn_err *e)
+{
+    bool has_crc = false;
+    memset(s, 0, sizeof(*s));
+    s->size = (uint64_t)st->st_size;
+    if (hashcache_lookup(c->hashes, st, s->id, &s->crc32, &has_crc) && (!data || has_crc))
+        return store_known(c, NULL, s->id, fd, s->size, e);
+    if (repo_blob_one_pass(c->repo, s->size))
+        return store_new(c, fd, st, data, s, e);
+    /* Cached before the upload, so that a failed upload does not cost the hash again. */
+    int rc = blob_hash_fd_sums(fd, data, s, e);
+    if (!rc)
+        rc = hashcache_store(c->hashes, st, s->id, data ? &s->crc32 : NULL, e);
+    return rc ? rc : store_known(c, s, s->id, fd, s->size, e);
+}
