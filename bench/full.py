@@ -1,5 +1,6 @@
 """Figure 1: full backup throughput of a 3-node cluster into a file:// repository,
-against `cp -r` + `sync` and `rclone copy` (+ `sync`) of the very same snapshot files.
+against `cp -r` + `sync`, `rclone copy` (+ `sync`) and `restic backup` (+ `sync`) of the
+very same snapshot files.
 
 The snapshot the baselines copy is taken once through the REST API (tag `benchsrc`);
 every `cairn backup` snapshots the same, unchanged SSTables again, so all contenders
@@ -10,6 +11,9 @@ all contenders start from the same cache state.
 Contenders, interleaved in every repetition:
   cp        one `cp -r` per node (all nodes at once, as cairn's agents run), then `sync`
   rclone    one `rclone copy` per node (defaults: 4 transfers, hash check), then `sync`
+  restic    one `restic backup` per node into its own new repository (created untimed;
+            Debian's restic, default settings: content-defined chunking, deduplication,
+            zstd "auto" compression, AES-256 encryption), then `sync`
   cairn     `cairn backup` into a fresh repository, agents restarted with an empty state
             directory (cold hash cache: every byte hashed, compressed, written, fsynced)
   cairn-hc  the same with the agents' hash cache warm (hashing skipped; still a full upload)
@@ -42,8 +46,10 @@ def populate(bed, p):
 
 
 def run(bed, p, work, reps, rclone_conf):
-    if not shutil.which('rclone'):
-        raise BenchError('rclone is not installed: CAIRN_BENCH_DEPS=1 scripts/deps.sh installs it')
+    for tool in ('rclone', 'restic'):
+        if not shutil.which(tool):
+            raise BenchError('%s is not installed: CAIRN_BENCH_DEPS=1 scripts/deps.sh installs it'
+                             % tool)
     tables = populate(bed, p)
     bed.snapshot(SRC_TAG, KEYSPACE)
     srcs = {n['name']: bed.snapshot_dirs(n, KEYSPACE, SRC_TAG) for n in bed.nodes}
@@ -91,6 +97,18 @@ def run(bed, p, work, reps, rclone_conf):
             raise BenchError('rclone copied %d bytes instead of %d' % (got, nbytes))
         return r
 
+    def restic():
+        d = dest('restic')
+        env = dict(os.environ, RESTIC_PASSWORD='bench', RESTIC_CACHE_DIR=os.path.join(d, 'cache'))
+        argvs = []
+        for n in bed.nodes:
+            repo = os.path.join(d, n['name'])
+            timed(['restic', 'init', '--repo', repo, '-q'], env=env)
+            argvs.append(['restic', '--repo', repo, 'backup', '-q'] + srcs[n['name']])
+        r = timed_group(argvs, then=['sync'], env=env)
+        rmtree(d)
+        return r
+
     def cairn(label):
         def fn():
             d = dest(label)
@@ -100,7 +118,8 @@ def run(bed, p, work, reps, rclone_conf):
             r.cpu += bed.agents_cpu() - cpu0
             doc = r.json()
             r.extra = {'summary': doc, 'agent_peak_rss_kib': max(bed.agents_peak_rss_kib()),
-                       'stored_bytes': tree_bytes([os.path.join(d, 'blobs')], skip=())[0]}
+                       'stored_bytes': sum(tree_bytes([os.path.join(d, k)], skip=())[0]
+                                           for k in ('blobs', 'packs'))}
             rmtree(d)
             if doc['bytes'] != nbytes:
                 raise BenchError('cairn backed up %d bytes instead of %d' % (doc['bytes'], nbytes))
@@ -115,9 +134,10 @@ def run(bed, p, work, reps, rclone_conf):
     # A first backup, untimed: checks that everything works and warms the hash cache.
     cairn('warmup')()
     contenders = [('cp -r + sync', cp), ('rclone copy + sync', rclone),
-                  ('cairn', cairn('cairn')), ('cairn-hc', cairn('cairn-hc'))]
-    names = {'cp -r + sync': 'cp', 'rclone copy + sync': 'rclone', 'cairn': 'cairn',
-             'cairn-hc': 'cairn-hc'}
+                  ('restic backup + sync', restic), ('cairn', cairn('cairn')),
+                  ('cairn-hc', cairn('cairn-hc'))]
+    names = {'cp -r + sync': 'cp', 'rclone copy + sync': 'rclone',
+             'restic backup + sync': 'restic', 'cairn': 'cairn', 'cairn-hc': 'cairn-hc'}
     runs = alternate(contenders, reps, before_each=lambda n: before(names[n]), label='full')
     runs = {names[k]: v for k, v in runs.items()}
     bed.clear_snapshot(SRC_TAG)
@@ -130,7 +150,7 @@ def run(bed, p, work, reps, rclone_conf):
     out['cpu_s_per_gb'] = {k: median([r.cpu for r in v]) / (nbytes / 1e9)
                            for k, v in runs.items()}
     # Ratios per repetition (side by side), then their median.
-    for base in ('cp', 'rclone'):
+    for base in ('cp', 'rclone', 'restic'):
         out['ratio_vs_%s' % base] = median([b.wall / c.wall for b, c in
                                             zip(runs[base], runs['cairn'])])
         out['ratio_hc_vs_%s' % base] = median([b.wall / c.wall for b, c in

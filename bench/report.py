@@ -38,13 +38,19 @@ def rows(res):
                     _mb(m['cp']), _x(f['ratio_vs_cp']), '≥ 0.9×',
                     _status(f['ratio_vs_cp'] >= 0.9)))
         out.append(('1. full backup vs `rclone copy` + `sync`', _mb(m['cairn']), _mb(m['rclone']),
-                    _x(f['ratio_vs_rclone']), '≥ 2×', _status(f['ratio_vs_rclone'] >= 2)))
+                    _x(f['ratio_vs_rclone']), '≥ 3×', _status(f['ratio_vs_rclone'] >= 3)))
+        if 'restic' in m:
+            out.append(('1. full backup vs `restic backup` + `sync`', _mb(m['cairn']),
+                        _mb(m['restic']), _x(f['ratio_vs_restic']), '≥ 4×',
+                        _status(f['ratio_vs_restic'] >= 4)))
         out.append(('1. full backup, hash cache warm, vs `cp -r` + `sync`', _mb(m['cairn-hc']),
-                    _mb(m['cp']), _x(f['ratio_hc_vs_cp']), '(info)', ''))
+                    _mb(m['cp']), _x(f['ratio_hc_vs_cp']), '≥ 1.2×',
+                    _status(f['ratio_hc_vs_cp'] >= 1.2)))
         c = f['cpu_s_per_gb']
-        out.append(('1. CPU seconds per GB: cairn (agents + coordinator) / cp / rclone',
-                    '%.2f s' % c['cairn'], '%.2f s / %.2f s' % (c['cp'], c['rclone']), '-',
-                    '(info)', ''))
+        out.append(('1. CPU seconds per GB: cairn (agents + coordinator) / cp / rclone / restic',
+                    '%.2f s' % c['cairn'],
+                    ' / '.join('%.2f s' % c[k] for k in ('cp', 'rclone', 'restic') if k in c),
+                    '-', '(info)', ''))
     elif f:
         out.append(('1. full backup', 'not measured: ' + _err(f), '', '', '', ''))
     i = res.get('incremental')
@@ -111,11 +117,17 @@ def rows(res):
     s3 = res.get('s3')
     if isinstance(s3, dict) and 'rclone_mb_s' in s3:
         if 'cairn_mb_s' in s3:
-            out.append(('6. S3 (moto): requests per backup, per SSTable',
-                        '%d, %.1f' % (s3['cairn_requests'], s3['cairn_requests_per_sstable']),
+            out.append(('6. S3 (moto): requests of a full backup, per SSTable',
+                        '%d, %.2f' % (s3['cairn_requests'], s3['cairn_requests_per_sstable']),
                         'rclone: %d, %.1f' % (s3['rclone_requests'],
                                               s3['rclone_requests_per_sstable']),
-                        '-', '(info)', ''))
+                        '-', '≤ 1.5', _status(s3['cairn_requests_per_sstable'] <= 1.5)))
+            if 'cairn_unchanged_requests' in s3:
+                out.append(('6. S3 (moto): requests of an unchanged backup, per SSTable',
+                            '%d, %.2f' % (s3['cairn_unchanged_requests'],
+                                          s3['cairn_unchanged_requests_per_sstable']),
+                            '', '-', '≤ 0.2',
+                            _status(s3['cairn_unchanged_requests_per_sstable'] <= 0.2)))
             out.append(('6. S3 (moto): throughput vs `rclone copy`', _mb(s3['cairn_mb_s']),
                         _mb(s3['rclone_mb_s']), _x(s3['ratio_vs_rclone']), '(info)', ''))
         else:

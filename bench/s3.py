@@ -166,6 +166,11 @@ def run(bed, p, work, reps, rclone_conf):
                 raise BenchError('cairn backup to s3:// failed (exit %d): %s'
                                  % (r.rc, r.stderr.strip()[-800:]))
             r.extra = {'requests': moto.requests(o0), 'summary': r.json()}
+            # The same again, nothing changed (untimed): what a backup of an unchanged
+            # cluster costs in requests, the last backup its parent.
+            o1 = moto.offset()
+            timed(bed.cairn_argv(cfg, 'backup', '--keyspace', KEYSPACE, '--json'))
+            r.extra['unchanged_requests'] = moto.requests(o1)
             purge(prefix)
             return r
 
@@ -189,6 +194,10 @@ def run(bed, p, work, reps, rclone_conf):
             out['%s_requests' % k] = median([r.extra['requests']['total'] for r in v])
             out['%s_requests_per_sstable' % k] = out['%s_requests' % k] / nsstables
         if 'cairn' in runs:
+            out['cairn_unchanged_requests'] = median(
+                [r.extra['unchanged_requests']['total'] for r in runs['cairn']])
+            out['cairn_unchanged_requests_per_sstable'] = (out['cairn_unchanged_requests'] /
+                                                           nsstables)
             out['ratio_vs_rclone'] = median([b.wall / c.wall for b, c in
                                              zip(runs['rclone'], runs['cairn'])])
     finally:

@@ -9,7 +9,7 @@ pkgs=(build-essential cmake pkg-config clang-format
       libyaml-dev libzstd-dev zstd zlib1g-dev libxxhash-dev libcmocka-dev libcurl4-openssl-dev
       libssl-dev openssl libjson-c-dev libxml2-dev python3 python3-prometheus-client
       nodejs npm)
-[ "${CAIRN_BENCH_DEPS:-0}" = 1 ] && pkgs+=(rclone)
+[ "${CAIRN_BENCH_DEPS:-0}" = 1 ] && pkgs+=(rclone restic)
 [ "${CAIRN_COVERAGE_DEPS:-0}" = 1 ] && pkgs+=(gcovr)
 # make deb, scripts/package_check.sh: the Debian tooling (docs/operations.md says why).
 [ "${CAIRN_PACKAGE_DEPS:-0}" = 1 ] && pkgs+=(debhelper dpkg-dev lintian man-db)

@@ -324,15 +324,6 @@ int hashcache_open(hashcache **out, const char *state_dir, cairn_err *e)
     return 0;
 }
 
-static int unhex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 bool hashcache_lookup(hashcache *h, const struct stat *st, char id[65], uint32_t *crc,
                       bool *has_crc)
 {
@@ -358,14 +349,7 @@ int hashcache_store(hashcache *h, const struct stat *st, const char *id,
 {
     struct hc_entry v;
     key_of(st, &v);
-    for (int i = 0; i < 32; i++) {
-        int hi = unhex(id[2 * i]), lo = hi < 0 ? -1 : unhex(id[2 * i + 1]);
-        if (lo < 0)
-            return err_set(e, CAIRN_EINVAL, "'%.64s' is not a blob id (64 lowercase hex digits)",
-                           id);
-        v.id[i] = (uint8_t)(hi << 4 | lo);
-    }
-    if (id[64] != '\0')
+    if (hex_decode(id, v.id, sizeof(v.id)) != 0 || id[64] != '\0')
         return err_set(e, CAIRN_EINVAL, "'%.70s' is not a blob id (64 lowercase hex digits)", id);
     v.has_crc = crc_or_null != NULL;
     v.crc = crc_or_null ? *crc_or_null : 0;

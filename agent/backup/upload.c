@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,11 +30,13 @@
 #include "base/debug.h"
 #include "base/path.h"
 #include "base/pool.h"
+#include "backup/known.h"
 #include "backup/upload_blob.h"
 #include "base/ratelimit.h"
 #include "job/start.h"
 #include "repo/blob.h"
 #include "repo/manifest.h"
+#include "repo/pack.h"
 #include "repo/repo.h"
 #include "scylla/names.h"
 #include "scylla/sstable.h"
@@ -49,12 +52,15 @@ typedef struct upload_arg {
     agent *a;
     const Cairn__Rpc__UploadRequest *rq;
     const Cairn__Rpc__NodeInfo *node;
+    const known *known; /* the blobs of the parent backup */
 } upload_arg;
 
 typedef struct upload_file {
     char *name;
     uint64_t size;
     uint32_t dir; /* index into the table's snapshot directories */
+    bool packed;  /* its blob is member m of the table's pack, whose id comes at the end */
+    pack_member m;
 } upload_file;
 
 typedef struct upload_table {
@@ -62,6 +68,7 @@ typedef struct upload_table {
     const upload_arg *arg;
     repo *repo;
     ratelimit *rl;
+    pack_writer *pack;
     const Cairn__Rpc__Table *table;
     char **dirs; /* snapshots/<tag> directories of this table, one per data directory */
     uint32_t *dir_data_dir;
@@ -178,12 +185,11 @@ static int list_files(upload_table *t, cairn_err *e)
                 t->files = nf;
             }
             upload_file *f = &t->files[t->nfiles];
+            *f = (upload_file){.size = (uint64_t)st.st_size, .dir = (uint32_t)d};
             if (!(f->name = strdup(de->d_name))) {
                 rc = err_set(e, CAIRN_ENOMEM, "out of memory");
                 break;
             }
-            f->size = (uint64_t)st.st_size;
-            f->dir = (uint32_t)d;
             t->nfiles++;
         }
         closedir(dir);
@@ -220,6 +226,30 @@ static void check_digest(upload_table *t, int dfd, const char *dirpath, const up
              digest);
 }
 
+/* Fills a file's manifest entry but for a pack member's pack id, which comes when the
+ * pack is committed. */
+static int fill_entry(upload_table *t, upload_file *f, Cairn__Repo__FileEntry *fe,
+                      const blob_sums *sums, const upload_place *place, cairn_err *e)
+{
+    fe->name = f->name;
+    fe->size = sums->size;
+    fe->has_data_dir = 1;
+    fe->data_dir = t->dir_data_dir[f->dir];
+    if (!(fe->blob = strdup(sums->id)))
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    if (place->kind == UPLOAD_PACKED) {
+        f->packed = true;
+        f->m = place->member;
+    } else if (place->kind == UPLOAD_KNOWN && place->ref.pack) {
+        if (!(fe->pack = strdup(place->ref.pack)))
+            return err_set(e, CAIRN_ENOMEM, "out of memory");
+        fe->has_pack_offset = fe->has_pack_length = 1;
+        fe->pack_offset = place->ref.offset;
+        fe->pack_length = place->ref.length;
+    }
+    return 0;
+}
+
 /* Hashes (through the cache), checks and uploads one file; fills its manifest entry. */
 static int upload_one(upload_table *t, size_t i, cairn_err *e)
 {
@@ -254,18 +284,13 @@ static int upload_one(upload_table *t, size_t i, cairn_err *e)
                           .repo = t->repo,
                           .rl = t->rl,
                           .hashes = t->arg->a->hashes,
+                          .known = t->arg->known,
+                          .pack = t->pack,
                           .level = t->arg->rq->compression_level};
-    if ((rc = upload_blob_store(&bc, fd, &st, data, &sums, e)) != 0)
+    upload_place place;
+    if ((rc = upload_blob_store(&bc, fd, &st, data, &sums, &place, e)) != 0 ||
+        (rc = fill_entry(t, f, fe, &sums, &place, e)) != 0)
         goto done;
-    fe->name = f->name;
-    fe->size = sums.size;
-    fe->blob = strdup(sums.id);
-    fe->has_data_dir = 1;
-    fe->data_dir = t->dir_data_dir[f->dir];
-    if (!fe->blob) {
-        rc = err_set(e, CAIRN_ENOMEM, "out of memory");
-        goto done;
-    }
     if (data)
         check_digest(t, dfd, dirpath, f, sums.crc32, fe);
     job_add(t->j, JOB_FILES_DONE, 1);
@@ -319,8 +344,10 @@ static void table_release(upload_table *t)
 {
     for (size_t i = 0; i < t->nfiles; i++) {
         free(t->files[i].name);
-        if (t->entries)
+        if (t->entries) {
             free(t->entries[i].blob);
+            free(t->entries[i].pack);
+        }
     }
     free(t->files);
     free(t->entries);
@@ -334,6 +361,8 @@ static void table_release(upload_table *t)
     t->dirs = NULL;
     t->dir_data_dir = NULL;
     t->ndirs = 0;
+    pack_writer_free(t->pack);
+    t->pack = NULL;
 }
 
 /* The table's part of the node manifest, once every file of it is safe. */
@@ -366,6 +395,23 @@ static int table_add_to_manifest(upload_table *t, manifest_writer *mw, cairn_err
     return rc;
 }
 
+/* The pack ids of the table's members, now that their packs are committed. */
+static int resolve_packs(upload_table *t, cairn_err *e)
+{
+    for (size_t i = 0; i < t->nfiles; i++) {
+        const upload_file *f = &t->files[i];
+        Cairn__Repo__FileEntry *fe = &t->entries[i];
+        if (!f->packed)
+            continue;
+        if (!(fe->pack = strdup(pack_writer_id(t->pack, f->m.pack))))
+            return err_set(e, CAIRN_ENOMEM, "out of memory");
+        fe->has_pack_offset = fe->has_pack_length = 1;
+        fe->pack_offset = f->m.offset;
+        fe->pack_length = f->m.length;
+    }
+    return 0;
+}
+
 static int upload_table_run(upload_table *t, manifest_writer *mw, cairn_err *e)
 {
     int rc = list_files(t, e);
@@ -379,7 +425,9 @@ static int upload_table_run(upload_table *t, manifest_writer *mw, cairn_err *e)
     unsigned nt = (unsigned)t->arg->a->cfg->upload_parallel;
     if (nt > UPLOAD_MAX_THREADS)
         nt = UPLOAD_MAX_THREADS;
-    if ((rc = pool_run(t->nfiles, nt, upload_item, t, e)) != 0)
+    if ((rc = pack_writer_new(t->repo, &t->pack, e)) != 0 ||
+        (rc = pool_run(t->nfiles, nt, upload_item, t, e)) != 0 ||
+        (rc = pack_writer_finish(t->pack, e)) != 0 || (rc = resolve_packs(t, e)) != 0)
         return rc;
     return table_add_to_manifest(t, mw, e);
 }
@@ -501,25 +549,62 @@ static int upload_with_manifest(job *j, const upload_arg *u, repo *r, ratelimit 
     return rc ? rc : job_set_result(j, key, sha, size);
 }
 
+/* The index of what the repository holds: the parent's manifest, when the
+ * coordinator names one. One that cannot be read costs uploads, not the backup. */
+static int load_known(job *j, repo *r, const Cairn__Rpc__UploadRequest *rq, known **out,
+                      cairn_err *e)
+{
+    if (!rq->parent_manifest_key || !rq->parent_manifest_sha256)
+        return known_empty(out, e);
+    cairn_err ke;
+    if (known_load(out, r, rq->parent_manifest_key, rq->parent_manifest_sha256, &ke) == 0)
+        return 0;
+    job_warn(j, "%s; every file is uploaded as new", ke.msg);
+    return known_empty(out, e);
+}
+
 static int upload_run(job *j, void *p, cairn_err *e)
 {
     const job_request *jr = p;
     upload_arg ua = {jr->ctx, (const Cairn__Rpc__UploadRequest *)jr->rq,
-                     (const Cairn__Rpc__NodeInfo *)jr->extra};
-    const upload_arg *u = &ua;
-    const Cairn__Rpc__UploadRequest *rq = u->rq;
+                     (const Cairn__Rpc__NodeInfo *)jr->extra, NULL};
+    const Cairn__Rpc__UploadRequest *rq = ua.rq;
     repo *r = NULL;
     ratelimit *rl = NULL;
-    int rc = repos_repo_open(&r, u->a->cfg, rq->repository, e);
+    known *k = NULL;
+    int rc = repos_repo_open(&r, ua.a->cfg, rq->repository, e);
     if (!rc)
         rc = ratelimit_new(&rl, rq->rate_limit, e);
     if (!rc)
-        rc = upload_with_manifest(j, u, r, rl, e);
+        rc = load_known(j, r, rq, &k, e);
+    ua.known = k;
+    if (!rc)
+        rc = upload_with_manifest(j, &ua, r, rl, e);
     if (r)
         job_add_requests(j, r);
+    known_free(k);
     ratelimit_free(rl);
     repo_close(r);
     return rc;
+}
+
+/* The parent manifest comes from the network: a node manifest of this agent's cluster,
+ * with a SHA-256 to check it by, or nothing. */
+static int check_parent(const agent *a, const Cairn__Rpc__UploadRequest *rq, cairn_err *e)
+{
+    const char *key = rq->parent_manifest_key, *sha = rq->parent_manifest_sha256;
+    if (!key && !sha)
+        return 0;
+    char prefix[512];
+    snprintf(prefix, sizeof(prefix), "backups/%s/", a->cfg->cluster);
+    size_t kl = key ? strlen(key) : 0, sfx = strlen(".manifest");
+    if (!key || !sha || !blob_id_valid(sha) || strncmp(key, prefix, strlen(prefix)) != 0 ||
+        kl <= sfx || strcmp(key + kl - sfx, ".manifest") != 0 || store_key_check(key, NULL) != 0)
+        return err_set(e, CAIRN_EINVAL,
+                       "the parent manifest of the upload request is not a node manifest of "
+                       "cluster %s with its SHA-256",
+                       a->cfg->cluster);
+    return 0;
 }
 
 int agent_upload(agent *a, const Cairn__Rpc__UploadRequest *rq, Cairn__Rpc__Response *resp,
@@ -527,6 +612,8 @@ int agent_upload(agent *a, const Cairn__Rpc__UploadRequest *rq, Cairn__Rpc__Resp
 {
     const store_options *opts = NULL;
     int rc = name_check(NAME_TAG, rq->tag, e);
+    if (!rc)
+        rc = check_parent(a, rq, e);
     for (size_t i = 0; !rc && i < rq->n_tables; i++)
         rc = name_check_table(rq->tables[i]->keyspace, rq->tables[i]->name, e);
     /* Refused here, before a job exists, so the coordinator hears it at once. */

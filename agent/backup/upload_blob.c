@@ -19,10 +19,19 @@ static bool upload_step(void *arg, uint64_t done)
     return job_cancelled(up->j);
 }
 
+static bool parent_has(void *arg, const char *id)
+{
+    return known_find(arg, id, NULL);
+}
+
 static repo_put_opts put_opts(const upload_blob_ctx *c, upload_progress *up)
 {
-    return (repo_put_opts){
-        .level = c->level, .rl = c->rl, .cancelled = upload_step, .cancel_arg = up};
+    return (repo_put_opts){.level = c->level,
+                           .rl = c->rl,
+                           .cancelled = upload_step,
+                           .cancel_arg = up,
+                           .known = parent_has,
+                           .known_arg = (void *)c->known};
 }
 
 /* Counts a file's bytes: done as they were read (what is left at once), uploaded and
@@ -37,14 +46,42 @@ static void count_file(const upload_blob_ctx *c, const upload_progress *up, uint
         job_add(c->j, JOB_BYTES_STORED, stored_bytes);
 }
 
-/* Uploads the blob of a file whose id is known unless the repository has it already.
- * sums (may be NULL) are those of this run's hashing pass, against which the upload's
- * read is checked; without them it hashes again. */
+/* Where the parent has the blob: nothing (more) to read or send. */
+static void place_known(const upload_blob_ctx *c, const upload_progress *up, const blob_sums *s,
+                        upload_place *place)
+{
+    known_find(c->known, s->id, &place->ref);
+    place->kind = UPLOAD_KNOWN;
+    count_file(c, up, s->size, false, 0);
+}
+
+/* A small file into the table's pack, read once; a blob the parent has is not added. */
+static int store_packed(const upload_blob_ctx *c, int fd, const struct stat *st, bool data,
+                        blob_sums *s, upload_place *place, cairn_err *e)
+{
+    upload_progress up = {.j = c->j};
+    repo_put_opts o = put_opts(c, &up);
+    bool added = false;
+    int rc = pack_add_fd(c->pack, fd, data, &o, s, &place->member, &added, e);
+    if (rc)
+        return rc;
+    if (added) {
+        place->kind = UPLOAD_PACKED;
+        count_file(c, &up, s->size, true, place->member.length);
+    } else {
+        place_known(c, &up, s, place);
+    }
+    return hashcache_store(c->hashes, st, s->id, data ? &s->crc32 : NULL, e);
+}
+
+/* Uploads the blob of a large file whose id is known: sums (may be NULL) are those of
+ * this run's hashing pass, against which the upload's read is checked; without them
+ * the hash cache named it, and a HEAD first saves uploading it again. */
 static int store_known(const upload_blob_ctx *c, const blob_sums *sums, const char *id, int fd,
                        uint64_t size, cairn_err *e)
 {
     bool exists = false;
-    int rc = repo_blob_exists(c->repo, id, &exists, e);
+    int rc = sums ? 0 : repo_blob_exists(c->repo, id, &exists, e);
     upload_progress up = {.j = c->j};
     uint64_t stored = 0;
     if (!rc && !exists) {
@@ -58,7 +95,7 @@ static int store_known(const upload_blob_ctx *c, const blob_sums *sums, const ch
 
 /* The one-pass put; its hash is cached only once the pass has read the whole file. */
 static int store_new(const upload_blob_ctx *c, int fd, const struct stat *st, bool data,
-                     blob_sums *s, cairn_err *e)
+                     blob_sums *s, upload_place *place, cairn_err *e)
 {
     upload_progress up = {.j = c->j};
     repo_put_opts o = put_opts(c, &up);
@@ -67,23 +104,41 @@ static int store_new(const upload_blob_ctx *c, int fd, const struct stat *st, bo
     int rc = repo_blob_put_new(c->repo, fd, data, &o, s, &stored, &stored_bytes, e);
     if (rc)
         return rc;
-    count_file(c, &up, s->size, stored, stored_bytes);
+    if (stored)
+        count_file(c, &up, s->size, true, stored_bytes);
+    else
+        place_known(c, &up, s, place);
     return hashcache_store(c->hashes, st, s->id, data ? &s->crc32 : NULL, e);
 }
 
 int upload_blob_store(const upload_blob_ctx *c, int fd, const struct stat *st, bool data,
-                      blob_sums *s, cairn_err *e)
+                      blob_sums *s, upload_place *place, cairn_err *e)
 {
     bool has_crc = false;
     memset(s, 0, sizeof(*s));
+    memset(place, 0, sizeof(*place));
     s->size = (uint64_t)st->st_size;
-    if (hashcache_lookup(c->hashes, st, s->id, &s->crc32, &has_crc) && (!data || has_crc))
+    bool cached = hashcache_lookup(c->hashes, st, s->id, &s->crc32, &has_crc) && (!data || has_crc);
+    upload_progress none = {.j = c->j};
+    if (cached && known_find(c->known, s->id, NULL)) {
+        place_known(c, &none, s, place);
+        return 0;
+    }
+    if (s->size <= PACK_MEMBER_MAX)
+        return store_packed(c, fd, st, data, s, place, e);
+    if (cached)
         return store_known(c, NULL, s->id, fd, s->size, e);
     if (repo_blob_one_pass(c->repo, s->size))
-        return store_new(c, fd, st, data, s, e);
+        return store_new(c, fd, st, data, s, place, e);
     /* Cached before the upload, so that a failed upload does not cost the hash again. */
     int rc = blob_hash_fd_sums(fd, data, s, e);
     if (!rc)
         rc = hashcache_store(c->hashes, st, s->id, data ? &s->crc32 : NULL, e);
-    return rc ? rc : store_known(c, s, s->id, fd, s->size, e);
+    if (rc)
+        return rc;
+    if (known_find(c->known, s->id, NULL)) {
+        place_known(c, &none, s, place);
+        return 0;
+    }
+    return store_known(c, s, s->id, fd, s->size, e);
 }

@@ -1,11 +1,13 @@
 /*
- * upload_blob - one open snapshot file into the repository in the fewest reads, with
- * the job's byte counters moving as it is read.
+ * upload_blob - one open snapshot file into the repository in the fewest reads and
+ * requests, with the job's byte counters moving as it is read.
  *
- * A file the hash cache knows is read only when the repository lacks its blob. A new
- * one is read once where the store can name a blob after writing it
- * (repo_blob_one_pass); elsewhere it is hashed, its hash cached, and read again for the
- * upload only when the blob is missing, that read checked by the XXH3 of the first.
+ * A file whose blob the parent backup names (known) is neither read nor asked about.
+ * A small file goes into the table's pack, read once. A large new one is read once
+ * where the store can name a blob after writing it (repo_blob_one_pass); elsewhere it
+ * is hashed, its hash cached, and read again for the upload, that read checked by the
+ * XXH3 of the first. Only a large file the hash cache knows but the parent does not
+ * name costs a HEAD, which is cheaper than uploading it again.
  */
 #ifndef CAIRN_UPLOAD_BLOB_H
 #define CAIRN_UPLOAD_BLOB_H
@@ -14,10 +16,12 @@
 #include <sys/stat.h>
 
 #include "backup/hashcache.h"
+#include "backup/known.h"
 #include "base/err.h"
 #include "base/ratelimit.h"
 #include "job/jobs.h"
 #include "repo/blob.h"
+#include "repo/pack.h"
 #include "repo/repo.h"
 
 typedef struct upload_blob_ctx {
@@ -25,12 +29,21 @@ typedef struct upload_blob_ctx {
     repo *repo;
     ratelimit *rl; /* may be NULL */
     hashcache *hashes;
-    int level; /* zstd */
+    const known *known;
+    pack_writer *pack; /* the table's */
+    int level;         /* zstd */
 } upload_blob_ctx;
 
-/* Stores fd (opened as st) as a blob unless the repository has it; sums receives the
+/* Where a file's blob ended up. */
+typedef struct upload_place {
+    enum { UPLOAD_BLOB, UPLOAD_KNOWN, UPLOAD_PACKED } kind;
+    repo_ref ref;       /* UPLOAD_KNOWN: its place, as the parent names it */
+    pack_member member; /* UPLOAD_PACKED: its place in the table's pack */
+} upload_place;
+
+/* Stores fd (opened as st) unless the repository has its blob; sums receives the
  * blob id, the plain size and, with data (a Data.db), the CRC-32. */
 int upload_blob_store(const upload_blob_ctx *c, int fd, const struct stat *st, bool data,
-                      blob_sums *sums, cairn_err *e);
+                      blob_sums *sums, upload_place *place, cairn_err *e);
 
 #endif

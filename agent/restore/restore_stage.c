@@ -4,12 +4,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "base/path.h"
+#include "repo/manifest.h"
+#include "repo/pack.h"
 #include "restore/restore_state.h"
 #include "scylla/names.h"
 #include "scylla/sstable.h"
@@ -81,63 +84,220 @@ static int check_file(job *j, const Cairn__Rpc__RestoreTable *t, const Cairn__Re
     return 0;
 }
 
-/* Downloads one blob to tmp, checks it and makes it durable. */
-static int fetch(job *j, repo *r, const Cairn__Rpc__RestoreTable *t,
-                 const Cairn__Repo__FileEntry *f, const char *tmp, uint64_t *size, cairn_err *e)
-{
-    file_sink s = {.want_crc = sstable_is_data(f->name) && f->has_data_crc32,
-                   .crc = crc32(0, NULL, 0),
-                   .j = j};
-    s.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (s.fd < 0)
-        return err_sys(e, errno, "cannot create %s", tmp);
-    *size = 0;
-    int rc = repo_blob_get(r, f->blob, sink_write, &s, size, e);
-    if (rc)
-        err_prefix(e, "blob %s (%s of %s.%s)", f->blob, f->name, t->keyspace, t->name);
-    if (!rc)
-        rc = check_file(j, t, f, *size, &s, e);
-    if (!rc && fsync(s.fd) != 0)
-        rc = err_sys(e, errno, "cannot sync %s", tmp);
-    if (close(s.fd) != 0 && !rc)
-        rc = err_sys(e, errno, "cannot write %s", tmp);
-    if (rc)
-        unlink(tmp);
-    return rc;
-}
+/* The stage directory's names of a file: its final one and its temporary. */
+typedef struct stage_names {
+    char path[RSTATE_PATH_MAX + 200];
+    char tmp[RSTATE_PATH_MAX + 200];
+} stage_names;
 
-/* One file: kept when an earlier attempt staged it, downloaded otherwise. */
-static int stage_file(job *j, repo *r, const Cairn__Rpc__RestoreTable *t,
-                      const Cairn__Repo__FileEntry *f, const char *dir, bool *added, cairn_err *e)
+static int names_of(const Cairn__Rpc__RestoreTable *t, const Cairn__Repo__FileEntry *f,
+                    const char *dir, stage_names *n, cairn_err *e)
 {
     if (!name_valid(NAME_SSTABLE_FILE, f->name) || !name_valid(NAME_BLOB_ID, f->blob))
         return err_set(e, CAIRN_EINVAL, "refusing file name '%.100s' of %s.%s", f->name,
                        t->keyspace, t->name);
-    char path[RSTATE_PATH_MAX + 200], tmp[RSTATE_PATH_MAX + 200];
-    int rc = path_fmt(path, sizeof(path), e, "%s/%s", dir, f->blob);
+    int rc = path_fmt(n->path, sizeof(n->path), e, "%s/%s", dir, f->blob);
+    return rc ? rc : path_fmt(n->tmp, sizeof(n->tmp), e, "%s/" TMP_PREFIX "%s", dir, f->blob);
+}
+
+static int open_tmp(job *j, const Cairn__Repo__FileEntry *f, const char *tmp, file_sink *s,
+                    cairn_err *e)
+{
+    *s = (file_sink){.want_crc = sstable_is_data(f->name) && f->has_data_crc32,
+                     .crc = crc32(0, NULL, 0),
+                     .j = j};
+    s->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    return s->fd < 0 ? err_sys(e, errno, "cannot create %s", tmp) : 0;
+}
+
+/* Ends a download into n->tmp whose bytes all came (rc 0 so far): checks, makes the
+ * file durable and gives it its final name; on any failure the temporary goes. */
+static int close_tmp(int rc, job *j, const Cairn__Rpc__RestoreTable *t,
+                     const Cairn__Repo__FileEntry *f, const stage_names *n, file_sink *s,
+                     uint64_t size, cairn_err *e)
+{
     if (!rc)
-        rc = path_fmt(tmp, sizeof(tmp), e, "%s/" TMP_PREFIX "%s", dir, f->blob);
+        rc = check_file(j, t, f, size, s, e);
+    if (!rc && fsync(s->fd) != 0)
+        rc = err_sys(e, errno, "cannot sync %s", n->tmp);
+    if (close(s->fd) != 0 && !rc)
+        rc = err_sys(e, errno, "cannot write %s", n->tmp);
+    s->fd = -1;
+    if (!rc && rename(n->tmp, n->path) != 0)
+        rc = err_sys(e, errno, "cannot rename %s", n->tmp);
+    if (rc)
+        unlink(n->tmp);
+    else
+        job_add(j, JOB_FILES_DONE, 1);
+    return rc;
+}
+
+/* A blob of its own: downloaded, checked, renamed. */
+static int fetch_blob(job *j, repo *r, const Cairn__Rpc__RestoreTable *t,
+                      const Cairn__Repo__FileEntry *f, const stage_names *n, cairn_err *e)
+{
+    file_sink s;
+    int rc = open_tmp(j, f, n->tmp, &s, e);
     if (rc)
         return rc;
-    struct stat st;
     uint64_t size = 0;
-    if (stat(path, &st) == 0 && (uint64_t)st.st_size == f->size) {
-        /* Staged already (by an earlier attempt, or as another file of the same bytes):
-         * done, but nothing travelled. */
-        job_add(j, JOB_BYTES_SKIPPED, f->size);
-        job_add(j, JOB_BYTES_DONE, f->size);
-    } else {
-        if ((rc = fetch(j, r, t, f, tmp, &size, e)) != 0)
-            return rc;
-        if (rename(tmp, path) != 0) {
-            rc = err_sys(e, errno, "cannot rename %s", tmp);
-            unlink(tmp);
-            return rc;
-        }
-        *added = true;
-    }
+    rc = repo_blob_get(r, f->blob, sink_write, &s, &size, e);
+    if (rc)
+        err_prefix(e, "blob %s (%s of %s.%s)", f->blob, f->name, t->keyspace, t->name);
+    return close_tmp(rc, j, t, f, n, &s, size, e);
+}
+
+/* Whether a file is staged already (by an earlier attempt, or as another file of the
+ * same bytes): then it is done, but nothing travelled. */
+static bool staged(job *j, const Cairn__Repo__FileEntry *f, const stage_names *n)
+{
+    struct stat st;
+    if (stat(n->path, &st) != 0 || (uint64_t)st.st_size != f->size)
+        return false;
+    job_add(j, JOB_BYTES_SKIPPED, f->size);
+    job_add(j, JOB_BYTES_DONE, f->size);
     job_add(j, JOB_FILES_DONE, 1);
-    return 0;
+    return true;
+}
+
+/*
+ * Members of packs are read a run at a time: the members of one pack that lie close
+ * together come with one ranged GET, the bytes between them skipped, so a table whose
+ * small files were packed together comes back with one request, as it went.
+ */
+#define RUN_GAP_MAX (1u << 20) /* a larger hole between two members starts another GET */
+
+typedef struct member_run {
+    job *j;
+    const Cairn__Rpc__RestoreTable *t;
+    const char *dir;
+    const Cairn__Repo__FileEntry **files; /* of the run, by offset */
+    stage_names n;                        /* of the member being written */
+    file_sink s;
+} member_run;
+
+static int member_begin(void *ctx, size_t i, store_sink *sink, void **sink_ctx, cairn_err *e)
+{
+    member_run *m = ctx;
+    int rc = names_of(m->t, m->files[i], m->dir, &m->n, e);
+    if (!rc)
+        rc = open_tmp(m->j, m->files[i], m->n.tmp, &m->s, e);
+    *sink = sink_write;
+    *sink_ctx = &m->s;
+    return rc;
+}
+
+static int member_end(void *ctx, size_t i, uint64_t size, cairn_err *e)
+{
+    member_run *m = ctx;
+    return close_tmp(0, m->j, m->t, m->files[i], &m->n, &m->s, size, e);
+}
+
+static const pack_read_io member_io = {member_begin, member_end};
+
+static int by_place(const void *a, const void *b)
+{
+    const Cairn__Repo__FileEntry *x = *(const Cairn__Repo__FileEntry *const *)a,
+                                 *y = *(const Cairn__Repo__FileEntry *const *)b;
+    int c = strcmp(x->pack, y->pack);
+    return c ? c : (x->pack_offset > y->pack_offset) - (x->pack_offset < y->pack_offset);
+}
+
+static int by_blob(const void *a, const void *b)
+{
+    return strcmp((*(const Cairn__Repo__FileEntry *const *)a)->blob,
+                  (*(const Cairn__Repo__FileEntry *const *)b)->blob);
+}
+
+/* Reads files[0..n) (one pack's members, by offset, no blob twice) with one GET. */
+static int fetch_run(member_run *m, const Cairn__Repo__FileEntry **files, size_t n, repo *r,
+                     cairn_err *e)
+{
+    repo_ref *refs = calloc(n, sizeof(*refs));
+    if (!refs)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = manifest_file_ref(files[i], &refs[i], e);
+    m->files = files;
+    m->s.fd = -1;
+    if (!rc)
+        rc = pack_read(r, refs, n, &member_io, m, e);
+    if (rc && m->s.fd >= 0) {
+        close(m->s.fd);
+        unlink(m->n.tmp);
+    }
+    free(refs);
+    if (rc)
+        err_prefix(e, "%s.%s", m->t->keyspace, m->t->name);
+    return rc;
+}
+
+/* The pack members not staged yet, sorted by place and cut into runs. */
+static int fetch_members(job *j, repo *r, const Cairn__Rpc__RestoreTable *t, const char *dir,
+                         const Cairn__Repo__FileEntry **todo, size_t n, cairn_err *e)
+{
+    /* A blob twice (two files of the same bytes, in one pack or in the packs of two
+     * nodes) is fetched once; the others find it staged afterwards. */
+    qsort(todo, n, sizeof(*todo), by_blob);
+    const Cairn__Repo__FileEntry **again = calloc(n, sizeof(*again));
+    if (!again)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    size_t w = 0, na = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (w && strcmp(todo[i]->blob, todo[w - 1]->blob) == 0)
+            again[na++] = todo[i];
+        else
+            todo[w++] = todo[i];
+    }
+    qsort(todo, w, sizeof(*todo), by_place);
+    member_run m = {.j = j, .t = t, .dir = dir};
+    int rc = 0;
+    for (size_t i = 0; !rc && i < w && !job_cancelled(j);) {
+        size_t k = i + 1;
+        while (k < w && strcmp(todo[k]->pack, todo[i]->pack) == 0 &&
+               todo[k]->pack_offset <=
+                   todo[k - 1]->pack_offset + todo[k - 1]->pack_length + RUN_GAP_MAX)
+            k++;
+        rc = fetch_run(&m, todo + i, k - i, r, e);
+        i = k;
+    }
+    for (size_t i = 0; !rc && i < na && !job_cancelled(j); i++) {
+        stage_names sn;
+        if ((rc = names_of(t, again[i], dir, &sn, e)) == 0 && !staged(j, again[i], &sn))
+            rc = err_set(e, CAIRN_EIO, "%s of %s.%s was not staged with its blob %s",
+                         again[i]->name, t->keyspace, t->name, again[i]->blob);
+    }
+    free(again);
+    return rc;
+}
+
+/* Stages what is not staged: blobs of their own one by one, then pack members. */
+static int stage_files(job *j, repo *r, const Cairn__Rpc__RestoreTable *t, const char *dir,
+                       bool *added, cairn_err *e)
+{
+    const Cairn__Repo__FileEntry **todo = calloc(t->n_files ? t->n_files : 1, sizeof(*todo));
+    if (!todo)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < t->n_files && !job_cancelled(j); i++) {
+        const Cairn__Repo__FileEntry *f = t->files[i];
+        stage_names sn;
+        repo_ref ref;
+        if ((rc = names_of(t, f, dir, &sn, e)) != 0 || (rc = manifest_file_ref(f, &ref, e)) != 0 ||
+            staged(j, f, &sn))
+            continue;
+        *added = true;
+        if (ref.pack)
+            todo[n++] = f;
+        else
+            rc = fetch_blob(j, r, t, f, &sn, e);
+    }
+    if (!rc && n)
+        rc = fetch_members(j, r, t, dir, todo, n, e);
+    free(todo);
+    return rc;
 }
 
 int restore_stage_table(job *j, repo *r, const Cairn__Rpc__RestoreTable *t, const char *stage_dir,
@@ -145,9 +305,7 @@ int restore_stage_table(job *j, repo *r, const Cairn__Rpc__RestoreTable *t, cons
 {
     remove_temporaries(stage_dir);
     bool added = false;
-    int rc = 0;
-    for (size_t i = 0; !rc && i < t->n_files && !job_cancelled(j); i++)
-        rc = stage_file(j, r, t, t->files[i], stage_dir, &added, e);
+    int rc = stage_files(j, r, t, stage_dir, &added, e);
     if (!rc && job_cancelled(j))
         rc = err_set(e, CAIRN_EBUSY, "agent shutting down");
     /* The renames must survive a crash before the table counts as staged. */

@@ -13,6 +13,27 @@ void hex_encode(const void *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+static int digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int hex_decode(const char *in, void *out, size_t n)
+{
+    unsigned char *p = out;
+    for (size_t i = 0; i < n; i++) {
+        int hi = digit(in[2 * i]), lo = hi < 0 ? -1 : digit(in[2 * i + 1]);
+        if (lo < 0)
+            return -1;
+        p[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+}
+
 void hex_digest_final(EVP_MD_CTX *md, char *out)
 {
     unsigned char v[EVP_MAX_MD_SIZE];

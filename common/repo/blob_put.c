@@ -13,6 +13,11 @@
  * against the XXH3 of the first instead of a second SHA-256, a twentieth of the cost.
  * Either way no object is stored under a name its bytes do not have.
  *
+ * No HEAD asks whether the repository has a new blob: the caller knows the blobs of
+ * the node's last backup (repo_put_opts.known), and a blob the repository holds from
+ * elsewhere is rewritten with the same bytes, which costs a PUT where a HEAD before
+ * every new file would cost one request more for each.
+ *
  * A one-pass read has no earlier pass to compare with, so a file that changes while it
  * is read is caught by its size and modification time (fstat before and after) and by
  * the count of bytes read. The change time is not compared: a snapshot's hard link
@@ -121,40 +126,19 @@ static bool changed(const struct stat *a, const struct stat *b, uint64_t read)
            a->st_mtim.tv_sec != b->st_mtim.tv_sec || a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
 }
 
-/* Commits the unnamed writer under the blob's name unless the repository has the
- * blob; frees the writer either way. */
-static int put_if_absent(repo *r, store_writer *w, const char *id, bool *stored, cairn_err *e)
+int repo_encode_fd(int fd, bool crc32, const repo_put_opts *o, store_sink sink, void *ctx,
+                   blob_sums *sums, cairn_err *e)
 {
-    bool exists = false;
-    int rc = repo_blob_exists(r, id, &exists, e);
-    if (rc || exists) {
-        store_writer_abort(w);
-        *stored = false;
-        return rc;
-    }
-    char key[128];
-    repo_blob_key(id, key, sizeof(key));
-    *stored = true;
-    return store_writer_commit_as(w, key, e);
-}
-
-int repo_blob_put_new(repo *r, int fd, bool crc32, const repo_put_opts *o, blob_sums *sums,
-                      bool *stored, uint64_t *stored_bytes, cairn_err *e)
-{
-    *stored = false;
     struct stat before, after;
     if (fstat(fd, &before) != 0)
         return err_sys(e, errno, "cannot read the file to upload");
-    struct put_ctx p = {.rl = o->rl};
     blob_enc *enc = NULL;
     blob_sum *sum = NULL;
     int rc = blob_enc_new(&enc, o->level, e);
     if (!rc)
         rc = blob_sum_new(&sum, BLOB_SUM_SHA256 | (crc32 ? BLOB_SUM_CRC32 : 0), e);
     if (!rc)
-        rc = store_put_begin_unnamed(r->s, "blobs", &p.w, e);
-    if (!rc)
-        rc = blob_read_fd(fd, sum, enc, put_sink, &p, o->cancelled, o->cancel_arg, e);
+        rc = blob_read_fd(fd, sum, enc, sink, ctx, o->cancelled, o->cancel_arg, e);
     if (!rc) {
         blob_sum_final(sum, sums);
         if (fstat(fd, &after) != 0)
@@ -166,10 +150,36 @@ int repo_blob_put_new(repo *r, int fd, bool crc32, const repo_put_opts *o, blob_
                          "stored",
                          sums->size, (long long)after.st_size);
     }
-    if ((rc = put_finish(rc, enc, sum, &p, e)) != 0)
-        return rc;
-    rc = put_if_absent(r, p.w, sums->id, stored, e);
-    if (!rc && stored_bytes)
-        *stored_bytes = *stored ? p.stored : 0;
+    if (!rc)
+        rc = blob_enc_finish(enc, sink, ctx, e);
+    blob_enc_free(enc);
+    blob_sum_free(sum);
     return rc;
+}
+
+bool repo_put_known(const repo_put_opts *o, const char *id)
+{
+    return o->known && o->known(o->known_arg, id);
+}
+
+int repo_blob_put_new(repo *r, int fd, bool crc32, const repo_put_opts *o, blob_sums *sums,
+                      bool *stored, uint64_t *stored_bytes, cairn_err *e)
+{
+    *stored = false;
+    struct put_ctx p = {.rl = o->rl};
+    int rc = store_put_begin_unnamed(r->s, "blobs", &p.w, e);
+    if (!rc)
+        rc = repo_encode_fd(fd, crc32, o, put_sink, &p, sums, e);
+    if (rc || repo_put_known(o, sums->id)) {
+        store_writer_abort(p.w);
+        return rc;
+    }
+    char key[128];
+    repo_blob_key(sums->id, key, sizeof(key));
+    if ((rc = store_writer_commit_as(p.w, key, e)) != 0)
+        return rc;
+    *stored = true;
+    if (stored_bytes)
+        *stored_bytes = p.stored;
+    return 0;
 }

@@ -67,11 +67,17 @@ static int count_backup(void *ctx, const scan_backup *b, cairn_err *e)
 static int mark_table(void *ctx, const Cairn__Repo__TableEntry *t, cairn_err *e)
 {
     struct gc *g = ctx;
-    for (size_t i = 0; i < t->n_files; i++)
-        if (t->files[i]->blob && blob_id_valid(t->files[i]->blob)) {
-            bloom_add(g->marks, t->files[i]->blob);
+    for (size_t i = 0; i < t->n_files; i++) {
+        const Cairn__Repo__FileEntry *f = t->files[i];
+        if (f->blob && blob_id_valid(f->blob)) {
+            bloom_add(g->marks, f->blob);
             g->res->referenced_entries++;
         }
+        /* The pack is marked whatever its place says: an entry too damaged to read
+         * from must still not lose the pack that may be the only copy of its bytes. */
+        if (f->pack && blob_id_valid(f->pack))
+            bloom_add(g->marks, f->pack);
+    }
     return keepalive(g, e);
 }
 
@@ -141,22 +147,47 @@ static bool past_grace(const struct gc *g, int64_t mtime_ms)
     return mtime_ms >= 0 && mtime_ms < g->cutoff_ms;
 }
 
-static int sweep_blob(void *ctx, const char *id, uint64_t size, int64_t mtime_ms, cairn_err *e)
+/* A listed blob or pack (id, at key): kept when marked or inside the grace period,
+ * counted in *young then, else removed and counted in *gone and *gone_bytes. */
+static int sweep_object(struct gc *g, gc_kind kind, const char *id, const char *key, uint64_t size,
+                        int64_t mtime_ms, uint64_t *young, uint64_t *gone, uint64_t *gone_bytes,
+                        cairn_err *e)
 {
-    struct gc *g = ctx;
-    g->res->blobs++;
-    g->res->blob_bytes += size;
     if (bloom_has(g->marks, id))
         return 0;
     if (!past_grace(g, mtime_ms)) {
-        g->res->blobs_young++;
+        (*young)++;
         return 0;
     }
+    (*gone)++;
+    *gone_bytes += size;
+    return removed(g, kind, key, size, e);
+}
+
+static int sweep_blob(void *ctx, const char *id, uint64_t size, int64_t mtime_ms, cairn_err *e)
+{
+    struct gc *g = ctx;
+    gc_result *res = g->res;
+    res->blobs++;
+    res->blob_bytes += size;
     char key[128];
     repo_blob_key(id, key, sizeof(key));
-    g->res->blobs_removed++;
-    g->res->blob_bytes_removed += size;
-    return removed(g, GC_BLOB, key, size, e);
+    return sweep_object(g, GC_BLOB, id, key, size, mtime_ms, &res->blobs_young, &res->blobs_removed,
+                        &res->blob_bytes_removed, e);
+}
+
+/* A pack is marked when any member is referenced, and then kept whole: packs are not
+ * repacked, so its unreferenced members stay until the last referenced one goes. */
+static int sweep_pack(void *ctx, const char *id, uint64_t size, int64_t mtime_ms, cairn_err *e)
+{
+    struct gc *g = ctx;
+    gc_result *res = g->res;
+    res->packs++;
+    res->pack_bytes += size;
+    char key[128];
+    repo_pack_key(id, key, sizeof(key));
+    return sweep_object(g, GC_PACK, id, key, size, mtime_ms, &res->packs_young, &res->packs_removed,
+                        &res->pack_bytes_removed, e);
 }
 
 static int sweep_incomplete(void *ctx, const scan_backup *b, cairn_err *e)
@@ -188,7 +219,9 @@ static int mark(struct gc *g, cairn_err *e)
     int rc = scan_backups(g->r, NULL, count_backup, g, e);
     if (rc)
         return rc;
-    rc = bloom_new(&g->marks, g->res->referenced_entries, GC_BLOOM_FP, GC_BLOOM_MAX_BYTES, e);
+    /* An entry may add its pack besides its blob, and a pack has at least one member,
+     * so twice the entries bounds the distinct ids (format 1 fills half of that). */
+    rc = bloom_new(&g->marks, 2 * g->res->referenced_entries, GC_BLOOM_FP, GC_BLOOM_MAX_BYTES, e);
     if (rc)
         return rc;
     g->res->bloom_bytes = bloom_bytes(g->marks);
@@ -208,10 +241,12 @@ int gc_purge(repo *r, const gc_options *o, gc_result *res, cairn_err *e)
     g.cutoff_ms = o->store_now_ms < 0 ? -1 : o->store_now_ms - o->grace_ms;
     g.next_renew = mono_ms() + o->renew_ms;
     int rc = mark(&g, e);
-    /* Blobs first: an incomplete backup's manifests go after, so a purge killed in
-     * between leaves nothing that references a missing blob and is listed. */
+    /* Blobs and packs first: an incomplete backup's manifests go after, so a purge
+     * killed in between leaves nothing that references a missing blob and is listed. */
     if (!rc)
         rc = scan_blobs(r, sweep_blob, &g, e);
+    if (!rc)
+        rc = scan_packs(r, sweep_pack, &g, e);
     if (!rc)
         rc = scan_delete_flush(&g.del, e);
     if (!rc)

@@ -3,18 +3,22 @@
  *
  * Mark: every blob referenced by a complete backup (one whose cluster manifest
  * exists) of any cluster: the schema blob of the cluster manifest and every
- * FileEntry.blob of the node manifests it names. A first pass over the cluster
- * manifests counts the entries (NodeRef.files) to size a Bloom filter; a second
- * streams the node manifests into it. A manifest that cannot be read stops the
- * purge before anything is deleted: what it references is unknown.
+ * FileEntry.blob of the node manifests it names, and for an entry whose blob is a
+ * member of a pack (format 2) that pack too. A first pass over the cluster manifests
+ * counts the entries (NodeRef.files) to size a Bloom filter, for up to two ids each;
+ * a second streams the node manifests into it. A manifest that cannot be read stops
+ * the purge before anything is deleted: what it references is unknown.
  *
  * Sweep: one listing of blobs/ deletes (in batches) the blobs the filter has never
- * seen and whose last put is older than the grace period by the store's clock. A
- * false positive keeps a little garbage; there are no false negatives, so a
- * referenced blob is never deleted. Then the node manifests of backups that never
- * completed and the store's leftovers of dead writers, each past the grace period.
- * Every deletion is of an object no complete backup needs, so a purge killed at
- * any point leaves every complete backup restorable.
+ * seen and whose last put is older than the grace period by the store's clock; one
+ * listing of packs/ does the same for packs. A pack is kept whole while any member is
+ * referenced: packs are never rewritten, so the garbage inside a live pack stays
+ * until its last member goes. A false positive keeps a little garbage; there are no
+ * false negatives, so a referenced blob or pack is never deleted. Then the node
+ * manifests of backups that never completed and the store's leftovers of dead
+ * writers, each past the grace period. Every deletion is of an object no complete
+ * backup needs, so a purge killed at any point leaves every complete backup
+ * restorable.
  */
 #ifndef CAIRN_GC_H
 #define CAIRN_GC_H
@@ -29,7 +33,7 @@
 #define GC_BLOOM_FP        1e-4
 #define GC_BLOOM_MAX_BYTES (32u << 20)
 
-typedef enum { GC_BLOB, GC_MANIFEST, GC_LEFTOVER } gc_kind;
+typedef enum { GC_BLOB, GC_PACK, GC_MANIFEST, GC_LEFTOVER, GC_KINDS } gc_kind;
 
 /* Told of every object removed (or, in a dry run, that would be). */
 typedef void (*gc_removed_cb)(void *ctx, gc_kind kind, const char *key, uint64_t size);
@@ -51,6 +55,9 @@ typedef struct gc_result {
     uint64_t blobs, blob_bytes;  /* listed */
     uint64_t blobs_young;        /* unreferenced but inside the grace period: kept */
     uint64_t blobs_removed, blob_bytes_removed;
+    uint64_t packs, pack_bytes; /* listed */
+    uint64_t packs_young;       /* no member referenced, inside the grace period: kept */
+    uint64_t packs_removed, pack_bytes_removed;
     uint64_t manifests_removed, manifest_bytes_removed; /* of incomplete backups */
     uint64_t incomplete_young;                          /* ... kept: inside the grace period */
     uint64_t leftovers_removed, leftover_bytes_removed; /* temporaries, multipart uploads */

@@ -529,3 +529,24 @@ int repo_manifest_verify(repo *r, const char *key, uint64_t size, const char *sh
                        repo_url(r), got, sha256);
     return 0;
 }
+
+int manifest_file_ref(const Cairn__Repo__FileEntry *f, repo_ref *out, cairn_err *e)
+{
+    *out = (repo_ref){.blob = f->blob};
+    if (f->pack) {
+        if (!f->has_pack_offset || !f->has_pack_length)
+            return err_set(e, CAIRN_ECORRUPT,
+                           "file %s names pack %s without its place in it: the manifest is "
+                           "corrupt",
+                           f->name, f->pack);
+        *out = (repo_ref){f->blob, f->pack, f->pack_offset, f->pack_length};
+    } else if (f->has_pack_offset || f->has_pack_length) {
+        return err_set(e, CAIRN_ECORRUPT,
+                       "file %s has a place in a pack but names none: the manifest is corrupt",
+                       f->name);
+    }
+    int rc = repo_ref_check(out, e);
+    if (rc)
+        err_prefix(e, "file %s", f->name);
+    return rc;
+}

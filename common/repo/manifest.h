@@ -15,7 +15,8 @@
 #include "repo/repo.h"
 #include "repo.pb-c.h"
 
-#define MANIFEST_FORMAT_VERSION 1
+/* 2: FileEntry may name a pack. Format-1 manifests are read as ever. */
+#define MANIFEST_FORMAT_VERSION 2
 /* Largest single record (the header, or one table) accepted when reading. */
 #define MANIFEST_MAX_RECORD (64u << 20)
 
@@ -49,6 +50,10 @@ int manifest_node_read(repo *r, const char *key, const char *expected_sha256_or_
  * CAIRN_ENOENT, other bytes CAIRN_ECORRUPT; the message names the key. */
 #define MANIFEST_SIZE_ANY UINT64_MAX
 int repo_manifest_verify(repo *r, const char *key, uint64_t size, const char *sha256, cairn_err *e);
+
+/* The place of a file entry's bytes; the strings point into f. A pack without its
+ * offset and length, or with invalid ids, is CAIRN_ECORRUPT naming the file. */
+int manifest_file_ref(const Cairn__Repo__FileEntry *f, repo_ref *out, cairn_err *e);
 
 /* format_version is set by the writer. */
 int manifest_cluster_write(repo *r, const char *key, const Cairn__Repo__ClusterManifest *m,

@@ -207,6 +207,11 @@ void repo_blob_key(const char *id, char *out, size_t cap)
     snprintf(out, cap, "blobs/%.2s/%s", id, id);
 }
 
+void repo_pack_key(const char *id, char *out, size_t cap)
+{
+    snprintf(out, cap, "packs/%.2s/%s", id, id);
+}
+
 void repo_node_manifest_key(const char *cluster, const char *tag, const char *host_id, char *out,
                             size_t cap)
 {
@@ -229,6 +234,18 @@ int repo_manifest_list(repo *r, const char *prefix, store_list_cb cb, void *ctx,
     return store_list(r->s, prefix, cb, ctx, e);
 }
 
+int repo_manifest_list_ex(repo *r, const char *prefix, store_list_ex_cb cb, void *ctx, cairn_err *e)
+{
+    CAIRN_ASSERT(under_backups(prefix));
+    return store_list_ex(r->s, prefix, cb, ctx, e);
+}
+
+int repo_manifest_put_note(repo *r, const char *key, const char *text, cairn_err *e)
+{
+    CAIRN_ASSERT(under_backups(key));
+    return store_put_buf(r->s, key, text, strlen(text), e);
+}
+
 int repo_manifest_stat(repo *r, const char *key, uint64_t *size, cairn_err *e)
 {
     CAIRN_ASSERT(under_backups(key));
@@ -242,6 +259,18 @@ int repo_blob_id_check(const char *id, cairn_err *e)
     return 0;
 }
 
+/* One HEAD: whether the object at key exists. */
+static int head_exists(repo *r, const char *key, bool *exists, cairn_err *e)
+{
+    int rc = store_head(r->s, key, NULL, e);
+    *exists = rc == 0;
+    if (rc == CAIRN_ENOENT) {
+        err_clear(e); /* absence is an answer, not an error */
+        rc = 0;
+    }
+    return rc;
+}
+
 int repo_blob_exists(repo *r, const char *id, bool *exists, cairn_err *e)
 {
     char key[128];
@@ -249,13 +278,19 @@ int repo_blob_exists(repo *r, const char *id, bool *exists, cairn_err *e)
     if (rc)
         return rc;
     repo_blob_key(id, key, sizeof(key));
-    rc = store_head(r->s, key, NULL, e);
-    *exists = rc == 0;
-    if (rc == CAIRN_ENOENT) {
-        err_clear(e); /* absence is an answer, not an error */
-        rc = 0;
-    }
-    return rc;
+    return head_exists(r, key, exists, e);
+}
+
+int repo_ref_exists(repo *r, const repo_ref *ref, bool *exists, cairn_err *e)
+{
+    if (!ref->pack)
+        return repo_blob_exists(r, ref->blob, exists, e);
+    int rc = repo_ref_check(ref, e);
+    if (rc)
+        return rc;
+    char key[128];
+    repo_pack_key(ref->pack, key, sizeof(key));
+    return head_exists(r, key, exists, e);
 }
 
 struct get_ctx {
@@ -270,6 +305,23 @@ static int get_sink(void *ctx, const void *data, size_t len, cairn_err *e)
     return blob_dec_write(g->dec, data, len, g->sink, g->ctx, e);
 }
 
+/* Decodes and checks what the store streams from key (all of it, or length bytes
+ * from offset when ranged) as the blob id. */
+static int get_checked(repo *r, const char *id, const char *key, bool ranged, uint64_t offset,
+                       uint64_t length, store_sink sink, void *ctx, uint64_t *size, cairn_err *e)
+{
+    struct get_ctx g = {.sink = sink, .ctx = ctx};
+    int rc = blob_dec_new(&g.dec, id, e);
+    if (rc)
+        return rc;
+    rc = ranged ? store_get_range(r->s, key, offset, length, get_sink, &g, e)
+                : store_get(r->s, key, get_sink, &g, e);
+    if (!rc)
+        rc = blob_dec_finish(g.dec, size, e);
+    blob_dec_free(g.dec);
+    return rc;
+}
+
 int repo_blob_get(repo *r, const char *id, store_sink sink, void *ctx, uint64_t *size, cairn_err *e)
 {
     char key[128];
@@ -277,16 +329,45 @@ int repo_blob_get(repo *r, const char *id, store_sink sink, void *ctx, uint64_t 
     if (rc)
         return rc;
     repo_blob_key(id, key, sizeof(key));
-    struct get_ctx g = {.sink = sink, .ctx = ctx};
-    rc = blob_dec_new(&g.dec, id, e);
-    if (rc)
-        return rc;
-    rc = store_get(r->s, key, get_sink, &g, e);
+    rc = get_checked(r, id, key, false, 0, 0, sink, ctx, size, e);
     if (rc == CAIRN_ENOENT)
         err_set(e, rc, "blob %s is missing from repository %s", id, store_url(r->s));
-    if (!rc)
-        rc = blob_dec_finish(g.dec, size, e);
-    blob_dec_free(g.dec);
+    return rc;
+}
+
+int repo_ref_check(const repo_ref *ref, cairn_err *e)
+{
+    int rc = repo_blob_id_check(ref->blob, e);
+    if (rc || !ref->pack)
+        return rc;
+    if (!blob_id_valid(ref->pack))
+        return err_set(e, CAIRN_ECORRUPT, "'%s' is not a pack id (64 lowercase hex digits)",
+                       ref->pack);
+    if (ref->length == 0 || ref->length > REPO_PACK_MAX ||
+        ref->offset > REPO_PACK_MAX - ref->length)
+        return err_set(e, CAIRN_ECORRUPT,
+                       "blob %s: its place in pack %s (%" PRIu64 " bytes at %" PRIu64
+                       ") is not within a pack of at most %u bytes",
+                       ref->blob, ref->pack, ref->length, ref->offset, REPO_PACK_MAX);
+    return 0;
+}
+
+int repo_ref_get(repo *r, const repo_ref *ref, store_sink sink, void *ctx, uint64_t *size,
+                 cairn_err *e)
+{
+    if (!ref->pack)
+        return repo_blob_get(r, ref->blob, sink, ctx, size, e);
+    int rc = repo_ref_check(ref, e);
+    if (rc)
+        return rc;
+    char key[128];
+    repo_pack_key(ref->pack, key, sizeof(key));
+    rc = get_checked(r, ref->blob, key, true, ref->offset, ref->length, sink, ctx, size, e);
+    if (rc == CAIRN_ENOENT)
+        err_set(e, rc, "pack %s, which holds blob %s, is missing from repository %s", ref->pack,
+                ref->blob, store_url(r->s));
+    else if (rc)
+        err_prefix(e, "blob %s in pack %s", ref->blob, ref->pack);
     return rc;
 }
 
@@ -306,14 +387,20 @@ int repo_manifest_delete(repo *r, const char *key, cairn_err *e)
     return store_delete(r->s, key, e); /* absent is success */
 }
 
-int repo_blob_totals(repo *r, uint64_t *count, uint64_t *bytes, cairn_err *e)
+int repo_blob_totals(repo *r, uint64_t *count, uint64_t *bytes, uint64_t *packs,
+                     uint64_t *pack_bytes, cairn_err *e)
 {
-    uint64_t t[2] = {0, 0};
+    uint64_t t[2] = {0, 0}, p[2] = {0, 0};
     int rc = store_list(r->s, "blobs/", blob_total_cb, t, e);
     if (rc)
         return err_prefix(e, "cannot list the blobs of repository %s", store_url(r->s));
+    rc = store_list(r->s, "packs/", blob_total_cb, p, e);
+    if (rc)
+        return err_prefix(e, "cannot list the packs of repository %s", store_url(r->s));
     *count = t[0];
     *bytes = t[1];
+    *packs = p[0];
+    *pack_bytes = p[1];
     return 0;
 }
 

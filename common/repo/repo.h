@@ -15,10 +15,12 @@
 #include "repo/blob.h"
 #include "store/store.h"
 
-#define REPO_FORMAT_VERSION 1
+#define REPO_FORMAT_VERSION 2
 #define REPO_INFO_KEY       "cairn.repo"
 #define REPO_LOCKS_PREFIX   "locks/"
 #define REPO_BACKUPS_PREFIX "backups/"
+/* backups/<cluster>/<tag>/damaged: verify --repair found the backup damaged. */
+#define REPO_DAMAGED_NAME "damaged"
 
 typedef struct repo repo;
 
@@ -32,6 +34,7 @@ const char *repo_url(const repo *r);
 
 /* Key builders. Arguments are not validated here; store calls reject bad keys. */
 void repo_blob_key(const char *id, char *out, size_t cap); /* blobs/ab/abcdef... */
+void repo_pack_key(const char *id, char *out, size_t cap); /* packs/ab/abcdef... */
 void repo_node_manifest_key(const char *cluster, const char *tag, const char *host_id, char *out,
                             size_t cap); /* backups/<cluster>/<tag>/nodes/<host-id>.manifest */
 void repo_cluster_manifest_key(const char *cluster, const char *tag, char *out,
@@ -44,7 +47,12 @@ void repo_stats(const repo *r, store_counts *out);
  * cb for every key under prefix, in byte order; repo_manifest_stat gives the size of
  * the manifest at key (size may be NULL), CAIRN_ENOENT when there is none. */
 int repo_manifest_list(repo *r, const char *prefix, store_list_cb cb, void *ctx, cairn_err *e);
+/* repo_manifest_list with the store's timestamps (store_list_ex). */
+int repo_manifest_list_ex(repo *r, const char *prefix, store_list_ex_cb cb, void *ctx,
+                          cairn_err *e);
 int repo_manifest_stat(repo *r, const char *key, uint64_t *size, cairn_err *e);
+/* Puts a small text object under backups/ (a marker beside a backup's manifests). */
+int repo_manifest_put_note(repo *r, const char *key, const char *text, cairn_err *e);
 
 int repo_blob_exists(repo *r, const char *id, bool *exists, cairn_err *e);
 
@@ -58,6 +66,10 @@ typedef struct repo_put_opts {
     ratelimit *rl;
     repo_cancel_fn cancelled;
     void *cancel_arg;
+    /* Asked with a new blob's id once it is known (may be NULL): true when the
+     * repository is known to hold that blob, which is then not stored again. */
+    bool (*known)(void *arg, const char *id);
+    void *known_arg;
 } repo_put_opts;
 
 /* Compresses fd (from offset 0) into blob id. The SHA-256 is recomputed on the
@@ -79,7 +91,7 @@ bool repo_blob_one_pass(const repo *r, uint64_t size);
 
 /* Reads fd once, from offset 0 to its end, and on the way hashes (sums, with the
  * CRC-32 when crc32), compresses and writes the blob; once the name is known it is
- * stored under it, unless the repository has that blob already (*stored false:
+ * stored under it, unless o->known says the repository has that blob (*stored false:
  * nothing stored). A file whose size or times change while it is read is
  * CAIRN_ECORRUPT, nothing stored. stored_bytes (may be NULL) receives the
  * compressed size written. */
@@ -90,6 +102,30 @@ int repo_blob_put_new(repo *r, int fd, bool crc32, const repo_put_opts *o, blob_
  * be NULL) receives the plain size. A missing blob is CAIRN_ENOENT. */
 int repo_blob_get(repo *r, const char *id, store_sink sink, void *ctx, uint64_t *size,
                   cairn_err *e);
+
+/* Where the bytes of a file are: a blob object of its own (pack NULL), or the blob's
+ * frame inside a pack, at [offset, offset + length) (format 2). */
+typedef struct repo_ref {
+    const char *blob; /* 64 hex: the SHA-256 of the plain bytes */
+    const char *pack; /* NULL, or 64 hex: the SHA-256 of the stored pack */
+    uint64_t offset;
+    uint64_t length;
+} repo_ref;
+
+/* The largest pack, and so the largest member's frame, a reader accepts. */
+#define REPO_PACK_MAX (64u << 20)
+
+/* Whether ref names a place: valid ids, a member within REPO_PACK_MAX. */
+int repo_ref_check(const repo_ref *ref, cairn_err *e);
+
+/* Whether the object holding ref's bytes is there: its blob, or its pack (one HEAD;
+ * the member itself is not read). */
+int repo_ref_exists(repo *r, const repo_ref *ref, bool *exists, cairn_err *e);
+
+/* repo_blob_get for either place: a member is read with one ranged GET and checked
+ * the same way. A missing blob or pack is CAIRN_ENOENT. */
+int repo_ref_get(repo *r, const repo_ref *ref, store_sink sink, void *ctx, uint64_t *size,
+                 cairn_err *e);
 
 /*
  * Leases under locks/: backups take a shared lease, purge an exclusive one. A lease
@@ -138,8 +174,10 @@ int repo_manifest_delete(repo *r, const char *key, cairn_err *e);
 unsigned repo_format_version(const repo *r);
 uint64_t repo_created_ms(const repo *r);
 
-/* The number of blobs and their stored bytes: one streamed listing of blobs/. */
-int repo_blob_totals(repo *r, uint64_t *count, uint64_t *bytes, cairn_err *e);
+/* The number of blobs and their stored bytes, and the same of packs: one streamed
+ * listing each of blobs/ and packs/. */
+int repo_blob_totals(repo *r, uint64_t *count, uint64_t *bytes, uint64_t *packs,
+                     uint64_t *pack_bytes, cairn_err *e);
 
 /* The store's own time (ms since the epoch, by the store's clock) of the put that
  * acquired l, -1 when the store has no times: the "now" against which purge's grace

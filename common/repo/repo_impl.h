@@ -8,6 +8,7 @@
 #define CAIRN_REPO_IMPL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -31,6 +32,15 @@ store *repo_store(repo *r);
 
 /* CAIRN_EINVAL unless id is a blob id (64 lowercase hex digits). */
 int repo_blob_id_check(const char *id, cairn_err *e);
+
+/* Reads fd once from offset 0, hashing it into sums (the CRC-32 too when crc32) and
+ * compressing it into sink as one blob frame, complete when this returns 0. A file
+ * whose size or modification time changes meanwhile is CAIRN_ECORRUPT. */
+int repo_encode_fd(int fd, bool crc32, const repo_put_opts *o, store_sink sink, void *ctx,
+                   blob_sums *sums, cairn_err *e);
+
+/* o->known's answer for id; false without one. */
+bool repo_put_known(const repo_put_opts *o, const char *id);
 
 /* Collects the small object key into b (freed by the caller), refusing more than max
  * bytes. */

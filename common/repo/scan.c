@@ -86,7 +86,7 @@ struct blob_walk {
 static int blob_one(void *arg, const store_entry *ent, cairn_err *e)
 {
     const struct blob_walk *w = arg;
-    /* blobs/ab/ab...: 6 + 3 + 64 */
+    /* blobs/ab/ab... or packs/ab/ab...: 6 + 3 + 64 */
     const char *k = ent->key;
     if (strlen(k) != 6 + 3 + BLOB_ID_HEX || k[8] != '/' || !blob_id_valid(k + 9) ||
         strncmp(k + 6, k + 9, 2) != 0)
@@ -98,6 +98,12 @@ int scan_blobs(repo *r, scan_blob_cb cb, void *ctx, cairn_err *e)
 {
     struct blob_walk w = {cb, ctx};
     return store_list_ex(repo_store(r), "blobs/", blob_one, &w, e);
+}
+
+int scan_packs(repo *r, scan_blob_cb cb, void *ctx, cairn_err *e)
+{
+    struct blob_walk w = {cb, ctx};
+    return store_list_ex(repo_store(r), "packs/", blob_one, &w, e);
 }
 
 int scan_delete_add(scan_deleter *d, const char *key, cairn_err *e)

@@ -1,7 +1,8 @@
 /*
  * scan - streaming walks over a whole repository, for purge and verify: the complete
- * backups of every cluster, the incomplete ones' node manifests, and every blob, each
- * from one listing (1 request per 1,000 keys on S3), holding one key at a time.
+ * backups of every cluster, the incomplete ones' node manifests, every blob and every
+ * pack, each from one listing (1 request per 1,000 keys on S3), holding one key at a
+ * time.
  */
 #ifndef CAIRN_SCAN_H
 #define CAIRN_SCAN_H
@@ -31,12 +32,15 @@ typedef int (*scan_backup_cb)(void *ctx, const scan_backup *b, cairn_err *e);
  * under backups/ are not reported. */
 int scan_backups(repo *r, const char *cluster, scan_backup_cb cb, void *ctx, cairn_err *e);
 
+/* One blob or pack: its id, stored size and the store's time of its put (-1 unknown). */
 typedef int (*scan_blob_cb)(void *ctx, const char *id, uint64_t size, int64_t mtime_ms,
                             cairn_err *e);
 
 /* Every blob, in id order, from one listing of blobs/. Objects there that are not
  * blobs (wrong shard, not an id) are left out, and so never deleted. */
 int scan_blobs(repo *r, scan_blob_cb cb, void *ctx, cairn_err *e);
+/* Every pack, the same way, from one listing of packs/. */
+int scan_packs(repo *r, scan_blob_cb cb, void *ctx, cairn_err *e);
 
 /* Batches keys for store_delete_many (1,000 a request on S3). */
 typedef struct scan_deleter {

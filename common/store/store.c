@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -247,6 +248,21 @@ int store_get(store *s, const char *key, store_sink sink, void *ctx, cairn_err *
         return rc;
     count(s, N_GET);
     return s->drv->get(s->impl, key, sink, ctx, e);
+}
+
+int store_get_range(store *s, const char *key, uint64_t offset, uint64_t length, store_sink sink,
+                    void *ctx, cairn_err *e)
+{
+    int rc = store_key_check(key, e);
+    if (rc || length == 0)
+        return rc;
+    if (offset > UINT64_MAX - length)
+        return err_set(e, CAIRN_EINVAL,
+                       "cannot read %" PRIu64 " bytes of %s from byte %" PRIu64
+                       ": the range ends beyond 2^64",
+                       length, key, offset);
+    count(s, N_GET);
+    return s->drv->get_range(s->impl, key, offset, length, sink, ctx, e);
 }
 
 int store_head(store *s, const char *key, uint64_t *size, cairn_err *e)

@@ -85,6 +85,12 @@ int store_writer_commit_as(store_writer *w, const char *key, cairn_err *e);
 
 /* Streams the object to sink; CAIRN_ENOENT when absent. */
 int store_get(store *s, const char *key, store_sink sink, void *ctx, cairn_err *e);
+/* Streams bytes [offset, offset + length) of the object at key into sink: exactly
+ * length bytes, or an error. A missing object is CAIRN_ENOENT (as store_get); an
+ * object that ends before offset + length is CAIRN_ECORRUPT, naming the key and both
+ * sizes. length 0 sends no request and succeeds. Counted as a GET. */
+int store_get_range(store *s, const char *key, uint64_t offset, uint64_t length, store_sink sink,
+                    void *ctx, cairn_err *e);
 /* CAIRN_ENOENT when absent. */
 int store_head(store *s, const char *key, uint64_t *size, cairn_err *e);
 /* Calls cb for every key starting with prefix ("" for all), in lexicographic

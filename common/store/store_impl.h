@@ -37,6 +37,9 @@ typedef struct store_driver {
     int (*commit_as)(void *impl, void *wimpl, const char *key, cairn_err *e); /* frees wimpl */
     uint64_t (*unnamed_max)(void *impl);
     int (*get)(void *impl, const char *key, store_sink sink, void *ctx, cairn_err *e);
+    /* Bytes [offset, offset + length), length > 0: see store_get_range. */
+    int (*get_range)(void *impl, const char *key, uint64_t offset, uint64_t length, store_sink sink,
+                     void *ctx, cairn_err *e);
     int (*head)(void *impl, const char *key, uint64_t *size, cairn_err *e);
     /* Keys in byte order; store.c drops those store_key_check refuses (names others
      * put beside a repository), so a driver need not filter them. A driver gives

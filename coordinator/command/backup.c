@@ -34,6 +34,7 @@
 #include "cli/interrupt.h"
 #include "command/backup_verify.h"
 #include "command/backup_metrics.h"
+#include "command/backup_parent.h"
 #include "command/backup_report.h"
 
 #define LEASE_TTL_S      120
@@ -71,6 +72,7 @@ typedef struct backup_run {
     size_t failed_nodes; /* in the flush or snapshot step */
     /* Requests agents sent outside their upload jobs (repository check, schema). */
     store_counts agent_requests;
+    backup_parent *parent; /* the last complete backup, NULL when none */
 } backup_run;
 
 static int take_option(void *arg, int c, const char *val)
@@ -240,6 +242,12 @@ static void upload_request(void *arg, size_t i, Cairn__Rpc__Request *rq)
     ur->compression_level = (int32_t)b->cfg->compression_level;
     ur->has_snapshot_time_ms = 1;
     ur->snapshot_time_ms = b->nodes[i].snapshot_ms;
+    const Cairn__Repo__NodeRef *pn =
+        backup_parent_node(b->parent, fleet_get(b->f, b->nodes[i].agent)->info->host_id);
+    if (pn) {
+        ur->parent_manifest_key = pn->manifest_key;
+        ur->parent_manifest_sha256 = pn->manifest_sha256;
+    }
     rq->op_case = CAIRN__RPC__REQUEST__OP_UPLOAD;
     rq->upload = ur;
 }
@@ -400,6 +408,20 @@ static int backup_schema(backup_run *b, char *blob, uint64_t *size, cairn_err *e
     return 0;
 }
 
+/* The last complete backup, whose manifests tell the agents what the repository
+ * holds; without one every file is uploaded as new, which is slower, never wrong. */
+static void find_parent(backup_run *b, repo *r)
+{
+    cairn_err pe;
+    if (backup_parent_find(r, b->cfg->cluster, &b->parent, &pe) != 0)
+        log_warn("could not read the last backup of cluster %s, so every file is uploaded as "
+                 "new: %s",
+                 b->cfg->cluster, pe.msg);
+    else if (b->parent)
+        log_info("files the last backup (%s) holds are not uploaded again",
+                 backup_parent_tag(b->parent));
+}
+
 /* Every node uploads its share, as one agent job each. */
 static int upload_all(backup_run *b, cairn_err *e)
 {
@@ -429,8 +451,10 @@ static int run_backup(backup_run *b, repo *r, lease_keep **lk, cairn_err *e)
         rc = backup_schema(b, schema_blob, &schema_size, e);
     if (!rc)
         rc = interrupted(e);
-    if (!rc)
+    if (!rc) {
+        find_parent(b, r);
         rc = upload_all(b, e);
+    }
     if (!rc)
         rc = backup_check_node_manifests(b->f, r, b->jobs, b->n, e);
     if (rc)
@@ -556,6 +580,7 @@ done:
     metrics_free(b.mx);
     jobrun_free(b.jobs, b.n);
     free(b.upload);
+    backup_parent_free(b.parent);
     free(b.nodes);
     free(b.tables);
     check_result_free(&chk);

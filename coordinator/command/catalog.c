@@ -317,13 +317,24 @@ static void list_file(show_ctx *s, const Cairn__Repo__TableEntry *te,
         json_object_object_add(o, "name", json_object_new_string(f->name));
         json_object_object_add(o, "size", json_object_new_int64((int64_t)f->size));
         json_object_object_add(o, "blob", json_object_new_string(f->blob));
+        if (f->pack) {
+            json_object_object_add(o, "pack", json_object_new_string(f->pack));
+            json_object_object_add(o, "pack_offset",
+                                   json_object_new_int64((int64_t)f->pack_offset));
+            json_object_object_add(o, "pack_length",
+                                   json_object_new_int64((int64_t)f->pack_length));
+        }
         json_object_array_add(s->jfiles, o);
         return;
     }
-    char table[256], size[32];
+    char table[256], size[32], place[128] = "";
     snprintf(table, sizeof(table), "%s.%s", te->keyspace, te->name);
-    printf("  %-*s  %-*s  %-*s  %10s  %.*s%s\n", s->w_node, s->node, s->w_table, table, s->w_file,
-           f->name, human_bytes(f->size, size, sizeof(size)), SHOW_BLOB_SHORT, f->blob,
+    /* @offset+length: where in the pack the blob's frame is (format 2). */
+    if (f->pack)
+        snprintf(place, sizeof(place), "  in pack %.*s @%llu+%llu", SHOW_BLOB_SHORT, f->pack,
+                 (unsigned long long)f->pack_offset, (unsigned long long)f->pack_length);
+    printf("  %-*s  %-*s  %-*s  %10s  %.*s%s%s\n", s->w_node, s->node, s->w_table, table, s->w_file,
+           f->name, human_bytes(f->size, size, sizeof(size)), SHOW_BLOB_SHORT, f->blob, place,
            f->crc_mismatch ? "  CORRUPT (Data.db does not match its digest)" : "");
 }
 

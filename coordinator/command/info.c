@@ -2,9 +2,10 @@
  * info - `cairn info [--json]`: the repository's identity, what it stores, and the
  * retention policy that applies to this cluster's backups.
  *
- * The blob count and stored bytes come from one listing of blobs/, streamed and
- * summed (one request per 1,000 blobs on S3): that is what the repository costs,
- * shared by every cluster that writes to it. `cairn list` stays on manifests.
+ * The blob and pack counts and the stored bytes come from one listing each of blobs/
+ * and packs/, streamed and summed (one request per 1,000 objects on S3): that is what
+ * the repository costs, shared by every cluster that writes to it. `cairn list` stays
+ * on manifests.
  */
 #include <stdio.h>
 #include <string.h>
@@ -45,9 +46,15 @@ static void policy_text(const retention_policy *p, char *out, size_t cap)
         snprintf(out, cap, "none (nothing expires)");
 }
 
-static void print_info(const coord_config *cfg, repo *r, bool json, size_t backups, uint64_t blobs,
-                       uint64_t bytes)
+/* What repo_blob_totals counts. */
+typedef struct info_totals {
+    uint64_t blobs, blob_bytes, packs, pack_bytes;
+} info_totals;
+
+static void print_info(const coord_config *cfg, repo *r, bool json, size_t backups,
+                       const info_totals *t)
 {
+    uint64_t bytes = t->blob_bytes + t->pack_bytes;
     if (json) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "repository", json_object_new_string(cfg->repository));
@@ -57,7 +64,9 @@ static void print_info(const coord_config *cfg, repo *r, bool json, size_t backu
         json_object_object_add(o, "created_ms", json_object_new_int64((int64_t)repo_created_ms(r)));
         json_object_object_add(o, "cluster", json_object_new_string(cfg->cluster));
         json_object_object_add(o, "backups", json_object_new_int64((int64_t)backups));
-        json_object_object_add(o, "blobs", json_object_new_int64((int64_t)blobs));
+        json_object_object_add(o, "blobs", json_object_new_int64((int64_t)t->blobs));
+        json_object_object_add(o, "packs", json_object_new_int64((int64_t)t->packs));
+        json_object_object_add(o, "pack_bytes", json_object_new_int64((int64_t)t->pack_bytes));
         json_object_object_add(o, "stored_bytes", json_object_new_int64((int64_t)bytes));
         json_object_object_add(o, "retention", retention_policy_json(&cfg->retention));
         printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
@@ -65,14 +74,16 @@ static void print_info(const coord_config *cfg, repo *r, bool json, size_t backu
         json_object_put(o);
         return;
     }
-    char t[32], b[32], pol[512];
+    char when[32], b[32], pb[32], pol[512];
     policy_text(&cfg->retention, pol, sizeof(pol));
     printf("repository   %s\n", cfg->repository);
     printf("id           %s\n", repo_id(r));
     printf("format       %u\n", repo_format_version(r));
-    printf("created      %s\n", human_time(repo_created_ms(r), t, sizeof(t)));
+    printf("created      %s\n", human_time(repo_created_ms(r), when, sizeof(when)));
     printf("backups      %zu of cluster %s\n", backups, cfg->cluster);
-    printf("blobs        %llu\n", (unsigned long long)blobs);
+    printf("blobs        %llu\n", (unsigned long long)t->blobs);
+    printf("packs        %llu (%s)\n", (unsigned long long)t->packs,
+           human_bytes(t->pack_bytes, pb, sizeof(pb)));
     printf("stored       %s (%llu bytes)\n", human_bytes(bytes, b, sizeof(b)),
            (unsigned long long)bytes);
     printf("retention    %s\n", pol);
@@ -99,16 +110,16 @@ int cmd_info(const coord_config *cfg, int argc, char **argv)
     err_clear(&e);
     repo *r = NULL;
     size_t backups = 0;
-    uint64_t blobs = 0, bytes = 0;
+    info_totals t = {0};
     rc = repo_open(&r, cfg->repository, cfg->store, false, &e);
     if (!rc)
         rc = catalog_each(r, cfg->cluster, count_backup, &backups, &e);
     if (!rc)
-        rc = repo_blob_totals(r, &blobs, &bytes, &e);
+        rc = repo_blob_totals(r, &t.blobs, &t.blob_bytes, &t.packs, &t.pack_bytes, &e);
     if (rc)
         fprintf(stderr, "cairn info: %s\n", e.msg);
     else
-        print_info(cfg, r, c.json, backups, blobs, bytes);
+        print_info(cfg, r, c.json, backups, &t);
     repo_close(r);
     return rc ? CMD_FAILED : CMD_OK;
 }

@@ -35,7 +35,7 @@ typedef struct purge_opts {
 
 struct purge_print {
     const purge_opts *o;
-    uint64_t printed[3];
+    uint64_t printed[GC_KINDS];
 };
 
 static int parse_args(purge_opts *o, int argc, char **argv)
@@ -79,7 +79,10 @@ static int parse_args(purge_opts *o, int argc, char **argv)
 
 static const char *kind_name(gc_kind k)
 {
-    return k == GC_BLOB ? "blob" : k == GC_MANIFEST ? "manifest" : "leftover";
+    return k == GC_BLOB       ? "blob"
+           : k == GC_PACK     ? "pack"
+           : k == GC_MANIFEST ? "manifest"
+                              : "leftover";
 }
 
 /* Human output names each object removed, up to PRINT_MAX of a kind. */
@@ -93,27 +96,35 @@ static void on_removed(void *ctx, gc_kind kind, const char *key, uint64_t size)
            human_bytes(size, b, sizeof(b)));
 }
 
+/* Everything the run removed (or would): blobs, packs, incomplete manifests, leftovers. */
+static uint64_t bytes_freed(const gc_result *res)
+{
+    return res->blob_bytes_removed + res->pack_bytes_removed + res->manifest_bytes_removed +
+           res->leftover_bytes_removed;
+}
+
 static void print_human(const purge_opts *o, const gc_result *res, const repo *r,
                         const struct purge_print *p)
 {
-    char b1[32], b2[32], b3[32], q[256];
-    for (int k = 0; k < 3; k++)
+    char b1[32], b2[32], b3[32], b4[32], b5[32], q[256];
+    for (int k = 0; k < GC_KINDS; k++)
         if (p->printed[k] > PRINT_MAX)
             printf("... and %llu more %ss\n", (unsigned long long)(p->printed[k] - PRINT_MAX),
                    kind_name((gc_kind)k));
-    uint64_t freed =
-        res->blob_bytes_removed + res->manifest_bytes_removed + res->leftover_bytes_removed;
-    printf("%s %llu of %llu blobs (%s of %s), %llu manifests of incomplete backups, %llu "
-           "leftovers of dead writers, %llu expired leases: %s %s\n",
+    printf("%s %llu of %llu blobs (%s of %s), %llu of %llu packs (%s of %s), %llu manifests of "
+           "incomplete backups, %llu leftovers of dead writers, %llu expired leases: %s %s\n",
            o->dry_run ? "would remove" : "removed", (unsigned long long)res->blobs_removed,
            (unsigned long long)res->blobs, human_bytes(res->blob_bytes_removed, b1, sizeof(b1)),
-           human_bytes(res->blob_bytes, b2, sizeof(b2)), (unsigned long long)res->manifests_removed,
+           human_bytes(res->blob_bytes, b2, sizeof(b2)), (unsigned long long)res->packs_removed,
+           (unsigned long long)res->packs, human_bytes(res->pack_bytes_removed, b3, sizeof(b3)),
+           human_bytes(res->pack_bytes, b4, sizeof(b4)), (unsigned long long)res->manifests_removed,
            (unsigned long long)res->leftovers_removed, (unsigned long long)repo_leases_removed(r),
-           human_bytes(freed, b3, sizeof(b3)), o->dry_run ? "would be freed" : "freed");
-    printf("kept: %llu complete backups and what they reference; %llu unreferenced blobs and "
-           "%llu incomplete manifests younger than the grace period\n",
+           human_bytes(bytes_freed(res), b5, sizeof(b5)), o->dry_run ? "would be freed" : "freed");
+    printf("kept: %llu complete backups and what they reference (a pack whole while any of "
+           "its blobs is); %llu unreferenced blobs, %llu unreferenced packs and %llu incomplete "
+           "manifests younger than the grace period\n",
            (unsigned long long)res->backups, (unsigned long long)res->blobs_young,
-           (unsigned long long)res->incomplete_young);
+           (unsigned long long)res->packs_young, (unsigned long long)res->incomplete_young);
     printf("requests: %s\n", lifecycle_requests_text(r, q, sizeof(q)));
 }
 
@@ -135,15 +146,18 @@ static void print_json(const purge_opts *o, const gc_result *res, const repo *r)
     json_object_object_add(d, "blobs_removed", jint(res->blobs_removed));
     json_object_object_add(d, "blob_bytes_removed", jint(res->blob_bytes_removed));
     json_object_object_add(d, "blobs_kept_in_grace", jint(res->blobs_young));
+    json_object_object_add(d, "packs", jint(res->packs));
+    json_object_object_add(d, "pack_bytes", jint(res->pack_bytes));
+    json_object_object_add(d, "packs_removed", jint(res->packs_removed));
+    json_object_object_add(d, "pack_bytes_removed", jint(res->pack_bytes_removed));
+    json_object_object_add(d, "packs_kept_in_grace", jint(res->packs_young));
     json_object_object_add(d, "manifests_removed", jint(res->manifests_removed));
     json_object_object_add(d, "manifest_bytes_removed", jint(res->manifest_bytes_removed));
     json_object_object_add(d, "manifests_kept_in_grace", jint(res->incomplete_young));
     json_object_object_add(d, "leftovers_removed", jint(res->leftovers_removed));
     json_object_object_add(d, "leftover_bytes_removed", jint(res->leftover_bytes_removed));
     json_object_object_add(d, "leases_removed", jint(repo_leases_removed(r)));
-    json_object_object_add(
-        d, "bytes_freed",
-        jint(res->blob_bytes_removed + res->manifest_bytes_removed + res->leftover_bytes_removed));
+    json_object_object_add(d, "bytes_freed", jint(bytes_freed(res)));
     json_object_object_add(d, "bloom_bytes", jint(res->bloom_bytes));
     json_object_object_add(d, "bloom_expected_fp", json_object_new_double(res->bloom_fp));
     json_object_object_add(d, "requests", lifecycle_requests_json(r));
@@ -171,11 +185,16 @@ static void write_metrics(const coord_config *cfg, const purge_opts *o, const re
                     (double)res->blob_bytes, NULL);
         metrics_add(mx, "cairn_purge_removed_blobs", "Unreferenced blobs the last purge removed",
                     (double)res->blobs_removed, NULL);
+        metrics_add(mx, "cairn_purge_packs", "Packs the last purge found in the repository",
+                    (double)res->packs, NULL);
+        metrics_add(mx, "cairn_purge_pack_bytes", "Bytes of the packs the last purge found",
+                    (double)res->pack_bytes, NULL);
+        metrics_add(mx, "cairn_purge_removed_packs",
+                    "Packs with no referenced blob the last purge removed",
+                    (double)res->packs_removed, NULL);
         metrics_add(mx, "cairn_purge_removed_bytes",
-                    "Bytes the last purge freed: blobs, incomplete manifests and leftovers",
-                    (double)(res->blob_bytes_removed + res->manifest_bytes_removed +
-                             res->leftover_bytes_removed),
-                    NULL);
+                    "Bytes the last purge freed: blobs, packs, incomplete manifests and leftovers",
+                    (double)bytes_freed(res), NULL);
     }
     if (r) {
         store_counts q;
@@ -198,7 +217,7 @@ static int purge_run(const purge_opts *o, repo *r, gc_result *res, cairn_err *e)
         return err_prefix(e, "purge refused");
     if (repo_lease_store_ms(l) < 0)
         log_warn("the store gives no modification times: no object can be judged older than "
-                 "the grace period, so only unreferenced blobs of known age are removed");
+                 "the grace period, so only unreferenced blobs and packs of known age are removed");
     struct purge_print p = {.o = o};
     gc_options go = {.grace_ms = o->grace_ms,
                      .store_now_ms = repo_lease_store_ms(l),

@@ -11,9 +11,10 @@
  * Grouping: the files of one table entry are sorted by name, and the files that share
  * an SSTable prefix (everything before the component) make one SSTable.
  *
- * Blob check: distinct blob ids only, each asked for once, on a pool of threads; the
- * first missing blob stops the check and is named with the file and table that need
- * it, because the operator thinks in tables.
+ * Blob check: distinct objects only, each asked for once, on a pool of threads: a
+ * standalone blob by its id, a packed one (format 2) by its pack, whose members are
+ * not read here; the first missing one stops the check and is named with the file
+ * and table that need it, because the operator thinks in tables.
  *
  * Assignment: refresh maps each source node to the target with its host id and the
  * same tokens. Load-and-stream takes the SSTables largest first and gives each to the
@@ -75,16 +76,23 @@ static int add_file(restore_plan *p, const Cairn__Repo__FileEntry *f, cairn_err 
     c.data_crc32 = f->data_crc32;
     c.has_crc_mismatch = f->has_crc_mismatch;
     c.crc_mismatch = f->crc_mismatch;
+    c.pack = f->pack ? strdup(f->pack) : NULL;
+    c.has_pack_offset = f->has_pack_offset;
+    c.pack_offset = f->pack_offset;
+    c.has_pack_length = f->has_pack_length;
+    c.pack_length = f->pack_length;
     if (push_file(p, &c, e) != 0) {
         free(c.name);
         free(c.blob);
+        free(c.pack);
         return CAIRN_ENOMEM;
     }
-    if (!c.name || !c.blob)
+    if (!c.name || !c.blob || (f->pack && !c.pack))
         return err_set(e, CAIRN_ENOMEM, "out of memory");
     if (!name_valid(NAME_SSTABLE_FILE, f->name) || !name_valid(NAME_BLOB_ID, f->blob))
         return err_set(e, CAIRN_ECORRUPT, "the manifest names an invalid file or blob");
-    return 0;
+    repo_ref ref;
+    return manifest_file_ref(f, &ref, e);
 }
 
 static int file_prefix_cmp(const void *a, const void *b)
@@ -181,6 +189,7 @@ void restore_plan_free(restore_plan *p)
     for (size_t i = 0; i < p->n_files; i++) {
         free(p->files[i].name);
         free(p->files[i].blob);
+        free(p->files[i].pack);
     }
     buf_free(&p->files_buf);
     buf_free(&p->sst_buf);
@@ -191,22 +200,36 @@ void restore_plan_free(restore_plan *p)
 
 typedef struct blob_check {
     repo *r;
-    const char **blobs; /* distinct blob ids: each is asked for once */
+    repo_ref *refs; /* distinct objects: each is asked for once */
 } blob_check;
 
 static int check_one(void *arg, size_t i, cairn_err *e)
 {
     blob_check *c = arg;
+    const repo_ref *ref = &c->refs[i];
     bool exists = false;
-    int rc = repo_blob_exists(c->r, c->blobs[i], &exists, e);
-    if (!rc && !exists)
-        rc = err_set(e, CAIRN_ENOENT, "blob %s is missing from the repository", c->blobs[i]);
-    return rc;
+    int rc = repo_ref_exists(c->r, ref, &exists, e);
+    if (rc || exists)
+        return rc;
+    if (ref->pack)
+        return err_set(e, CAIRN_ENOENT,
+                       "pack %s, which holds blob %s, is missing from the repository", ref->pack,
+                       ref->blob);
+    return err_set(e, CAIRN_ENOENT, "blob %s is missing from the repository", ref->blob);
 }
 
-static int str_cmp(const void *a, const void *b)
+/* The object a ref needs: its pack, or its blob. */
+static const char *ref_object(const repo_ref *ref)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return ref->pack ? ref->pack : ref->blob;
+}
+
+static int ref_cmp(const void *a, const void *b)
+{
+    const repo_ref *x = a, *y = b;
+    if ((x->pack != NULL) != (y->pack != NULL))
+        return x->pack ? 1 : -1;
+    return strcmp(ref_object(x), ref_object(y));
 }
 
 /* Names the table too: it is what the operator thinks in. */
@@ -228,20 +251,25 @@ static int name_missing(const restore_plan *p, int rc, const cairn_err *ce, cair
 int restore_plan_check_blobs(repo *r, restore_plan *p, cairn_err *e)
 {
     blob_check c = {.r = r};
-    c.blobs = malloc((p->n_files ? p->n_files : 1) * sizeof(char *));
-    if (!c.blobs)
+    c.refs = malloc((p->n_files ? p->n_files : 1) * sizeof(*c.refs));
+    if (!c.refs)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
-    for (size_t i = 0; i < p->n_files; i++)
-        c.blobs[i] = p->files[i].blob;
-    qsort(c.blobs, p->n_files, sizeof(char *), str_cmp);
+    for (size_t i = 0; i < p->n_files; i++) {
+        int rc = manifest_file_ref(&p->files[i], &c.refs[i], e);
+        if (rc) {
+            free(c.refs);
+            return rc;
+        }
+    }
+    qsort(c.refs, p->n_files, sizeof(*c.refs), ref_cmp);
     size_t n = 0;
     for (size_t i = 0; i < p->n_files; i++)
-        if (n == 0 || strcmp(c.blobs[n - 1], c.blobs[i]) != 0)
-            c.blobs[n++] = c.blobs[i];
+        if (n == 0 || ref_cmp(&c.refs[n - 1], &c.refs[i]) != 0)
+            c.refs[n++] = c.refs[i];
     cairn_err ce;
     err_clear(&ce);
     int rc = pool_run(n, BLOB_CHECK_THREADS, check_one, &c, &ce);
-    free(c.blobs);
+    free(c.refs);
     return rc ? name_missing(p, rc, &ce, e) : 0;
 }
 

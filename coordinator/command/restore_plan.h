@@ -64,8 +64,8 @@ int restore_plan_read(repo *r, const Cairn__Repo__ClusterManifest *m, restore_pl
  * a table the filter does not select is skipped. */
 int restore_plan_add_table(restore_plan *p, const Cairn__Repo__TableEntry *te, cairn_err *e);
 
-/* Checks that every blob the plan needs is in the repository; a missing one is named
- * with its file and table. */
+/* Checks that every blob the plan needs is in the repository, or the pack that holds
+ * it; a missing one is named with its file and table. */
 int restore_plan_check_blobs(repo *r, restore_plan *p, cairn_err *e);
 
 /* Sets every SSTable's target among the n nodes: by *method, which auto resolves to

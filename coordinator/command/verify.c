@@ -3,17 +3,22 @@
  *
  * Three checks, cheapest first. Every node manifest must match the SHA-256 its
  * cluster manifest records (a truncated or altered manifest fails). Every blob a
- * backup references must exist: one listing of blobs/ (1 request per 1,000 keys)
- * fills a Bloom filter of the blobs present, in a fixed 32 MiB whatever the size of
- * the repository; a referenced id the filter lacks is certainly missing, and a
- * missing blob escapes with the filter's false-positive rate (about 1e-6 at 10
- * million blobs), which --read-data closes. With --read-data blobs are downloaded
- * (all, or a random PERCENT chosen per blob) and each one's SHA-256 and, for
- * Data.db, the CRC-32 recorded from its Digest at backup are checked; a blob read
- * once is not read again for another backup. --repair deletes the corrupt blobs,
- * under the exclusive lease, so that the next backup uploads them again from the
- * nodes that still have the file: the agent asks the repository whether a blob
- * exists before every upload (its hash cache remembers hashes, never uploads).
+ * backup references must exist: one listing of blobs/ and one of packs/ (1 request
+ * per 1,000 keys) fill a Bloom filter of the blobs and packs present, in a fixed
+ * 32 MiB whatever the size of the repository; a blob stored in a pack (format 2) is
+ * there when its pack is. A referenced id the filter lacks is certainly missing, and
+ * a missing one escapes with the filter's false-positive rate (about 1e-6 at 10
+ * million objects), which --read-data closes. With --read-data blobs are downloaded
+ * (all, or a random PERCENT chosen per blob; a packed one by a ranged read of its
+ * member) and each one's SHA-256 and, for Data.db, the CRC-32 recorded from its
+ * Digest at backup are checked; a blob read once from one place is not read again
+ * from there for another backup. --repair, under the exclusive lease, deletes the
+ * corrupt blobs and marks every damaged backup (backups/<cluster>/<tag>/damaged), so
+ * that the next backup does not take a damaged one as its parent: what the parent
+ * names is taken as present without asking, so only then does the next backup upload
+ * the missing and corrupt files again from the nodes that still have them. It leaves
+ * packs alone: a pack holding a corrupt member also holds intact ones, maybe the only
+ * copy of files no node has any more.
  * --json prints each backup's result as soon as it is checked, inside the one
  * document, so memory does not grow with the number of backups.
  */
@@ -27,6 +32,7 @@
 
 #include <json-c/json.h>
 
+#include "base/hex.h"
 #include "base/log.h"
 #include "cli/human.h"
 #include "cli/cliopt.h"
@@ -41,13 +47,14 @@
 #include "repo/scan.h"
 #include "scylla/sstable.h"
 
-#define PRESENT_N        10000000u /* blobs the existence filter is sized for */
+#define PRESENT_N        10000000u /* blobs and packs the existence filter is sized for */
 #define PRESENT_FP       1e-6
 #define PRESENT_MAX      (32u << 20)
-#define READ_N           1000000u /* blobs the "already read" filter is sized for */
+#define READ_N           1000000u /* places the "already read" filter is sized for */
 #define READ_MAX         (8u << 20)
 #define PROBLEMS_SHOWN   100 /* per backup; the rest are counted */
 #define CORRUPT_MAX      100000
+#define MEMBER_NAME_MAX  (2 * BLOB_ID_HEX + 2) /* "<pack>/<blob>" */
 #define VERIFY_LEASE_TTL 120
 
 typedef struct verify_opts {
@@ -59,16 +66,23 @@ typedef struct verify_opts {
     char tag_buf[256]; /* the tag resolved ("latest") */
 } verify_opts;
 
+/* Sorted strings: every file entry of every backup is looked up in one. */
+typedef struct verify_set {
+    char **v;
+    size_t n;
+} verify_set;
+
 typedef struct verify_run {
     const verify_opts *o;
     const coord_config *cfg;
     repo *r;
     bloom *present, *read;
     uint32_t seed;
-    uint64_t blobs_listed, blobs_read, bytes_read, backups, damaged;
+    uint64_t blobs_listed, packs_listed, blobs_read, bytes_read, backups, damaged;
     uint64_t missing_total, corrupt_total; /* file entries, over every backup */
-    char **corrupt; /* ids found corrupt, for later references and --repair */
-    size_t n_corrupt;
+    /* Found corrupt, for later references: blob ids (and --repair's list), and packed
+     * members as "<pack>/<blob>", sorted by pack so that a pack's are together. */
+    verify_set corrupt, corrupt_members;
     /* --json: each backup's object is printed as soon as it is checked, so that memory
      * does not grow with the number of backups; the document is opened by the first. */
     bool json_open;
@@ -130,14 +144,13 @@ static int parse_args(verify_opts *o, int argc, char **argv)
     return 0;
 }
 
-/* corrupt is kept sorted: every file entry of every backup is looked up in it. */
-static size_t corrupt_pos(const verify_run *v, const char *id, bool *found)
+static size_t set_pos(const verify_set *s, const char *id, bool *found)
 {
-    size_t lo = 0, hi = v->n_corrupt;
+    size_t lo = 0, hi = s->n;
     *found = false;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(v->corrupt[mid], id);
+        int c = strcmp(s->v[mid], id);
         if (c == 0) {
             *found = true;
             return mid;
@@ -150,40 +163,91 @@ static size_t corrupt_pos(const verify_run *v, const char *id, bool *found)
     return lo;
 }
 
-static bool is_corrupt(const verify_run *v, const char *id)
+static void set_add(verify_set *s, const char *id)
 {
     bool found;
-    corrupt_pos(v, id, &found);
+    size_t at = set_pos(s, id, &found);
+    if (found || s->n >= CORRUPT_MAX)
+        return;
+    char **grown = realloc(s->v, (s->n + 1) * sizeof(*grown));
+    char *copy = grown ? strdup(id) : NULL;
+    if (grown)
+        s->v = grown;
+    if (!copy)
+        return;
+    memmove(s->v + at + 1, s->v + at, (s->n - at) * sizeof(*grown));
+    s->v[at] = copy;
+    s->n++;
+}
+
+static void set_free(verify_set *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+}
+
+/* A packed member's name in corrupt_members. */
+static void member_name(const repo_ref *ref, char out[MEMBER_NAME_MAX])
+{
+    snprintf(out, MEMBER_NAME_MAX, "%s/%s", ref->pack, ref->blob);
+}
+
+/* Where a blob was found corrupt is what is corrupt: the same bytes elsewhere (a blob
+ * of their own, another pack) may be whole. */
+static bool is_corrupt(const verify_run *v, const repo_ref *ref)
+{
+    bool found;
+    char m[MEMBER_NAME_MAX];
+    if (!ref->pack) {
+        set_pos(&v->corrupt, ref->blob, &found);
+        return found;
+    }
+    member_name(ref, m);
+    set_pos(&v->corrupt_members, m, &found);
     return found;
 }
 
-static void note_corrupt(verify_run *v, const char *id)
+static void note_corrupt(verify_run *v, const repo_ref *ref)
 {
-    bool found;
-    size_t at = corrupt_pos(v, id, &found);
-    if (found || v->n_corrupt >= CORRUPT_MAX)
+    char m[MEMBER_NAME_MAX];
+    if (!ref->pack) {
+        set_add(&v->corrupt, ref->blob);
         return;
-    char **grown = realloc(v->corrupt, (v->n_corrupt + 1) * sizeof(*grown));
-    char *copy = grown ? strdup(id) : NULL;
-    if (grown)
-        v->corrupt = grown;
-    if (!copy)
-        return;
-    memmove(v->corrupt + at + 1, v->corrupt + at, (v->n_corrupt - at) * sizeof(*grown));
-    v->corrupt[at] = copy;
-    v->n_corrupt++;
+    }
+    member_name(ref, m);
+    set_add(&v->corrupt_members, m);
 }
 
-/* One problem of the current backup; table and file may be NULL. */
+/* The distinct packs of corrupt_members, to cb (may be NULL) in order; how many. */
+static size_t corrupt_packs(const verify_run *v, void (*cb)(void *ctx, const char *pack), void *ctx)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < v->corrupt_members.n; i++) {
+        const char *m = v->corrupt_members.v[i];
+        if (i > 0 && strncmp(v->corrupt_members.v[i - 1], m, BLOB_ID_HEX) == 0)
+            continue;
+        n++;
+        if (cb) {
+            char pack[BLOB_ID_HEX + 1];
+            snprintf(pack, sizeof(pack), "%.*s", BLOB_ID_HEX, m);
+            cb(ctx, pack);
+        }
+    }
+    return n;
+}
+
+/* One problem of the current backup; table, file, blob and pack may be NULL. */
 static void problem(verify_run *v, const char *table, const char *file, const char *blob,
-                    const char *what)
+                    const char *pack, const char *what)
 {
     if (v->shown++ >= PROBLEMS_SHOWN)
         return;
     if (!v->o->json) {
-        printf("  %s/%s: node %s%s%s%s%s: %s%s%s\n", v->cluster, v->tag, v->node ? v->node : "-",
-               table ? ", table " : "", table ? table : "", file ? ", file " : "", file ? file : "",
-               what, blob ? ", blob " : "", blob ? blob : "");
+        printf("  %s/%s: node %s%s%s%s%s: %s%s%s%s%s\n", v->cluster, v->tag,
+               v->node ? v->node : "-", table ? ", table " : "", table ? table : "",
+               file ? ", file " : "", file ? file : "", what, blob ? ", blob " : "",
+               blob ? blob : "", pack ? ", pack " : "", pack ? pack : "");
         return;
     }
     json_object *p = json_object_new_object();
@@ -191,17 +255,42 @@ static void problem(verify_run *v, const char *table, const char *file, const ch
     json_object_object_add(p, "table", table ? json_object_new_string(table) : NULL);
     json_object_object_add(p, "file", file ? json_object_new_string(file) : NULL);
     json_object_object_add(p, "blob", blob ? json_object_new_string(blob) : NULL);
+    json_object_object_add(p, "pack", pack ? json_object_new_string(pack) : NULL);
     json_object_object_add(p, "problem", json_object_new_string(what));
     json_object_array_add(v->jproblems, p);
 }
 
-static int list_present(void *ctx, const char *id, uint64_t size, int64_t mtime_ms, cairn_err *e)
+static int list_blob(void *ctx, const char *id, uint64_t size, int64_t mtime_ms, cairn_err *e)
 {
     (void)size, (void)mtime_ms, (void)e;
     verify_run *v = ctx;
     bloom_add(v->present, id);
     v->blobs_listed++;
     return 0;
+}
+
+static int list_pack(void *ctx, const char *id, uint64_t size, int64_t mtime_ms, cairn_err *e)
+{
+    (void)size, (void)mtime_ms, (void)e;
+    verify_run *v = ctx;
+    bloom_add(v->present, id);
+    v->packs_listed++;
+    return 0;
+}
+
+/* What the "already read" filter knows a place by: a blob's own id, a member's the
+ * blob's and the pack's xor-ed (as uniform as either), so that the same bytes in
+ * another place are read there too. */
+static void read_key(const repo_ref *ref, char out[BLOB_ID_HEX + 1])
+{
+    unsigned char b[BLOB_ID_HEX / 2], p[BLOB_ID_HEX / 2];
+    hex_decode(ref->blob, b, sizeof(b));
+    if (ref->pack) {
+        hex_decode(ref->pack, p, sizeof(p));
+        for (size_t i = 0; i < sizeof(b); i++)
+            b[i] ^= p[i];
+    }
+    hex_encode(b, sizeof(b), out);
 }
 
 /* PERCENT of the blobs, chosen by id and a per-run seed: every reference to a blob
@@ -227,26 +316,28 @@ static int crc_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
     return 0;
 }
 
-/* Downloads and checks one blob: 0 intact, 1 corrupt or missing (reported), or an
- * error that stops the run. */
+/* Downloads and checks the blob of f, at ref: 0 intact, 1 corrupt or missing
+ * (reported), or an error that stops the run. */
 static int read_blob(verify_run *v, const char *table, const Cairn__Repo__FileEntry *f,
-                     cairn_err *e)
+                     const repo_ref *ref, cairn_err *e)
 {
     struct crc_sink c = {crc32(0L, Z_NULL, 0)};
     uint64_t size = 0;
     cairn_err be;
-    int rc = repo_blob_get(v->r, f->blob, crc_sink, &c, &size, &be);
+    int rc = repo_ref_get(v->r, ref, crc_sink, &c, &size, &be);
     v->blobs_read++;
     v->bytes_read += size;
     if (rc == CAIRN_ECORRUPT) {
-        note_corrupt(v, f->blob);
+        note_corrupt(v, ref);
         v->bad++;
-        problem(v, table, f->name, f->blob, "corrupt (its bytes do not match its SHA-256)");
+        problem(v, table, f->name, f->blob, ref->pack,
+                ref->pack ? "corrupt (its bytes in the pack do not match its SHA-256)"
+                          : "corrupt (its bytes do not match its SHA-256)");
         return 1;
     }
     if (rc == CAIRN_ENOENT) {
         v->missing++;
-        problem(v, table, f->name, f->blob, "missing");
+        problem(v, table, f->name, f->blob, ref->pack, ref->pack ? "missing pack" : "missing");
         return 1;
     }
     if (rc) {
@@ -255,12 +346,15 @@ static int read_blob(verify_run *v, const char *table, const Cairn__Repo__FileEn
     }
     bool data = sstable_is_data(f->name) && f->has_data_crc32 && !f->crc_mismatch;
     if (data && (uint32_t)c.crc != f->data_crc32) {
-        note_corrupt(v, f->blob);
+        note_corrupt(v, ref);
         v->bad++;
-        problem(v, table, f->name, f->blob, "corrupt (its CRC-32 does not match its Digest)");
+        problem(v, table, f->name, f->blob, ref->pack,
+                "corrupt (its CRC-32 does not match its Digest)");
         return 1;
     }
-    bloom_add(v->read, f->blob);
+    char key[BLOB_ID_HEX + 1];
+    read_key(ref, key);
+    bloom_add(v->read, key);
     return 0;
 }
 
@@ -269,22 +363,31 @@ static int check_file(verify_run *v, const char *table, const Cairn__Repo__FileE
 {
     if (!f->blob || !blob_id_valid(f->blob)) {
         v->bad++;
-        problem(v, table, f->name, NULL, "no valid blob id in the manifest");
+        problem(v, table, f->name, NULL, NULL, "no valid blob id in the manifest");
         return 0;
     }
-    if (is_corrupt(v, f->blob)) {
+    repo_ref ref;
+    cairn_err re;
+    if (manifest_file_ref(f, &ref, &re) != 0) {
         v->bad++;
-        problem(v, table, f->name, f->blob, "corrupt (found before)");
+        problem(v, table, f->name, f->blob, NULL, re.msg);
         return 0;
     }
-    if (!bloom_has(v->present, f->blob)) {
+    if (is_corrupt(v, &ref)) {
+        v->bad++;
+        problem(v, table, f->name, f->blob, ref.pack, "corrupt (found before)");
+        return 0;
+    }
+    if (!bloom_has(v->present, ref.pack ? ref.pack : ref.blob)) {
         v->missing++;
-        problem(v, table, f->name, f->blob, "missing");
+        problem(v, table, f->name, f->blob, ref.pack, ref.pack ? "missing pack" : "missing");
         return 0;
     }
-    if (!v->o->read_pct || !sampled(v, f->blob) || bloom_has(v->read, f->blob))
+    char key[BLOB_ID_HEX + 1];
+    read_key(&ref, key);
+    if (!v->o->read_pct || !sampled(v, f->blob) || bloom_has(v->read, key))
         return 0;
-    int rc = read_blob(v, table, f, e);
+    int rc = read_blob(v, table, f, &ref, e);
     return rc > 0 ? 0 : rc;
 }
 
@@ -312,7 +415,7 @@ static int check_node(verify_run *v, const Cairn__Repo__NodeRef *n, cairn_err *e
         cairn__repo__node_manifest__free_unpacked(h, NULL);
     if (rc == CAIRN_ECORRUPT || rc == CAIRN_ENOENT || rc == CAIRN_EPROTO) {
         v->bad++;
-        problem(v, NULL, NULL, NULL, me.msg);
+        problem(v, NULL, NULL, NULL, NULL, me.msg);
         return 0;
     }
     if (rc)
@@ -390,7 +493,7 @@ static int check_backup(void *ctx, const scan_backup *b, cairn_err *e)
     int rc = manifest_cluster_read(v->r, b->key, &m, &me);
     if (rc == CAIRN_ECORRUPT || rc == CAIRN_EPROTO) {
         v->bad++;
-        problem(v, NULL, NULL, NULL, me.msg);
+        problem(v, NULL, NULL, NULL, NULL, me.msg);
         rc = 0;
     } else if (rc) {
         *e = me;
@@ -413,7 +516,21 @@ static int check_backup(void *ctx, const scan_backup *b, cairn_err *e)
     return rc;
 }
 
-/* Deletes the corrupt blobs; the next backup uploads them again. */
+/* Marks each damaged backup, so that no backup takes it as its parent. */
+static int mark_damaged(verify_run *v, cairn_err *e)
+{
+    int rc = 0;
+    for (size_t i = 0; !rc && i < json_object_array_length(v->jdamaged); i++) {
+        const char *name = json_object_get_string(json_object_array_get_idx(v->jdamaged, i));
+        char key[1024];
+        snprintf(key, sizeof(key), REPO_BACKUPS_PREFIX "%s/" REPO_DAMAGED_NAME, name);
+        rc = repo_manifest_put_note(v->r, key, "damaged: found by cairn verify --repair\n", e);
+    }
+    return rc;
+}
+
+/* Deletes the corrupt blobs and marks the damaged backups; the next backup uploads
+ * the missing and corrupt files again. Packs stay (see the top of the file). */
 static int repair(verify_run *v, cairn_err *e)
 {
     char owner[512], host[128] = "?";
@@ -424,14 +541,16 @@ static int repair(verify_run *v, cairn_err *e)
     if (rc)
         return err_prefix(e, "cannot repair");
     scan_deleter d = {.r = v->r};
-    for (size_t i = 0; !rc && i < v->n_corrupt; i++) {
+    for (size_t i = 0; !rc && i < v->corrupt.n; i++) {
         char key[128];
-        repo_blob_key(v->corrupt[i], key, sizeof(key));
+        repo_blob_key(v->corrupt.v[i], key, sizeof(key));
         rc = scan_delete_add(&d, key, e);
     }
     if (!rc)
         rc = scan_delete_flush(&d, e);
     scan_delete_free(&d);
+    if (!rc)
+        rc = mark_damaged(v, e);
     repo_lease_release(l);
     return rc;
 }
@@ -442,38 +561,50 @@ static int verify_all(verify_run *v, cairn_err *e)
     if (!rc)
         rc = bloom_new(&v->read, READ_N, PRESENT_FP, READ_MAX, e);
     if (!rc)
-        rc = scan_blobs(v->r, list_present, v, e);
+        rc = scan_blobs(v->r, list_blob, v, e);
+    if (!rc)
+        rc = scan_packs(v->r, list_pack, v, e);
     if (!rc)
         rc = scan_backups(v->r, v->o->all ? NULL : v->cfg->cluster, check_backup, v, e);
     if (!rc && v->o->tag && v->backups == 0)
         rc = err_set(e, CAIRN_ENOENT, "no complete backup %s of cluster %s in the repository",
                      v->o->tag, v->cfg->cluster);
-    if (!rc && v->o->repair && v->n_corrupt)
+    if (!rc && v->o->repair && v->damaged)
         rc = repair(v, e);
     return rc;
+}
+
+static void add_string(void *ctx, const char *s)
+{
+    json_object_array_add(ctx, json_object_new_string(s));
 }
 
 static void print_summary(verify_run *v, bool ok)
 {
     char b[32], q[256];
     if (!v->o->json) {
-        printf("%llu backups checked, %llu damaged; %llu blobs listed",
+        size_t packs = corrupt_packs(v, NULL, NULL);
+        printf("%llu backups checked, %llu damaged; %llu blobs and %llu packs listed",
                (unsigned long long)v->backups, (unsigned long long)v->damaged,
-               (unsigned long long)v->blobs_listed);
+               (unsigned long long)v->blobs_listed, (unsigned long long)v->packs_listed);
         if (v->o->read_pct)
-            printf(", %llu read (%s, --read-data=%u%%)", (unsigned long long)v->blobs_read,
+            printf(", %llu blobs read (%s, --read-data=%u%%)", (unsigned long long)v->blobs_read,
                    human_bytes(v->bytes_read, b, sizeof(b)), v->o->read_pct);
         printf("\n");
-        if (v->o->repair && v->n_corrupt)
-            printf("repaired: deleted %zu corrupt blobs; the next backup uploads them again from "
-                   "the nodes that still have the files. Until then these backups stay "
-                   "damaged:\n",
-                   v->n_corrupt);
-        else if (v->n_corrupt)
-            printf("%zu corrupt blobs: `cairn verify --repair` deletes them so that the next "
-                   "backup uploads them again\n",
-                   v->n_corrupt);
-        if (v->o->repair && v->n_corrupt)
+        if (v->o->repair && v->damaged)
+            printf("repaired: deleted %zu corrupt blobs and marked the damaged backups; the next "
+                   "backup uploads what they miss again from the nodes that still have the "
+                   "files. Until then these backups stay damaged:\n",
+                   v->corrupt.n);
+        else if (v->damaged)
+            printf("`cairn verify --repair` deletes the %zu corrupt blobs and marks the damaged "
+                   "backups so that the next backup uploads what they miss again\n",
+                   v->corrupt.n);
+        if (packs)
+            printf("%zu packs hold corrupt blobs; --repair does not delete packs, whose other "
+                   "blobs may be intact\n",
+                   packs);
+        if (v->o->repair && v->damaged)
             for (size_t i = 0; i < json_object_array_length(v->jdamaged); i++)
                 printf("  %s\n", json_object_get_string(json_object_array_get_idx(v->jdamaged, i)));
         printf("requests: %s\n%s\n", lifecycle_requests_text(v->r, q, sizeof(q)),
@@ -485,14 +616,18 @@ static void print_summary(verify_run *v, bool ok)
     json_object_object_add(d, "damaged", v->jdamaged);
     v->jdamaged = NULL;
     json_object_object_add(d, "blobs_listed", json_object_new_int64((int64_t)v->blobs_listed));
+    json_object_object_add(d, "packs_listed", json_object_new_int64((int64_t)v->packs_listed));
     json_object_object_add(d, "read_percent", json_object_new_int64(v->o->read_pct));
     json_object_object_add(d, "blobs_read", json_object_new_int64((int64_t)v->blobs_read));
     json_object_object_add(d, "bytes_read", json_object_new_int64((int64_t)v->bytes_read));
     json_object *c = json_object_new_array();
-    for (size_t i = 0; i < v->n_corrupt; i++)
-        json_object_array_add(c, json_object_new_string(v->corrupt[i]));
+    for (size_t i = 0; i < v->corrupt.n; i++)
+        add_string(c, v->corrupt.v[i]);
     json_object_object_add(d, "corrupt_blobs", c);
-    json_object_object_add(d, "repaired", json_object_new_boolean(v->o->repair && v->n_corrupt));
+    json_object *cp = json_object_new_array();
+    corrupt_packs(v, add_string, cp);
+    json_object_object_add(d, "corrupt_packs", cp);
+    json_object_object_add(d, "repaired", json_object_new_boolean(v->o->repair && v->damaged));
     json_object_object_add(d, "requests", lifecycle_requests_json(v->r));
     json_close(v, d);
 }
@@ -515,10 +650,15 @@ static void write_metrics(const verify_run *v, bool complete, bool ok, uint64_t 
         metrics_add(mx, "cairn_verify_problems",
                     "Files the last verify found missing or corrupt, over every backup checked",
                     (double)(v->missing_total + v->corrupt_total), NULL);
-        metrics_add(mx, "cairn_verify_corrupt_blobs", "Blobs the last verify found corrupt",
-                    (double)v->n_corrupt, NULL);
+        metrics_add(mx, "cairn_verify_corrupt_blobs",
+                    "Blobs of their own the last verify found corrupt", (double)v->corrupt.n, NULL);
+        metrics_add(mx, "cairn_verify_corrupt_packs",
+                    "Packs the last verify found holding a corrupt blob",
+                    (double)corrupt_packs(v, NULL, NULL), NULL);
         metrics_add(mx, "cairn_verify_blobs_listed", "Blobs the last verify listed",
                     (double)v->blobs_listed, NULL);
+        metrics_add(mx, "cairn_verify_packs_listed", "Packs the last verify listed",
+                    (double)v->packs_listed, NULL);
         metrics_add(mx, "cairn_verify_blobs_read", "Blobs the last verify read (--read-data)",
                     (double)v->blobs_read, NULL);
         metrics_add(mx, "cairn_verify_read_bytes", "Bytes the last verify read (--read-data)",
@@ -538,9 +678,8 @@ static void run_free(verify_run *v)
 {
     bloom_free(v->present);
     bloom_free(v->read);
-    for (size_t i = 0; i < v->n_corrupt; i++)
-        free(v->corrupt[i]);
-    free(v->corrupt);
+    set_free(&v->corrupt);
+    set_free(&v->corrupt_members);
     json_object_put(v->jdamaged);
 }
 

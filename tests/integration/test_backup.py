@@ -54,6 +54,7 @@ class BackupTest(unittest.TestCase):
         for b in repocheck.blobs(self.repo):
             ok, _ = repocheck.verify_blob(self.repo, b)
             self.assertTrue(ok, 'blob %s does not decompress to its name' % b)
+        self.assertEqual(repocheck.verify_packs(SOURCE, self.repo), [])
 
     def test_01_full_backup_keeps_every_byte(self):
         before = live_files(self.bed)
@@ -64,8 +65,11 @@ class BackupTest(unittest.TestCase):
         self.assertGreater(s['files'], 0)
         self.assertGreaterEqual(s['skew_ms'], 0)
         self.assert_repo_sound()
-        # Every snapshot file's bytes are in the repository, under their SHA-256.
-        have = repocheck.blobs(self.repo)
+        # Every snapshot file's bytes are in the repository, under their SHA-256; the
+        # small files in packs, one per table and node here.
+        have = repocheck.contents(SOURCE, self.repo)
+        self.assertTrue(repocheck.packs(self.repo))
+        self.assertLessEqual(len(repocheck.packs(self.repo)), 3 * 3)
         snapshot_files = 0
         for node in self.bed.nodes:
             for snap in self.bed.snapshot_dirs(node):
@@ -106,16 +110,19 @@ class BackupTest(unittest.TestCase):
     def test_02_second_backup_uploads_nothing(self):
         p, s = self.backup('--tag', 'second')
         self.assertEqual(s['uploaded_bytes'], 0)
-        # The cost shows: one existence check per file, and no blob written (the puts are
-        # the manifests and the lease).
-        self.assertGreaterEqual(s['requests']['head'], s['files'])
+        # No request per file: the last backup's manifests say what the repository holds
+        # (one GET per node), and no blob or pack is written (the puts are the manifests
+        # and the lease).
+        total = sum(v for k, v in s['requests'].items() if k != 'retries')
+        self.assertLess(total, s['files'] / 4, s['requests'])
+        self.assertLessEqual(s['requests']['head'], 2)
         self.assertLessEqual(s['requests']['put'], len(self.bed.nodes) + 3)
         self.assertGreater(s['bytes'], 0)
         for node in self.bed.nodes:
             self.assertEqual(self.bed.snapshot_dirs(node), [], 'snapshot left behind')
 
     def test_03_only_new_sstables_travel(self):
-        have = repocheck.blobs(self.repo)
+        have = repocheck.contents(SOURCE, self.repo)
         self.bed.write('shop', 'orders', 1 * MiB, node=self.bed.nodes[0], seed=900)
         self.bed.compact('shop', 'items', self.bed.nodes[1])
         expected = {}
@@ -125,7 +132,7 @@ class BackupTest(unittest.TestCase):
         self.assertTrue(expected)
         p, s = self.backup('--tag', 'third')
         self.assertEqual(s['uploaded_bytes'], sum(expected.values()))
-        self.assertEqual(repocheck.blobs(self.repo) - have, set(expected))
+        self.assertEqual(repocheck.contents(SOURCE, self.repo) - have, set(expected))
         self.assert_repo_sound()
 
     def test_04_list_and_show(self):
@@ -191,7 +198,7 @@ class BackupTest(unittest.TestCase):
             self.bed.plant('fixtures', table, os.path.join(SSTABLE_SETS, name), node)
         p, s = self.backup('--tag', 'fixtures', '--keyspace', 'fixtures')
         self.assertEqual(s['tables'], len(sets))
-        have = repocheck.blobs(self.repo)
+        have = repocheck.contents(SOURCE, self.repo)
         for name in sets:
             src = os.path.join(SSTABLE_SETS, name)
             for f in os.listdir(src):
@@ -199,7 +206,7 @@ class BackupTest(unittest.TestCase):
                     continue
                 sha = repocheck.sha256_file(os.path.join(src, f))
                 self.assertIn(sha, have, '%s/%s' % (name, f))
-                ok, size = repocheck.verify_blob(self.repo, sha)
+                ok, size = repocheck.verify_content(SOURCE, self.repo, sha)
                 self.assertTrue(ok)
                 self.assertEqual(size, os.path.getsize(os.path.join(src, f)))
 

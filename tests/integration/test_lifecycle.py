@@ -233,7 +233,7 @@ class RepoOnly:
         self.config('retention:\n  keep_daily: 7\n  keep_within: 30d\n')
         p, info = self.cairn_json('info')
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(info['format_version'], 1)
+        self.assertEqual(info['format_version'], 2)
         self.assertRegex(info['repository_id'], r'^[0-9a-f-]{36}$')
         self.assertEqual((info['backups'], info['blobs'], info['stored_bytes']), (2, 2, 123))
         self.assertEqual(info['retention'], {'keep_daily': 7, 'keep_within': '30d'})

@@ -130,7 +130,9 @@ class OutputTest(unittest.TestCase):
             self.assertRegex(row[:size_end], SIZE + '$')
             node, table, name = row.split()[:3]
             keys.append((node, table, name))
-            self.assertRegex(row[starts[3]:], r'^[0-9a-f]{12}$')
+            # A small file's blob is a member of a pack: where in it follows.
+            self.assertRegex(row[starts[3]:], r'^[0-9a-f]{12}(  in pack [0-9a-f]{12} @\d+\+\d+)?$')
+        self.assertTrue(any(' in pack ' in row for row in rows))
         self.assertEqual(keys, sorted(keys))
         self.assertEqual({k[0] for k in keys}, {n['address'] for n in self.bed.nodes})
 

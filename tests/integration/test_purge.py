@@ -192,6 +192,21 @@ class PurgeFileTest(unittest.TestCase):
         self.assertEqual(len(repocheck.blobs(self.repo)), out['blobs'] - out['blobs_removed'])
         self.assert_all_verify()
 
+    def test_06_purged_blobs_are_uploaded_again(self):
+        # Every backup deleted and purged: the blobs and packs the last backup named are
+        # gone, and the next backup must not take them as present (its parent is gone
+        # with them). It uploads every byte again and is whole.
+        p, items = self.bed.cairn_json('list')
+        for item in items:
+            self.assertEqual(self.bed.cairn('delete', '--yes', item['tag']).returncode, 0)
+        self.purge('--grace', '0')
+        self.assertEqual(repocheck.packs(self.repo), set())
+        p, s = self.bed.cairn_json('backup', '--tag', 'after-purge')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(s['uploaded_bytes'], s['bytes'])
+        self.assertTrue(repocheck.packs(self.repo))
+        self.assert_all_verify()
+
 
 class PurgeS3Test(unittest.TestCase):
     BUCKET = 'cairn-e2e'

@@ -122,11 +122,12 @@ class RestoreTest(unittest.TestCase):
         p, show = self.bed.cairn_json('show', 'base', '--files')
         victim = [f for f in show['files_list'] if f['keyspace'] == 'logs'
                   and f['name'].endswith('Data.db')][0]
-        path = repocheck.blob_path(repo_dir, victim['blob'])
+        # A small file is a member of a pack (format 2): its bytes are damaged there.
+        path, start, length = repocheck.stored_place(repo_dir, victim)
         with open(path, 'rb') as f:
             good = f.read()
         bad = bytearray(good)
-        bad[len(bad) // 2] ^= 0x55
+        bad[start + length // 2] ^= 0x55
         try:
             with open(path, 'wb') as f:
                 f.write(bad)
@@ -154,7 +155,7 @@ class RestoreTest(unittest.TestCase):
         repo_dir = self.bed.repo_dir()
         p, show = self.bed.cairn_json('show', 'base', '--files')
         victim = [f for f in show['files_list'] if f['keyspace'] == 'shop'][0]
-        path = repocheck.blob_path(repo_dir, victim['blob'])
+        path, _, _ = repocheck.stored_place(repo_dir, victim)
         os.rename(path, path + '.away')
         try:
             p = self.bed.cairn('restore', 'base')

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import unittest
 
+import repocheck
 from harness import BIN, Bed, wait_for
 
 MiB = 1 << 20
@@ -37,13 +38,14 @@ class RestoreTrustTest(unittest.TestCase):
     def test_damaged_blob_changes_nothing_on_the_target(self):
         p, show = self.src.cairn_json('show', 'good', '--files')
         data = [f for f in show['files_list'] if f['name'].endswith('Data.db')]
-        victim = data[len(data) // 2]['blob']
-        path = os.path.join(self.repo, 'blobs', victim[:2], victim)
+        entry = data[len(data) // 2]
+        victim = entry['blob']
+        path, start, length = repocheck.stored_place(self.repo, entry)
         with open(path, 'rb') as f:
             saved = f.read()
         self.addCleanup(lambda: open(path, 'wb').write(saved))
         raw = bytearray(saved)
-        raw[len(raw) // 2] ^= 0xFF
+        raw[start + length // 2] ^= 0xFF
         with open(path, 'wb') as f:
             f.write(raw)
         t = self.target()

@@ -27,6 +27,7 @@ TABLES = [('shop', 'orders'), ('shop', 'items'), ('logs', 'events')]
 LAYOUT = [
     re.compile(r'^cairn\.repo$'),
     re.compile(r'^blobs/([0-9a-f]{2})/\1[0-9a-f]{62}$'),
+    re.compile(r'^packs/([0-9a-f]{2})/\1[0-9a-f]{62}$'),
     re.compile(r'^backups/itest/[A-Za-z0-9_.-]+/nodes/[0-9a-f-]{36}\.manifest$'),
     re.compile(r'^backups/itest/[A-Za-z0-9_.-]+/backup\.manifest$'),
 ]
@@ -118,6 +119,9 @@ class S3Test(unittest.TestCase):
     def test_01_backup_list_show(self):
         s = self.backup('--tag', 's3first')
         self.assertEqual(s['nodes'], 3)
+        # A file costs no HEAD, and small files go in packs: a PUT per large file and
+        # per pack, not per file (format 1 made about 3 requests per file here).
+        self.assertLess(sum(s['requests'].values()), s['files'] / 3, s['requests'])
         self.assertEqual(s['tables'], 3)
         self.assertGreater(s['files'], 0)
         self.assertGreater(s['uploaded_bytes'], 0)
@@ -142,11 +146,14 @@ class S3Test(unittest.TestCase):
             self.assertTrue(any(p.match(rel) for p in LAYOUT), 'unexpected object %s' % key)
         blobs = [k for k in objects if '/blobs/' in k]
         self.assertTrue(blobs)
-        # Each blob is one zstd frame of the bytes its name hashes.
-        for key in blobs:
-            raw = subprocess.run(['zstd', '-dc'], input=self.fetch(key), capture_output=True,
-                                 check=True).stdout
+        self.assertEqual(repocheck_blob_check(self), [])
+        # A pack is named by the SHA-256 of its bytes; `zstd -d` reads all its members.
+        packs = [k for k in objects if '/packs/' in k]
+        self.assertTrue(packs)
+        for key in packs:
+            raw = self.fetch(key)
             self.assertEqual(hashlib.sha256(raw).hexdigest(), key.rsplit('/', 1)[1])
+            subprocess.run(['zstd', '-dc'], input=raw, capture_output=True, check=True)
         # The manifests read with zstd and protoc, as the format says.
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, 'backup.manifest')
@@ -164,6 +171,10 @@ class S3Test(unittest.TestCase):
     def test_03_second_backup_uploads_nothing(self):
         s = self.backup('--tag', 's3second')
         self.assertEqual(s['uploaded_bytes'], 0)
+        # Nothing asked per file: the last backup's node manifests are the index (one
+        # GET per node); what remains is the backup's own fixed cost.
+        self.assertLess(sum(s['requests'].values()), s['files'] / 5, s['requests'])
+        self.assertLessEqual(s['requests']['head'], 2, s['requests'])
 
     def test_04_faults_are_retried(self):
         self.bed.write('shop', 'orders', 3 * MiB, seed=777, compressibility=0.0)
@@ -315,14 +326,34 @@ def sanitized():
 
 
 def repocheck_blob_check(test):
-    """Blobs whose bytes do not hash to their name."""
+    """Blobs whose bytes do not hash to their name, and pack members (as the node
+    manifests place them) whose bytes do not hash to their blob id."""
     bad = []
-    for key in test.objects():
+    objects = test.objects()
+    for key in objects:
         if '/blobs/' not in key:
             continue
         raw = subprocess.run(['zstd', '-dc'], input=test.fetch(key), capture_output=True).stdout
         if hashlib.sha256(raw).hexdigest() != key.rsplit('/', 1)[1]:
             bad.append(key)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, 'node.manifest')
+        for key in objects:
+            if not key.endswith('.manifest') or '/nodes/' not in key:
+                continue
+            with open(path, 'wb') as f:
+                f.write(test.fetch(key))
+            text = repocheck.decode_manifest(SOURCE, path, 'NodeManifest')
+            for entry in repocheck.FILE_ENTRY.findall(text):
+                pack = repocheck.field(entry, 'pack')
+                if not pack:
+                    continue
+                off = int(repocheck.field(entry, 'pack_offset'))
+                frame = test.fetch('%s/packs/%s/%s' % (PREFIX, pack[:2], pack))[
+                    off:off + int(repocheck.field(entry, 'pack_length'))]
+                raw = subprocess.run(['zstd', '-dc'], input=frame, capture_output=True).stdout
+                if hashlib.sha256(raw).hexdigest() != repocheck.field(entry, 'blob'):
+                    bad.append('%s: %s in pack %s' % (key, repocheck.field(entry, 'name'), pack))
     return bad
 
 

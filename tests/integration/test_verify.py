@@ -49,7 +49,9 @@ class VerifyFileTest(unittest.TestCase):
     def test_01_clean(self):
         out = self.verify('--read-data')
         self.assertEqual([b['tag'] for b in out['backups']], ['v1'])
-        self.assertEqual(out['blobs_read'], out['blobs_listed'])
+        # Blobs of their own and pack members, each read once.
+        self.assertGreater(out['packs_listed'], 0)
+        self.assertGreater(out['blobs_read'], out['blobs_listed'])
         self.assertEqual(out['requests']['head'], 0)
         self.verify('v1', '--read-data=30')
         self.verify('latest')
@@ -94,6 +96,9 @@ class VerifyFileTest(unittest.TestCase):
         self.assertIn('repaired: deleted 1 corrupt blobs', p.stdout)
         self.assertIn('itest/v1', p.stdout)
         self.assertFalse(os.path.exists(path))
+        # ... and marks v1, so that the next backup does not take it as its parent.
+        self.assertTrue(os.path.exists(
+            os.path.join(self.repo, 'backups', 'itest', 'v1', 'damaged')))
         # The next backup uploads both again from the nodes: the repository is whole.
         p, _ = self.bed.cairn_json('backup', '--tag', 'v2')
         self.assertEqual(p.returncode, 0, p.stderr)

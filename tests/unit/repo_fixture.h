@@ -45,6 +45,23 @@ static inline int repo_fixture_close(repo_fixture *f)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* cmocka setup and teardown of a test whose state is a repo_fixture. */
+static inline int repo_fixture_setup(void **state)
+{
+    repo_fixture *f = calloc(1, sizeof(*f));
+    if (!f || repo_fixture_open(f) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static inline int repo_fixture_teardown(void **state)
+{
+    int rc = repo_fixture_close(*state);
+    free(*state);
+    return rc;
+}
+
 /* Stores data as a blob; id (65 bytes) receives its id. 0 or a cairn status. */
 static inline int repo_fixture_put(repo_fixture *f, const char *data, char *id)
 {

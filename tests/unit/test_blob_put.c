@@ -20,29 +20,18 @@
 #include "repo_fixture.h"
 #include "testutil.h"
 
-static int setup_open(void **state)
-{
-    repo_fixture *f = calloc(1, sizeof(*f));
-    assert_int_equal(repo_fixture_open(f), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    assert_int_equal(repo_fixture_close(*state), 0);
-    free(*state);
-    return 0;
-}
-
 static int make_file(const unsigned char *data, size_t len)
 {
-    char path[] = "/tmp/cairn-repo-file-XXXXXX";
-    int fd = mkstemp(path);
+    int fd = test_make_file(data, len);
     assert_true(fd >= 0);
-    unlink(path);
-    assert_int_equal(write(fd, data, len), (ssize_t)len);
     return fd;
+}
+
+static bool always_known(void *arg, const char *id)
+{
+    (void)arg;
+    (void)id;
+    return true;
 }
 
 static void test_blob_put_get(void **state)
@@ -188,10 +177,17 @@ static void test_blob_put_new_one_pass(void **state)
     assert_memory_equal(m.data, data, len);
     free(m.data);
 
-    /* The same bytes again: nothing is stored twice and no temporary stays. */
+    /* The same bytes again, known to be there: nothing is stored twice and no
+     * temporary stays. Not known: written again, the same blob. */
+    o.known = always_known;
+    stored_bytes = 0;
     assert_int_equal(repo_blob_put_new(f->r, fd, false, &o, &s, &stored, &stored_bytes, &e), 0);
     assert_false(stored);
     assert_int_equal(stored_bytes, 0);
+    assert_string_equal(s.id, want);
+    o.known = NULL;
+    assert_int_equal(repo_blob_put_new(f->r, fd, false, &o, &s, &stored, &stored_bytes, &e), 0);
+    assert_true(stored);
     assert_string_equal(s.id, want);
     char dir[256];
     snprintf(dir, sizeof(dir), "%s/blobs", f->root);
@@ -200,24 +196,13 @@ static void test_blob_put_new_one_pass(void **state)
     free(data);
 }
 
-/* A cancel hook that changes the file under the reader, once, after its first chunk. */
-static bool grow_file(void *arg, uint64_t done)
-{
-    int *fd = arg;
-    if (done > 0 && *fd >= 0) {
-        assert_int_equal(pwrite(*fd, "more", 4, lseek(*fd, 0, SEEK_END)), 4);
-        *fd = -1;
-    }
-    return false;
-}
-
 static void test_blob_put_new_changed(void **state)
 {
     repo_fixture *f = *state;
     size_t len = 1u << 20;
     unsigned char *data = calloc(1, len);
     int fd = make_file(data, len), grow = fd;
-    repo_put_opts o = {.level = 1, .cancelled = grow_file, .cancel_arg = &grow};
+    repo_put_opts o = {.level = 1, .cancelled = test_grow_once, .cancel_arg = &grow};
     blob_sums s;
     bool stored = true;
     cairn_err e;
@@ -349,14 +334,22 @@ static void test_blob_put_unreadable(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_blob_put_get, setup_open, teardown),
-        cmocka_unit_test_setup_teardown(test_blob_changed_during_put, setup_open, teardown),
-        cmocka_unit_test_setup_teardown(test_blob_put_new_one_pass, setup_open, teardown),
-        cmocka_unit_test_setup_teardown(test_blob_put_new_changed, setup_open, teardown),
-        cmocka_unit_test_setup_teardown(test_blob_put_known_xxh3, setup_open, teardown),
-        cmocka_unit_test_setup_teardown(test_blob_errors, setup_open, teardown),
-        cmocka_unit_test_setup_teardown(test_blob_put_rate_limited, setup_open, teardown),
-        cmocka_unit_test_setup_teardown(test_blob_put_unreadable, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_blob_put_get, repo_fixture_setup,
+                                        repo_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_blob_changed_during_put, repo_fixture_setup,
+                                        repo_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_blob_put_new_one_pass, repo_fixture_setup,
+                                        repo_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_blob_put_new_changed, repo_fixture_setup,
+                                        repo_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_blob_put_known_xxh3, repo_fixture_setup,
+                                        repo_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_blob_errors, repo_fixture_setup,
+                                        repo_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_blob_put_rate_limited, repo_fixture_setup,
+                                        repo_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_blob_put_unreadable, repo_fixture_setup,
+                                        repo_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -56,8 +57,11 @@ static void put_blob(const char *data)
     assert_int_equal(repo_fixture_put(&fx->rf, data, fx->blob), 0);
 }
 
-/* A complete backup `tag` of one node started at start_ms, its one file in blob. */
-static void write_backup(const char *tag, uint64_t start_ms, const char *blob)
+#define PACK "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* A complete backup `tag` of one node started at start_ms, its one file in blob,
+ * that in PACK at offset 4096 when packed. */
+static void write_backup_packed(const char *tag, uint64_t start_ms, const char *blob, bool packed)
 {
     static char *tokens[] = {"42"};
     Cairn__Repo__NodeManifest h = CAIRN__REPO__NODE_MANIFEST__INIT;
@@ -77,6 +81,12 @@ static void write_backup(const char *tag, uint64_t start_ms, const char *blob)
     f.size = 2048;
     f.has_crc_mismatch = 1;
     f.crc_mismatch = 1;
+    if (packed) {
+        f.pack = PACK;
+        f.has_pack_offset = f.has_pack_length = 1;
+        f.pack_offset = 4096;
+        f.pack_length = 777;
+    }
     Cairn__Repo__FileEntry *fp[] = {&f};
     Cairn__Repo__TableEntry te = CAIRN__REPO__TABLE_ENTRY__INIT;
     te.keyspace = "sales";
@@ -110,6 +120,11 @@ static void write_backup(const char *tag, uint64_t start_ms, const char *blob)
     m.schema_blob = (char *)blob;
     repo_cluster_manifest_key("prod", tag, ckey, sizeof(ckey));
     assert_int_equal(manifest_cluster_write(fx->r, ckey, &m, &e), 0);
+}
+
+static void write_backup(const char *tag, uint64_t start_ms, const char *blob)
+{
+    write_backup_packed(tag, start_ms, blob, false);
 }
 
 static int setup(void **state)
@@ -245,6 +260,71 @@ static void test_show(void **state)
     free(out);
 }
 
+/* A file whose blob is in a pack shows the pack (short) and its place in it. */
+static void test_show_packed(void **state)
+{
+    put_blob("schema");
+    write_backup_packed("t1", 1000, fx->blob, true);
+    int rc;
+    char *text[] = {"show", "t1", "--files"};
+    char *out = capture(cmd_show, 3, text, &rc);
+    assert_int_equal(rc, CMD_OK);
+    char row[200];
+    snprintf(row, sizeof(row),
+             "  10.0.0.1  sales.orders  me-1-big-Data.db    2.00 KiB  %.12s  in pack 0123456789ab "
+             "@4096+777  CORRUPT",
+             fx->blob);
+    assert_non_null(strstr(out, row));
+    assert_null(strstr(out, PACK));
+    free(out);
+    char *json[] = {"show", "t1", "--json", "--files"};
+    out = capture(cmd_show, 4, json, &rc);
+    assert_int_equal(rc, CMD_OK);
+    assert_non_null(strstr(out, "\"pack\":\"" PACK "\""));
+    assert_non_null(strstr(out, "\"pack_offset\":4096"));
+    assert_non_null(strstr(out, "\"pack_length\":777"));
+    free(out);
+    /* A file of its own has no pack keys. */
+    write_backup("t2", 2000, fx->blob);
+    char *plain[] = {"show", "t2", "--json", "--files"};
+    out = capture(cmd_show, 4, plain, &rc);
+    assert_int_equal(rc, CMD_OK);
+    assert_non_null(strstr(out, "\"files_list\""));
+    assert_null(strstr(out, "\"pack\""));
+    free(out);
+}
+
+/* info counts packs, and their bytes in what the repository stores. */
+static void test_info_counts_packs(void **state)
+{
+    put_blob("schema");
+    struct stat st;
+    char key[128], path[512], cmd[600];
+    repo_blob_key(fx->blob, key, sizeof(key));
+    snprintf(path, sizeof(path), "%s/%s", fx->rf.root, key);
+    assert_int_equal(stat(path, &st), 0);
+    repo_pack_key(PACK, key, sizeof(key));
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s/packs/01' && printf 12345678 > '%s/%s'", fx->rf.root,
+             fx->rf.root, key);
+    assert_int_equal(system(cmd), 0);
+    int rc;
+    char *json[] = {"info", "--json"};
+    char *out = capture(cmd_info, 2, json, &rc);
+    assert_int_equal(rc, CMD_OK);
+    char want[64];
+    assert_non_null(strstr(out, "\"blobs\":1"));
+    assert_non_null(strstr(out, "\"packs\":1"));
+    assert_non_null(strstr(out, "\"pack_bytes\":8"));
+    snprintf(want, sizeof(want), "\"stored_bytes\":%lld", (long long)st.st_size + 8);
+    assert_non_null(strstr(out, want));
+    free(out);
+    char *text[] = {"info"};
+    out = capture(cmd_info, 1, text, &rc);
+    assert_int_equal(rc, CMD_OK);
+    assert_non_null(strstr(out, "packs        1 (8 B)\n"));
+    free(out);
+}
+
 static void test_repo_init(void **state)
 {
     int rc;
@@ -372,6 +452,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_latest_and_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_show, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_show_packed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_info_counts_packs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repo_init, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backup_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restore_usage, setup, teardown),

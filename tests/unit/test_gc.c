@@ -1,5 +1,5 @@
 /* bloom (no false negatives, about the rate it was sized for, bounded size) and gc
- * (purge's mark and sweep on a scratch file repository). */
+ * (purge's mark and sweep on a scratch file repository, of blobs and of packs). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +20,7 @@
 #include "repo/manifest.h"
 #include "repo/scan.h"
 #include "repo_fixture.h"
+#include "testutil.h"
 
 #define HOST_ID "11111111-2222-3333-4444-555555555555"
 
@@ -94,9 +95,9 @@ static void test_bloom_bounded(void **state)
 }
 
 /* A complete (or, without the cluster manifest, incomplete) backup of one node
- * whose one file is in blob. */
-static void write_backup(repo *r, const char *tag, const char *blob, const char *schema,
-                         bool complete)
+ * whose one file is f. */
+static void write_backup_entry(repo *r, const char *tag, Cairn__Repo__FileEntry *f,
+                               const char *schema, bool complete)
 {
     Cairn__Repo__NodeManifest h = CAIRN__REPO__NODE_MANIFEST__INIT;
     h.cluster = "prod";
@@ -107,11 +108,7 @@ static void write_backup(repo *r, const char *tag, const char *blob, const char 
     manifest_writer *w = NULL;
     cairn_err e;
     assert_int_equal(manifest_node_begin(r, nkey, &h, &w, &e), 0);
-    Cairn__Repo__FileEntry f = CAIRN__REPO__FILE_ENTRY__INIT;
-    f.name = "me-1-big-Data.db";
-    f.blob = (char *)blob;
-    f.size = 10;
-    Cairn__Repo__FileEntry *fp[] = {&f};
+    Cairn__Repo__FileEntry *fp[] = {f};
     Cairn__Repo__TableEntry te = CAIRN__REPO__TABLE_ENTRY__INIT;
     te.keyspace = "ks";
     te.name = "t";
@@ -136,6 +133,26 @@ static void write_backup(repo *r, const char *tag, const char *blob, const char 
     m.schema_blob = (char *)schema;
     repo_cluster_manifest_key("prod", tag, ckey, sizeof(ckey));
     assert_int_equal(manifest_cluster_write(r, ckey, &m, &e), 0);
+}
+
+/* A file entry of blob, stored in pack when that is not NULL. */
+static Cairn__Repo__FileEntry entry(const char *blob, const char *pack)
+{
+    Cairn__Repo__FileEntry f = CAIRN__REPO__FILE_ENTRY__INIT;
+    f.name = "me-1-big-Data.db";
+    f.blob = (char *)blob;
+    f.size = 10;
+    f.pack = (char *)pack;
+    f.has_pack_offset = f.has_pack_length = pack != NULL;
+    f.pack_length = 20;
+    return f;
+}
+
+static void write_backup(repo *r, const char *tag, const char *blob, const char *schema,
+                         bool complete)
+{
+    Cairn__Repo__FileEntry f = entry(blob, NULL);
+    write_backup_entry(r, tag, &f, schema, complete);
 }
 
 /* Sets a repository object's mtime to `ago` seconds in the past. */
@@ -165,6 +182,31 @@ static bool blob_there(repo *r, const char *id)
     return ex;
 }
 
+/* Stores a pack named id whose content does not matter here: purge never reads one. */
+static void put_pack(repo_fixture *f, const char *id, int ago)
+{
+    char key[128], path[1400];
+    repo_pack_key(id, key, sizeof(key));
+    snprintf(path, sizeof(path), "mkdir -p '%s/repo/packs/%.2s'", f->dir, id);
+    assert_int_equal(system(path), 0);
+    snprintf(path, sizeof(path), "%s/repo/%s", f->dir, key);
+    FILE *p = fopen(path, "w");
+    assert_non_null(p);
+    fputs("the frames of a few small blobs", p);
+    fclose(p);
+    if (ago)
+        age(f, key, ago);
+}
+
+static bool pack_there(repo_fixture *f, const char *id)
+{
+    char key[128], path[1400];
+    repo_pack_key(id, key, sizeof(key));
+    snprintf(path, sizeof(path), "%s/repo/%s", f->dir, key);
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
 static void test_gc_mark_and_sweep(void **state)
 {
     (void)state;
@@ -192,11 +234,7 @@ static void test_gc_mark_and_sweep(void **state)
     fclose(t);
     age(&f, "blobs/.tmp-1-2-3", 7200);
 
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    gc_options o = {.grace_ms = 3600 * 1000,
-                    .store_now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000,
-                    .dry_run = true};
+    gc_options o = {.grace_ms = 3600 * 1000, .store_now_ms = test_wall_ms(), .dry_run = true};
     gc_result res;
     cairn_err e;
     assert_int_equal(gc_purge(f.r, &o, &res, &e), 0);
@@ -231,6 +269,72 @@ static void test_gc_mark_and_sweep(void **state)
     o.grace_ms = 0;
     assert_int_equal(gc_purge(f.r, &o, &res, &e), 0);
     assert_true(blob_there(f.r, young));
+    assert_int_equal(repo_fixture_close(&f), 0);
+}
+
+/* A pack goes like a blob: unmarked and past the grace period. One member referenced
+ * keeps it whole, even from an entry whose place in it is damaged. */
+static void test_gc_packs(void **state)
+{
+    (void)state;
+    repo_fixture f;
+    assert_int_equal(repo_fixture_open(&f), 0);
+    char live[65], damaged[65], garbage[65], young[65], orphan[65], member[65], other[65];
+    make_id(1, live);
+    make_id(2, damaged);
+    make_id(3, garbage);
+    make_id(4, young);
+    make_id(5, orphan);
+    make_id(6, member);
+    make_id(7, other);
+    put_pack(&f, live, 7200);
+    put_pack(&f, damaged, 7200);
+    put_pack(&f, garbage, 7200);
+    put_pack(&f, young, 0);
+    put_pack(&f, orphan, 7200);
+    Cairn__Repo__FileEntry in_live = entry(member, live), in_orphan = entry(other, orphan),
+                           in_damaged = entry(other, damaged);
+    write_backup_entry(f.r, "done", &in_live, NULL, true);
+    write_backup_entry(f.r, "crashed", &in_orphan, NULL, false);
+    /* It names the pack without a place: unreadable, but the pack still counts. */
+    in_damaged.has_pack_offset = in_damaged.has_pack_length = 0;
+    write_backup_entry(f.r, "odd", &in_damaged, NULL, true);
+
+    gc_options o = {.grace_ms = 3600 * 1000, .store_now_ms = test_wall_ms(), .dry_run = true};
+    gc_result res;
+    cairn_err e;
+    assert_int_equal(gc_purge(f.r, &o, &res, &e), 0);
+    assert_int_equal(res.packs, 5);
+    assert_int_equal(res.pack_bytes, 5 * strlen("the frames of a few small blobs"));
+    assert_int_equal(res.packs_removed, 2); /* garbage and the orphan */
+    assert_int_equal(res.pack_bytes_removed, 2 * strlen("the frames of a few small blobs"));
+    assert_int_equal(res.packs_young, 1);
+    assert_int_equal(res.blobs, 0);
+    assert_true(pack_there(&f, garbage)); /* a dry run removes nothing */
+
+    o.dry_run = false;
+    assert_int_equal(gc_purge(f.r, &o, &res, &e), 0);
+    assert_int_equal(res.packs_removed, 2);
+    assert_true(pack_there(&f, live));
+    assert_true(pack_there(&f, damaged));
+    assert_true(pack_there(&f, young));
+    assert_false(pack_there(&f, garbage));
+    assert_false(pack_there(&f, orphan));
+
+    /* Once its backup is deleted, the live pack is garbage too; without store times
+     * nothing is old enough. */
+    char ckey[256];
+    repo_cluster_manifest_key("prod", "done", ckey, sizeof(ckey));
+    assert_int_equal(repo_manifest_delete(f.r, ckey, &e), 0);
+    o.store_now_ms = -1;
+    assert_int_equal(gc_purge(f.r, &o, &res, &e), 0);
+    assert_int_equal(res.packs_removed, 0);
+    assert_true(pack_there(&f, live));
+    o.store_now_ms = test_wall_ms();
+    assert_int_equal(gc_purge(f.r, &o, &res, &e), 0);
+    assert_int_equal(res.packs_removed, 1);
+    assert_false(pack_there(&f, live));
+    assert_true(pack_there(&f, young));
     assert_int_equal(repo_fixture_close(&f), 0);
 }
 
@@ -294,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_bloom_no_false_negatives),
         cmocka_unit_test(test_bloom_bounded),
         cmocka_unit_test(test_gc_mark_and_sweep),
+        cmocka_unit_test(test_gc_packs),
         cmocka_unit_test(test_gc_refuses_on_a_damaged_manifest),
         cmocka_unit_test(test_lost_lease_blocks_the_cluster_manifest),
     };

@@ -346,7 +346,7 @@ static void test_field_order(void **state)
     size_t n = table_record(0, wire);
     Cairn__Repo__NodeManifest h;
     fill_header(&h);
-    h.format_version = 1;
+    h.format_version = MANIFEST_FORMAT_VERSION;
     n += cairn__repo__node_manifest__pack(&h, wire + n);
     n += table_record(1, wire + n);
     put_raw(f, "m/reordered", wire, n);

@@ -16,6 +16,8 @@
 
 #define BLOB_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define BLOB_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define PACK_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+#define PACK_D "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
 
 static Cairn__Repo__FileEntry file_entry(const char *name, const char *blob, uint64_t size)
 {
@@ -108,6 +110,37 @@ static void test_invalid_names_are_corrupt(void **state)
     Cairn__Repo__FileEntry bad_blob[] = {file_entry("me-1-big-Data.db", "xyz", 1)};
     assert_int_equal(add_table(&q, 0, "ks", "t", bad_blob, 1), CAIRN_ECORRUPT);
     restore_plan_free(&q);
+}
+
+/* A packed file's place goes into the plan with it, and must be whole. */
+static void test_pack_place_copied(void **state)
+{
+    restore_plan p = {.filter = &all};
+    Cairn__Repo__FileEntry f[] = {file_entry("me-1-big-Data.db", BLOB_A, 100),
+                                  file_entry("me-1-big-TOC.txt", BLOB_B, 5)};
+    f[1].pack = PACK_C;
+    f[1].has_pack_offset = f[1].has_pack_length = 1;
+    f[1].pack_offset = 0; /* present though 0: the first member */
+    f[1].pack_length = 14;
+    assert_int_equal(add_table(&p, 0, "ks", "t", f, 2), 0);
+    assert_null(p.files[0].pack);
+    assert_false(p.files[0].has_pack_offset);
+    assert_string_equal(p.files[1].pack, PACK_C);
+    assert_true(p.files[1].pack != f[1].pack); /* a copy: the manifest's entry is freed */
+    assert_true(p.files[1].has_pack_offset && p.files[1].has_pack_length);
+    assert_int_equal(p.files[1].pack_offset, 0);
+    assert_int_equal(p.files[1].pack_length, 14);
+    restore_plan_free(&p);
+
+    restore_plan q = {.filter = &all};
+    f[1].has_pack_length = 0;
+    assert_int_equal(add_table(&q, 0, "ks", "t", f, 2), CAIRN_ECORRUPT);
+    restore_plan_free(&q);
+    restore_plan r = {.filter = &all};
+    f[1].has_pack_length = 1;
+    f[1].pack = "not a pack";
+    assert_int_equal(add_table(&r, 0, "ks", "t", f, 2), CAIRN_ECORRUPT);
+    restore_plan_free(&r);
 }
 
 static void test_keyspaces_distinct(void **state)
@@ -391,6 +424,50 @@ static void test_read_and_check_blobs(void **state)
     fx->m->n_nodes = 2;
 }
 
+/* Stores an object at packs/<id>; the check never reads it. */
+static void put_pack(struct fixture *fx, const char *id)
+{
+    char key[128], path[512];
+    repo_pack_key(id, key, sizeof(key));
+    snprintf(path, sizeof(path), "mkdir -p '%s/packs/%.2s'", fx->rf.root, id);
+    assert_int_equal(system(path), 0);
+    snprintf(path, sizeof(path), "%s/%s", fx->rf.root, key);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("frames", f);
+    fclose(f);
+}
+
+/* A packed blob is there when its pack is (no blobs/ object of its own is needed). */
+static void test_check_packed_blobs(void **state)
+{
+    struct fixture *fx = *state;
+    put_pack(fx, PACK_C);
+    restore_plan p = {.filter = &all};
+    Cairn__Repo__FileEntry f[] = {file_entry("me-1-big-Data.db", fx->blob, 13),
+                                  file_entry("me-1-big-TOC.txt", BLOB_A, 5),
+                                  file_entry("me-1-big-Index.db", BLOB_B, 5)};
+    for (size_t i = 1; i < 3; i++) {
+        f[i].pack = PACK_C;
+        f[i].has_pack_offset = f[i].has_pack_length = 1;
+        f[i].pack_offset = 20 * i;
+        f[i].pack_length = 20;
+    }
+    assert_int_equal(add_table(&p, 0, "ks", "t", f, 3), 0);
+    cairn_err e;
+    err_clear(&e);
+    assert_int_equal(restore_plan_check_blobs(fx->r, &p, &e), 0);
+    restore_plan_free(&p);
+
+    restore_plan q = {.filter = &all};
+    f[2].pack = PACK_D;
+    assert_int_equal(add_table(&q, 0, "ks", "t", f, 3), 0);
+    assert_int_equal(restore_plan_check_blobs(fx->r, &q, &e), CAIRN_ENOENT);
+    assert_non_null(strstr(e.msg, "pack " PACK_D ", which holds blob " BLOB_B ", is missing"));
+    assert_non_null(strstr(e.msg, "(me-1-big-Index.db), needed by table ks.t"));
+    restore_plan_free(&q);
+}
+
 static void test_read_bad_manifest(void **state)
 {
     struct fixture *fx = *state;
@@ -411,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_files_grouped_into_sstables),
         cmocka_unit_test(test_filter_skips_tables),
         cmocka_unit_test(test_invalid_names_are_corrupt),
+        cmocka_unit_test(test_pack_place_copied),
         cmocka_unit_test(test_keyspaces_distinct),
         cmocka_unit_test(test_nonempty_tables),
         cmocka_unit_test(test_auto_refresh_when_same_nodes),
@@ -418,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_refresh_refused_without_the_nodes),
         cmocka_unit_test(test_load_and_stream_balances_bytes),
         cmocka_unit_test_setup_teardown(test_read_and_check_blobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_packed_blobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_bad_manifest, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -300,6 +300,104 @@ static void test_resume_checked(void **state)
     store_close(s);
 }
 
+/* A ranged GET cut short resumes within its range: Range from where it stopped to the
+ * same last byte, If-Match the first ETag, and every byte asked reaches the sink once.
+ * A store that ignores Range, or answers with other bytes, is handled as for a whole
+ * object. */
+static void test_range_resumed(void **state)
+{
+    (void)state;
+    need_env();
+    configure(NULL, 0, 0);
+    store *s = open_at(env.proxy, "cairn-test/rangeresume");
+    cairn_err e;
+    char put_sha[65];
+    put_stream(s, "obj", 3 * MiB, 17, put_sha);
+    unsigned char *obj = malloc(3 * MiB);
+    uint64_t seed = 17;
+    fill(obj, 3 * MiB, &seed);
+    faults("[{\"method\":\"GET\",\"match\":\"/obj\",\"action\":\"truncate\","
+           "  \"keep\":1048576}]");
+    store_counts c0, c1;
+    store_stats(s, &c0);
+    buf m = {0};
+    const uint64_t off = 500000, len = 2 * MiB;
+    if (store_get_range(s, "obj", off, len, mem_sink, &m, &e) != 0)
+        fail_msg("get_range: %s", e.msg);
+    assert_int_equal(m.len, len);
+    assert_memory_equal(m.data, obj + off, len);
+    free(m.data);
+    store_stats(s, &c1);
+    assert_int_equal(c1.gets - c0.gets, 1);
+    assert_int_equal(c1.retries - c0.retries, 1);
+    assert_int_equal(proxy_seen("GET", "/obj", "truncate", "bytes=500000-2597151"), 1);
+    assert_int_equal(proxy_seen("GET", "/obj", NULL, "bytes=1548576-2597151"), 1);
+    assert_int_equal(proxy_seen("GET", "/obj", NULL, NULL), 2);
+
+    /* A resume answered from the start of the range again is refused. */
+    faults("[{\"method\":\"GET\",\"match\":\"/obj\",\"action\":\"truncate\","
+           "  \"keep\":1048576},"
+           " {\"method\":\"GET\",\"match\":\"/obj\",\"action\":\"norange\"}]");
+    m = (buf){0};
+    assert_int_equal(store_get_range(s, "obj", off, len, mem_sink, &m, &e), CAIRN_EPROTO);
+    assert_non_null(strstr(e.msg, "resumed read of s3://cairn-test/rangeresume/obj from byte "
+                                  "1548576"));
+    assert_int_equal(m.len, MiB);
+    free(m.data);
+    faults(NULL);
+    store_delete(s, "obj", &e);
+
+    /* A small object, answered by the proxy itself. */
+    static const struct {
+        const char *rule;
+        int rc;
+        const char *want; /* the bytes got, or words of the error */
+        size_t got;       /* bytes the sink had when it failed */
+    } cases[] = {
+        /* Range ignored: the whole object, skipped to the range and cut after it. */
+        {"\"status\":200,\"body\":\"0123456789\"", 0, "234", 0},
+        /* Range ignored, and the object too short for it. */
+        {"\"status\":200,\"body\":\"0123\"", CAIRN_ECORRUPT, "is 4 bytes, shorter than the 5", 0},
+        /* Other bytes than asked for. */
+        {"\"status\":206,\"headers\":{\"Content-Range\":\"bytes 0-2/10\"},\"body\":\"012\"",
+         CAIRN_EPROTO, "ranged read of s3://cairn-test/rangeresume/small from byte 2", 0},
+        {"\"status\":206,\"headers\":{\"Content-Range\":\"bytes 2-5/10\"},\"body\":\"2345\"",
+         CAIRN_EPROTO, "from byte 2 with other bytes", 0},
+        /* Fewer bytes than asked, of an object said to be long enough. */
+        {"\"status\":206,\"headers\":{\"Content-Range\":\"bytes 2-3/10\"},\"body\":\"23\"",
+         CAIRN_ECORRUPT, "after 2 of the 3 bytes asked", 2},
+        /* Not satisfiable, with the size or without. */
+        {"\"status\":416,\"headers\":{\"Content-Range\":\"bytes */1\"}", CAIRN_ECORRUPT,
+         "small is 1 bytes, shorter than the 5 bytes asked (3 from byte 2)", 0},
+        {"\"status\":416", CAIRN_ECORRUPT, "small ends before byte 2, shorter than the 5", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char rules[512];
+        snprintf(rules, sizeof(rules),
+                 "[{\"method\":\"GET\",\"match\":\"/small\",\"action\":\"respond\",%s}]",
+                 cases[i].rule);
+        faults(rules);
+        m = (buf){0};
+        err_clear(&e);
+        int rc = store_get_range(s, "small", 2, 3, mem_sink, &m, &e);
+        if (rc != cases[i].rc)
+            fail_msg("case %zu: %d (%s)", i, rc, e.msg);
+        if (rc) {
+            if (!strstr(e.msg, cases[i].want))
+                fail_msg("case %zu: %s", i, e.msg);
+            assert_int_equal(m.len, cases[i].got);
+        } else {
+            assert_int_equal(m.len, strlen(cases[i].want));
+            assert_memory_equal(m.data, cases[i].want, m.len);
+        }
+        free(m.data);
+        assert_int_equal(proxy_seen("GET", "/small", NULL, "bytes=2-4"), 1);
+    }
+    faults(NULL);
+    free(obj);
+    store_close(s);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -307,7 +405,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_faults_retried), cmocka_unit_test(test_multipart_abort),
         cmocka_unit_test(test_stall),          cmocka_unit_test(test_lost_complete),
-        cmocka_unit_test(test_resume_checked),
+        cmocka_unit_test(test_resume_checked), cmocka_unit_test(test_range_resumed),
     };
     int rc = cmocka_run_group_tests(tests, start_env, stop_env);
     curl_global_cleanup();

@@ -144,6 +144,95 @@ static void test_put_get_head(void **state)
     assert_int_equal(m.len, 0);
 }
 
+/* Bytes [off, off + len) of key into m, emptied first. */
+static int get_range(store *s, const char *key, uint64_t off, uint64_t len, buf *m, cairn_err *e)
+{
+    buf_free(m);
+    *m = (buf){0};
+    return store_get_range(s, key, off, len, mem_sink, m, e);
+}
+
+static uint64_t gets(const store *s)
+{
+    store_counts c;
+    store_stats(s, &c);
+    return c.gets;
+}
+
+static int fail_after_one(void *ctx, const void *p, size_t len, cairn_err *e)
+{
+    (void)p;
+    (void)len;
+    int *calls = ctx;
+    return ++*calls > 1 ? err_set(e, CAIRN_EIO, "sink full") : 0;
+}
+
+/* Ranges of an object larger than the driver's read buffer, so that one range takes
+ * several reads. */
+static void test_get_range(void **state)
+{
+    struct fixture *f = *state;
+    cairn_err e;
+    enum { SIZE = 600 << 10 };
+    unsigned char *obj = malloc(SIZE);
+    for (size_t i = 0; i < SIZE; i++)
+        obj[i] = (unsigned char)(i * 7 + i / 251);
+    assert_int_equal(store_put_buf(f->s, "r/obj", obj, SIZE, &e), 0);
+    static const struct {
+        uint64_t off, len;
+    } ok[] = {
+        {1000, 300000},       /* the middle, across reads */
+        {0, 10},              /* the start */
+        {SIZE - 5000, 5000},  /* up to the last byte */
+        {0, SIZE},            /* all of it */
+        {SIZE - 1, 1},        /* the last byte alone */
+        {262144 - 3, 262150}, /* straddling the buffer size */
+    };
+    buf m = {0};
+    uint64_t before = gets(f->s);
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        if (get_range(f->s, "r/obj", ok[i].off, ok[i].len, &m, &e) != 0)
+            fail_msg("range %zu: %s", i, e.msg);
+        assert_int_equal(m.len, ok[i].len);
+        assert_memory_equal(m.data, obj + ok[i].off, ok[i].len);
+    }
+    assert_int_equal(gets(f->s) - before, 6);
+
+    /* Past the end, by a byte or wholly: nothing reaches the sink. */
+    assert_int_equal(get_range(f->s, "r/obj", SIZE - 10, 11, &m, &e), CAIRN_ECORRUPT);
+    assert_non_null(strstr(e.msg, "r/obj"));
+    assert_non_null(strstr(e.msg, "is 614400 bytes"));
+    assert_non_null(strstr(e.msg, "614401 bytes asked"));
+    assert_int_equal(m.len, 0);
+    assert_int_equal(get_range(f->s, "r/obj", SIZE + 5, 1, &m, &e), CAIRN_ECORRUPT);
+    assert_int_equal(m.len, 0);
+    assert_int_equal(store_put_buf(f->s, "r/empty", "", 0, &e), 0);
+    assert_int_equal(get_range(f->s, "r/empty", 0, 1, &m, &e), CAIRN_ECORRUPT);
+    assert_non_null(strstr(e.msg, "is 0 bytes"));
+
+    assert_int_equal(get_range(f->s, "r/missing", 0, 1, &m, &e), CAIRN_ENOENT);
+    assert_non_null(strstr(e.msg, "r/missing"));
+    assert_int_equal(get_range(f->s, "r", 0, 1, &m, &e), CAIRN_ENOENT); /* a directory */
+    assert_int_equal(get_range(f->s, "/r/obj", 0, 1, &m, &e), CAIRN_EINVAL);
+    assert_int_equal(get_range(f->s, "r/obj", UINT64_MAX, 2, &m, &e), CAIRN_EINVAL);
+
+    /* Nothing asked: nothing read, nothing counted, whether the object is there or not. */
+    before = gets(f->s);
+    assert_int_equal(get_range(f->s, "r/obj", 5, 0, &m, &e), 0);
+    assert_int_equal(get_range(f->s, "r/missing", 0, 0, &m, &e), 0);
+    assert_int_equal(m.len, 0);
+    assert_int_equal(gets(f->s), before);
+
+    /* The sink's failure ends the read and is returned. */
+    int calls = 0;
+    assert_int_equal(store_get_range(f->s, "r/obj", 0, SIZE, fail_after_one, &calls, &e),
+                     CAIRN_EIO);
+    assert_int_equal(calls, 2);
+    assert_string_equal(e.msg, "sink full");
+    buf_free(&m);
+    free(obj);
+}
+
 static void test_streamed_put(void **state)
 {
     struct fixture *f = *state;
@@ -466,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_open_urls),
         cmocka_unit_test_setup_teardown(test_open_creates_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_get_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_range, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streamed_put, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list, setup, teardown),

@@ -250,6 +250,77 @@ static void test_round_trip(void **state)
     store_close(s);
 }
 
+static int get_range(store *s, const char *key, uint64_t off, uint64_t len, buf *m, cairn_err *e)
+{
+    buf_free(m);
+    *m = (buf){0};
+    return store_get_range(s, key, off, len, mem_sink, m, e);
+}
+
+/* Ranged GETs, signed with their Range header (moto checks), one request each. */
+static void test_get_range(void **state)
+{
+    (void)state;
+    need_env();
+    configure(NULL, 0, 0);
+    store *s = open_at(env.endpoint, "cairn-test/range");
+    cairn_err e;
+    enum { SIZE = 300000 };
+    unsigned char *obj = malloc(SIZE);
+    uint64_t seed = 5;
+    fill(obj, SIZE, &seed);
+    const char *key = "r/a b+c";
+    assert_int_equal(store_put_buf(s, key, obj, SIZE, &e), 0);
+    static const struct {
+        uint64_t off, len;
+    } ok[] = {
+        {1000, 200000},      /* the middle */
+        {0, 10},             /* the start */
+        {SIZE - 5000, 5000}, /* up to the last byte */
+        {0, SIZE},           /* all of it */
+        {SIZE - 1, 1},       /* the last byte alone */
+    };
+    buf m = {0};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        if (get_range(s, key, ok[i].off, ok[i].len, &m, &e) != 0)
+            fail_msg("range %zu: %s", i, e.msg);
+        assert_int_equal(m.len, ok[i].len);
+        assert_memory_equal(m.data, obj + ok[i].off, ok[i].len);
+    }
+    /* Past the end by a byte (the store answers 206 with less), from beyond the end
+     * (416), of an empty object (416): nothing reaches the sink. */
+    assert_int_equal(get_range(s, key, SIZE - 10, 11, &m, &e), CAIRN_ECORRUPT);
+    assert_non_null(strstr(e.msg, "s3://cairn-test/range/r/a b+c is 300000 bytes"));
+    assert_non_null(strstr(e.msg, "300001 bytes asked"));
+    assert_int_equal(m.len, 0);
+    assert_int_equal(get_range(s, key, SIZE + 5, 1, &m, &e), CAIRN_ECORRUPT);
+    assert_non_null(strstr(e.msg, "s3://cairn-test/range/r/a b+c is 300000 bytes"));
+    assert_non_null(strstr(e.msg, "300006 bytes asked"));
+    assert_int_equal(m.len, 0);
+    assert_int_equal(store_put_buf(s, "r/empty", "", 0, &e), 0);
+    assert_int_equal(get_range(s, "r/empty", 0, 1, &m, &e), CAIRN_ECORRUPT);
+    assert_non_null(strstr(e.msg, "r/empty"));
+    assert_int_equal(m.len, 0);
+
+    assert_int_equal(get_range(s, "r/missing", 10, 5, &m, &e), CAIRN_ENOENT);
+    assert_non_null(strstr(e.msg, "r/missing does not exist"));
+    store_counts c;
+    store_stats(s, &c);
+    assert_int_equal(c.gets, 9);
+    /* Nothing asked: no request. */
+    assert_int_equal(get_range(s, key, 7, 0, &m, &e), 0);
+    assert_int_equal(get_range(s, "r/missing", 0, 0, &m, &e), 0);
+    assert_int_equal(m.len, 0);
+    store_stats(s, &c);
+    assert_int_equal(c.gets, 9);
+    assert_int_equal(c.retries, 0);
+    buf_free(&m);
+    free(obj);
+    assert_int_equal(store_delete(s, key, &e), 0);
+    assert_int_equal(store_delete(s, "r/empty", &e), 0);
+    store_close(s);
+}
+
 /* A put named at commit: one PUT under the prefix, within one part and no more. */
 static void test_unnamed_put(void **state)
 {
@@ -501,7 +572,7 @@ int main(void)
         cmocka_unit_test(test_virtual_hosted), cmocka_unit_test(test_multipart_200mb),
         cmocka_unit_test(test_list_pages),     cmocka_unit_test(test_wrong_secret),
         cmocka_unit_test(test_missing_bucket), cmocka_unit_test(test_region_errors),
-        cmocka_unit_test(test_unnamed_put),
+        cmocka_unit_test(test_unnamed_put),    cmocka_unit_test(test_get_range),
     };
     int rc = cmocka_run_group_tests(tests, start_env, stop_env);
     curl_global_cleanup();

@@ -29,9 +29,11 @@
 #include <zlib.h>
 
 #include "agent.h"
+#include "backup/known.h"
 #include "base/hex.h"
 #include "base/log.h"
 #include "net/wire.h"
+#include "repo/repo.h"
 #include "repo.pb-c.h"
 
 #define CLUSTER  "prod"
@@ -279,6 +281,9 @@ typedef struct env {
     char state[96], repo[96], upload[256];
     char repo_url[104];
     agent_repository served; /* the one repository the agent serves */
+    known *placed;           /* where an upload put each blob, for restores of it */
+    char parent_key[256];    /* the parent manifest uploads name, when not empty */
+    char parent_sha[65];
     char api[64], cql[64];
     server rest_srv, cql_srv;
     rest rest;
@@ -353,6 +358,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     env *v = *state;
+    known_free(v->placed);
     agent_free(v->a);
     server_stop(&v->rest_srv);
     server_stop(&v->cql_srv);
@@ -641,31 +647,44 @@ static void lay_out_snapshot(env *v, const char *tag)
     }
 }
 
-static int blobs_in_repo(env *v)
+/* Objects under blobs/ or packs/. */
+static int objects_in_repo(env *v, const char *kind)
 {
     char cmd[300];
-    snprintf(cmd, sizeof(cmd), "exit $(find '%s/blobs' -type f | wc -l)", v->repo);
+    snprintf(cmd, sizeof(cmd), "exit $(find '%s/%s' -type f 2>/dev/null | wc -l)", v->repo, kind);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The upload request for ks.t's snapshot tag (its strings point into v, t and url). */
+static void upload_request(env *v, const char *tag, bool keep_snapshot, Cairn__Rpc__Table *t,
+                           Cairn__Rpc__Table **tables, char *url, size_t url_cap,
+                           Cairn__Rpc__UploadRequest *up)
+{
+    t->keyspace = (char *)"ks";
+    t->name = (char *)"t";
+    tables[0] = t;
+    snprintf(url, url_cap, "file://%s", v->repo);
+    up->tag = (char *)tag;
+    up->repository = url;
+    up->tables = tables;
+    up->n_tables = 1;
+    up->has_keep_snapshot = 1;
+    up->keep_snapshot = keep_snapshot;
+    if (v->parent_key[0]) {
+        up->parent_manifest_key = v->parent_key;
+        up->parent_manifest_sha256 = v->parent_sha;
+    }
 }
 
 /* Uploads ks.t's snapshot tag and waits; the job's info in *out (free it). */
 static Cairn__Rpc__JobInfo__State upload(env *v, const char *tag, bool keep_snapshot,
                                          Cairn__Rpc__Response **out, cairn_err *e)
 {
-    Cairn__Rpc__Table t = CAIRN__RPC__TABLE__INIT;
-    t.keyspace = (char *)"ks";
-    t.name = (char *)"t";
-    Cairn__Rpc__Table *tables[] = {&t};
+    Cairn__Rpc__Table t = CAIRN__RPC__TABLE__INIT, *tables[1];
     Cairn__Rpc__UploadRequest up = CAIRN__RPC__UPLOAD_REQUEST__INIT;
     char url[128];
-    snprintf(url, sizeof(url), "file://%s", v->repo);
-    up.tag = (char *)tag;
-    up.repository = url;
-    up.tables = tables;
-    up.n_tables = 1;
-    up.has_keep_snapshot = 1;
-    up.keep_snapshot = keep_snapshot;
+    upload_request(v, tag, keep_snapshot, &t, tables, url, sizeof(url), &up);
     Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
     rq.op_case = CAIRN__RPC__REQUEST__OP_UPLOAD;
     rq.upload = &up;
@@ -704,18 +723,78 @@ static void test_upload(void **state)
     assert_true(has_warning(j, "CORRUPT: node 127.0.0.1, table ks.t"));
     assert_true(has_warning(j, "skipping 'notes.txt'"));
     assert_true(j->requests->puts > 0);
+    snprintf(v->parent_key, sizeof(v->parent_key), "%s", j->manifest_key);
+    snprintf(v->parent_sha, sizeof(v->parent_sha), "%s", j->manifest_sha256);
     cairn__rpc__response__free_unpacked(r, NULL);
-    assert_int_equal(blobs_in_repo(v), 5);
+    /* Five small files: one pack, no blob of its own. */
+    assert_int_equal(objects_in_repo(v, "blobs"), 0);
+    assert_int_equal(objects_in_repo(v, "packs"), 1);
     assert_int_equal(atomic_load(&v->rest.snapshot_deletes), 1);
 
-    /* The same files again under another tag: hashed from the cache, nothing sent. */
+    /* The same files again under another tag, b1 their parent: hashed from the cache,
+     * known from b1's manifest, nothing sent. */
     lay_out_snapshot(v, "b2");
     assert_int_equal(upload(v, "b2", true, &r, &e), CAIRN__RPC__JOB_INFO__STATE__DONE);
     assert_int_equal(r->job->files_done, 5);
     assert_int_equal(r->job->bytes_uploaded, 0);
     cairn__rpc__response__free_unpacked(r, NULL);
-    assert_int_equal(blobs_in_repo(v), 5);
+    assert_int_equal(objects_in_repo(v, "packs"), 1);
     assert_int_equal(atomic_load(&v->rest.snapshot_deletes), 1);
+}
+
+/* A parent manifest from the network must be a node manifest of the agent's cluster,
+ * with its SHA-256: refused before any job starts. */
+static void test_upload_parent_checked(void **state)
+{
+    env *v = *state;
+    const char *bad[][2] = {
+        {"backups/other/b1/nodes/x.manifest",
+         "0000000000000000000000000000000000000000000000000000000000000000"},
+        {"backups/" CLUSTER "/b1/nodes/x.manifest", "not a sha"},
+        {"backups/" CLUSTER "/../../etc/x.manifest",
+         "0000000000000000000000000000000000000000000000000000000000000000"},
+        {"backups/" CLUSTER "/b1/backup.txt",
+         "0000000000000000000000000000000000000000000000000000000000000000"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(v->parent_key, sizeof(v->parent_key), "%s", bad[i][0]);
+        snprintf(v->parent_sha, sizeof(v->parent_sha), "%s", bad[i][1]);
+        Cairn__Rpc__Table t = CAIRN__RPC__TABLE__INIT, *tables[1];
+        Cairn__Rpc__UploadRequest up = CAIRN__RPC__UPLOAD_REQUEST__INIT;
+        char url[128];
+        upload_request(v, "bp", true, &t, tables, url, sizeof(url), &up);
+        Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
+        rq.op_case = CAIRN__RPC__REQUEST__OP_UPLOAD;
+        rq.upload = &up;
+        Cairn__Rpc__Response *r = NULL;
+        cairn_err e;
+        assert_int_equal(call(v, &rq, &r, &e), CAIRN_EINVAL);
+        assert_non_null(strstr(e.msg, "parent manifest"));
+        if (r)
+            cairn__rpc__response__free_unpacked(r, NULL);
+    }
+    v->parent_key[0] = '\0';
+}
+
+/* A parent manifest that is not the one named (another SHA-256): the backup goes on,
+ * every file uploaded as new, with a warning. */
+static void test_upload_parent_unreadable(void **state)
+{
+    env *v = *state;
+    cairn_err e;
+    lay_out_snapshot(v, "b4");
+    Cairn__Rpc__Response *r;
+    assert_int_equal(upload(v, "b4", true, &r, &e), CAIRN__RPC__JOB_INFO__STATE__DONE);
+    snprintf(v->parent_key, sizeof(v->parent_key), "%s", r->job->manifest_key);
+    snprintf(v->parent_sha, sizeof(v->parent_sha), "%s", r->job->manifest_sha256);
+    v->parent_sha[0] = v->parent_sha[0] == 'a' ? 'b' : 'a';
+    cairn__rpc__response__free_unpacked(r, NULL);
+    lay_out_snapshot(v, "b5");
+    assert_int_equal(upload(v, "b5", true, &r, &e), CAIRN__RPC__JOB_INFO__STATE__DONE);
+    assert_true(has_warning(r->job, "every file is uploaded as new"));
+    assert_int_equal(r->job->bytes_uploaded, r->job->bytes_total);
+    cairn__rpc__response__free_unpacked(r, NULL);
+    v->parent_key[0] = '\0';
 }
 
 static void test_upload_without_repository(void **state)
@@ -769,6 +848,13 @@ static Cairn__Rpc__JobInfo__State restore_files(env *v, const char *tag, const r
                            rf[i].crc_delta;
         fe[i].has_crc_mismatch = rf[i].crc_mismatch;
         fe[i].crc_mismatch = rf[i].crc_mismatch;
+        repo_ref ref;
+        if (v->placed && known_find(v->placed, ids[i], &ref) && ref.pack) {
+            fe[i].pack = (char *)ref.pack;
+            fe[i].has_pack_offset = fe[i].has_pack_length = 1;
+            fe[i].pack_offset = ref.offset;
+            fe[i].pack_length = ref.length;
+        }
         files[i] = &fe[i];
     }
     return start_restore(v, tag, "t", files, n, out, e);
@@ -796,6 +882,12 @@ static void test_upload_then_restore(void **state)
     lay_out_snapshot(v, "b1");
     Cairn__Rpc__Response *r;
     assert_int_equal(upload(v, "b1", true, &r, &e), CAIRN__RPC__JOB_INFO__STATE__DONE);
+    /* Where the upload put each file (small ones in a pack), from its node manifest. */
+    repo *rp = NULL;
+    assert_int_equal(repo_open(&rp, v->repo_url, NULL, false, &e), 0);
+    assert_int_equal(known_load(&v->placed, rp, r->job->manifest_key, r->job->manifest_sha256, &e),
+                     0);
+    repo_close(rp);
     cairn__rpc__response__free_unpacked(r, NULL);
 
     const restore_file good[] = {
@@ -821,8 +913,10 @@ static void test_upload_then_restore(void **state)
     empty(v->upload);
 
     /* Known corrupt at backup time: restored as it is, with a warning. */
-    const restore_file known[] = {{"me-1-big-Data.db", "first sstable data", true, 1, true, 0}};
-    assert_int_equal(restore_files(v, "r3", known, 1, &r, &e), CAIRN__RPC__JOB_INFO__STATE__DONE);
+    const restore_file was_corrupt[] = {
+        {"me-1-big-Data.db", "first sstable data", true, 1, true, 0}};
+    assert_int_equal(restore_files(v, "r3", was_corrupt, 1, &r, &e),
+                     CAIRN__RPC__JOB_INFO__STATE__DONE);
     assert_int_equal(r->job->n_warnings, 1);
     assert_non_null(strstr(r->job->warnings[0], "already corrupt when it was backed up"));
     cairn__rpc__response__free_unpacked(r, NULL);
@@ -847,6 +941,8 @@ int main(void)
     log_set_level(LOG_LEVEL_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_upload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upload_parent_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upload_parent_unreadable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upload_without_repository, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upload_then_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_blob_leaves_nothing, setup, teardown),

@@ -1,13 +1,14 @@
 /*
  * The file:// driver: a directory tree where each key is a file. This file opens the
- * store, reads (get, head, list), sweeps the temporaries of dead writers and deletes;
- * store_file_write.c writes.
+ * store, reads (get, ranged get, head, list), sweeps the temporaries of dead writers
+ * and deletes; store_file_write.c writes.
  */
 #include "store/file/store_file_impl.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -109,9 +110,22 @@ static void file_close(void *impl)
     free(impl);
 }
 
-static int file_get(void *impl, const char *key, store_sink sink, void *ctx, cairn_err *e)
+/* Names the object's size and the bytes asked when it ends before the range does. */
+static int file_short(const struct file_store *fs, cairn_err *e, const char *key, uint64_t size,
+                      uint64_t offset, uint64_t length)
 {
-    struct file_store *fs = impl;
+    return err_set(e, CAIRN_ECORRUPT,
+                   "repository %s: object %s is %" PRIu64 " bytes, shorter than the %" PRIu64
+                   " bytes asked (%" PRIu64 " from byte %" PRIu64 ")",
+                   file_root_name(fs), key, size, offset + length, length, offset);
+}
+
+/* Streams [offset, offset + length) of key's file to sink; length UINT64_MAX reads
+ * to the end, whatever the size, as a whole get does. */
+static int file_read(const struct file_store *fs, const char *key, uint64_t offset, uint64_t length,
+                     store_sink sink, void *ctx, cairn_err *e)
+{
+    bool whole = length == UINT64_MAX;
     char path[PATH_CAP];
     file_path(fs, key, path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -123,30 +137,55 @@ static int file_get(void *impl, const char *key, store_sink sink, void *ctx, cai
             close(fd);
         return err_set(e, CAIRN_ENOENT, "repository %s has no object %s", file_root_name(fs), key);
     }
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    /* Said before any byte reaches the sink; a file cut while it is read is caught
+     * below. */
+    if (!whole && (uint64_t)st.st_size < offset + length) {
+        close(fd);
+        return file_short(fs, e, key, (uint64_t)st.st_size, offset, length);
+    }
+    posix_fadvise(fd, (off_t)offset, whole ? 0 : (off_t)length, POSIX_FADV_SEQUENTIAL);
     unsigned char *buf = malloc(FILE_BUF);
     if (!buf) {
         close(fd);
         return err_set(e, CAIRN_ENOMEM, "out of memory reading %s", key);
     }
     int rc = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf, FILE_BUF);
+    uint64_t pos = offset, left = length;
+    while (left > 0) {
+        size_t want = left < FILE_BUF ? (size_t)left : FILE_BUF;
+        ssize_t n = pread(fd, buf, want, (off_t)pos);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
             rc = file_err(fs, e, errno, "read", key);
             break;
         }
-        if (n == 0)
+        if (n == 0) {
+            if (!whole)
+                rc = file_short(fs, e, key, pos, offset, length);
             break;
+        }
         rc = sink(ctx, buf, (size_t)n, e);
         if (rc)
             break;
+        pos += (uint64_t)n;
+        if (!whole)
+            left -= (uint64_t)n;
     }
     free(buf);
     close(fd);
     return rc;
+}
+
+static int file_get(void *impl, const char *key, store_sink sink, void *ctx, cairn_err *e)
+{
+    return file_read(impl, key, 0, UINT64_MAX, sink, ctx, e);
+}
+
+static int file_get_range(void *impl, const char *key, uint64_t offset, uint64_t length,
+                          store_sink sink, void *ctx, cairn_err *e)
+{
+    return file_read(impl, key, offset, length, sink, ctx, e);
 }
 
 static int file_head(void *impl, const char *key, uint64_t *size, cairn_err *e)
@@ -375,6 +414,7 @@ const store_driver store_file_driver = {
     .commit_as = file_commit_as,
     .unnamed_max = file_unnamed_max,
     .get = file_get,
+    .get_range = file_get_range,
     .head = file_head,
     .list_ex = file_list_ex,
     .sweep_stale = file_sweep_stale,

@@ -9,7 +9,10 @@
  * The transfer's state (s3xfer.h) lives across the tries of one request: a GET
  * that streams to a sink counts what it delivered, so a retry resumes with Range
  * and If-Match on the first ETag, and a server that ignores Range has the bytes
- * already delivered skipped; a resumed answer must carry the bytes asked for.
+ * already delivered skipped; a resumed answer must carry the bytes asked for. A
+ * ranged GET asks for its last byte from the first try on, and resumes up to it; a
+ * server that ignores that Range has what comes before the range skipped and what
+ * comes after cut off.
  * Bodies of other answers (XML) gather in a buf, bounded (s3xfer.c): a 2xx body
  * beyond BODY_MAX fails the transfer, an error body is read only for its first
  * ERR_BODY_MAX bytes.
@@ -222,11 +225,13 @@ static void build_headers(const s3_client *c, const s3_request *rq, const s3xfer
                    rq->content_type ? rq->content_type : "application/octet-stream");
     if (rq->content_md5)
         add_header(hd, "Content-MD5: %s", rq->content_md5);
-    if (rq->sink && x->delivered > 0) {
+    if (rq->sink && rq->has_range)
+        add_header(hd, "Range: bytes=%" PRIu64 "-%" PRIu64, s3xfer_next_byte(x),
+                   rq->range_first + rq->range_len - 1);
+    else if (rq->sink && x->delivered > 0)
         add_header(hd, "Range: bytes=%" PRIu64 "-", x->delivered);
-        if (x->resume_etag[0])
-            add_header(hd, "If-Match: %s", x->resume_etag);
-    }
+    if (rq->sink && x->delivered > 0 && x->resume_etag[0])
+        add_header(hd, "If-Match: %s", x->resume_etag);
 }
 
 static void set_method(CURL *h, const s3_request *rq)
@@ -278,6 +283,50 @@ static void set_options(CURL *h, const s3_client *c, const s3_request *rq, const
     set_method(h, rq);
 }
 
+/* A ranged GET of an object that ends before the range does; size is the object's,
+ * NULL when the store did not say. */
+static int short_object(const s3_client *c, const s3_request *rq, const uint64_t *size,
+                        cairn_err *e)
+{
+    char was[48];
+    if (size)
+        snprintf(was, sizeof(was), "is %" PRIu64 " bytes", *size);
+    else
+        snprintf(was, sizeof(was), "ends before byte %" PRIu64, rq->range_first);
+    return err_set(e, CAIRN_ECORRUPT,
+                   "s3://%s/%s %s, shorter than the %" PRIu64 " bytes asked (%" PRIu64
+                   " from byte %" PRIu64 ")",
+                   c->bucket, rq->key, was, rq->range_first + rq->range_len, rq->range_len,
+                   rq->range_first);
+}
+
+/* The object's size in a 416 answer: its Content-Range ("bytes *\/size"), or S3's
+ * <ActualObjectSize> in the error document. */
+static bool unsatisfied_size(const s3xfer *x, uint64_t *size)
+{
+    unsigned long long n;
+    int used = 0;
+    if (sscanf(x->crange, "bytes */%llu%n", &n, &used) == 1 && !x->crange[used]) {
+        *size = n;
+        return true;
+    }
+    static const char tag[] = "<ActualObjectSize>";
+    const char *body = (const char *)x->body.data;
+    const char *p = body ? memmem(body, x->body.len, tag, sizeof(tag) - 1) : NULL;
+    if (!p)
+        return false;
+    p += sizeof(tag) - 1;
+    char digits[24];
+    size_t k = 0;
+    while (p < body + x->body.len && *p >= '0' && *p <= '9' && k < sizeof(digits) - 1)
+        digits[k++] = *p++;
+    digits[k] = '\0';
+    if (k == 0 || p >= body + x->body.len || *p != '<')
+        return false;
+    *size = strtoull(digits, NULL, 10);
+    return true;
+}
+
 /* What a performed transfer came to; 0 for a 2xx answer. */
 static int outcome(CURL *h, const s3_client *c, const s3_request *rq, CURLcode cc,
                    const char *errbuf, s3xfer *x, s3_response *rs, bool *retry, cairn_err *e)
@@ -289,12 +338,17 @@ static int outcome(CURL *h, const s3_client *c, const s3_request *rq, CURLcode c
     }
     if (x->bad_resume)
         return err_set(e, CAIRN_EPROTO,
-                       "S3 endpoint %s answered the resumed read of s3://%s/%s from byte %" PRIu64
+                       "S3 endpoint %s answered the %s read of s3://%s/%s from byte %" PRIu64
                        " with other bytes (HTTP %ld, Content-Range '%s'): nothing more was "
                        "taken; try again, and check the store (or a proxy in front of it) if "
                        "this persists",
-                       c->endpoint, c->bucket, rq->key ? rq->key : "", x->delivered, x->status,
-                       x->crange);
+                       c->endpoint, x->delivered > 0 ? "resumed" : "ranged", c->bucket,
+                       rq->key ? rq->key : "", s3xfer_next_byte(x), x->status, x->crange);
+    if (x->short_object)
+        return short_object(c, rq, &x->total, e);
+    /* Cut on purpose once the range was in (to_sink). */
+    if (x->range_done && cc == CURLE_WRITE_ERROR)
+        cc = CURLE_OK;
     if (x->stalled) {
         char why[96];
         snprintf(why, sizeof(why), "nothing sent or received for %u s (s3.stall_timeout)",
@@ -308,6 +362,9 @@ static int outcome(CURL *h, const s3_client *c, const s3_request *rq, CURLcode c
     x->status = status;
     rs->status = status;
     const char *body = (const char *)x->body.data;
+    uint64_t size;
+    if (status == 416 && rq->has_range)
+        return short_object(c, rq, unsatisfied_size(x, &size) ? &size : NULL, e);
     if (!s3xfer_success(status))
         return s3fail_http(&c->t, rq, status, body, x->body.len, x->region, retry, e);
     s3xml_error xe;
@@ -392,6 +449,13 @@ int s3_perform(s3_client *c, const s3_request *rq, s3_response *rs, cairn_err *e
                   c->t.attempts - 1, e ? e->msg : "");
         backoff(c, n - 1);
     }
+    /* A well-formed answer that stopped short of the range: sending the same
+     * request again would get the same. */
+    if (!rc && rq->has_range && x.delivered < rq->range_len)
+        rc = err_set(e, CAIRN_ECORRUPT,
+                     "S3 endpoint %s ended the read of s3://%s/%s from byte %" PRIu64
+                     " after %" PRIu64 " of the %" PRIu64 " bytes asked",
+                     c->endpoint, c->bucket, rq->key, rq->range_first, x.delivered, rq->range_len);
     if (rc && rc != CAIRN_ENOENT && e)
         log_debug("S3 %s %s failed: %s", rq->method, rq->key ? rq->key : "/", e->msg);
     free(url);

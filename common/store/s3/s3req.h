@@ -67,6 +67,11 @@ typedef struct s3_request {
      * Range request (If-Match the first ETag), so no byte reaches sink twice. */
     store_sink sink;
     void *sink_ctx;
+    /* GET with sink: only bytes [range_first, range_first + range_len) of the
+     * object, range_len > 0; a resume continues within them. An object that ends
+     * before them, or an answer that brings fewer, is CAIRN_ECORRUPT. */
+    bool has_range;
+    uint64_t range_first, range_len;
 } s3_request;
 
 typedef struct s3_response {

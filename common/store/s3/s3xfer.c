@@ -28,29 +28,49 @@ static void header_value(const char *line, size_t n, const char *name, char *out
     snprintf(out, cap, "%.*s", (int)(end - v), v);
 }
 
+uint64_t s3xfer_next_byte(const s3xfer *x)
+{
+    return (x->rq->has_range ? x->rq->range_first : 0) + x->delivered;
+}
+
 /* At the end of a 2xx GET answer's headers: the object's size, from the first
- * answer; for one to a Range request, whether it holds the bytes asked for, of an
- * object of the same size (a server that ignores Range and sends the whole object
- * again is skipped through, as the status line set up). */
+ * answer that gives it; for one to a Range request, whether it holds the bytes asked
+ * for, of an object of the same size (a server that ignores Range and sends the whole
+ * object is skipped through, as the status line set up). */
 static bool answer_fits(s3xfer *x)
 {
+    const s3_request *rq = x->rq;
     char *end = NULL;
     uint64_t len = strtoull(x->clen, &end, 10);
     bool has_len = x->clen[0] && end && !*end;
-    if (x->delivered == 0) {
+    if (x->delivered == 0 && !rq->has_range) {
         x->total = len;
         x->total_known = x->status == 200 && has_len;
         return true;
     }
-    if (x->status == 200)
-        return !x->total_known || !has_len || len == x->total;
+    if (x->status == 200) {
+        if (x->total_known && has_len && len != x->total)
+            return false;
+        if (!x->total_known && has_len) {
+            x->total = len;
+            x->total_known = true;
+        }
+        return true;
+    }
     unsigned long long first, last, total;
     int used = 0;
     if (x->status != 206 ||
         sscanf(x->crange, "bytes %llu-%llu/%llu%n", &first, &last, &total, &used) != 3 ||
         x->crange[used])
         return false;
-    return first == x->delivered && last >= first && (!x->total_known || total == x->total);
+    if (first != s3xfer_next_byte(x) || last < first || (x->total_known && total != x->total))
+        return false;
+    /* Never more than asked: the sink takes no byte past the range. */
+    if (rq->has_range && last > rq->range_first + rq->range_len - 1)
+        return false;
+    x->total = total;
+    x->total_known = true;
+    return true;
 }
 
 size_t s3xfer_on_header(char *line, size_t size, size_t nmemb, void *arg)
@@ -59,8 +79,17 @@ size_t s3xfer_on_header(char *line, size_t size, size_t nmemb, void *arg)
     size_t n = size * nmemb;
     if ((n == 2 && line[0] == '\r') || (n == 1 && line[0] == '\n')) {
         /* Returning less than n stops the transfer before a byte reaches the sink. */
-        if (x->rq->sink && s3xfer_success(x->status) && !answer_fits(x)) {
+        if (!x->rq->sink || !s3xfer_success(x->status))
+            return n;
+        if (!answer_fits(x)) {
             x->bad_resume = true;
+            return 0;
+        }
+        /* Said before a byte reaches the sink. */
+        const s3_request *rq = x->rq;
+        if (rq->has_range && x->total_known &&
+            (x->total < rq->range_first || x->total - rq->range_first < rq->range_len)) {
+            x->short_object = true;
             return 0;
         }
         return n;
@@ -70,9 +99,9 @@ size_t s3xfer_on_header(char *line, size_t size, size_t nmemb, void *arg)
         const char *sp = memchr(line, ' ', n);
         x->status = sp ? strtol(sp + 1, NULL, 10) : 0;
         x->etag[0] = x->region[0] = x->clen[0] = x->crange[0] = '\0';
-        /* A server that ignores Range sends the whole object again: drop what the
-         * sink already has. */
-        x->skip = x->rq->sink && x->status == 200 ? x->delivered : 0;
+        /* A server that ignores Range sends the whole object (again): drop what
+         * comes before the range and what the sink already has. */
+        x->skip = x->rq->sink && x->status == 200 ? s3xfer_next_byte(x) : 0;
         return n;
     }
     header_value(line, n, "ETag", x->etag, sizeof(x->etag));
@@ -84,22 +113,30 @@ size_t s3xfer_on_header(char *line, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-/* Passes a 2xx GET body to the sink, past the bytes it already has. */
+/* Passes a 2xx GET body to the sink, past the bytes it already has and no further
+ * than the range. */
 static size_t to_sink(s3xfer *x, const char *data, size_t n)
 {
-    size_t off = 0;
+    size_t off = 0, end = n;
     if (x->skip > 0) {
         off = x->skip < n ? (size_t)x->skip : n;
         x->skip -= off;
     }
-    if (off < n) {
+    if (x->rq->has_range && end - off > x->rq->range_len - x->delivered)
+        end = off + (size_t)(x->rq->range_len - x->delivered);
+    if (off < end) {
         err_clear(&x->sink_err);
-        x->sink_rc = x->rq->sink(x->rq->sink_ctx, data + off, n - off, &x->sink_err);
+        x->sink_rc = x->rq->sink(x->rq->sink_ctx, data + off, end - off, &x->sink_err);
         if (x->sink_rc) {
             x->sink_failed = true;
             return 0; /* stops the transfer */
         }
-        x->delivered += n - off;
+        x->delivered += end - off;
+    }
+    if (end < n) {
+        /* A whole object where Range was ignored: the rest is not worth fetching. */
+        x->range_done = true;
+        return 0;
     }
     return n;
 }

@@ -27,9 +27,11 @@ typedef struct s3xfer {
     uint64_t delivered;         /* bytes given to the sink, over all attempts */
     char resume_etag[128];      /* the ETag of the object the sink got its first bytes from */
     char clen[32], crange[128]; /* Content-Length and Content-Range of this answer */
-    uint64_t total;             /* the object's size, from the first answer to a GET */
+    uint64_t total;             /* the object's size, from the first answer that gives it */
     bool total_known;
-    bool bad_resume; /* a resumed GET answered with other bytes than those asked for */
+    bool bad_resume;   /* a resumed GET answered with other bytes than those asked for */
+    bool short_object; /* the object (total bytes) ends before the range asked for */
+    bool range_done;   /* the range is delivered; the rest of a whole-object answer was cut */
     /* Progress of the try under way: the bytes moved so far each way, and when the
      * last one moved (CLOCK_MONOTONIC, ms). */
     curl_off_t moved_down, moved_up;
@@ -43,6 +45,10 @@ typedef struct s3xfer {
 } s3xfer;
 
 bool s3xfer_success(long status);
+
+/* The first byte of the object the next answer should start at: where the range
+ * starts, past what the sink has. */
+uint64_t s3xfer_next_byte(const s3xfer *x);
 
 /* Readies x for another try: what the last answer said is forgotten, what the sink
  * has is kept. */

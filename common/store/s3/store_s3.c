@@ -154,6 +154,28 @@ static int s3_get(void *impl, const char *key, store_sink sink, void *ctx, cairn
     return key_request(impl, S3_GET, "GET", key, sink, ctx, &rs, e);
 }
 
+static int s3_get_range(void *impl, const char *key, uint64_t offset, uint64_t length,
+                        store_sink sink, void *ctx, cairn_err *e)
+{
+    struct s3_store *s = impl;
+    char *k = full_key(s, key, e);
+    if (!k)
+        return CAIRN_ENOMEM;
+    s3_request rq = {.kind = S3_GET,
+                     .method = "GET",
+                     .key = k,
+                     .sink = sink,
+                     .sink_ctx = ctx,
+                     .has_range = true,
+                     .range_first = offset,
+                     .range_len = length};
+    s3_response rs;
+    int rc = s3_perform(s->c, &rq, &rs, e);
+    free(rs.body);
+    free(k);
+    return rc;
+}
+
 static int s3_head(void *impl, const char *key, uint64_t *size, cairn_err *e)
 {
     s3_response rs;
@@ -384,6 +406,7 @@ const store_driver store_s3_driver = {
     .commit = s3_commit,
     .abort = s3_abort,
     .get = s3_get,
+    .get_range = s3_get_range,
     .head = s3_head,
     .list_ex = s3_list_ex,
     .sweep_stale = s3_sweep_stale,

@@ -1,0 +1,29 @@
+/*
+ * backup_parent - the cluster's last complete backup, whose node manifests the agents
+ * read as the index of the blobs the repository holds (agent/backup/known.h says why
+ * that is safe). Chosen under the backup's lease, by the store's timestamp of each
+ * cluster manifest: one listing and one GET, however many backups the cluster has.
+ * A backup `cairn verify --repair` marked damaged is never a parent: blobs it names
+ * are missing or were deleted as corrupt.
+ */
+#ifndef CAIRN_BACKUP_PARENT_H
+#define CAIRN_BACKUP_PARENT_H
+
+#include "base/err.h"
+#include "repo/repo.h"
+#include "repo.pb-c.h"
+
+typedef struct backup_parent backup_parent;
+
+/* *out is NULL when the cluster has no complete backup. */
+int backup_parent_find(repo *r, const char *cluster, backup_parent **out, cairn_err *e);
+
+/* The parent's tag. */
+const char *backup_parent_tag(const backup_parent *p);
+
+/* The parent's node of host_id; NULL when it has none (p may be NULL). */
+const Cairn__Repo__NodeRef *backup_parent_node(const backup_parent *p, const char *host_id);
+
+void backup_parent_free(backup_parent *p);
+
+#endif
