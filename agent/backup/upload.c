@@ -5,8 +5,11 @@
  * Tables go one at a time and each table's files in parallel, so the snapshot of a
  * table is released as soon as its files are safe and the disk is never held twice
  * for long. A file is hashed once in its life (hash cache) and uploaded only when
- * the repository lacks its blob, wherever else it came from; how one open file
- * becomes a blob in the fewest reads is upload_blob's.
+ * the parent backup does not name its blob (known); how one open file becomes a blob
+ * or a pack member in the fewest reads and requests is upload_blob's, and where a
+ * table's snapshot is on disk upload_table's. Small files of a table share its pack,
+ * whose id, known only at its commit, is filled into their entries before the table
+ * goes into the manifest.
  *
  * Design notes: the job owns a copy of the request and the node's description
  * (job_request); each table is an upload_table that lives only while that table is
@@ -18,7 +21,6 @@
  */
 #include "handlers.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,10 +30,10 @@
 #include <unistd.h>
 
 #include "base/debug.h"
-#include "base/path.h"
 #include "base/pool.h"
 #include "backup/known.h"
 #include "backup/upload_blob.h"
+#include "backup/upload_table.h"
 #include "base/ratelimit.h"
 #include "job/start.h"
 #include "repo/blob.h"
@@ -42,162 +44,8 @@
 #include "scylla/sstable.h"
 #include "status/describe.h"
 
-/* schema.cql is kept in the manifest; a larger one is not a CREATE statement. */
-#define SCHEMA_CQL_MAX (1u << 20)
 /* The most files of one table in flight, whatever the configuration says. */
 #define UPLOAD_MAX_THREADS 64
-
-/* What every table of one upload job shares. */
-typedef struct upload_arg {
-    agent *a;
-    const Cairn__Rpc__UploadRequest *rq;
-    const Cairn__Rpc__NodeInfo *node;
-    const known *known; /* the blobs of the parent backup */
-} upload_arg;
-
-typedef struct upload_file {
-    char *name;
-    uint64_t size;
-    uint32_t dir; /* index into the table's snapshot directories */
-    bool packed;  /* its blob is member m of the table's pack, whose id comes at the end */
-    pack_member m;
-} upload_file;
-
-typedef struct upload_table {
-    job *j;
-    const upload_arg *arg;
-    repo *repo;
-    ratelimit *rl;
-    pack_writer *pack;
-    const Cairn__Rpc__Table *table;
-    char **dirs; /* snapshots/<tag> directories of this table, one per data directory */
-    uint32_t *dir_data_dir;
-    size_t ndirs;
-    upload_file *files;
-    Cairn__Repo__FileEntry *entries;
-    size_t nfiles;
-} upload_table;
-
-/* Whether a keyspace directory entry is the table's; a request that names the table's
- * id means that directory and no other. */
-static bool is_table_dir(const char *entry, const Cairn__Rpc__Table *table)
-{
-    size_t tl = strlen(table->name);
-    if (strncmp(entry, table->name, tl) != 0 || entry[tl] != '-')
-        return false;
-    if (table->id && *table->id)
-        return strcmp(entry + tl + 1, table->id) == 0;
-    return name_valid(NAME_TABLE_ID, entry + tl + 1);
-}
-
-/* A requested table whose snapshot is missing (cleared under cairn's feet, or the
- * table re-created) fails the node: a backup without it would say complete and
- * restore nothing of the table. */
-static int no_snapshot(const upload_table *t, const char *what, cairn_err *e)
-{
-    return err_set(e, CAIRN_ENOENT,
-                   "node %s: table %s.%s has no snapshot %s%s%s: it was cleared, or the table "
-                   "re-created, while the backup ran; run the backup again",
-                   t->arg->node->host_id, t->table->keyspace, t->table->name, t->arg->rq->tag,
-                   what ? " " : "", what ? what : "");
-}
-
-/* Finds snapshots/<tag> of the table in every data directory. A table dropped and
- * created again has two directories; only the live one holds this snapshot. */
-static int find_snapshot_dirs(upload_table *t, cairn_err *e)
-{
-    const Cairn__Rpc__NodeInfo *node = t->arg->node;
-    for (size_t d = 0; d < node->n_data_dirs; d++) {
-        char ksdir[4096];
-        int prc =
-            path_fmt(ksdir, sizeof(ksdir), e, "%s/%s", node->data_dirs[d], t->table->keyspace);
-        if (prc)
-            return prc;
-        DIR *dir = opendir(ksdir);
-        if (!dir) {
-            if (errno == ENOENT)
-                continue;
-            return err_sys(e, errno, "cannot list %s", ksdir);
-        }
-        struct dirent *de;
-        int rc = 0;
-        while (!rc && (de = readdir(dir)) != NULL) {
-            if (!is_table_dir(de->d_name, t->table))
-                continue;
-            char snap[4096];
-            struct stat st;
-            if ((rc = path_fmt(snap, sizeof(snap), e, "%s/%s/snapshots/%s", ksdir, de->d_name,
-                               t->arg->rq->tag)) != 0)
-                break;
-            if (stat(snap, &st) != 0 || !S_ISDIR(st.st_mode))
-                continue;
-            char **nd = realloc(t->dirs, (t->ndirs + 1) * sizeof(char *));
-            uint32_t *ni = realloc(t->dir_data_dir, (t->ndirs + 1) * sizeof(uint32_t));
-            if (nd)
-                t->dirs = nd;
-            if (ni)
-                t->dir_data_dir = ni;
-            if (!nd || !ni || !(t->dirs[t->ndirs] = strdup(snap))) {
-                rc = err_set(e, CAIRN_ENOMEM, "out of memory");
-                break;
-            }
-            t->dir_data_dir[t->ndirs++] = (uint32_t)d;
-        }
-        closedir(dir);
-        if (rc)
-            return rc;
-    }
-    return t->ndirs ? 0 : no_snapshot(t, NULL, e);
-}
-
-/* Lists the SSTable files of the table's snapshot directories. */
-static int list_files(upload_table *t, cairn_err *e)
-{
-    size_t cap = 0;
-    for (size_t d = 0; d < t->ndirs; d++) {
-        DIR *dir = opendir(t->dirs[d]);
-        if (!dir && errno == ENOENT)
-            return no_snapshot(t, "any more", e);
-        if (!dir)
-            return err_sys(e, errno, "cannot list %s", t->dirs[d]);
-        struct dirent *de;
-        int rc = 0;
-        while (!rc && (de = readdir(dir)) != NULL) {
-            if (de->d_name[0] == '.' || strcmp(de->d_name, "schema.cql") == 0 ||
-                strcmp(de->d_name, "manifest.json") == 0)
-                continue;
-            if (!name_valid(NAME_SSTABLE_FILE, de->d_name)) {
-                job_warn(t->j, "%s: skipping '%s', which is not an SSTable file", t->dirs[d],
-                         de->d_name);
-                continue;
-            }
-            struct stat st;
-            if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-                !S_ISREG(st.st_mode))
-                continue;
-            if (t->nfiles == cap) {
-                cap = cap ? cap * 2 : 64;
-                upload_file *nf = realloc(t->files, cap * sizeof(*nf));
-                if (!nf) {
-                    rc = err_set(e, CAIRN_ENOMEM, "out of memory");
-                    break;
-                }
-                t->files = nf;
-            }
-            upload_file *f = &t->files[t->nfiles];
-            *f = (upload_file){.size = (uint64_t)st.st_size, .dir = (uint32_t)d};
-            if (!(f->name = strdup(de->d_name))) {
-                rc = err_set(e, CAIRN_ENOMEM, "out of memory");
-                break;
-            }
-            t->nfiles++;
-        }
-        closedir(dir);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
 
 /* Compares a Data.db's CRC-32 with its Digest.crc32: a mismatch is backed up as it
  * is, and marked, so the restore knows the file was corrupt before it left. */
@@ -260,14 +108,14 @@ static int upload_one(upload_table *t, size_t i, cairn_err *e)
     const char *dirpath = t->dirs[f->dir];
     int dfd = open(dirpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 && errno == ENOENT)
-        return no_snapshot(t, "any more", e);
+        return upload_table_gone(t, "any more", e);
     if (dfd < 0)
         return err_sys(e, errno, "cannot open %s", dirpath);
     int fd = openat(dfd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     int rc = 0;
     struct stat st;
     if (fd < 0 && errno == ENOENT) {
-        rc = no_snapshot(t, "any more", e);
+        rc = upload_table_gone(t, "any more", e);
         err_prefix(e, "%s", f->name);
         goto done;
     }
@@ -314,57 +162,6 @@ static int upload_item(void *p, size_t i, cairn_err *e)
     return upload_one(t, i, e);
 }
 
-static char *read_small_file(const char *dir, const char *name)
-{
-    char path[4096];
-    if (path_fmt(path, sizeof(path), NULL, "%s/%s", dir, name) != 0)
-        return NULL;
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    struct stat st;
-    char *buf = NULL;
-    if (fstat(fd, &st) == 0 && st.st_size >= 0 && (uint64_t)st.st_size <= SCHEMA_CQL_MAX &&
-        (buf = malloc((size_t)st.st_size + 1)) != NULL) {
-        ssize_t n = pread(fd, buf, (size_t)st.st_size, 0);
-        if (n < 0) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf[n] = '\0';
-        }
-    }
-    close(fd);
-    return buf;
-}
-
-/* Releases a table's lists as soon as it is done, so memory follows one table at a
- * time; a released table is empty and may be released again. */
-static void table_release(upload_table *t)
-{
-    for (size_t i = 0; i < t->nfiles; i++) {
-        free(t->files[i].name);
-        if (t->entries) {
-            free(t->entries[i].blob);
-            free(t->entries[i].pack);
-        }
-    }
-    free(t->files);
-    free(t->entries);
-    for (size_t d = 0; d < t->ndirs; d++)
-        free(t->dirs[d]);
-    free(t->dirs);
-    free(t->dir_data_dir);
-    t->files = NULL;
-    t->entries = NULL;
-    t->nfiles = 0;
-    t->dirs = NULL;
-    t->dir_data_dir = NULL;
-    t->ndirs = 0;
-    pack_writer_free(t->pack);
-    t->pack = NULL;
-}
-
 /* The table's part of the node manifest, once every file of it is safe. */
 static int table_add_to_manifest(upload_table *t, manifest_writer *mw, cairn_err *e)
 {
@@ -388,7 +185,7 @@ static int table_add_to_manifest(upload_table *t, manifest_writer *mw, cairn_err
         ptrs[i] = &t->entries[i];
     te.files = ptrs;
     te.n_files = t->nfiles;
-    te.schema_cql = t->ndirs ? read_small_file(t->dirs[0], "schema.cql") : NULL;
+    te.schema_cql = upload_table_schema_cql(t);
     int rc = manifest_node_add_table(mw, &te, e);
     free(te.schema_cql);
     free(ptrs);
@@ -414,7 +211,7 @@ static int resolve_packs(upload_table *t, cairn_err *e)
 
 static int upload_table_run(upload_table *t, manifest_writer *mw, cairn_err *e)
 {
-    int rc = list_files(t, e);
+    int rc = upload_table_list(t, e);
     if (rc)
         return rc;
     t->entries = calloc(t->nfiles ? t->nfiles : 1, sizeof(*t->entries));
@@ -455,26 +252,6 @@ static void manifest_header(const upload_arg *u, Cairn__Repo__NodeManifest *h)
     h->tool_version = (char *)CAIRN_VERSION;
 }
 
-/* Adds the table's SSTable files to the job's totals. */
-static void count_totals(upload_table *t)
-{
-    for (size_t d = 0; d < t->ndirs; d++) {
-        DIR *dir = opendir(t->dirs[d]);
-        struct dirent *de;
-        while (dir && (de = readdir(dir)) != NULL) {
-            struct stat st;
-            if (name_valid(NAME_SSTABLE_FILE, de->d_name) &&
-                fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                S_ISREG(st.st_mode)) {
-                job_add(t->j, JOB_FILES_TOTAL, 1);
-                job_add(t->j, JOB_BYTES_TOTAL, (uint64_t)st.st_size);
-            }
-        }
-        if (dir)
-            closedir(dir);
-    }
-}
-
 /* Uploads every table in turn; a table's snapshot goes once its files are safe. */
 static int upload_tables(job *j, const upload_arg *u, upload_table *tables, manifest_writer *mw,
                          cairn_err *e)
@@ -483,9 +260,9 @@ static int upload_tables(job *j, const upload_arg *u, upload_table *tables, mani
     int rc = 0;
     /* Sizes first, so progress has a total from the start. */
     for (size_t i = 0; !rc && i < rq->n_tables; i++) {
-        rc = find_snapshot_dirs(&tables[i], e);
+        rc = upload_table_find(&tables[i], e);
         if (!rc)
-            count_totals(&tables[i]);
+            upload_table_count(&tables[i]);
     }
     for (size_t i = 0; !rc && i < rq->n_tables; i++) {
         upload_table *t = &tables[i];
@@ -500,7 +277,7 @@ static int upload_tables(job *j, const upload_arg *u, upload_table *tables, mani
                              t->table->keyspace, t->table->name, de.msg);
             }
         }
-        table_release(t);
+        upload_table_release(t);
     }
     return rc;
 }
@@ -537,7 +314,7 @@ static int upload_with_manifest(job *j, const upload_arg *u, repo *r, ratelimit 
     qsort(tables, rq->n_tables, sizeof(*tables), by_table_name);
     rc = upload_tables(j, u, tables, mw, e);
     for (size_t i = 0; i < rq->n_tables; i++)
-        table_release(&tables[i]);
+        upload_table_release(&tables[i]);
     free(tables);
     if (rc) {
         manifest_node_abort(mw);
@@ -596,7 +373,7 @@ static int check_parent(const agent *a, const Cairn__Rpc__UploadRequest *rq, cai
     if (!key && !sha)
         return 0;
     char prefix[512];
-    snprintf(prefix, sizeof(prefix), "backups/%s/", a->cfg->cluster);
+    snprintf(prefix, sizeof(prefix), REPO_BACKUPS_PREFIX "%s/", a->cfg->cluster);
     size_t kl = key ? strlen(key) : 0, sfx = strlen(".manifest");
     if (!key || !sha || !blob_id_valid(sha) || strncmp(key, prefix, strlen(prefix)) != 0 ||
         kl <= sfx || strcmp(key + kl - sfx, ".manifest") != 0 || store_key_check(key, NULL) != 0)

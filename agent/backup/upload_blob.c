@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "base/debug.h"
+
 /* One file's upload as the job sees it: its bytes count as done while they are read,
  * so that progress moves during a large file, not only when it ends. */
 typedef struct upload_progress {
@@ -46,13 +48,16 @@ static void count_file(const upload_blob_ctx *c, const upload_progress *up, uint
         job_add(c->j, JOB_BYTES_STORED, stored_bytes);
 }
 
-/* Where the parent has the blob: nothing (more) to read or send. */
-static void place_known(const upload_blob_ctx *c, const upload_progress *up, const blob_sums *s,
+/* Whether the parent names the blob; then its place is the parent's and nothing (more)
+ * is read or sent. */
+static bool place_known(const upload_blob_ctx *c, const upload_progress *up, const blob_sums *s,
                         upload_place *place)
 {
-    known_find(c->known, s->id, &place->ref);
+    if (!known_find(c->known, s->id, &place->ref))
+        return false;
     place->kind = UPLOAD_KNOWN;
     count_file(c, up, s->size, false, 0);
+    return true;
 }
 
 /* A small file into the table's pack, read once; a blob the parent has is not added. */
@@ -69,7 +74,9 @@ static int store_packed(const upload_blob_ctx *c, int fd, const struct stat *st,
         place->kind = UPLOAD_PACKED;
         count_file(c, &up, s->size, true, place->member.length);
     } else {
-        place_known(c, &up, s, place);
+        /* Not added: o.known said the parent names it. */
+        bool named = place_known(c, &up, s, place);
+        CAIRN_ASSERT(named);
     }
     return hashcache_store(c->hashes, st, s->id, data ? &s->crc32 : NULL, e);
 }
@@ -104,10 +111,12 @@ static int store_new(const upload_blob_ctx *c, int fd, const struct stat *st, bo
     int rc = repo_blob_put_new(c->repo, fd, data, &o, s, &stored, &stored_bytes, e);
     if (rc)
         return rc;
-    if (stored)
+    if (stored) {
         count_file(c, &up, s->size, true, stored_bytes);
-    else
-        place_known(c, &up, s, place);
+    } else {
+        bool named = place_known(c, &up, s, place);
+        CAIRN_ASSERT(named);
+    }
     return hashcache_store(c->hashes, st, s->id, data ? &s->crc32 : NULL, e);
 }
 
@@ -120,10 +129,8 @@ int upload_blob_store(const upload_blob_ctx *c, int fd, const struct stat *st, b
     s->size = (uint64_t)st->st_size;
     bool cached = hashcache_lookup(c->hashes, st, s->id, &s->crc32, &has_crc) && (!data || has_crc);
     upload_progress none = {.j = c->j};
-    if (cached && known_find(c->known, s->id, NULL)) {
-        place_known(c, &none, s, place);
+    if (cached && place_known(c, &none, s, place))
         return 0;
-    }
     if (s->size <= PACK_MEMBER_MAX)
         return store_packed(c, fd, st, data, s, place, e);
     if (cached)
@@ -134,11 +141,7 @@ int upload_blob_store(const upload_blob_ctx *c, int fd, const struct stat *st, b
     int rc = blob_hash_fd_sums(fd, data, s, e);
     if (!rc)
         rc = hashcache_store(c->hashes, st, s->id, data ? &s->crc32 : NULL, e);
-    if (rc)
+    if (rc || place_known(c, &none, s, place))
         return rc;
-    if (known_find(c->known, s->id, NULL)) {
-        place_known(c, &none, s, place);
-        return 0;
-    }
     return store_known(c, s, s->id, fd, s->size, e);
 }

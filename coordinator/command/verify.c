@@ -41,6 +41,7 @@
 #include "cmd.h"
 #include "command/catalog.h"
 #include "command/lifecycle.h"
+#include "command/verify_run.h"
 #include "repo/blob.h"
 #include "repo/bloom.h"
 #include "repo/manifest.h"
@@ -52,47 +53,9 @@
 #define PRESENT_MAX      (32u << 20)
 #define READ_N           1000000u /* places the "already read" filter is sized for */
 #define READ_MAX         (8u << 20)
-#define PROBLEMS_SHOWN   100 /* per backup; the rest are counted */
 #define CORRUPT_MAX      100000
 #define MEMBER_NAME_MAX  (2 * BLOB_ID_HEX + 2) /* "<pack>/<blob>" */
 #define VERIFY_LEASE_TTL 120
-
-typedef struct verify_opts {
-    const char *tag; /* NULL: every backup of the configured cluster */
-    bool all;        /* every backup of every cluster */
-    unsigned read_pct;
-    bool repair, json;
-    const char *metrics_file;
-    char tag_buf[256]; /* the tag resolved ("latest") */
-} verify_opts;
-
-/* Sorted strings: every file entry of every backup is looked up in one. */
-typedef struct verify_set {
-    char **v;
-    size_t n;
-} verify_set;
-
-typedef struct verify_run {
-    const verify_opts *o;
-    const coord_config *cfg;
-    repo *r;
-    bloom *present, *read;
-    uint32_t seed;
-    uint64_t blobs_listed, packs_listed, blobs_read, bytes_read, backups, damaged;
-    uint64_t missing_total, corrupt_total; /* file entries, over every backup */
-    /* Found corrupt, for later references: blob ids (and --repair's list), and packed
-     * members as "<pack>/<blob>", sorted by pack so that a pack's are together. */
-    verify_set corrupt, corrupt_members;
-    /* --json: each backup's object is printed as soon as it is checked, so that memory
-     * does not grow with the number of backups; the document is opened by the first. */
-    bool json_open;
-    uint64_t json_backups;
-    json_object *jdamaged;
-    /* the backup being checked */
-    const char *cluster, *tag, *node;
-    uint64_t missing, bad, shown;
-    json_object *jproblems;
-} verify_run;
 
 static int parse_args(verify_opts *o, int argc, char **argv)
 {
@@ -219,47 +182,6 @@ static void note_corrupt(verify_run *v, const repo_ref *ref)
     set_add(&v->corrupt_members, m);
 }
 
-/* The distinct packs of corrupt_members, to cb (may be NULL) in order; how many. */
-static size_t corrupt_packs(const verify_run *v, void (*cb)(void *ctx, const char *pack), void *ctx)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < v->corrupt_members.n; i++) {
-        const char *m = v->corrupt_members.v[i];
-        if (i > 0 && strncmp(v->corrupt_members.v[i - 1], m, BLOB_ID_HEX) == 0)
-            continue;
-        n++;
-        if (cb) {
-            char pack[BLOB_ID_HEX + 1];
-            snprintf(pack, sizeof(pack), "%.*s", BLOB_ID_HEX, m);
-            cb(ctx, pack);
-        }
-    }
-    return n;
-}
-
-/* One problem of the current backup; table, file, blob and pack may be NULL. */
-static void problem(verify_run *v, const char *table, const char *file, const char *blob,
-                    const char *pack, const char *what)
-{
-    if (v->shown++ >= PROBLEMS_SHOWN)
-        return;
-    if (!v->o->json) {
-        printf("  %s/%s: node %s%s%s%s%s: %s%s%s%s%s\n", v->cluster, v->tag,
-               v->node ? v->node : "-", table ? ", table " : "", table ? table : "",
-               file ? ", file " : "", file ? file : "", what, blob ? ", blob " : "",
-               blob ? blob : "", pack ? ", pack " : "", pack ? pack : "");
-        return;
-    }
-    json_object *p = json_object_new_object();
-    json_object_object_add(p, "node", v->node ? json_object_new_string(v->node) : NULL);
-    json_object_object_add(p, "table", table ? json_object_new_string(table) : NULL);
-    json_object_object_add(p, "file", file ? json_object_new_string(file) : NULL);
-    json_object_object_add(p, "blob", blob ? json_object_new_string(blob) : NULL);
-    json_object_object_add(p, "pack", pack ? json_object_new_string(pack) : NULL);
-    json_object_object_add(p, "problem", json_object_new_string(what));
-    json_object_array_add(v->jproblems, p);
-}
-
 static int list_blob(void *ctx, const char *id, uint64_t size, int64_t mtime_ms, cairn_err *e)
 {
     (void)size, (void)mtime_ms, (void)e;
@@ -330,14 +252,15 @@ static int read_blob(verify_run *v, const char *table, const Cairn__Repo__FileEn
     if (rc == CAIRN_ECORRUPT) {
         note_corrupt(v, ref);
         v->bad++;
-        problem(v, table, f->name, f->blob, ref->pack,
-                ref->pack ? "corrupt (its bytes in the pack do not match its SHA-256)"
-                          : "corrupt (its bytes do not match its SHA-256)");
+        verify_problem(v, table, f->name, f->blob, ref->pack,
+                       ref->pack ? "corrupt (its bytes in the pack do not match its SHA-256)"
+                                 : "corrupt (its bytes do not match its SHA-256)");
         return 1;
     }
     if (rc == CAIRN_ENOENT) {
         v->missing++;
-        problem(v, table, f->name, f->blob, ref->pack, ref->pack ? "missing pack" : "missing");
+        verify_problem(v, table, f->name, f->blob, ref->pack,
+                       ref->pack ? "missing pack" : "missing");
         return 1;
     }
     if (rc) {
@@ -348,8 +271,8 @@ static int read_blob(verify_run *v, const char *table, const Cairn__Repo__FileEn
     if (data && (uint32_t)c.crc != f->data_crc32) {
         note_corrupt(v, ref);
         v->bad++;
-        problem(v, table, f->name, f->blob, ref->pack,
-                "corrupt (its CRC-32 does not match its Digest)");
+        verify_problem(v, table, f->name, f->blob, ref->pack,
+                       "corrupt (its CRC-32 does not match its Digest)");
         return 1;
     }
     char key[BLOB_ID_HEX + 1];
@@ -363,24 +286,24 @@ static int check_file(verify_run *v, const char *table, const Cairn__Repo__FileE
 {
     if (!f->blob || !blob_id_valid(f->blob)) {
         v->bad++;
-        problem(v, table, f->name, NULL, NULL, "no valid blob id in the manifest");
+        verify_problem(v, table, f->name, NULL, NULL, "no valid blob id in the manifest");
         return 0;
     }
     repo_ref ref;
     cairn_err re;
     if (manifest_file_ref(f, &ref, &re) != 0) {
         v->bad++;
-        problem(v, table, f->name, f->blob, NULL, re.msg);
+        verify_problem(v, table, f->name, f->blob, NULL, re.msg);
         return 0;
     }
     if (is_corrupt(v, &ref)) {
         v->bad++;
-        problem(v, table, f->name, f->blob, ref.pack, "corrupt (found before)");
+        verify_problem(v, table, f->name, f->blob, ref.pack, "corrupt (found before)");
         return 0;
     }
     if (!bloom_has(v->present, ref.pack ? ref.pack : ref.blob)) {
         v->missing++;
-        problem(v, table, f->name, f->blob, ref.pack, ref.pack ? "missing pack" : "missing");
+        verify_problem(v, table, f->name, f->blob, ref.pack, ref.pack ? "missing pack" : "missing");
         return 0;
     }
     char key[BLOB_ID_HEX + 1];
@@ -415,67 +338,12 @@ static int check_node(verify_run *v, const Cairn__Repo__NodeRef *n, cairn_err *e
         cairn__repo__node_manifest__free_unpacked(h, NULL);
     if (rc == CAIRN_ECORRUPT || rc == CAIRN_ENOENT || rc == CAIRN_EPROTO) {
         v->bad++;
-        problem(v, NULL, NULL, NULL, NULL, me.msg);
+        verify_problem(v, NULL, NULL, NULL, NULL, me.msg);
         return 0;
     }
     if (rc)
         *e = me;
     return rc;
-}
-
-/* Starts the --json document: {"backups":[ and then the backups, as they are checked. */
-static void json_open(verify_run *v)
-{
-    if (v->json_open)
-        return;
-    printf("{\"backups\":[");
-    v->json_open = true;
-}
-
-/* Ends the document the backups went into with the members of rest (an object, freed):
- * one JSON document on one line, whatever the number of backups. */
-static void json_close(verify_run *v, json_object *rest)
-{
-    json_open(v);
-    const char *text = lifecycle_json_text(rest);
-    /* rest is never empty, so its text is "{...}": its members follow the array. */
-    printf("],%s\n", text + 1);
-    json_object_put(rest);
-}
-
-static void backup_done(verify_run *v, bool ok)
-{
-    v->backups++;
-    v->missing_total += v->missing;
-    v->corrupt_total += v->bad;
-    if (!ok) {
-        v->damaged++;
-        char name[512];
-        snprintf(name, sizeof(name), "%s/%s", v->cluster, v->tag);
-        json_object_array_add(v->jdamaged, json_object_new_string(name));
-    }
-    if (!v->o->json) {
-        if (v->shown > PROBLEMS_SHOWN)
-            printf("  ... and %llu more problems\n",
-                   (unsigned long long)(v->shown - PROBLEMS_SHOWN));
-        printf("%s/%s: %s", v->cluster, v->tag, ok ? "ok" : "DAMAGED");
-        if (!ok)
-            printf(" (%llu missing, %llu corrupt)", (unsigned long long)v->missing,
-                   (unsigned long long)v->bad);
-        printf("\n");
-        return;
-    }
-    json_object *b = json_object_new_object();
-    json_object_object_add(b, "cluster", json_object_new_string(v->cluster));
-    json_object_object_add(b, "tag", json_object_new_string(v->tag));
-    json_object_object_add(b, "ok", json_object_new_boolean(ok));
-    json_object_object_add(b, "missing", json_object_new_int64((int64_t)v->missing));
-    json_object_object_add(b, "corrupt", json_object_new_int64((int64_t)v->bad));
-    json_object_object_add(b, "problems", v->jproblems);
-    v->jproblems = NULL;
-    json_open(v);
-    printf("%s%s", v->json_backups++ ? "," : "", lifecycle_json_text(b));
-    json_object_put(b);
 }
 
 static int check_backup(void *ctx, const scan_backup *b, cairn_err *e)
@@ -493,7 +361,7 @@ static int check_backup(void *ctx, const scan_backup *b, cairn_err *e)
     int rc = manifest_cluster_read(v->r, b->key, &m, &me);
     if (rc == CAIRN_ECORRUPT || rc == CAIRN_EPROTO) {
         v->bad++;
-        problem(v, NULL, NULL, NULL, NULL, me.msg);
+        verify_problem(v, NULL, NULL, NULL, NULL, me.msg);
         rc = 0;
     } else if (rc) {
         *e = me;
@@ -510,7 +378,7 @@ static int check_backup(void *ctx, const scan_backup *b, cairn_err *e)
     if (m)
         cairn__repo__cluster_manifest__free_unpacked(m, NULL);
     if (!rc)
-        backup_done(v, v->missing == 0 && v->bad == 0);
+        verify_backup_done(v, v->missing == 0 && v->bad == 0);
     json_object_put(v->jproblems);
     v->jproblems = NULL;
     return rc;
@@ -574,106 +442,6 @@ static int verify_all(verify_run *v, cairn_err *e)
     return rc;
 }
 
-static void add_string(void *ctx, const char *s)
-{
-    json_object_array_add(ctx, json_object_new_string(s));
-}
-
-static void print_summary(verify_run *v, bool ok)
-{
-    char b[32], q[256];
-    if (!v->o->json) {
-        size_t packs = corrupt_packs(v, NULL, NULL);
-        printf("%llu backups checked, %llu damaged; %llu blobs and %llu packs listed",
-               (unsigned long long)v->backups, (unsigned long long)v->damaged,
-               (unsigned long long)v->blobs_listed, (unsigned long long)v->packs_listed);
-        if (v->o->read_pct)
-            printf(", %llu blobs read (%s, --read-data=%u%%)", (unsigned long long)v->blobs_read,
-                   human_bytes(v->bytes_read, b, sizeof(b)), v->o->read_pct);
-        printf("\n");
-        if (v->o->repair && v->damaged)
-            printf("repaired: deleted %zu corrupt blobs and marked the damaged backups; the next "
-                   "backup uploads what they miss again from the nodes that still have the "
-                   "files. Until then these backups stay damaged:\n",
-                   v->corrupt.n);
-        else if (v->damaged)
-            printf("`cairn verify --repair` deletes the %zu corrupt blobs and marks the damaged "
-                   "backups so that the next backup uploads what they miss again\n",
-                   v->corrupt.n);
-        if (packs)
-            printf("%zu packs hold corrupt blobs; --repair does not delete packs, whose other "
-                   "blobs may be intact\n",
-                   packs);
-        if (v->o->repair && v->damaged)
-            for (size_t i = 0; i < json_object_array_length(v->jdamaged); i++)
-                printf("  %s\n", json_object_get_string(json_object_array_get_idx(v->jdamaged, i)));
-        printf("requests: %s\n%s\n", lifecycle_requests_text(v->r, q, sizeof(q)),
-               ok ? "all is well" : "PROBLEMS FOUND");
-        return;
-    }
-    json_object *d = json_object_new_object();
-    json_object_object_add(d, "ok", json_object_new_boolean(ok));
-    json_object_object_add(d, "damaged", v->jdamaged);
-    v->jdamaged = NULL;
-    json_object_object_add(d, "blobs_listed", json_object_new_int64((int64_t)v->blobs_listed));
-    json_object_object_add(d, "packs_listed", json_object_new_int64((int64_t)v->packs_listed));
-    json_object_object_add(d, "read_percent", json_object_new_int64(v->o->read_pct));
-    json_object_object_add(d, "blobs_read", json_object_new_int64((int64_t)v->blobs_read));
-    json_object_object_add(d, "bytes_read", json_object_new_int64((int64_t)v->bytes_read));
-    json_object *c = json_object_new_array();
-    for (size_t i = 0; i < v->corrupt.n; i++)
-        add_string(c, v->corrupt.v[i]);
-    json_object_object_add(d, "corrupt_blobs", c);
-    json_object *cp = json_object_new_array();
-    corrupt_packs(v, add_string, cp);
-    json_object_object_add(d, "corrupt_packs", cp);
-    json_object_object_add(d, "repaired", json_object_new_boolean(v->o->repair && v->damaged));
-    json_object_object_add(d, "requests", lifecycle_requests_json(v->r));
-    json_close(v, d);
-}
-
-/* --metrics-file: what the run found, when it got to the end (complete), and whether
- * all was well. */
-static void write_metrics(const verify_run *v, bool complete, bool ok, uint64_t duration_ms)
-{
-    metrics *mx = NULL;
-    cairn_err e;
-    if (metrics_new(&mx, v->cfg->cluster, &e) != 0) {
-        fprintf(stderr, "cairn verify: warning: the metrics file was not written: %s\n", e.msg);
-        return;
-    }
-    if (complete) {
-        metrics_add(mx, "cairn_verify_backups", "Backups the last verify checked",
-                    (double)v->backups, NULL);
-        metrics_add(mx, "cairn_verify_damaged_backups", "Backups the last verify found damaged",
-                    (double)v->damaged, NULL);
-        metrics_add(mx, "cairn_verify_problems",
-                    "Files the last verify found missing or corrupt, over every backup checked",
-                    (double)(v->missing_total + v->corrupt_total), NULL);
-        metrics_add(mx, "cairn_verify_corrupt_blobs",
-                    "Blobs of their own the last verify found corrupt", (double)v->corrupt.n, NULL);
-        metrics_add(mx, "cairn_verify_corrupt_packs",
-                    "Packs the last verify found holding a corrupt blob",
-                    (double)corrupt_packs(v, NULL, NULL), NULL);
-        metrics_add(mx, "cairn_verify_blobs_listed", "Blobs the last verify listed",
-                    (double)v->blobs_listed, NULL);
-        metrics_add(mx, "cairn_verify_packs_listed", "Packs the last verify listed",
-                    (double)v->packs_listed, NULL);
-        metrics_add(mx, "cairn_verify_blobs_read", "Blobs the last verify read (--read-data)",
-                    (double)v->blobs_read, NULL);
-        metrics_add(mx, "cairn_verify_read_bytes", "Bytes the last verify read (--read-data)",
-                    (double)v->bytes_read, NULL);
-    }
-    if (v->r) {
-        store_counts q;
-        repo_stats(v->r, &q);
-        metrics_requests(mx, "verify", &q);
-    }
-    metrics_outcome(mx, "verify", v->o->metrics_file, ok, duration_ms);
-    metrics_write_or_warn(mx, "verify", v->o->metrics_file);
-    metrics_free(mx);
-}
-
 static void run_free(verify_run *v)
 {
     bloom_free(v->present);
@@ -697,7 +465,7 @@ int cmd_verify(const coord_config *cfg, int argc, char **argv)
     if (rc) {
         fprintf(stderr, "cairn verify: %s\n", e.msg);
         if (o.metrics_file && rc != CAIRN_ECONFIG)
-            write_metrics(&(verify_run){.o = &o, .cfg = cfg}, false, false, human_mono_ms() - t0);
+            verify_metrics(&(verify_run){.o = &o, .cfg = cfg}, false, false, human_mono_ms() - t0);
         return rc == CAIRN_ECONFIG ? CMD_USAGE : CMD_FAILED;
     }
     if (o.tag) {
@@ -718,15 +486,15 @@ int cmd_verify(const coord_config *cfg, int argc, char **argv)
             json_object *d = json_object_new_object();
             json_object_object_add(d, "ok", json_object_new_boolean(false));
             json_object_object_add(d, "error", json_object_new_string(e.msg));
-            json_close(&v, d);
+            verify_json_close(&v, d);
         }
     } else {
         bool ok = v.damaged == 0;
-        print_summary(&v, ok);
+        verify_summary(&v, ok);
         rc = ok ? 0 : CAIRN_ECORRUPT;
     }
     if (o.metrics_file)
-        write_metrics(&v, complete, rc == 0, human_mono_ms() - t0);
+        verify_metrics(&v, complete, rc == 0, human_mono_ms() - t0);
     run_free(&v);
     repo_close(r);
     return rc ? CMD_FAILED : CMD_OK;

@@ -1,0 +1,75 @@
+/*
+ * upload_table - one table of an upload job and its snapshot on disk: where
+ * snapshots/<tag> is in each data directory, which SSTable files it holds, and the
+ * lists that follow one table at a time through the upload. Private to upload.c.
+ */
+#ifndef CAIRN_UPLOAD_TABLE_H
+#define CAIRN_UPLOAD_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent.h"
+#include "agent.pb-c.h"
+#include "backup/known.h"
+#include "base/err.h"
+#include "base/ratelimit.h"
+#include "job/jobs.h"
+#include "repo/pack.h"
+#include "repo/repo.h"
+#include "repo.pb-c.h"
+
+/* What every table of one upload job shares. */
+typedef struct upload_arg {
+    agent *a;
+    const Cairn__Rpc__UploadRequest *rq;
+    const Cairn__Rpc__NodeInfo *node;
+    const known *known; /* the blobs of the parent backup */
+} upload_arg;
+
+typedef struct upload_file {
+    char *name;
+    uint64_t size;
+    uint32_t dir; /* index into the table's snapshot directories */
+    bool packed;  /* its blob is member m of the table's pack, whose id comes at the end */
+    pack_member m;
+} upload_file;
+
+typedef struct upload_table {
+    job *j;
+    const upload_arg *arg;
+    repo *repo;
+    ratelimit *rl;
+    pack_writer *pack;
+    const Cairn__Rpc__Table *table;
+    char **dirs; /* snapshots/<tag> directories of this table, one per data directory */
+    uint32_t *dir_data_dir;
+    size_t ndirs;
+    upload_file *files;
+    Cairn__Repo__FileEntry *entries;
+    size_t nfiles;
+} upload_table;
+
+/* Finds snapshots/<tag> of the table in every data directory; none is
+ * upload_table_gone's error. */
+int upload_table_find(upload_table *t, cairn_err *e);
+
+/* Lists the SSTable files of the snapshot directories (others are skipped with a
+ * warning). */
+int upload_table_list(upload_table *t, cairn_err *e);
+
+/* Adds the snapshot's SSTable files and bytes to the job's totals. */
+void upload_table_count(upload_table *t);
+
+/* The snapshot's schema.cql (malloc'd), NULL when it has none or it is too large. */
+char *upload_table_schema_cql(const upload_table *t);
+
+/* The error of a table whose snapshot went away; what (may be NULL) says when. */
+int upload_table_gone(const upload_table *t, const char *what, cairn_err *e);
+
+/* Frees the table's lists and pack; a released table is empty and may be released
+ * again. */
+void upload_table_release(upload_table *t);
+
+#endif
