@@ -27,6 +27,9 @@ int agent_new(agent **out, const agent_config *cfg, cairn_err *e)
         rc = hashcache_open(&a->hashes, cfg->state_dir, e);
     if (!rc)
         rc = jobs_new(&a->jobs, e);
+    /* A backup may keep upload_parallel cores busy, not more: the node's are ScyllaDB's. */
+    if (!rc)
+        rc = cores_new(&a->cores, (unsigned)cfg->upload_parallel, e);
     if (rc) {
         agent_free(a);
         return rc;
@@ -40,6 +43,7 @@ void agent_free(agent *a)
     if (!a)
         return;
     jobs_free(a->jobs);
+    cores_free(a->cores);
     if (a->hashes) {
         cairn_err e;
         if (hashcache_close(a->hashes, &e) != 0)
@@ -100,6 +104,8 @@ static int dispatch(agent *a, const Cairn__Rpc__Request *rq, Cairn__Rpc__Respons
     case CAIRN__RPC__REQUEST__OP_UPLOAD:
         return agent_upload(a, rq->upload, resp, e);
     case CAIRN__RPC__REQUEST__OP_JOB:
+        if (rq->job->has_wait_ms)
+            jobs_wait(a->jobs, rq->job->job_id, rq->job->wait_ms);
         return job_reply(a->jobs, rq->job->job_id, resp, e);
     case CAIRN__RPC__REQUEST__OP_RESTORE:
         return agent_restore(a, rq->restore, resp, e);

@@ -48,6 +48,7 @@ static const config_field s3_fields[] = {
     {"parts_in_flight", CONFIG_INT, offsetof(agent_config, s3.parts_in_flight), NULL, false, 1, 64},
     {"upload_memory_mib", CONFIG_INT, offsetof(agent_config, s3.upload_memory_mib), NULL, false, 5,
      65536},
+    {"spool_file_mib", CONFIG_INT, offsetof(agent_config, s3.spool_file_mib), NULL, false, 5, 5120},
     {"stall_timeout", CONFIG_INT, offsetof(agent_config, s3.stall_timeout), NULL, false, 1, 3600},
     F("allow_location_overrides", CONFIG_STRING, s3.allow_location_overrides),
     {NULL, 0, 0, NULL, false, 0, 0},
@@ -72,6 +73,8 @@ static const config_field repo_s3_fields[] = {
      64},
     {"upload_memory_mib", CONFIG_INT, offsetof(agent_repository, s3.upload_memory_mib), NULL, false,
      5, 65536},
+    {"spool_file_mib", CONFIG_INT, offsetof(agent_repository, s3.spool_file_mib), NULL, false, 5,
+     5120},
     {NULL, 0, 0, NULL, false, 0, 0},
 };
 

@@ -11,6 +11,7 @@
 #include "agent.h"
 #include "agent.pb-c.h"
 #include "backup/hashcache.h"
+#include "base/cores.h"
 #include "job/jobs.h"
 #include "node/scylla.h"
 #include "repos/repos.h"
@@ -20,6 +21,7 @@ struct agent {
     scylla *rest;
     hashcache *hashes;
     jobs *jobs;
+    cores *cores; /* lent to large files' compression while uploads leave some idle */
 };
 
 /* Each handler fills resp's result on success; on failure it fills e. */

@@ -195,6 +195,7 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     store_s3_options s3; /* checked when the file was loaded */
     rc = store_s3_config_options(&cfg.s3, path, &s3, &e);
+    s3.spool_dir = cfg.state_dir; /* made by the preflight */
     if (!rc)
         rc = store_options_new(&cfg.store, &s3, &e);
     if (!rc)

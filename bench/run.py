@@ -50,7 +50,9 @@ def params(scale):
         'tables': 2,                                 # per node, in keyspace `bench`
         'sstables': 10,                              # per table per node
         'sstable_bytes': int(32 * MiB * scale),      # 3 nodes x 20 x 32 MiB = 2 GB at 1
-        's3_sstables': 2,                            # per node, keyspace `s3`
+        # Figure 6: figure 1's layout (2 tables x 10 SSTables a node) with half the bytes
+        # (moto keeps every object in memory): 3 x 20 x 16 MiB = 1 GB at 1.
+        's3_sstable_bytes': int(16 * MiB * scale),
         'compressibility': float(env.get('BENCH_COMPRESSIBILITY', '0.5')),
         'agent_file_bytes': parse_size(env['BENCH_AGENT_FILE']) if env.get('BENCH_AGENT_FILE')
         else int(min(4 << 30, 256 * MiB * scale)),

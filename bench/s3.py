@@ -3,7 +3,8 @@ throughput against `rclone copy` to the same endpoint.
 
 moto_server logs one line per request (method, path, status); the benchmark counts the
 lines each run adds. Both contenders copy the same snapshot (keyspace `s3` of the
-3-node cluster, taken once through the REST API) into a fresh prefix of one bucket,
+3-node cluster, figure 1's layout of 2 tables x 10 SSTables a node with 16 MiB x scale
+Data.db, taken once through the REST API) into a fresh prefix of one bucket,
 alternating, and the prefix is deleted after every run (moto keeps objects in memory).
 moto is a Python process on the same two cores, so the absolute rates say more about
 moto than about either client; the ratio and the request counts are the figures.
@@ -114,12 +115,15 @@ def cairn_s3_config(bed, endpoint, prefix):
 
 
 def populate(bed, p):
-    bed.create_table(KEYSPACE, 's', rf=3)
+    tables = ['s%d' % i for i in range(p['tables'])]
+    for t in tables:
+        bed.create_table(KEYSPACE, t, rf=3)
 
     def node(n):
-        for _ in range(p['s3_sstables']):
-            bed.write(KEYSPACE, 's', p['sstable_bytes'], n,
-                      compressibility=p['compressibility'], flush=True)
+        for t in tables:
+            for _ in range(p['sstables']):
+                bed.write(KEYSPACE, t, p['s3_sstable_bytes'], n,
+                          compressibility=p['compressibility'], flush=True)
     bed.parallel(node, bed.nodes, workers=len(bed.nodes))
     bed.snapshot(SRC_TAG, KEYSPACE)
 

@@ -134,10 +134,13 @@ static int upload_one(upload_table *t, size_t i, cairn_err *e)
                           .hashes = t->arg->a->hashes,
                           .known = t->arg->known,
                           .pack = t->pack,
+                          .cores = t->arg->a->cores,
                           .level = t->arg->rq->compression_level};
     upload_place place;
-    if ((rc = upload_blob_store(&bc, fd, &st, data, &sums, &place, e)) != 0 ||
-        (rc = fill_entry(t, f, fe, &sums, &place, e)) != 0)
+    cores_enter(bc.cores);
+    rc = upload_blob_store(&bc, fd, &st, data, &sums, &place, e);
+    cores_leave(bc.cores);
+    if (rc || (rc = fill_entry(t, f, fe, &sums, &place, e)) != 0)
         goto done;
     if (data)
         check_digest(t, dfd, dirpath, f, sums.crc32, fe);

@@ -9,7 +9,27 @@
 typedef struct upload_progress {
     job *j;
     uint64_t counted; /* of the file's bytes, added to JOB_BYTES_DONE so far */
+    unsigned workers; /* cores borrowed for its compression */
 } upload_progress;
+
+/* Files at least this large are worth zstd's worker threads: each worker takes jobs
+ * of a few MiB, so a smaller file would not keep one busy. */
+#define UPLOAD_WORKERS_MIN (16u << 20)
+
+/* Borrows idle cores for the compression of a large file (give them back with
+ * give_cores). */
+static void borrow_cores(const upload_blob_ctx *c, uint64_t size, upload_progress *up)
+{
+    up->workers =
+        c->cores && size >= UPLOAD_WORKERS_MIN ? cores_claim(c->cores, BLOB_ENC_WORKERS_MAX) : 0;
+}
+
+static void give_cores(const upload_blob_ctx *c, upload_progress *up)
+{
+    if (up->workers)
+        cores_release(c->cores, up->workers);
+    up->workers = 0;
+}
 
 static bool upload_step(void *arg, uint64_t done)
 {
@@ -29,6 +49,7 @@ static bool parent_has(void *arg, const char *id)
 static repo_put_opts put_opts(const upload_blob_ctx *c, upload_progress *up)
 {
     return (repo_put_opts){.level = c->level,
+                           .workers = up->workers,
                            .rl = c->rl,
                            .cancelled = upload_step,
                            .cancel_arg = up,
@@ -92,8 +113,10 @@ static int store_known(const upload_blob_ctx *c, const blob_sums *sums, const ch
     upload_progress up = {.j = c->j};
     uint64_t stored = 0;
     if (!rc && !exists) {
+        borrow_cores(c, size, &up);
         repo_put_opts o = put_opts(c, &up);
         rc = repo_blob_put_known(c->repo, id, sums, fd, &o, &stored, e);
+        give_cores(c, &up);
     }
     if (!rc)
         count_file(c, &up, size, !exists, stored);
@@ -105,10 +128,12 @@ static int store_new(const upload_blob_ctx *c, int fd, const struct stat *st, bo
                      blob_sums *s, upload_place *place, cairn_err *e)
 {
     upload_progress up = {.j = c->j};
+    borrow_cores(c, (uint64_t)st->st_size, &up);
     repo_put_opts o = put_opts(c, &up);
     bool stored = false;
     uint64_t stored_bytes = 0;
     int rc = repo_blob_put_new(c->repo, fd, data, &o, s, &stored, &stored_bytes, e);
+    give_cores(c, &up);
     if (rc)
         return rc;
     if (stored) {

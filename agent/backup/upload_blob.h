@@ -7,7 +7,9 @@
  * where the store can name a blob after writing it (repo_blob_one_pass); elsewhere it
  * is hashed, its hash cached, and read again for the upload, that read checked by the
  * XXH3 of the first. Only a large file the hash cache knows but the parent does not
- * name costs a HEAD, which is cheaper than uploading it again.
+ * name costs a HEAD, which is cheaper than uploading it again. A large file is
+ * compressed on zstd's worker threads when cores are idle (cores.h), so that one
+ * large SSTable does not wait on one core while the others have nothing to do.
  */
 #ifndef CAIRN_UPLOAD_BLOB_H
 #define CAIRN_UPLOAD_BLOB_H
@@ -17,6 +19,7 @@
 
 #include "backup/hashcache.h"
 #include "backup/known.h"
+#include "base/cores.h"
 #include "base/err.h"
 #include "base/ratelimit.h"
 #include "job/jobs.h"
@@ -31,6 +34,7 @@ typedef struct upload_blob_ctx {
     hashcache *hashes;
     const known *known;
     pack_writer *pack; /* the table's */
+    cores *cores;      /* a large file's compression may borrow idle ones */
     int level;         /* zstd */
 } upload_blob_ctx;
 

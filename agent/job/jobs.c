@@ -14,9 +14,10 @@
  * id, and any request for a failed one, replaces the old job, whose thread is then
  * joined.
  *
- * State: RUNNING -> DONE or FAILED, once, in job_main under the lock; nothing else
- * writes it. Progress counters are atomics the job adds to without the lock; the
- * result, warnings and error are written under the lock and read by jobs_info.
+ * State: RUNNING -> DONE or FAILED, once, in job_main under the lock, which then
+ * wakes the long polls waiting in jobs_wait; nothing else writes it. Progress counters are atomics
+ * the job adds to without the lock; the result, warnings and error are written under the lock and
+ * read by jobs_info.
  *
  * Retention: finished jobs stay (newest JOBS_KEEP counted from the head) so a
  * coordinator that lost track can still read the outcome; running jobs are never
@@ -30,12 +31,14 @@
  */
 #include "job/jobs.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/debug.h"
 #include "base/log.h"
@@ -71,7 +74,8 @@ struct job {
 
 struct jobs {
     pthread_mutex_t lock;
-    job *head; /* newest first */
+    pthread_cond_t ended; /* a job left RUNNING; on CLOCK_MONOTONIC */
+    job *head;            /* newest first */
 };
 
 int jobs_new(jobs **out, cairn_err *e)
@@ -80,6 +84,11 @@ int jobs_new(jobs **out, cairn_err *e)
     if (!js)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
     pthread_mutex_init(&js->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&js->ended, &ca);
+    pthread_condattr_destroy(&ca);
     *out = js;
     return 0;
 }
@@ -134,6 +143,7 @@ static void *job_main(void *arg)
         j->state = CAIRN__RPC__JOB_INFO__STATE__DONE;
         log_info("job %s done", j->id);
     }
+    pthread_cond_broadcast(&j->owner->ended);
     pthread_mutex_unlock(&j->owner->lock);
     return NULL;
 }
@@ -275,13 +285,41 @@ static void info_warnings(const job *j, Cairn__Rpc__JobInfo *info)
     CAIRN_ASSERT(info->n_warnings == nw);
 }
 
+/* The job of that id; called with the lock held. */
+static job *find(jobs *js, const char *id)
+{
+    CAIRN_ASSERT(lock_held(js));
+    job *j = js->head;
+    while (j && strcmp(j->id, id) != 0)
+        j = j->next;
+    return j;
+}
+
+void jobs_wait(jobs *js, const char *id, unsigned wait_ms)
+{
+    if (wait_ms > JOBS_WAIT_MAX_MS)
+        wait_ms = JOBS_WAIT_MAX_MS;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += wait_ms / 1000;
+    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&js->lock);
+    /* Looked up again after every wake-up: a job may be trimmed meanwhile. */
+    for (job *j; (j = find(js, id)) && j->state == CAIRN__RPC__JOB_INFO__STATE__RUNNING;)
+        if (pthread_cond_timedwait(&js->ended, &js->lock, &until) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&js->lock);
+}
+
 int jobs_info(jobs *js, const char *id, Cairn__Rpc__JobInfo *info, cairn_err *e)
 {
     cairn__rpc__job_info__init(info);
     pthread_mutex_lock(&js->lock);
-    job *j = js->head;
-    while (j && strcmp(j->id, id) != 0)
-        j = j->next;
+    job *j = find(js, id);
     if (!j) {
         pthread_mutex_unlock(&js->lock);
         return err_set(e, CAIRN_ENOENT, "no job %s on this agent (was the agent restarted?)", id);
@@ -411,6 +449,7 @@ void jobs_free(jobs *js)
         job_destroy(head);
         head = next;
     }
+    pthread_cond_destroy(&js->ended);
     pthread_mutex_destroy(&js->lock);
     free(js);
 }

@@ -42,6 +42,12 @@ int jobs_start(jobs *js, const char *id, const char *digest, job_fn fn, void *ar
  * "cancelled" error. A finished job is left as it is; CAIRN_ENOENT if unknown. */
 int jobs_cancel(jobs *js, const char *id, cairn_err *e);
 
+/* Returns once job id is no longer running (at once when it is not, or is unknown),
+ * or after wait_ms (at most JOBS_WAIT_MAX_MS): a long poll, so that whoever follows
+ * the job learns of its end when it happens, without asking over and over. */
+#define JOBS_WAIT_MAX_MS 2000
+void jobs_wait(jobs *js, const char *id, unsigned wait_ms);
+
 /* Fills info (strings malloc'd; release with jobs_info_clear). CAIRN_ENOENT if unknown. */
 int jobs_info(jobs *js, const char *id, Cairn__Rpc__JobInfo *info, cairn_err *e);
 void jobs_info_clear(Cairn__Rpc__JobInfo *info);

@@ -159,7 +159,7 @@ static bool has_s3(const store_s3_config *c)
 {
     return c->access_key_id || c->secret_access_key || c->session_token || c->region ||
            c->endpoint || c->path_style || c->verify_tls || c->part_size_mib ||
-           c->parts_in_flight || c->upload_memory_mib || c->stall_timeout ||
+           c->parts_in_flight || c->upload_memory_mib || c->spool_file_mib || c->stall_timeout ||
            c->allow_location_overrides;
 }
 
@@ -171,6 +171,7 @@ int repos_open(agent_config *cfg, cairn_err *e)
             continue;
         store_s3_options s3;
         int rc = store_s3_config_options(&r[i].s3, "agent.yaml", &s3, e);
+        s3.spool_dir = cfg->state_dir;
         if (!rc)
             rc = store_options_new(&r[i].store, &s3, e);
         if (rc) {

@@ -51,15 +51,15 @@ struct blob_sum {
 int blob_sum_new(blob_sum **out, unsigned what, cairn_err *e)
 {
     *out = NULL;
-    bool sha = what & BLOB_SUM_SHA256;
+    bool sha = what & BLOB_SUM_SHA256, xxh = what & BLOB_SUM_XXH3;
     blob_sum *s = calloc(1, sizeof(*s));
     if (s) {
         s->sha = sha ? EVP_MD_CTX_new() : NULL;
-        s->xxh = XXH3_createState();
+        s->xxh = xxh ? XXH3_createState() : NULL;
     }
-    if (!s || (sha && !s->sha) || !s->xxh ||
+    if (!s || (sha && !s->sha) || (xxh && !s->xxh) ||
         (sha && EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL) != 1) ||
-        XXH3_64bits_reset(s->xxh) != XXH_OK) {
+        (xxh && XXH3_64bits_reset(s->xxh) != XXH_OK)) {
         blob_sum_free(s);
         return err_set(e, CAIRN_ENOMEM, "out of memory hashing a file");
     }
@@ -73,7 +73,8 @@ void blob_sum_update(blob_sum *s, const void *buf, size_t len)
 {
     if (s->sha)
         EVP_DigestUpdate(s->sha, buf, len);
-    XXH3_64bits_update(s->xxh, buf, len);
+    if (s->xxh)
+        XXH3_64bits_update(s->xxh, buf, len);
     if (s->crc)
         s->crc32 = crc32_z(s->crc32, buf, len);
     s->size += len;
@@ -85,7 +86,7 @@ void blob_sum_final(blob_sum *s, blob_sums *out)
     if (s->sha)
         hex_sha256_final(s->sha, out->id);
     out->crc32 = s->crc ? (uint32_t)s->crc32 : 0;
-    out->xxh3 = XXH3_64bits_digest(s->xxh);
+    out->xxh3 = s->xxh ? XXH3_64bits_digest(s->xxh) : 0;
     out->size = s->size;
 }
 
@@ -130,7 +131,7 @@ int blob_read_fd(int fd, blob_sum *sum, blob_enc *enc, store_sink sink, void *ct
 int blob_hash_fd_sums(int fd, bool crc32, blob_sums *out, cairn_err *e)
 {
     blob_sum *sum = NULL;
-    int rc = blob_sum_new(&sum, BLOB_SUM_SHA256 | (crc32 ? BLOB_SUM_CRC32 : 0), e);
+    int rc = blob_sum_new(&sum, BLOB_SUM_SHA256 | BLOB_SUM_XXH3 | (crc32 ? BLOB_SUM_CRC32 : 0), e);
     if (!rc)
         rc = blob_read_fd(fd, sum, NULL, NULL, NULL, NULL, NULL, e);
     if (!rc)
@@ -193,6 +194,16 @@ int blob_enc_new(blob_enc **out, int level, cairn_err *e)
     }
     *out = b;
     return 0;
+}
+
+unsigned blob_enc_workers(blob_enc *b, unsigned workers)
+{
+    if (workers > BLOB_ENC_WORKERS_MAX)
+        workers = BLOB_ENC_WORKERS_MAX;
+    /* A libzstd built without threads refuses: the caller's thread compresses. */
+    if (ZSTD_isError(ZSTD_CCtx_setParameter(b->cctx, ZSTD_c_nbWorkers, (int)workers)))
+        return 0;
+    return workers;
 }
 
 static int enc_run(blob_enc *b, const void *buf, size_t len, ZSTD_EndDirective mode,

@@ -23,27 +23,29 @@
 bool blob_id_valid(const char *id);
 
 /*
- * The sums of one stream of plain bytes, taken in the same pass: the SHA-256 that
- * names the blob, the zlib CRC-32 ScyllaDB keeps in Digest.crc32 (when asked), and an
- * XXH3-64, which costs next to nothing and lets a second read of the same file be
- * checked against the first without a second SHA-256.
+ * The sums of one stream of plain bytes, taken in the same pass, each when asked: the
+ * SHA-256 that names the blob, the zlib CRC-32 ScyllaDB keeps in Digest.crc32, and an
+ * XXH3-64, which costs little and lets a second read of the same file be checked
+ * against the first without a second SHA-256 (a one-pass upload has no second read,
+ * and skips it).
  */
 typedef struct blob_sum blob_sum;
 typedef struct blob_sums {
     char id[BLOB_ID_HEX + 1];
     uint32_t crc32; /* 0 unless asked for */
-    uint64_t xxh3;
+    uint64_t xxh3;  /* 0 unless asked for */
     uint64_t size;
 } blob_sums;
 #define BLOB_SUM_SHA256 1u /* id; without it id is "" */
 #define BLOB_SUM_CRC32  2u
+#define BLOB_SUM_XXH3   4u
 int blob_sum_new(blob_sum **out, unsigned what, cairn_err *e);
 void blob_sum_update(blob_sum *s, const void *buf, size_t len);
 void blob_sum_final(blob_sum *s, blob_sums *out);
 void blob_sum_free(blob_sum *s);
 
 /* Hashes fd from offset 0 in one pass: SHA-256 into id and, when asked, the zlib
- * CRC-32 and the XXH3-64 of the same bytes. */
+ * CRC-32 of the same bytes; blob_hash_fd_sums also the XXH3-64, for a second read. */
 int blob_hash_fd(int fd, char id[BLOB_ID_HEX + 1], uint32_t *crc32_or_null, uint64_t *size,
                  cairn_err *e);
 int blob_hash_fd_sums(int fd, bool crc32, blob_sums *out, cairn_err *e);
@@ -51,6 +53,12 @@ int blob_hash_fd_sums(int fd, bool crc32, blob_sums *out, cairn_err *e);
 /* Plain bytes in, compressed bytes out to a sink; pledges nothing about size. */
 typedef struct blob_enc blob_enc;
 int blob_enc_new(blob_enc **out, int level, cairn_err *e);
+/* Hands the compression of b's frame to zstd's own worker threads (at most
+ * BLOB_ENC_WORKERS_MAX), so that one large file uses more than one core while the
+ * caller's thread reads and hashes; call before the first write. Returns the number
+ * of workers set: 0 when libzstd has no threads (the caller's thread compresses). */
+#define BLOB_ENC_WORKERS_MAX 4
+unsigned blob_enc_workers(blob_enc *b, unsigned workers);
 int blob_enc_write(blob_enc *b, const void *buf, size_t len, store_sink sink, void *ctx,
                    cairn_err *e);
 int blob_enc_finish(blob_enc *b, store_sink sink, void *ctx, cairn_err *e);

@@ -82,8 +82,10 @@ int repo_blob_put_known(repo *r, const char *id, const blob_sums *sums, int fd,
     blob_sum *sum = NULL;
     blob_sums got;
     rc = blob_enc_new(&enc, o->level, e);
+    if (!rc && o->workers)
+        blob_enc_workers(enc, o->workers);
     if (!rc)
-        rc = blob_sum_new(&sum, sums ? 0 : BLOB_SUM_SHA256, e);
+        rc = blob_sum_new(&sum, sums ? BLOB_SUM_XXH3 : BLOB_SUM_SHA256, e);
     if (!rc)
         rc = store_put_begin_hint(r->s, key, hint, &p.w, e);
     if (!rc)
@@ -135,6 +137,8 @@ int repo_encode_fd(int fd, bool crc32, const repo_put_opts *o, store_sink sink, 
     blob_enc *enc = NULL;
     blob_sum *sum = NULL;
     int rc = blob_enc_new(&enc, o->level, e);
+    if (!rc && o->workers)
+        blob_enc_workers(enc, o->workers);
     if (!rc)
         rc = blob_sum_new(&sum, BLOB_SUM_SHA256 | (crc32 ? BLOB_SUM_CRC32 : 0), e);
     if (!rc)

@@ -63,6 +63,7 @@ int repo_blob_exists(repo *r, const char *id, bool *exists, cairn_err *e);
 typedef blob_stop_fn repo_cancel_fn;
 typedef struct repo_put_opts {
     int level;
+    unsigned workers; /* zstd worker threads for this blob (blob_enc_workers); 0: none */
     ratelimit *rl;
     repo_cancel_fn cancelled;
     void *cancel_arg;

@@ -334,19 +334,38 @@ static int write_cluster_manifest(backup_run *b, repo *r, const char *schema_blo
 
 /* What the backup cost the repository, by kind of request: the agents' and our own
  * (manifests, lease). */
-/* The tables, and a tag that no backup of the cluster has yet. */
-static int check_new(backup_run *b, repo *r, cairn_err *e)
+/* The last complete backup, whose manifests tell the agents what the repository
+ * holds; without one every file is uploaded as new, which is slower, never wrong.
+ * Its listing also tells whether the tag is taken; when it fails, a HEAD does. */
+static int find_parent(backup_run *b, repo *r, bool *tag_taken)
 {
-    int rc = select_tables(b, e);
-    if (rc)
-        return rc;
+    cairn_err pe;
+    if (backup_parent_find(r, b->cfg->cluster, b->o->tag, &b->parent, tag_taken, &pe) == 0) {
+        if (b->parent)
+            log_info("files the last backup (%s) holds are not uploaded again",
+                     backup_parent_tag(b->parent));
+        return 0;
+    }
+    log_warn("could not read the last backup of cluster %s, so every file is uploaded as "
+             "new: %s",
+             b->cfg->cluster, pe.msg);
     char key[1024];
     repo_cluster_manifest_key(b->cfg->cluster, b->o->tag, key, sizeof(key));
-    uint64_t sz;
-    if (repo_manifest_stat(r, key, &sz, NULL) == 0)
-        return err_set(e, CAIRN_EEXIST, "a backup tagged %s already exists: choose another --tag",
-                       b->o->tag);
+    *tag_taken = repo_manifest_stat(r, key, NULL, NULL) == 0;
     return 0;
+}
+
+/* The tables, a tag that no backup of the cluster has yet, and the parent. */
+static int check_new(backup_run *b, repo *r, cairn_err *e)
+{
+    bool taken = false;
+    int rc = select_tables(b, e);
+    if (!rc)
+        rc = find_parent(b, r, &taken);
+    if (!rc && taken)
+        rc = err_set(e, CAIRN_EEXIST, "a backup tagged %s already exists: choose another --tag",
+                     b->o->tag);
+    return rc;
 }
 
 static int interrupted(cairn_err *e)
@@ -392,6 +411,7 @@ static int backup_schema(backup_run *b, char *blob, uint64_t *size, cairn_err *e
     Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
     Cairn__Rpc__SchemaRequest sr = CAIRN__RPC__SCHEMA_REQUEST__INIT;
     sr.repository = b->cfg->repository;
+    sr.parent_blob = b->parent ? (char *)backup_parent_schema(b->parent) : NULL;
     rq.op_case = CAIRN__RPC__REQUEST__OP_SCHEMA;
     rq.schema = &sr;
     Cairn__Rpc__Response *resp = NULL;
@@ -406,20 +426,6 @@ static int backup_schema(backup_run *b, char *blob, uint64_t *size, cairn_err *e
     fleet_requests_add(&b->agent_requests, resp->schema->requests);
     cairn__rpc__response__free_unpacked(resp, NULL);
     return 0;
-}
-
-/* The last complete backup, whose manifests tell the agents what the repository
- * holds; without one every file is uploaded as new, which is slower, never wrong. */
-static void find_parent(backup_run *b, repo *r)
-{
-    cairn_err pe;
-    if (backup_parent_find(r, b->cfg->cluster, &b->parent, &pe) != 0)
-        log_warn("could not read the last backup of cluster %s, so every file is uploaded as "
-                 "new: %s",
-                 b->cfg->cluster, pe.msg);
-    else if (b->parent)
-        log_info("files the last backup (%s) holds are not uploaded again",
-                 backup_parent_tag(b->parent));
 }
 
 /* Every node uploads its share, as one agent job each. */
@@ -451,10 +457,8 @@ static int run_backup(backup_run *b, repo *r, lease_keep **lk, cairn_err *e)
         rc = backup_schema(b, schema_blob, &schema_size, e);
     if (!rc)
         rc = interrupted(e);
-    if (!rc) {
-        find_parent(b, r);
+    if (!rc)
         rc = upload_all(b, e);
-    }
     if (!rc)
         rc = backup_check_node_manifests(b->f, r, b->jobs, b->n, e);
     if (rc)

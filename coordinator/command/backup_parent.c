@@ -19,6 +19,8 @@ struct backup_parent {
 typedef struct newest {
     char key[1024], pending[1024];
     int64_t mtime_ms, pending_ms;
+    const char *taken_key; /* the new backup's cluster manifest */
+    bool taken;
 } newest;
 
 /* Without timestamps (-1) the last key listed stands in: any complete backup is a
@@ -52,6 +54,8 @@ static int consider(void *ctx, const store_entry *ent, cairn_err *e)
         }
     }
     settle(n);
+    if (strcmp(ent->key, n->taken_key) == 0)
+        n->taken = true;
     if (len < sizeof(n->pending) && ends_with(ent->key, len, CLUSTER_MANIFEST_SUFFIX)) {
         memcpy(n->pending, ent->key, len + 1);
         n->pending_ms = ent->mtime_ms;
@@ -59,14 +63,17 @@ static int consider(void *ctx, const store_entry *ent, cairn_err *e)
     return 0;
 }
 
-int backup_parent_find(repo *r, const char *cluster, backup_parent **out, cairn_err *e)
+int backup_parent_find(repo *r, const char *cluster, const char *tag, backup_parent **out,
+                       bool *tag_taken, cairn_err *e)
 {
     *out = NULL;
-    char prefix[512];
+    char prefix[512], taken[1024];
     snprintf(prefix, sizeof(prefix), REPO_BACKUPS_PREFIX "%s/", cluster);
-    newest n = {.mtime_ms = -1};
+    repo_cluster_manifest_key(cluster, tag, taken, sizeof(taken));
+    newest n = {.mtime_ms = -1, .taken_key = taken};
     int rc = repo_manifest_list_ex(r, prefix, consider, &n, e);
     settle(&n);
+    *tag_taken = n.taken;
     if (rc || !n.key[0])
         return rc;
     backup_parent *p = calloc(1, sizeof(*p));
@@ -83,6 +90,11 @@ int backup_parent_find(repo *r, const char *cluster, backup_parent **out, cairn_
 const char *backup_parent_tag(const backup_parent *p)
 {
     return p->m->tag;
+}
+
+const char *backup_parent_schema(const backup_parent *p)
+{
+    return p->m->schema_blob;
 }
 
 const Cairn__Repo__NodeRef *backup_parent_node(const backup_parent *p, const char *host_id)

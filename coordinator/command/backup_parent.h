@@ -9,17 +9,23 @@
 #ifndef CAIRN_BACKUP_PARENT_H
 #define CAIRN_BACKUP_PARENT_H
 
+#include <stdbool.h>
+
 #include "base/err.h"
 #include "repo/repo.h"
 #include "repo.pb-c.h"
 
 typedef struct backup_parent backup_parent;
 
-/* *out is NULL when the cluster has no complete backup. */
-int backup_parent_find(repo *r, const char *cluster, backup_parent **out, cairn_err *e);
+/* *out is NULL when the cluster has no complete backup. The same listing tells
+ * whether a complete backup tagged tag exists (*tag_taken), so a new backup's tag
+ * costs no request of its own. */
+int backup_parent_find(repo *r, const char *cluster, const char *tag, backup_parent **out,
+                       bool *tag_taken, cairn_err *e);
 
-/* The parent's tag. */
+/* The parent's tag, and the blob of its schema dump. */
 const char *backup_parent_tag(const backup_parent *p);
+const char *backup_parent_schema(const backup_parent *p);
 
 /* The parent's node of host_id; NULL when it has none (p may be NULL). */
 const Cairn__Repo__NodeRef *backup_parent_node(const backup_parent *p, const char *host_id);

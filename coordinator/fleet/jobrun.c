@@ -4,9 +4,11 @@
  * One fleet_each worker per node, at most `parallel` at once: it sends the request
  * that starts the job (the agent answers with the job's first state, or with the job
  * already running under that request, which is how a coordinator re-attaches), then
- * polls the job by id until it leaves RUNNING. Polls start at 10 ms and double to
- * 500 ms, so a short job is seen to end at once and a long one costs two requests a
- * second.
+ * follows the job by id until it leaves RUNNING. Each poll is a long poll: the agent
+ * answers when the job ends, or after POLL_MS with its progress, so the end of a job
+ * is seen when it happens (a backup's time does not come in steps of a poll period)
+ * and a long job costs two requests a second. An agent that answers at once (one
+ * older than long polls) is paced to the same two a second.
  *
  * Gone versus failed: a failed poll is retried, each with its own short timeout
  * (min(timeout, 5 s)), so that a short network blip never aborts a long backup; a
@@ -37,8 +39,7 @@
 #include "cli/interrupt.h"
 #include "cli/progress.h"
 
-#define POLL_MS       500
-#define POLL_FIRST_MS 10
+#define POLL_MS 500
 /* A poll is cheap, so its answer is quick or never. */
 #define POLL_TIMEOUT_MS 5000
 /* How long an interrupted run waits for a cancelled job to end. */
@@ -47,7 +48,8 @@
 typedef struct jobrun {
     jobrun_node *nodes;
     size_t n;
-    long poll_ms; /* timeout of one poll */
+    long poll_ms;     /* timeout of one poll */
+    unsigned wait_ms; /* how long the agent may hold a poll */
     long grace_ms;
     progress *prog;
     jobrun_request_fn request;
@@ -77,12 +79,15 @@ static int job_call(fleet *f, size_t agent, Cairn__Rpc__Request *rq, long timeou
     return rc ? rc : take_job(resp, job, e);
 }
 
-static int poll_job(fleet *f, size_t agent, const char *job_id, long timeout_ms,
+/* The job's state now, or (wait_ms > 0) once it ends or wait_ms went by. */
+static int poll_job(fleet *f, size_t agent, const char *job_id, unsigned wait_ms, long timeout_ms,
                     Cairn__Rpc__JobInfo **job, cairn_err *e)
 {
     Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
     Cairn__Rpc__JobRequest jr = CAIRN__RPC__JOB_REQUEST__INIT;
     jr.job_id = (char *)job_id;
+    jr.has_wait_ms = wait_ms > 0;
+    jr.wait_ms = wait_ms;
     rq.op_case = CAIRN__RPC__REQUEST__OP_JOB;
     rq.job = &jr;
     return job_call(f, agent, &rq, timeout_ms, job, e);
@@ -143,7 +148,7 @@ static void stop_one(fleet *f, jobrun *r, jobrun_node *nd, Cairn__Rpc__JobInfo *
         if (next->state != CAIRN__RPC__JOB_INFO__STATE__RUNNING || now_ms() > until)
             break;
         usleep(100 * 1000);
-        if (poll_job(f, nd->agent, (*job)->job_id, r->poll_ms, &next, &ce) != 0)
+        if (poll_job(f, nd->agent, (*job)->job_id, 0, r->poll_ms, &next, &ce) != 0)
             return;
     }
     nd->stopped = (*job)->state != CAIRN__RPC__JOB_INFO__STATE__RUNNING;
@@ -159,7 +164,7 @@ static int follow(fleet *f, jobrun *r, size_t i, const char *job_id, Cairn__Rpc_
     for (unsigned tries = 0;; tries++) {
         if (interrupt_requested())
             return err_set(e, CAIRN_EBUSY, "interrupted");
-        int rc = poll_job(f, nd->agent, job_id, r->poll_ms, next, e);
+        int rc = poll_job(f, nd->agent, job_id, r->wait_ms, r->poll_ms, next, e);
         if (rc == CAIRN_ENOENT) {
             /* The agent restarted: the same request re-attaches or starts anew. */
             Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
@@ -196,16 +201,13 @@ static void run_one(fleet *f, size_t i, void *arg)
         progress_set(r->prog, i, &(progress_figures){.st = PROGRESS_FAILED});
         return;
     }
-    /* Short jobs (an incremental backup) end in milliseconds: look soon, then less often. */
-    unsigned wait_ms = POLL_FIRST_MS;
     while (job->state == CAIRN__RPC__JOB_INFO__STATE__RUNNING) {
         show(r, i, job, false);
-        usleep(wait_ms * 1000);
-        wait_ms = wait_ms * 2 > POLL_MS ? POLL_MS : wait_ms * 2;
         if (interrupt_requested()) {
             stop_one(f, r, nd, &job);
             break;
         }
+        long asked = now_ms();
         Cairn__Rpc__JobInfo *next = NULL;
         if (follow(f, r, i, job->job_id, &next, &nd->err) != 0) {
             if (interrupt_requested()) {
@@ -220,6 +222,9 @@ static void run_one(fleet *f, size_t i, void *arg)
         }
         cairn__rpc__job_info__free_unpacked(job, NULL);
         job = next;
+        long took = now_ms() - asked;
+        if (job->state == CAIRN__RPC__JOB_INFO__STATE__RUNNING && took < (long)r->wait_ms / 2)
+            usleep((useconds_t)(r->wait_ms - (unsigned long)took) * 1000);
     }
     if (!nd->failed && job->state != CAIRN__RPC__JOB_INFO__STATE__DONE) {
         nd->failed = true;
@@ -242,6 +247,7 @@ int jobrun_all(fleet *f, jobrun_node *nodes, size_t n, unsigned parallel, const 
                 .request = request,
                 .arg = arg,
                 .poll_ms = poll,
+                .wait_ms = (unsigned)(poll / 2 < POLL_MS ? poll / 2 : POLL_MS),
                 .grace_ms = fleet_grace_ms(f)};
     int rc = (labels && idx) ? 0 : err_set(e, CAIRN_ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < n; i++) {

@@ -151,6 +151,33 @@ static inline void configure(const char *secret, size_t part_size, unsigned part
     set_options(&o);
 }
 
+/* configure() with a spool directory for objects named at commit. */
+static inline void configure_spool(const char *dir, uint64_t spool_max)
+{
+    store_s3_options o = {.access_key_id = env.key_id,
+                          .secret_access_key = env.secret,
+                          .path_style = -1,
+                          .verify_tls = -1,
+                          .spool_dir = dir,
+                          .spool_file_max = spool_max};
+    set_options(&o);
+}
+
+/* Bytes that do not repeat, so a part sent twice or out of place shows. */
+static inline unsigned char *s3_pattern(size_t n)
+{
+    unsigned char *p = malloc(n);
+    assert_non_null(p);
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (unsigned char)x;
+    }
+    return p;
+}
+
 static inline store *open_at(const char *endpoint, const char *bucket_prefix)
 {
     char url[512];

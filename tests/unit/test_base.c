@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "base/buf.h"
+#include "base/cores.h"
 #include "base/debug.h"
 #include "base/err.h"
 #include "base/hex.h"
@@ -444,9 +445,50 @@ static void test_http_pool(void **state)
     http_pool_free(p);
 }
 
+/* Idle cores are lent, never more; busy threads and loans count alike; never more
+ * than the process may run on. */
+static void test_cores(void **state)
+{
+    (void)state;
+    cores *c;
+    cairn_err e;
+    assert_int_equal(cores_new(&c, 0, &e), 0);
+    unsigned all = cores_claim(c, 4096);
+    assert_true(all >= 1);
+    assert_int_equal(cores_claim(c, 1), 0);
+    cores_release(c, all);
+    cores_free(c);
+
+    assert_int_equal(cores_new(&c, 4096, &e), 0);
+    assert_int_equal(cores_claim(c, 4096), all);
+    cores_release(c, all);
+    cores_free(c);
+
+    assert_int_equal(cores_new(&c, 1, &e), 0);
+    cores_enter(c);
+    assert_int_equal(cores_claim(c, 4), 0);
+    cores_leave(c);
+    assert_int_equal(cores_claim(c, 4), 1);
+    cores_release(c, 1);
+    cores_free(c);
+    if (all < 2)
+        return;
+    assert_int_equal(cores_new(&c, 2, &e), 0);
+    cores_enter(c);
+    assert_int_equal(cores_claim(c, 4), 1);
+    assert_int_equal(cores_claim(c, 4), 0);
+    cores_release(c, 1);
+    cores_leave(c);
+    assert_int_equal(cores_claim(c, 0), 0);
+    assert_int_equal(cores_claim(c, 8), 2);
+    cores_release(c, 2);
+    cores_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cores),
         cmocka_unit_test(test_pool_runs_every_item_once),
         cmocka_unit_test(test_pool_nothing_to_do),
         cmocka_unit_test(test_pool_first_failure_stops),

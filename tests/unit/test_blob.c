@@ -168,6 +168,43 @@ static void test_round_trip(void **state)
     free(data);
 }
 
+/* zstd's worker threads write one frame that any decoder reads, and that names the
+ * same blob: only the plain bytes do. */
+static void test_enc_workers(void **state)
+{
+    (void)state;
+    size_t len = 12u << 20;
+    unsigned char *data = malloc(len);
+    assert_non_null(data);
+    random_bytes(data, len / 2, 11);
+    for (size_t i = len / 2; i < len; i++)
+        data[i] = (unsigned char)("partition row cell "[i % 19]);
+    blob_enc *enc;
+    cairn_err e;
+    buf z = {0};
+    assert_int_equal(blob_enc_new(&enc, BLOB_DEFAULT_LEVEL, &e), 0);
+    assert_int_equal(blob_enc_workers(enc, 99), BLOB_ENC_WORKERS_MAX); /* Debian's has threads */
+    for (size_t off = 0; off < len; off += 256 * 1024)
+        assert_int_equal(blob_enc_write(enc, data + off, 256 * 1024, mem_sink, &z, &e), 0);
+    assert_int_equal(blob_enc_finish(enc, mem_sink, &z, &e), 0);
+    blob_enc_free(enc);
+    assert_true(z.len < len * 3 / 4);
+    unsigned long long plain = ZSTD_getFrameContentSize(z.data, z.len);
+    assert_true(plain == len || plain == ZSTD_CONTENTSIZE_UNKNOWN);
+    char id[BLOB_ID_HEX + 1];
+    int fd = test_make_file(data, len);
+    uint64_t size = 0;
+    assert_int_equal(blob_hash_fd(fd, id, NULL, &size, &e), 0);
+    close(fd);
+    buf out = {0};
+    assert_int_equal(decode(z.data, z.len, 65536, id, &out, &size, &e), 0);
+    assert_int_equal(out.len, len);
+    assert_memory_equal(out.data, data, len);
+    free(out.data);
+    free(z.data);
+    free(data);
+}
+
 static void test_corrupt(void **state)
 {
     (void)state;
@@ -297,7 +334,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_fd),     cmocka_unit_test(test_id_valid),
         cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_corrupt),
-        cmocka_unit_test(test_sink_errors), cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_enc_workers), cmocka_unit_test(test_sink_errors),
+        cmocka_unit_test(test_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -285,6 +285,44 @@ static void test_cancel_request(void **state)
     gate_free(g);
 }
 
+static void *open_soon(void *arg)
+{
+    usleep(20 * 1000);
+    gate_open(arg);
+    return NULL;
+}
+
+/* A long poll: held while the job runs (up to its wait), answered when the job ends. */
+static void test_long_poll(void **state)
+{
+    (void)state;
+    jobs *js;
+    cairn_err e;
+    assert_int_equal(jobs_new(&js, &e), 0);
+    gate *g = gate_new(0);
+    bool attached;
+    assert_int_equal(jobs_start(js, "upload:w", NULL, gated_job, g, count_free, &attached, &e), 0);
+    /* Unknown and running jobs: the wait ends (at its limit for the running one). */
+    jobs_wait(js, "upload:none", JOBS_WAIT_MAX_MS);
+    jobs_wait(js, "upload:w", 30);
+    Cairn__Rpc__JobInfo info;
+    assert_int_equal(jobs_info(js, "upload:w", &info, &e), 0);
+    assert_int_equal(info.state, CAIRN__RPC__JOB_INFO__STATE__RUNNING);
+    jobs_info_clear(&info);
+    /* The gate opens while the poll waits: the poll sees the job done. */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, open_soon, g), 0);
+    jobs_wait(js, "upload:w", JOBS_WAIT_MAX_MS);
+    assert_int_equal(jobs_info(js, "upload:w", &info, &e), 0);
+    assert_int_equal(info.state, CAIRN__RPC__JOB_INFO__STATE__DONE);
+    jobs_info_clear(&info);
+    pthread_join(t, NULL);
+    /* A finished job: answered at once, whatever the wait. */
+    jobs_wait(js, "upload:w", UINT32_MAX);
+    jobs_free(js);
+    gate_free(g);
+}
+
 static void test_reattach_only_same_request(void **state)
 {
     (void)state;
@@ -493,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_result_and_warnings),
         cmocka_unit_test(test_cancel_on_free),
         cmocka_unit_test(test_cancel_request),
+        cmocka_unit_test(test_long_poll),
         cmocka_unit_test(test_reattach_only_same_request),
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_start_request),

@@ -142,6 +142,40 @@ static void test_multipart_abort(void **state)
     store_close(s);
 }
 
+/* A spooled PUT refused, then cut off halfway, is sent again from the spool file's
+ * start: the object is whole, and signed for its bytes (moto checks the signature). */
+static void test_spool_retried(void **state)
+{
+    (void)state;
+    need_env();
+    char dir[] = "/tmp/cairn-spool-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    configure_spool(dir, 16 * MiB);
+    store *s = open_at(env.proxy, "cairn-test/spoolfaults");
+    faults("[{\"method\":\"PUT\",\"match\":\"/spooled\",\"action\":\"status\",\"status\":500},"
+           " {\"method\":\"PUT\",\"match\":\"/spooled\",\"action\":\"drop\"}]");
+    size_t n = 9 * MiB + 7;
+    unsigned char *bytes = s3_pattern(n);
+    cairn_err e;
+    store_writer *w = NULL;
+    assert_int_equal(store_put_begin_unnamed(s, "b", &w, &e), 0);
+    assert_int_equal(store_writer_write(w, bytes, n, &e), 0);
+    if (store_writer_commit_as(w, "b/spooled", &e) != 0)
+        fail_msg("commit: %s", e.msg);
+    assert_int_equal(proxy_seen("PUT", "/spooled", "status", NULL), 1);
+    assert_int_equal(proxy_seen("PUT", "/spooled", "drop", NULL), 1);
+    faults(NULL);
+    buf m = {0};
+    assert_int_equal(store_get(s, "b/spooled", mem_sink, &m, &e), 0);
+    assert_int_equal(m.len, n);
+    assert_memory_equal(m.data, bytes, n);
+    free(m.data);
+    free(bytes);
+    assert_int_equal(store_delete(s, "b/spooled", &e), 0);
+    store_close(s);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 /* A store that accepts a request and then says nothing costs one stall time per
  * try, and the try is retried like any other failure. */
 static void test_stall(void **state)
@@ -404,8 +438,9 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_faults_retried), cmocka_unit_test(test_multipart_abort),
-        cmocka_unit_test(test_stall),          cmocka_unit_test(test_lost_complete),
-        cmocka_unit_test(test_resume_checked), cmocka_unit_test(test_range_resumed),
+        cmocka_unit_test(test_spool_retried),  cmocka_unit_test(test_stall),
+        cmocka_unit_test(test_lost_complete),  cmocka_unit_test(test_resume_checked),
+        cmocka_unit_test(test_range_resumed),
     };
     int rc = cmocka_run_group_tests(tests, start_env, stop_env);
     curl_global_cleanup();

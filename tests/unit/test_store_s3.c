@@ -356,6 +356,63 @@ static void test_unnamed_put(void **state)
     store_close(s);
 }
 
+/* Beyond one part, a put named at commit waits in a spool file and still goes out
+ * as one PUT; the spool directory keeps nothing, and the spool's limit holds. */
+static void test_unnamed_spool(void **state)
+{
+    (void)state;
+    need_env();
+    char dir[] = "/tmp/cairn-spool-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    configure_spool(dir, 12 * MiB);
+    store *s = open_at(env.endpoint, "cairn-test/spool");
+    assert_int_equal(store_unnamed_max(s), 12 * MiB);
+    size_t n = 11 * MiB + 123;
+    unsigned char *bytes = s3_pattern(n);
+    cairn_err e;
+    store_writer *w = NULL;
+    assert_int_equal(store_put_begin_unnamed(s, "blobs", &w, &e), 0);
+    for (size_t off = 0; off < n; off += 300000)
+        assert_int_equal(
+            store_writer_write(w, bytes + off, n - off < 300000 ? n - off : 300000, &e), 0);
+    assert_int_equal(store_writer_commit_as(w, "blobs/cd/spooled", &e), 0);
+    buf m = {0};
+    assert_int_equal(store_get(s, "blobs/cd/spooled", mem_sink, &m, &e), 0);
+    assert_int_equal(m.len, n);
+    assert_memory_equal(m.data, bytes, n);
+    free(m.data);
+    store_counts c;
+    store_stats(s, &c);
+    assert_int_equal(c.puts, 1);
+    assert_int_equal(c.mpu_initiates + c.part_puts, 0);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A %s)\"", dir);
+    assert_int_equal(system(cmd), 0);
+
+    /* Past the limit: refused on the way, nothing sent. */
+    assert_int_equal(store_put_begin_unnamed(s, "blobs", &w, &e), 0);
+    int rc = 0;
+    for (size_t i = 0; i < 3 && !rc; i++)
+        rc = store_writer_write(w, bytes, 5 * MiB, &e);
+    assert_int_equal(rc, CAIRN_EINVAL);
+    assert_non_null(strstr(e.msg, "s3.spool_file_mib"));
+    store_writer_abort(w);
+    /* A spool directory that is gone is named. */
+    assert_int_equal(rmdir(dir), 0);
+    assert_int_equal(store_put_begin_unnamed(s, "blobs", &w, &e), 0);
+    rc = 0;
+    for (size_t i = 0; i < 2 && !rc; i++)
+        rc = store_writer_write(w, bytes, 5 * MiB + 1, &e);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(e.msg, dir));
+    store_writer_abort(w);
+    store_stats(s, &c);
+    assert_int_equal(c.puts, 1);
+    free(bytes);
+    assert_int_equal(store_delete(s, "blobs/cd/spooled", &e), 0);
+    store_close(s);
+}
+
 /* Virtual-hosted addressing: bucket.endpoint/key (libcurl resolves *.localhost itself). */
 static void test_virtual_hosted(void **state)
 {
@@ -572,7 +629,8 @@ int main(void)
         cmocka_unit_test(test_virtual_hosted), cmocka_unit_test(test_multipart_200mb),
         cmocka_unit_test(test_list_pages),     cmocka_unit_test(test_wrong_secret),
         cmocka_unit_test(test_missing_bucket), cmocka_unit_test(test_region_errors),
-        cmocka_unit_test(test_unnamed_put),    cmocka_unit_test(test_get_range),
+        cmocka_unit_test(test_unnamed_put),    cmocka_unit_test(test_unnamed_spool),
+        cmocka_unit_test(test_get_range),
     };
     int rc = cmocka_run_group_tests(tests, start_env, stop_env);
     curl_global_cleanup();

@@ -97,6 +97,7 @@ int store_s3_config_options(const store_s3_config *c, const char *file, store_s3
     o->part_size = (size_t)c->part_size_mib << 20;
     o->parts_in_flight = (unsigned)c->parts_in_flight;
     o->upload_memory = (size_t)c->upload_memory_mib << 20;
+    o->spool_file_max = (uint64_t)c->spool_file_mib << 20;
     return 0;
 }
 
@@ -153,6 +154,10 @@ int s3conf_new(s3conf **out, const store_s3_options *o, cairn_err *e)
         c->part_size = STORE_S3_MIN_PART;
     c->buffers = o->parts_in_flight ? o->parts_in_flight : STORE_S3_DEFAULT_BUFFERS;
     size_t memory = o->upload_memory ? o->upload_memory : STORE_S3_DEFAULT_MEMORY;
+    c->spool_dir = dup_opt(o->spool_dir, &ok);
+    c->spool_max = o->spool_file_max ? o->spool_file_max : STORE_S3_DEFAULT_SPOOL;
+    if (c->spool_max > STORE_S3_MAX_SPOOL)
+        c->spool_max = STORE_S3_MAX_SPOOL;
     int rc = ok ? s3budget_new(&c->budget, memory, e) : err_set(e, CAIRN_ENOMEM, "out of memory");
     if (rc) {
         s3conf_free(c);
@@ -174,6 +179,7 @@ void s3conf_free(s3conf *c)
     free(c->session_token);
     free(c->region);
     free(c->endpoint);
+    free(c->spool_dir);
     s3budget_free(c->budget);
     free(c);
 }

@@ -27,6 +27,8 @@ typedef struct s3conf {
     size_t part_size;     /* at least STORE_S3_MIN_PART */
     unsigned buffers;     /* part buffers per object */
     s3budget *budget;     /* shared by every store */
+    char *spool_dir;      /* NULL: objects named at commit must fit in one part */
+    uint64_t spool_max;   /* the largest of them that may wait in a spool file */
 } s3conf;
 
 /* Copies o (NULL: nothing configured) and makes its budget. */

@@ -17,6 +17,14 @@
  * (store_options), shared by all the stores a process opens. Buffers are mmap'd,
  * so only the pages written count, and they go back at once when the writer ends.
  *
+ * Unnamed writers. An object named after its content (s3put_begin_unnamed) gets
+ * its name at commit, after its last byte, and a multipart upload needs one at its
+ * start. Such a writer has one slot; when it is full and more bytes come, the slot
+ * goes to a spool file (s3spool.h) instead of the wire, and commit sends the file
+ * as one PUT. This costs a local write and read of the stored (compressed) bytes,
+ * mostly in the page cache, where the alternative would be reading the source
+ * twice or a request per part.
+ *
  * Why threads of its own and not pool_run. pool_run hands out a known range of
  * items and returns when all are done. Parts are a pipeline instead: their number
  * is known only at commit, each exists only once the caller has filled its buffer,
@@ -37,6 +45,7 @@
 #include "base/debug.h"
 #include "base/log.h"
 #include "store/s3/s3sign.h"
+#include "store/s3/s3spool.h"
 #include "store/s3/s3xml.h"
 #include "store/s3/store_s3.h"
 
@@ -69,6 +78,9 @@ struct s3put {
     pthread_cond_t done;
     int failed; /* the first part failure, with its message */
     cairn_err fail_err;
+    const char *spool_dir; /* an unnamed writer's, or NULL: it holds one part at most */
+    uint64_t spool_max;
+    s3spool *spool; /* once an unnamed writer outgrew its part */
 };
 
 /* Each object always has one buffer; more only while the budget allows. */
@@ -121,6 +133,17 @@ int s3put_begin(s3_client *c, const char *key, size_t part_size, unsigned buffer
     pthread_cond_init(&w->done, NULL);
     *out = w;
     return 0;
+}
+
+int s3put_begin_unnamed(s3_client *c, size_t part_size, s3budget *budget, const char *spool_dir,
+                        uint64_t spool_max, s3put **out, cairn_err *e)
+{
+    int rc = s3put_begin(c, NULL, part_size, 1, budget, out, e);
+    if (!rc && spool_dir && spool_max > part_size) {
+        (*out)->spool_dir = spool_dir;
+        (*out)->spool_max = spool_max;
+    }
+    return rc;
 }
 
 static int map_slot(s3put *w, struct slot *s, cairn_err *e)
@@ -257,16 +280,30 @@ static int too_many_parts(const s3put *w, cairn_err *e)
                    s3_client_bucket(w->c), w->key, S3PUT_MAX_PARTS, w->part_size / MiB);
 }
 
+/* Moves the full part buffer of an unnamed writer to its spool file: a multipart
+ * upload is named when it starts, so the object must wait for its name whole. */
+static int spill(s3put *w, cairn_err *e)
+{
+    struct slot *s = w->cur;
+    if (!w->spool_dir)
+        return err_set(e, CAIRN_EINVAL,
+                       "an object named after its content must fit in one part of %zu MiB",
+                       w->part_size / MiB);
+    int rc = w->spool ? 0 : s3spool_open(&w->spool, w->spool_dir, e);
+    if (!rc)
+        rc = s3spool_write(w->spool, s->buf, s->len, e);
+    if (!rc)
+        s->len = 0;
+    return rc;
+}
+
 /* Sends the full current slot on its own thread and makes another slot current,
  * waiting for one when all this object may have are on the way. */
 static int hand_off(s3put *w, cairn_err *e)
 {
     int rc = 0;
-    /* A multipart upload is named when it starts. */
     if (!w->key)
-        return err_set(e, CAIRN_EINVAL,
-                       "an object named after its content must fit in one part of %zu MiB",
-                       w->part_size / MiB);
+        return spill(w, e);
     if (!w->upload_id && (rc = initiate(w, e)) != 0)
         return rc;
     if (w->parts >= S3PUT_MAX_PARTS)
@@ -301,6 +338,11 @@ static int hand_off(s3put *w, cairn_err *e)
 
 int s3put_write(s3put *w, const void *buf, size_t len, cairn_err *e)
 {
+    if (w->spool_dir && w->written + len > w->spool_max)
+        return err_set(e, CAIRN_EINVAL,
+                       "an object named after its content must fit in the spool file limit of "
+                       "%" PRIu64 " MiB (s3.spool_file_mib)",
+                       w->spool_max / MiB);
     const unsigned char *p = buf;
     while (len > 0) {
         int rc = 0;
@@ -342,6 +384,7 @@ static void abort_upload(s3put *w)
 static void writer_free(s3put *w)
 {
     discharge(w);
+    s3spool_free(w->spool);
     for (unsigned i = 0; i < w->nslots; i++)
         if (w->slots[i].buf)
             munmap(w->slots[i].buf, w->part_size);
@@ -411,9 +454,35 @@ static int complete(s3put *w, cairn_err *e)
     return rc;
 }
 
+/* The one PUT of an object that waited for its name in a spool file. */
+static int put_spooled(s3put *w, cairn_err *e)
+{
+    int rc = spill(w, e);
+    if (rc)
+        return rc;
+    char sha[65];
+    s3spool_seal(w->spool, sha);
+    s3_file_body file = {.fd = s3spool_fd(w->spool), .sha256 = sha};
+    s3_request rq = {.kind = S3_PUT,
+                     .method = "PUT",
+                     .key = w->key,
+                     .file = &file,
+                     .body_len = (size_t)s3spool_size(w->spool),
+                     .content_type = "application/octet-stream"};
+    s3_response rs;
+    rc = s3_perform(w->c, &rq, &rs, e);
+    free(rs.body);
+    return rc;
+}
+
 int s3put_commit(s3put *w, cairn_err *e)
 {
     int rc;
+    if (w->spool) {
+        rc = put_spooled(w, e);
+        writer_free(w);
+        return rc;
+    }
     if (!w->upload_id) {
         s3_request rq = {.kind = S3_PUT,
                          .method = "PUT",

@@ -27,6 +27,7 @@
  */
 #include "store/s3/s3req.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -35,6 +36,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -234,9 +236,47 @@ static void build_headers(const s3_client *c, const s3_request *rq, const s3xfer
         add_header(hd, "If-Match: %s", x->resume_etag);
 }
 
-static void set_method(CURL *h, const s3_request *rq)
+/* CURLOPT_READFUNCTION of a file body: the next bytes of this try. */
+static size_t read_file_body(char *out, size_t size, size_t nmemb, void *arg)
 {
-    if (strcmp(rq->method, "HEAD") == 0) {
+    s3xfer *x = arg;
+    const s3_request *rq = x->rq;
+    size_t want = size * nmemb;
+    if (want > rq->body_len - x->sent)
+        want = (size_t)(rq->body_len - x->sent);
+    ssize_t n;
+    do
+        n = pread(rq->file->fd, out, want, (off_t)x->sent);
+    while (n < 0 && errno == EINTR);
+    /* A spool file that ends early was cut under us: the try fails, and so do its
+     * retries, since the length is signed. */
+    if (n < 0 || (n == 0 && want > 0))
+        return CURL_READFUNC_ABORT;
+    x->sent += (uint64_t)n;
+    return (size_t)n;
+}
+
+/* CURLOPT_SEEKFUNCTION of a file body: libcurl rewinds to send it again. */
+static int seek_file_body(void *arg, curl_off_t offset, int origin)
+{
+    s3xfer *x = arg;
+    if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > x->rq->body_len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    x->sent = (uint64_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
+static void set_method(CURL *h, const s3_request *rq, s3xfer *x)
+{
+    if (rq->file) {
+        CAIRN_ASSERT(strcmp(rq->method, "PUT") == 0);
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, read_file_body);
+        curl_easy_setopt(h, CURLOPT_READDATA, x);
+        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_file_body);
+        curl_easy_setopt(h, CURLOPT_SEEKDATA, x);
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body_len);
+    } else if (strcmp(rq->method, "HEAD") == 0) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (has_body(rq)) {
         /* POSTFIELDS sends the buffer as it is, again on a retry; the method name
@@ -280,7 +320,7 @@ static void set_options(CURL *h, const s3_client *c, const s3_request *rq, const
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    set_method(h, rq);
+    set_method(h, rq, x);
 }
 
 /* A ranged GET of an object that ends before the range does; size is the object's,
@@ -435,7 +475,10 @@ int s3_perform(s3_client *c, const s3_request *rq, s3_response *rs, cairn_err *e
     if (!url)
         return err_set(e, CAIRN_ENOMEM, "out of memory talking to S3 endpoint %s", c->endpoint);
     char sha[65];
-    s3sign_sha256_hex(rq->body ? rq->body : "", rq->body_len, sha);
+    if (rq->file)
+        snprintf(sha, sizeof(sha), "%s", rq->file->sha256);
+    else
+        s3sign_sha256_hex(rq->body ? rq->body : "", rq->body_len, sha);
     s3xfer x = {.rq = rq, .body = BUF_INIT, .stall_s = c->t.stall_s};
     atomic_fetch_add(&c->counts[rq->kind], 1);
     int rc = 0;

@@ -2,9 +2,9 @@
  * s3req - signed requests to one S3 bucket: pooled connections, SigV4 signing by
  * libcurl, retries with backoff and jitter, and errors a person can act on.
  *
- * Every request cairn sends to S3 is idempotent (bodies are buffered, so a retry
- * sends the same bytes), so every one is retried on 5xx, 429, SlowDown and
- * network errors. Private to the s3 driver.
+ * Every request cairn sends to S3 is idempotent (bodies are buffered or read from
+ * a file that does not change, so a retry sends the same bytes), so every one is retried on 5xx,
+ * 429, SlowDown and network errors. Private to the s3 driver.
  */
 #ifndef CAIRN_S3REQ_H
 #define CAIRN_S3REQ_H
@@ -54,6 +54,11 @@ void s3_client_free(s3_client *c);
 /* Requests sent by kind (first tries only) and retries of any kind. */
 void s3_client_counts(const s3_client *c, uint64_t counts[S3_KINDS], uint64_t *retries);
 
+typedef struct s3_file_body {
+    int fd;
+    const char *sha256;
+} s3_file_body;
+
 typedef struct s3_request {
     s3_kind kind;
     const char *method; /* GET, HEAD, PUT, POST or DELETE */
@@ -61,6 +66,9 @@ typedef struct s3_request {
     const char *query;  /* canonical query string (s3sign_query), or NULL */
     const void *body;
     size_t body_len;
+    /* PUT: the body_len bytes of this file from its start instead of body, signed
+     * with this hex SHA-256 of them (computed as they were written). */
+    const struct s3_file_body *file;
     const char *content_type; /* NULL: application/octet-stream for a body */
     const char *content_md5;  /* base64, or NULL */
     /* GET: a 2xx body streams here. A retry after partial delivery resumes with a

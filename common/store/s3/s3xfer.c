@@ -190,5 +190,6 @@ void s3xfer_begin_try(s3xfer *x)
     x->etag[0] = x->region[0] = '\0';
     x->moved_down = x->moved_up = 0;
     x->moved_at_ms = now_ms();
+    x->sent = 0;
     x->stalled = false;
 }

@@ -36,6 +36,7 @@ typedef struct s3xfer {
      * last one moved (CLOCK_MONOTONIC, ms). */
     curl_off_t moved_down, moved_up;
     uint64_t moved_at_ms;
+    uint64_t sent; /* bytes of a file body read for this try */
     unsigned stall_s;
     bool stalled; /* stall_s went by without a byte either way */
     buf body;     /* the answer of a request without sink, or an error body */

@@ -108,14 +108,14 @@ static void s3_abort(void *wimpl)
     s3put_abort(wimpl);
 }
 
-/* One part buffer, filled and sent as one PUT once the name is known. */
+/* One part buffer, then the spool file: sent as one PUT once the name is known. */
 static int s3_put_begin_unnamed(void *impl, const char *dir, void **wimpl, cairn_err *e)
 {
     (void)dir;
     struct s3_store *s = impl;
     s3put *w = NULL;
-    int rc =
-        s3put_begin(s->c, NULL, s3put_part_size(0, s->conf->part_size), 1, s->conf->budget, &w, e);
+    int rc = s3put_begin_unnamed(s->c, s3put_part_size(0, s->conf->part_size), s->conf->budget,
+                                 s->conf->spool_dir, s->conf->spool_max, &w, e);
     *wimpl = w;
     return rc;
 }
@@ -129,7 +129,8 @@ static int s3_commit_as(void *impl, void *wimpl, const char *key, cairn_err *e)
 static uint64_t s3_unnamed_max(void *impl)
 {
     const struct s3_store *s = impl;
-    return s3put_part_size(0, s->conf->part_size);
+    uint64_t part = s3put_part_size(0, s->conf->part_size);
+    return s->conf->spool_dir && s->conf->spool_max > part ? s->conf->spool_max : part;
 }
 
 /* One request about one key with no body to send; rs->body is freed. */

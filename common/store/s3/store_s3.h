@@ -23,6 +23,10 @@
  * sends up to three parts at a time. */
 #define STORE_S3_DEFAULT_BUFFERS 3
 #define STORE_S3_DEFAULT_MEMORY  (20u << 20)
+/* An object named after its content waits for its name in a spool file up to this
+ * size, and goes out as one PUT; S3 takes at most 5 GiB in one. */
+#define STORE_S3_DEFAULT_SPOOL (1024ull << 20)
+#define STORE_S3_MAX_SPOOL     (5120ull << 20)
 /* Seconds a transfer may go without a byte before it is dropped and retried. */
 #define STORE_S3_DEFAULT_STALL 30
 #define STORE_S3_MAX_STALL     3600
@@ -45,6 +49,9 @@ typedef struct store_s3_options {
     unsigned stall_timeout;       /* seconds without a byte; 0: STORE_S3_DEFAULT_STALL */
     int allow_location_overrides; /* 1: a location may name another endpoint and turn
                                      verify_tls off; 0 or -1: it may not */
+    const char *spool_dir;        /* where objects named at commit wait beyond one part;
+                                     NULL: nowhere, they must fit in one */
+    uint64_t spool_file_max;      /* the largest such object; 0: STORE_S3_DEFAULT_SPOOL */
 } store_s3_options;
 
 /* The s3: map of agent.yaml and cluster.yaml, as the configuration loader fills it. */
@@ -59,6 +66,7 @@ typedef struct store_s3_config {
     long part_size_mib; /* 0 when absent */
     long parts_in_flight;
     long upload_memory_mib;
+    long spool_file_mib;            /* 0 when absent */
     long stall_timeout;             /* seconds; 0 when absent */
     char *allow_location_overrides; /* "true" or "false"; NULL when absent */
 } store_s3_config;
