@@ -6,7 +6,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang-format
       libnng-dev libmbedtls-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
-      libyaml-dev libzstd-dev zstd zlib1g-dev libxxhash-dev libcmocka-dev libcurl4-openssl-dev
+      libyaml-dev libzstd-dev zstd zlib1g-dev libxxhash-dev libisal-dev libcmocka-dev libcurl4-openssl-dev
       libssl-dev openssl libjson-c-dev libxml2-dev python3 python3-prometheus-client
       nodejs npm)
 [ "${CAIRN_BENCH_DEPS:-0}" = 1 ] && pkgs+=(rclone restic)

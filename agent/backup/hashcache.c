@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
+#include "base/crc.h"
 #include "base/hex.h"
 #include "base/log.h"
 
@@ -163,12 +163,12 @@ static void encode_record(const struct hc_entry *v, uint8_t rec[REC_SIZE])
     memcpy(rec + 32, v->id, 32);
     put_u32(rec + 64, v->crc);
     put_u32(rec + 68, v->has_crc ? FLAG_CRC : 0);
-    put_u32(rec + REC_BODY, (uint32_t)crc32(0, rec, REC_BODY));
+    put_u32(rec + REC_BODY, crc_update(0, rec, REC_BODY));
 }
 
 static bool decode_record(const uint8_t rec[REC_SIZE], struct hc_entry *v)
 {
-    if (get_u32(rec + REC_BODY) != (uint32_t)crc32(0, rec, REC_BODY))
+    if (get_u32(rec + REC_BODY) != crc_update(0, rec, REC_BODY))
         return false;
     memset(v, 0, sizeof(*v));
     v->dev = get_u64(rec);

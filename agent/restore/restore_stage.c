@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
+#include "base/crc.h"
 #include "base/path.h"
 #include "repo/manifest.h"
 #include "repo/pack.h"
@@ -21,7 +21,7 @@
 
 typedef struct file_sink {
     int fd;
-    uLong crc;
+    uint32_t crc;
     bool want_crc;
     job *j; /* its bytes count as done as they are written */
 } file_sink;
@@ -30,7 +30,7 @@ static int sink_write(void *ctx, const void *buf, size_t len, cairn_err *e)
 {
     file_sink *s = ctx;
     if (s->want_crc)
-        s->crc = crc32(s->crc, buf, (uInt)len);
+        s->crc = crc_update(s->crc, buf, len);
     const char *p = buf;
     while (len) {
         ssize_t n = write(s->fd, p, len);
@@ -103,9 +103,7 @@ static int names_of(const Cairn__Rpc__RestoreTable *t, const Cairn__Repo__FileEn
 static int open_tmp(job *j, const Cairn__Repo__FileEntry *f, const char *tmp, file_sink *s,
                     cairn_err *e)
 {
-    *s = (file_sink){.want_crc = sstable_is_data(f->name) && f->has_data_crc32,
-                     .crc = crc32(0, NULL, 0),
-                     .j = j};
+    *s = (file_sink){.want_crc = sstable_is_data(f->name) && f->has_data_crc32, .crc = 0, .j = j};
     s->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     return s->fd < 0 ? err_sys(e, errno, "cannot create %s", tmp) : 0;
 }

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <xxhash.h>
-#include <zlib.h>
 #include <zstd.h>
 
+#include "base/crc.h"
 #include "base/hex.h"
 
 #define HASH_BUF (256u << 10)
@@ -44,7 +44,7 @@ struct blob_sum {
     EVP_MD_CTX *sha; /* NULL: not asked for */
     XXH3_state_t *xxh;
     bool crc;
-    uLong crc32;
+    uint32_t crc32;
     uint64_t size;
 };
 
@@ -64,7 +64,7 @@ int blob_sum_new(blob_sum **out, unsigned what, cairn_err *e)
         return err_set(e, CAIRN_ENOMEM, "out of memory hashing a file");
     }
     s->crc = what & BLOB_SUM_CRC32;
-    s->crc32 = crc32_z(0L, Z_NULL, 0);
+    s->crc32 = 0;
     *out = s;
     return 0;
 }
@@ -76,7 +76,7 @@ void blob_sum_update(blob_sum *s, const void *buf, size_t len)
     if (s->xxh)
         XXH3_64bits_update(s->xxh, buf, len);
     if (s->crc)
-        s->crc32 = crc32_z(s->crc32, buf, len);
+        s->crc32 = crc_update(s->crc32, buf, len);
     s->size += len;
 }
 
@@ -85,7 +85,7 @@ void blob_sum_final(blob_sum *s, blob_sums *out)
     out->id[0] = '\0';
     if (s->sha)
         hex_sha256_final(s->sha, out->id);
-    out->crc32 = s->crc ? (uint32_t)s->crc32 : 0;
+    out->crc32 = s->crc ? s->crc32 : 0;
     out->xxh3 = s->xxh ? XXH3_64bits_digest(s->xxh) : 0;
     out->size = s->size;
 }

@@ -28,10 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <json-c/json.h>
 
+#include "base/crc.h"
 #include "base/hex.h"
 #include "base/log.h"
 #include "cli/human.h"
@@ -227,14 +227,14 @@ static bool sampled(const verify_run *v, const char *id)
 }
 
 struct crc_sink {
-    uLong crc;
+    uint32_t crc;
 };
 
 static int crc_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
 {
     (void)e;
     struct crc_sink *c = ctx;
-    c->crc = crc32(c->crc, buf, (uInt)len);
+    c->crc = crc_update(c->crc, buf, len);
     return 0;
 }
 
@@ -243,7 +243,7 @@ static int crc_sink(void *ctx, const void *buf, size_t len, cairn_err *e)
 static int read_blob(verify_run *v, const char *table, const Cairn__Repo__FileEntry *f,
                      const repo_ref *ref, cairn_err *e)
 {
-    struct crc_sink c = {crc32(0L, Z_NULL, 0)};
+    struct crc_sink c = {0};
     uint64_t size = 0;
     cairn_err be;
     int rc = repo_ref_get(v->r, ref, crc_sink, &c, &size, &be);

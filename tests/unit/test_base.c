@@ -17,6 +17,7 @@
 
 #include "base/buf.h"
 #include "base/cores.h"
+#include "base/crc.h"
 #include "base/debug.h"
 #include "base/err.h"
 #include "base/hex.h"
@@ -445,6 +446,23 @@ static void test_http_pool(void **state)
     http_pool_free(p);
 }
 
+/* zlib's CRC-32 (ScyllaDB's Digest.crc32): the standard check value, and the same
+ * result whatever the pieces the bytes come in. */
+static void test_crc(void **state)
+{
+    (void)state;
+    assert_int_equal(crc_update(0, "123456789", 9), 0xCBF43926u);
+    assert_int_equal(crc_update(0, "", 0), 0);
+    unsigned char b[100003];
+    for (size_t i = 0; i < sizeof(b); i++)
+        b[i] = (unsigned char)(i * 2654435761u >> 11);
+    uint32_t whole = crc_update(0, b, sizeof(b));
+    uint32_t pieces = 0;
+    for (size_t off = 0, n = 1; off < sizeof(b); off += n, n = n * 3 + 1)
+        pieces = crc_update(pieces, b + off, n < sizeof(b) - off ? n : sizeof(b) - off);
+    assert_int_equal(pieces, whole);
+}
+
 /* Idle cores are lent, never more; busy threads and loans count alike; never more
  * than the process may run on. */
 static void test_cores(void **state)
@@ -489,6 +507,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cores),
+        cmocka_unit_test(test_crc),
         cmocka_unit_test(test_pool_runs_every_item_once),
         cmocka_unit_test(test_pool_nothing_to_do),
         cmocka_unit_test(test_pool_first_failure_stops),
