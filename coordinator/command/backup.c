@@ -337,14 +337,14 @@ static int write_cluster_manifest(backup_run *b, repo *r, const char *schema_blo
 /* The last complete backup, whose manifests tell the agents what the repository
  * holds; without one every file is uploaded as new, which is slower, never wrong.
  * Its listing also tells whether the tag is taken; when it fails, a HEAD does. */
-static int find_parent(backup_run *b, repo *r, bool *tag_taken)
+static void find_parent(backup_run *b, repo *r, bool *tag_taken)
 {
     cairn_err pe;
     if (backup_parent_find(r, b->cfg->cluster, b->o->tag, &b->parent, tag_taken, &pe) == 0) {
         if (b->parent)
             log_info("files the last backup (%s) holds are not uploaded again",
                      backup_parent_tag(b->parent));
-        return 0;
+        return;
     }
     log_warn("could not read the last backup of cluster %s, so every file is uploaded as "
              "new: %s",
@@ -352,20 +352,20 @@ static int find_parent(backup_run *b, repo *r, bool *tag_taken)
     char key[1024];
     repo_cluster_manifest_key(b->cfg->cluster, b->o->tag, key, sizeof(key));
     *tag_taken = repo_manifest_stat(r, key, NULL, NULL) == 0;
-    return 0;
 }
 
 /* The tables, a tag that no backup of the cluster has yet, and the parent. */
 static int check_new(backup_run *b, repo *r, cairn_err *e)
 {
-    bool taken = false;
     int rc = select_tables(b, e);
-    if (!rc)
-        rc = find_parent(b, r, &taken);
-    if (!rc && taken)
-        rc = err_set(e, CAIRN_EEXIST, "a backup tagged %s already exists: choose another --tag",
-                     b->o->tag);
-    return rc;
+    if (rc)
+        return rc;
+    bool taken = false;
+    find_parent(b, r, &taken);
+    if (taken)
+        return err_set(e, CAIRN_EEXIST, "a backup tagged %s already exists: choose another --tag",
+                       b->o->tag);
+    return 0;
 }
 
 static int interrupted(cairn_err *e)
