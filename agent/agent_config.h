@@ -17,8 +17,9 @@
 /* One entry of `repositories:`: a location this agent serves. */
 typedef struct agent_repository {
     char *location;
-    store_s3_config s3;   /* its own s3: map; all empty: the agent's top-level s3 applies */
-    store_options *store; /* made of s3 by repos_open; NULL: the agent's store options */
+    store_s3_config s3;      /* its own s3: map; all empty: the agent's top-level s3 applies */
+    store_options *store;    /* made of s3 by repos_open; NULL: the agent's store options */
+    struct repos_seen *seen; /* what the agent read in cairn.repo there (repos.c) */
 } agent_repository;
 
 /* Most entries `repositories:` may hold. */

@@ -1,4 +1,5 @@
 /* cairn-agent: the per-node service the coordinator drives. */
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -155,6 +156,12 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    /* Upload buffers (an S3 part, a zstd window) are megabytes, allocated and freed by
+     * many threads. glibc raises its mmap threshold to the size of each mmapped block
+     * freed, after which such buffers come from per-thread arenas that keep their pages:
+     * a fixed threshold keeps them mmapped, so memory goes back when a file is done and
+     * the agent's peak stays what its buffers need (docs/performance.md). */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     /* Block the stop and reload signals before any thread starts, so every thread inherits it. */
     sigset_t set;
     sigemptyset(&set);

@@ -10,9 +10,11 @@
  */
 #include "backup/known.h"
 
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/debug.h"
 #include "base/hex.h"
@@ -146,14 +148,16 @@ int known_empty(known **out, cairn_err *e)
     return 0;
 }
 
-int known_load(known **out, repo *r, const char *key, const char *sha256, cairn_err *e)
+/* One reading of the parent's manifest: from the copy (fd >= 0) or the repository. */
+static int load_from(known **out, repo *r, const char *key, int fd, const char *copy,
+                     const char *sha256, cairn_err *e)
 {
     known *k = NULL;
     int rc = known_empty(&k, e);
     if (rc)
         return rc;
     Cairn__Repo__NodeManifest *h = NULL;
-    rc = manifest_node_read(r, key, sha256, &h, add_table, k, e);
+    rc = manifest_node_read_copy(r, key, fd, copy, sha256, &h, add_table, k, e);
     if (h)
         cairn__repo__node_manifest__free_unpacked(h, NULL);
     if (rc) {
@@ -162,6 +166,21 @@ int known_load(known **out, repo *r, const char *key, const char *sha256, cairn_
     }
     *out = k;
     return 0;
+}
+
+int known_load(known **out, repo *r, const char *key, const char *sha256, const char *copy,
+               bool *from_copy, cairn_err *e)
+{
+    *from_copy = false;
+    int fd = copy ? open(copy, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd >= 0) {
+        cairn_err ce; /* another backup's manifest: the repository has the parent's */
+        *from_copy = load_from(out, r, key, fd, copy, sha256, &ce) == 0;
+        close(fd);
+        if (*from_copy)
+            return 0;
+    }
+    return load_from(out, r, key, -1, NULL, sha256, e);
 }
 
 bool known_find(const known *k, const char *id, repo_ref *ref)

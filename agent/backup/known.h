@@ -7,8 +7,9 @@
  * holds a shared lease from before the coordinator chose the parent until its own
  * cluster manifest is written, so no purge can run in between. A blob another node or
  * an older backup stored, but the parent does not name, is simply written again, with
- * the same bytes. Nothing is cached across backups, so nothing can go stale: the
- * parent's manifest, read once per backup, is the index.
+ * the same bytes. Nothing is trusted across backups, so nothing can go stale: the
+ * parent's manifest, read once per backup (from the agent's copy when that hashes to
+ * the parent's recorded SHA-256), is the index.
  */
 #ifndef CAIRN_KNOWN_H
 #define CAIRN_KNOWN_H
@@ -22,9 +23,12 @@
 typedef struct known known;
 
 /* Reads the node manifest at key, which must have the stored SHA-256 sha256, and
- * indexes the place of every blob it names. A manifest that cannot be read fails;
- * the caller goes on without (known_empty). */
-int known_load(known **out, repo *r, const char *key, const char *sha256, cairn_err *e);
+ * indexes the place of every blob it names. copy (may be NULL) names a local file that
+ * may hold the same bytes (mancopy.h): it is read instead when it does, and
+ * *from_copy says so. A manifest that cannot be read fails; the caller goes on
+ * without (known_empty). */
+int known_load(known **out, repo *r, const char *key, const char *sha256, const char *copy,
+               bool *from_copy, cairn_err *e);
 
 /* An index that knows nothing: every blob is new. */
 int known_empty(known **out, cairn_err *e);

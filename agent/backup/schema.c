@@ -79,7 +79,7 @@ int agent_schema(agent *a, const Cairn__Rpc__SchemaRequest *rq, Cairn__Rpc__Resp
     if (!rc)
         rc = blob_hash_fd(fd, id, NULL, &size, e);
     if (!rc)
-        rc = repos_repo_open(&r, a->cfg, rq->repository, e);
+        rc = repos_repo_open(&r, a->cfg, rq->repository, rq->repository_id, e);
     /* The parent's dump is in the repository (agent/backup/known.h says why that
      * holds); another is put without asking first: a PUT of bytes the repository may
      * hold already costs what a HEAD would have. */

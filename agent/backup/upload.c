@@ -23,6 +23,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +32,10 @@
 #include <unistd.h>
 
 #include "base/debug.h"
+#include "base/log.h"
 #include "base/pool.h"
 #include "backup/known.h"
+#include "backup/mancopy.h"
 #include "backup/upload_blob.h"
 #include "backup/upload_table.h"
 #include "base/ratelimit.h"
@@ -304,13 +308,18 @@ static int upload_with_manifest(job *j, const upload_arg *u, repo *r, ratelimit 
     char key[1024];
     repo_node_manifest_key(u->a->cfg->cluster, rq->tag, u->node->host_id, key, sizeof(key));
     manifest_writer *mw = NULL;
-    int rc = manifest_node_begin(r, key, &h, &mw, e);
-    if (rc)
-        return rc;
-    upload_table *tables = calloc(rq->n_tables ? rq->n_tables : 1, sizeof(*tables));
-    if (!tables) {
+    mancopy *mc = NULL;
+    cairn_err ce;
+    if (mancopy_begin(&mc, u->a->cfg->state_dir, repo_id(r), &ce) != 0)
+        job_warn(j, "%s; the next backup reads this manifest from the repository", ce.msg);
+    int rc = manifest_node_begin_tee(r, key, &h, mc ? mancopy_write : NULL, mc, &mw, e);
+    upload_table *tables = NULL;
+    if (!rc && !(tables = calloc(rq->n_tables ? rq->n_tables : 1, sizeof(*tables))))
+        rc = err_set(e, CAIRN_ENOMEM, "out of memory");
+    if (rc) {
         manifest_node_abort(mw);
-        return err_set(e, CAIRN_ENOMEM, "out of memory");
+        mancopy_abort(mc);
+        return rc;
     }
     for (size_t i = 0; i < rq->n_tables; i++)
         tables[i] = (upload_table){.j = j, .arg = u, .repo = r, .rl = rl, .table = rq->tables[i]};
@@ -321,24 +330,37 @@ static int upload_with_manifest(job *j, const upload_arg *u, repo *r, ratelimit 
     free(tables);
     if (rc) {
         manifest_node_abort(mw);
+        mancopy_abort(mc);
         return rc;
     }
     char sha[65];
     uint64_t size = 0;
-    rc = manifest_node_finish(mw, sha, &size, e);
-    return rc ? rc : job_set_result(j, key, sha, size);
+    if ((rc = manifest_node_finish(mw, sha, &size, e)) != 0) {
+        mancopy_abort(mc);
+        return rc;
+    }
+    if (mc && mancopy_commit(mc, &ce) != 0)
+        job_warn(j, "%s; the next backup reads this manifest from the repository", ce.msg);
+    return job_set_result(j, key, sha, size);
 }
 
 /* The index of what the repository holds: the parent's manifest, when the
  * coordinator names one. One that cannot be read costs uploads, not the backup. */
-static int load_known(job *j, repo *r, const Cairn__Rpc__UploadRequest *rq, known **out,
-                      cairn_err *e)
+static int load_known(job *j, repo *r, const char *state_dir, const Cairn__Rpc__UploadRequest *rq,
+                      known **out, cairn_err *e)
 {
     if (!rq->parent_manifest_key || !rq->parent_manifest_sha256)
         return known_empty(out, e);
     cairn_err ke;
-    if (known_load(out, r, rq->parent_manifest_key, rq->parent_manifest_sha256, &ke) == 0)
+    char copy[PATH_MAX];
+    bool local = false;
+    int rc = mancopy_path(state_dir, repo_id(r), copy, sizeof(copy), &ke);
+    if (!rc && (rc = known_load(out, r, rq->parent_manifest_key, rq->parent_manifest_sha256, copy,
+                                &local, &ke)) == 0) {
+        log_debug("the parent manifest %s came from %s", rq->parent_manifest_key,
+                  local ? copy : "the repository");
         return 0;
+    }
     job_warn(j, "%s; every file is uploaded as new", ke.msg);
     return known_empty(out, e);
 }
@@ -352,11 +374,11 @@ static int upload_run(job *j, void *p, cairn_err *e)
     repo *r = NULL;
     ratelimit *rl = NULL;
     known *k = NULL;
-    int rc = repos_repo_open(&r, ua.a->cfg, rq->repository, e);
+    int rc = repos_repo_open(&r, ua.a->cfg, rq->repository, rq->repository_id, e);
     if (!rc)
         rc = ratelimit_new(&rl, rq->rate_limit, e);
     if (!rc)
-        rc = load_known(j, r, rq, &k, e);
+        rc = load_known(j, r, ua.a->cfg->state_dir, rq, &k, e);
     ua.known = k;
     if (!rc)
         rc = upload_with_manifest(j, &ua, r, rl, e);

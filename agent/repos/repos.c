@@ -1,5 +1,7 @@
 #include "repos/repos.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,8 +120,9 @@ bool repos_same(const char *a, const char *b)
            same_bytes(la.endpoint, la.endpoint_len, lb.endpoint, lb.endpoint_len);
 }
 
-int repos_store_for(const agent_config *cfg, const char *url, const store_options **opts,
-                    cairn_err *e)
+/* Points *out at the entry of cfg's repositories that serves url. */
+static int served(const agent_config *cfg, const char *url, const agent_repository **out,
+                  cairn_err *e)
 {
     int rc = repos_location_check(url, e);
     if (rc)
@@ -127,7 +130,7 @@ int repos_store_for(const agent_config *cfg, const char *url, const store_option
     const agent_repository *r = cfg->repositories.items;
     for (size_t i = 0; i < cfg->repositories.n; i++) {
         if (repos_same(r[i].location, url)) {
-            *opts = r[i].store ? r[i].store : cfg->store;
+            *out = &r[i];
             return 0;
         }
     }
@@ -137,12 +140,63 @@ int repos_store_for(const agent_config *cfg, const char *url, const store_option
                    url);
 }
 
-int repos_repo_open(repo **out, const agent_config *cfg, const char *url, cairn_err *e)
+int repos_store_for(const agent_config *cfg, const char *url, const store_options **opts,
+                    cairn_err *e)
 {
-    const store_options *opts = NULL;
-    int rc = repos_store_for(cfg, url, &opts, e);
+    const agent_repository *r = NULL;
+    int rc = served(cfg, url, &r, e);
     if (!rc)
-        rc = repo_open(out, url, opts, false, e);
+        *opts = r->store ? r->store : cfg->store;
+    return rc;
+}
+
+/*
+ * What this agent last read in cairn.repo at one location. Its id is a UUID fixed at
+ * creation, so when the coordinator, which read cairn.repo for the command at hand,
+ * names the same id, the agent takes the rest from here: a repository made anew at
+ * the location has another id and is read again. Whether the agent and the coordinator
+ * see the same objects, not only the same cairn.repo, is checked by the coordinator
+ * once the node manifests are written (docs/architecture.md, Repository identity).
+ */
+struct repos_seen {
+    pthread_mutex_t mu;
+    bool valid;
+    repo_identity id;
+};
+
+static bool seen_get(struct repos_seen *s, const char *want_id, repo_identity *out)
+{
+    pthread_mutex_lock(&s->mu);
+    bool hit = s->valid && strcmp(s->id.id, want_id) == 0;
+    if (hit)
+        *out = s->id;
+    pthread_mutex_unlock(&s->mu);
+    return hit;
+}
+
+static void seen_put(struct repos_seen *s, const repo *r)
+{
+    pthread_mutex_lock(&s->mu);
+    repo_identity_of(r, &s->id);
+    s->valid = true;
+    pthread_mutex_unlock(&s->mu);
+}
+
+int repos_repo_open(repo **out, const agent_config *cfg, const char *url, const char *want_id,
+                    cairn_err *e)
+{
+    *out = NULL;
+    const agent_repository *ar = NULL;
+    int rc = served(cfg, url, &ar, e);
+    if (rc)
+        return rc;
+    const store_options *opts = ar->store ? ar->store : cfg->store;
+    repo_identity id;
+    if (want_id && ar->seen && seen_get(ar->seen, want_id, &id))
+        return repo_open_as(out, url, opts, &id, e);
+    rc = repo_open(out, url, opts, false, e);
+    if (!rc && ar->seen)
+        seen_put(ar->seen, *out);
     /* repo_open's hint (`cairn repo init`) is for the operator's machine: here the
      * repository is missing only as this node sees it. */
     if (rc == CAIRN_ENOENT)
@@ -167,6 +221,9 @@ int repos_open(agent_config *cfg, cairn_err *e)
 {
     agent_repository *r = cfg->repositories.items;
     for (size_t i = 0; i < cfg->repositories.n; i++) {
+        if (!(r[i].seen = calloc(1, sizeof(*r[i].seen))))
+            return err_set(e, CAIRN_ENOMEM, "out of memory");
+        pthread_mutex_init(&r[i].seen->mu, NULL);
         if (!has_s3(&r[i].s3))
             continue;
         store_s3_options s3;
@@ -188,6 +245,10 @@ void repos_close(agent_config *cfg)
     for (size_t i = 0; i < cfg->repositories.n; i++) {
         store_options_free(r[i].store);
         r[i].store = NULL;
+        if (r[i].seen)
+            pthread_mutex_destroy(&r[i].seen->mu);
+        free(r[i].seen);
+        r[i].seen = NULL;
     }
 }
 

@@ -33,8 +33,12 @@ bool repos_same(const char *a, const char *b);
 int repos_store_for(const agent_config *cfg, const char *url, const store_options **opts,
                     cairn_err *e);
 
-/* The one way the agent opens a repository: repos_store_for, then repo_open. */
-int repos_repo_open(repo **out, const agent_config *cfg, const char *url, cairn_err *e);
+/* The one way the agent opens a repository: repos_store_for, then repo_open. With
+ * want_id (the id the coordinator read in cairn.repo for this command), a location
+ * where this agent read that same id before is opened without reading cairn.repo
+ * again; NULL always reads it. */
+int repos_repo_open(repo **out, const agent_config *cfg, const char *url, const char *want_id,
+                    cairn_err *e);
 
 /* The requests sent through r so far, as an answer carries them to the coordinator
  * (which reports every request a command cost); NULL when out of memory. */

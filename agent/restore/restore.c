@@ -272,7 +272,7 @@ static int restore_run(job *j, void *p, cairn_err *e)
         job_add(j, JOB_BYTES_TOTAL, table_bytes(rq->tables[i]));
     }
     if (phase != PHASE_LOAD) {
-        rc = repos_repo_open(&x.r, x.a->cfg, rq->repository, e);
+        rc = repos_repo_open(&x.r, x.a->cfg, rq->repository, NULL, e);
         if (!rc)
             rc = run_phase(&x, PHASE_STAGE, e);
         if (x.r)

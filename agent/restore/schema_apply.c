@@ -228,7 +228,7 @@ int agent_apply_schema(agent *a, const Cairn__Rpc__ApplySchemaRequest *rq,
     cairn__rpc__apply_schema_result__init(res);
     int rc = hostport_split(a->cfg->scylla_cql, host, sizeof(host), &port, e);
     if (!rc)
-        rc = repos_repo_open(&r, a->cfg, rq->repository, e);
+        rc = repos_repo_open(&r, a->cfg, rq->repository, NULL, e);
     if (!rc)
         rc = repo_blob_get(r, rq->blob, dump_write, &dump, NULL, e);
     if (!rc && !dump.data)

@@ -15,7 +15,7 @@ int agent_repository_info(agent *a, const Cairn__Rpc__RepositoryRequest *rq,
                           Cairn__Rpc__Response *resp, cairn_err *e)
 {
     repo *r = NULL;
-    int rc = repos_repo_open(&r, a->cfg, rq->repository, e);
+    int rc = repos_repo_open(&r, a->cfg, rq->repository, rq->repository_id, e);
     if (rc)
         return rc;
     Cairn__Rpc__RepositoryInfo *info = malloc(sizeof(*info));

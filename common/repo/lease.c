@@ -120,6 +120,9 @@ struct lease_scan {
     bool any_blocks;  /* exclusive acquire: every live lease is in the way */
     repo_lease_cb fn; /* repo_lease_each: every live lease goes to fn instead */
     void *fn_arg;
+    repo_lease_cb others; /* repo_lease_acquire_seeing: sees the live leases not in the way */
+    void *others_arg;
+    bool refused;         /* others said no */
     int64_t store_now_ms; /* the store's time of our own lease's put, -1 unknown */
     buf seen;             /* struct lease_seen, every lease listed */
     struct lease_info found;
@@ -200,8 +203,15 @@ static int lease_judge(struct lease_scan *sc, const struct lease_seen *ls, cairn
         repo_lease_view v = {ls->key, li.exclusive, li.owner, li.expires_ms};
         return sc->fn(sc->fn_arg, &v, e);
     }
-    if (!sc->any_blocks && !li.exclusive)
-        return 0;
+    if (!sc->any_blocks && !li.exclusive) {
+        if (!sc->others)
+            return 0;
+        repo_lease_view v = {ls->key, li.exclusive, li.owner, li.expires_ms};
+        rc = sc->others(sc->others_arg, &v, e);
+        CAIRN_ASSERT(rc <= 0);
+        sc->refused = rc != 0;
+        return rc;
+    }
     sc->found = li;
     snprintf(sc->found_key, sizeof(sc->found_key), "%s", ls->key);
     return 1;
@@ -221,15 +231,19 @@ static int lease_scan_run(struct lease_scan *sc, cairn_err *e)
 
 /* 0 when nothing is in the way, CAIRN_EBUSY naming the holder, or an error. */
 static int lease_check(repo *r, repo_lease_kind kind, const char *self, int64_t *store_ms,
-                       cairn_err *e)
+                       repo_lease_cb others, void *others_arg, cairn_err *e)
 {
     struct lease_scan sc = {.r = r,
                             .self = self,
                             .any_blocks = kind == REPO_LEASE_EXCLUSIVE,
+                            .others = others,
+                            .others_arg = others_arg,
                             .store_now_ms = -1,
                             .seen = BUF_INIT};
     int rc = lease_scan_run(&sc, e);
     *store_ms = sc.store_now_ms;
+    if (sc.refused)
+        return rc;
     if (rc < 0)
         return err_prefix(e, "cannot check the leases of repository %s", store_url(r->s));
     if (rc == 0)
@@ -250,6 +264,12 @@ static int lease_check(repo *r, repo_lease_kind kind, const char *self, int64_t 
 
 int repo_lease_acquire(repo *r, repo_lease_kind kind, const char *owner, unsigned ttl_s,
                        repo_lease **out, cairn_err *e)
+{
+    return repo_lease_acquire_seeing(r, kind, owner, ttl_s, NULL, NULL, out, e);
+}
+
+int repo_lease_acquire_seeing(repo *r, repo_lease_kind kind, const char *owner, unsigned ttl_s,
+                              repo_lease_cb others, void *ctx, repo_lease **out, cairn_err *e)
 {
     *out = NULL;
     if (ttl_s == 0)
@@ -286,7 +306,7 @@ int repo_lease_acquire(repo *r, repo_lease_kind kind, const char *owner, unsigne
     }
     /* Of two racing acquirers, whoever wrote second sees the other now and backs
      * off (both may). */
-    rc = lease_check(r, kind, l->key, &l->store_ms, e);
+    rc = lease_check(r, kind, l->key, &l->store_ms, others, ctx, e);
     if (rc) {
         store_delete(r->s, l->key, NULL);
         free(l);

@@ -1,10 +1,12 @@
 #include "repo/manifest.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/debug.h"
@@ -36,6 +38,8 @@ struct manifest_writer {
     EVP_MD_CTX *sha; /* of the stored, compressed bytes */
     uint64_t stored; /* how many of them */
     buf scratch;     /* one record, packed */
+    store_sink tee;  /* a copy of the stored bytes; NULL: none, or it failed */
+    void *tee_ctx;
 };
 
 static int writer_sink(void *ctx, const void *data, size_t len, cairn_err *e)
@@ -43,6 +47,8 @@ static int writer_sink(void *ctx, const void *data, size_t len, cairn_err *e)
     manifest_writer *mw = ctx;
     EVP_DigestUpdate(mw->sha, data, len);
     mw->stored += len;
+    if (mw->tee && mw->tee(mw->tee_ctx, data, len, NULL) != 0)
+        mw->tee = NULL; /* the copy is its owner's business, never the manifest's */
     return store_writer_write(mw->w, data, len, e);
 }
 
@@ -60,6 +66,12 @@ void manifest_node_abort(manifest_writer *w)
 int manifest_node_begin(repo *r, const char *key, const Cairn__Repo__NodeManifest *header,
                         manifest_writer **out, cairn_err *e)
 {
+    return manifest_node_begin_tee(r, key, header, NULL, NULL, out, e);
+}
+
+int manifest_node_begin_tee(repo *r, const char *key, const Cairn__Repo__NodeManifest *header,
+                            store_sink tee, void *tee_ctx, manifest_writer **out, cairn_err *e)
+{
     *out = NULL;
     if (header->n_tables != 0 || !header->cluster || !header->tag || !header->host_id)
         return err_set(e, CAIRN_EINVAL,
@@ -69,6 +81,8 @@ int manifest_node_begin(repo *r, const char *key, const Cairn__Repo__NodeManifes
     manifest_writer *w = calloc(1, sizeof(*w));
     if (!w)
         return err_set(e, CAIRN_ENOMEM, "out of memory writing %s", key);
+    w->tee = tee;
+    w->tee_ctx = tee_ctx;
     int rc = 0;
     if (!(w->sha = EVP_MD_CTX_new()) || EVP_DigestInit_ex(w->sha, EVP_sha256(), NULL) != 1)
         rc = err_set(e, CAIRN_ENOMEM, "out of memory writing %s", key);
@@ -359,17 +373,41 @@ static int read_sink(void *ctx, const void *data, size_t len, cairn_err *e)
     return blob_dec_write(c->dec, data, len, forward_sink, c, e);
 }
 
-/* Streams key through zstd into next, checking the stored bytes' SHA-256 when
- * expected_sha256 is given. what names the object in messages. */
-static int read_object(repo *r, const char *key, const char *what, const char *expected_sha256,
-                       store_sink next, void *next_ctx, cairn_err *e)
+/* Feeds fd from its start to its end into sink. */
+static int fd_get(int fd, const char *path, store_sink sink, void *ctx, cairn_err *e)
+{
+    uint8_t chunk[64 * 1024];
+    for (off_t at = 0;;) {
+        ssize_t n = pread(fd, chunk, sizeof(chunk), at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return err_set(e, CAIRN_EIO, "cannot read %s: %s", path, strerror(errno));
+        if (n == 0)
+            return 0;
+        int rc = sink(ctx, chunk, (size_t)n, e);
+        if (rc)
+            return rc;
+        at += n;
+    }
+}
+
+/* Streams key, or with fd >= 0 the copy of it at path, through zstd into next,
+ * checking the stored bytes' SHA-256 when expected_sha256 is given. what names the
+ * object in messages. */
+static int read_object(repo *r, const char *key, int fd, const char *path, const char *what,
+                       const char *expected_sha256, store_sink next, void *next_ctx, cairn_err *e)
 {
     struct read_ctx c = {.next = next, .next_ctx = next_ctx};
     int rc = blob_dec_new(&c.dec, NULL, e);
     if (!rc && expected_sha256 &&
         (!(c.sha = EVP_MD_CTX_new()) || EVP_DigestInit_ex(c.sha, EVP_sha256(), NULL) != 1))
         rc = err_set(e, CAIRN_ENOMEM, "out of memory reading %s", key);
-    if (!rc) {
+    if (!rc && fd >= 0) {
+        key = path;
+        if ((rc = fd_get(fd, path, read_sink, &c, e)) != 0 && !c.next_failed)
+            err_prefix(e, "%s %s", what, key);
+    } else if (!rc) {
         rc = store_get(repo_store(r), key, read_sink, &c, e);
         if (rc == CAIRN_ENOENT)
             err_set(e, rc, "%s %s is missing from repository %s", what, key, repo_url(r));
@@ -396,9 +434,20 @@ int manifest_node_read(repo *r, const char *key, const char *expected_sha256_or_
                        Cairn__Repo__NodeManifest **header_out, manifest_table_cb cb, void *ctx,
                        cairn_err *e)
 {
+    return manifest_node_read_copy(r, key, -1, NULL, expected_sha256_or_null, header_out, cb, ctx,
+                                   e);
+}
+
+int manifest_node_read_copy(repo *r, const char *key, int fd, const char *path,
+                            const char *expected_sha256_or_null,
+                            Cairn__Repo__NodeManifest **header_out, manifest_table_cb cb, void *ctx,
+                            cairn_err *e)
+{
+    CAIRN_ASSERT(fd < 0 || (path && expected_sha256_or_null));
     *header_out = NULL;
-    struct reader rd = {.key = key, .cb = cb, .ctx = ctx};
-    int rc = read_object(r, key, "node manifest", expected_sha256_or_null, rd_feed, &rd, e);
+    struct reader rd = {.key = fd >= 0 ? path : key, .cb = cb, .ctx = ctx};
+    int rc =
+        read_object(r, key, fd, path, "node manifest", expected_sha256_or_null, rd_feed, &rd, e);
     if (!rc)
         rc = rd_finish(&rd, header_out, e);
     buf_free(&rd.head);
@@ -468,7 +517,7 @@ int manifest_cluster_read(repo *r, const char *key, Cairn__Repo__ClusterManifest
 {
     *out = NULL;
     struct collect c = {.key = key};
-    int rc = read_object(r, key, "cluster manifest", NULL, collect_sink, &c, e);
+    int rc = read_object(r, key, -1, NULL, "cluster manifest", NULL, collect_sink, &c, e);
     Cairn__Repo__ClusterManifest *m = NULL;
     if (!rc && !(m = cairn__repo__cluster_manifest__unpack(NULL, c.b.len, c.b.data)))
         rc = err_set(e, CAIRN_ECORRUPT, "cluster manifest %s is not a valid ClusterManifest", key);
@@ -484,49 +533,6 @@ int manifest_cluster_read(repo *r, const char *key, Cairn__Repo__ClusterManifest
         return rc;
     }
     *out = m;
-    return 0;
-}
-
-struct verify_ctx {
-    EVP_MD_CTX *sha;
-    uint64_t size;
-};
-
-static int verify_sink(void *ctx, const void *data, size_t len, cairn_err *e)
-{
-    (void)e;
-    struct verify_ctx *v = ctx;
-    EVP_DigestUpdate(v->sha, data, len);
-    v->size += len;
-    return 0;
-}
-
-int repo_manifest_verify(repo *r, const char *key, uint64_t size, const char *sha256, cairn_err *e)
-{
-    struct verify_ctx v = {.sha = EVP_MD_CTX_new()};
-    if (!v.sha || EVP_DigestInit_ex(v.sha, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(v.sha);
-        return err_set(e, CAIRN_ENOMEM, "out of memory checking %s", key);
-    }
-    int rc = store_get(repo_store(r), key, verify_sink, &v, e);
-    if (rc == CAIRN_ENOENT)
-        err_set(e, rc, "%s is missing from repository %s", key, repo_url(r));
-    else if (rc)
-        err_prefix(e, "cannot read %s", key);
-    char got[HEX_SHA256_LEN + 1];
-    hex_sha256_final(v.sha, got);
-    EVP_MD_CTX_free(v.sha);
-    if (rc)
-        return rc;
-    if (size != MANIFEST_SIZE_ANY && v.size != size)
-        return err_set(e, CAIRN_ECORRUPT,
-                       "%s in repository %s holds %" PRIu64 " bytes, not the %" PRIu64
-                       " its writer reported",
-                       key, repo_url(r), v.size, size);
-    if (strcmp(got, sha256) != 0)
-        return err_set(e, CAIRN_ECORRUPT,
-                       "%s in repository %s has SHA-256 %s, not the %s its writer reported", key,
-                       repo_url(r), got, sha256);
     return 0;
 }
 

@@ -26,6 +26,11 @@ typedef struct manifest_writer manifest_writer;
  * by the writer. Nothing is visible at key until finish. */
 int manifest_node_begin(repo *r, const char *key, const Cairn__Repo__NodeManifest *header,
                         manifest_writer **out, cairn_err *e);
+/* manifest_node_begin that also passes every stored byte to tee (a local copy). The
+ * copy never fails the manifest: a tee that returns an error is called no more, and
+ * keeping track of that is its owner's business. */
+int manifest_node_begin_tee(repo *r, const char *key, const Cairn__Repo__NodeManifest *header,
+                            store_sink tee, void *tee_ctx, manifest_writer **out, cairn_err *e);
 int manifest_node_add_table(manifest_writer *w, const Cairn__Repo__TableEntry *t, cairn_err *e);
 /* Commits; sha256_hex receives the SHA-256 of the stored (compressed) object and size
  * (when not NULL) its length, for the cluster manifest and the coordinator's check.
@@ -44,12 +49,13 @@ int manifest_node_read(repo *r, const char *key, const char *expected_sha256_or_
                        Cairn__Repo__NodeManifest **header_out, manifest_table_cb cb, void *ctx,
                        cairn_err *e);
 
-/* Checks that the object at key is in the repository as its writer reported it: its
- * stored bytes have SHA-256 sha256 (hex) and, unless size is MANIFEST_SIZE_ANY, that
- * many bytes. The object is streamed through SHA-256, never held or decoded. Missing is
- * CAIRN_ENOENT, other bytes CAIRN_ECORRUPT; the message names the key. */
-#define MANIFEST_SIZE_ANY UINT64_MAX
-int repo_manifest_verify(repo *r, const char *key, uint64_t size, const char *sha256, cairn_err *e);
+/* manifest_node_read of a local copy of the object at key: with fd >= 0, the bytes come
+ * from fd (named path in messages) and must have the stored SHA-256 expected_sha256,
+ * which makes them the object's; fd < 0 reads key from r. */
+int manifest_node_read_copy(repo *r, const char *key, int fd, const char *path,
+                            const char *expected_sha256_or_null,
+                            Cairn__Repo__NodeManifest **header_out, manifest_table_cb cb, void *ctx,
+                            cairn_err *e);
 
 /* The place of a file entry's bytes; the strings point into f. A pack without its
  * offset and length, or with invalid ids, is CAIRN_ECORRUPT naming the file. */

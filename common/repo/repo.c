@@ -154,7 +154,8 @@ static int load_info(repo *r, const char *url, bool create, cairn_err *e)
     return rc;
 }
 
-int repo_open(repo **out, const char *url, const store_options *o, bool create, cairn_err *e)
+/* The repository object over an open store at url, cairn.repo not yet read. */
+static int repo_new(repo **out, const char *url, const store_options *o, cairn_err *e)
 {
     *out = NULL;
     repo *r = calloc(1, sizeof(*r));
@@ -162,14 +163,47 @@ int repo_open(repo **out, const char *url, const store_options *o, bool create, 
         return err_set(e, CAIRN_ENOMEM, "out of memory opening %s", url);
     pthread_mutex_init(&r->lease_mu, NULL);
     int rc = store_open(&r->s, url, o, e);
-    if (!rc)
-        rc = load_info(r, url, create, e);
     if (rc) {
         repo_close(r);
         return rc;
     }
     *out = r;
     return 0;
+}
+
+int repo_open(repo **out, const char *url, const store_options *o, bool create, cairn_err *e)
+{
+    int rc = repo_new(out, url, o, e);
+    if (!rc && (rc = load_info(*out, url, create, e)) != 0) {
+        repo_close(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int repo_open_as(repo **out, const char *url, const store_options *o, const repo_identity *id,
+                 cairn_err *e)
+{
+    CAIRN_ASSERT(id->id[0] && id->format <= REPO_FORMAT_VERSION);
+    int rc = repo_new(out, url, o, e);
+    if (rc)
+        return rc;
+    repo *r = *out;
+    r->format = id->format;
+    r->created_ms = id->created_ms;
+    if (!(r->id = strdup(id->id))) {
+        repo_close(r);
+        *out = NULL;
+        return err_set(e, CAIRN_ENOMEM, "out of memory opening %s", url);
+    }
+    return 0;
+}
+
+void repo_identity_of(const repo *r, repo_identity *out)
+{
+    snprintf(out->id, sizeof(out->id), "%s", r->id);
+    out->format = r->format;
+    out->created_ms = r->created_ms;
 }
 
 void repo_close(repo *r)

@@ -30,6 +30,20 @@ typedef struct repo repo;
 int repo_open(repo **out, const char *url, const store_options *o, bool create, cairn_err *e);
 void repo_close(repo *r);
 const char *repo_id(const repo *r);
+
+/* What cairn.repo says of a repository, as repo_open read it. */
+typedef struct repo_identity {
+    char id[64]; /* the repository id, a UUID */
+    unsigned format;
+    uint64_t created_ms;
+} repo_identity;
+void repo_identity_of(const repo *r, repo_identity *out);
+
+/* Opens the store at url as repo_open does, taking cairn.repo's content from id
+ * instead of reading it: for a long-lived process that read it before and has just
+ * been told, by whoever read it for the command at hand, that the id still holds. */
+int repo_open_as(repo **out, const char *url, const store_options *o, const repo_identity *id,
+                 cairn_err *e);
 const char *repo_url(const repo *r);
 
 /* Key builders. Arguments are not validated here; store calls reject bad keys. */
@@ -159,10 +173,18 @@ typedef struct repo_lease_view {
 /* Calls cb for every live lease, in key order; cb returns nonzero to stop (that value
  * is returned). Leases that look expired by the wall clock and unreadable ones are
  * skipped, not removed (acquirers remove expired leases, judged by the store's clock). Lets
- * commands see who is at work: a backup refuses to run beside another of the cluster, `cairn
- * delete` a tag a restore lease names, `cairn snapshots --clear` one a backup lease names. */
+ * commands see who is at work: `cairn
+ * delete` refuses a tag a restore lease names, `cairn snapshots --clear` one a backup lease names.
+ */
 typedef int (*repo_lease_cb)(void *ctx, const repo_lease_view *l, cairn_err *e);
 int repo_lease_each(repo *r, repo_lease_cb cb, void *ctx, cairn_err *e);
+
+/* repo_lease_acquire of a shared lease that also shows others (may be NULL) every live
+ * shared lease of another holder its check reads, in key order, with no request of its
+ * own. others returns 0 to go on, or refuses the lease with a negative CAIRN_E* code
+ * and a message in e: the lease is then deleted and that code returned. */
+int repo_lease_acquire_seeing(repo *r, repo_lease_kind kind, const char *owner, unsigned ttl_s,
+                              repo_lease_cb others, void *ctx, repo_lease **out, cairn_err *e);
 
 /* Deletes another holder's lease object key (one of repo_lease_each's): for a holder
  * known to be gone, e.g. a killed attempt of the same backup. */

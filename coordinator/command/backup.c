@@ -73,6 +73,7 @@ typedef struct backup_run {
     /* Requests agents sent outside their upload jobs (repository check, schema). */
     store_counts agent_requests;
     backup_parent *parent; /* the last complete backup, NULL when none */
+    const char *repo_id;   /* cairn.repo's id, as the coordinator read it */
 } backup_run;
 
 static int take_option(void *arg, int c, const char *val)
@@ -232,6 +233,7 @@ static void upload_request(void *arg, size_t i, Cairn__Rpc__Request *rq)
     cairn__rpc__upload_request__init(ur);
     ur->tag = b->o->tag;
     ur->repository = b->cfg->repository;
+    ur->repository_id = (char *)b->repo_id;
     ur->tables = b->tables;
     ur->n_tables = b->n_tables;
     ur->has_rate_limit = b->o->rate_limit != 0;
@@ -411,6 +413,7 @@ static int backup_schema(backup_run *b, char *blob, uint64_t *size, cairn_err *e
     Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
     Cairn__Rpc__SchemaRequest sr = CAIRN__RPC__SCHEMA_REQUEST__INIT;
     sr.repository = b->cfg->repository;
+    sr.repository_id = (char *)b->repo_id;
     sr.parent_blob = b->parent ? (char *)backup_parent_schema(b->parent) : NULL;
     rq.op_case = CAIRN__RPC__REQUEST__OP_SCHEMA;
     rq.schema = &sr;
@@ -448,6 +451,7 @@ static int run_backup(backup_run *b, repo *r, lease_keep **lk, cairn_err *e)
     uint64_t start_ms = human_now_ms(), t0 = human_mono_ms();
     uint64_t skew = 0, schema_size = 0;
     char schema_blob[65];
+    b->repo_id = repo_id(r);
     int rc = check_new(b, r, e);
     if (!rc)
         rc = backup_check_repository(b->f, r, b->o->c.parallel, &b->agent_requests, e);
@@ -460,7 +464,7 @@ static int run_backup(backup_run *b, repo *r, lease_keep **lk, cairn_err *e)
     if (!rc)
         rc = upload_all(b, e);
     if (!rc)
-        rc = backup_check_node_manifests(b->f, r, b->jobs, b->n, e);
+        rc = backup_check_node_manifests(b->f, r, b->cfg->cluster, b->o->tag, b->jobs, b->n, e);
     if (rc)
         return rc;
     Cairn__Repo__ClusterManifest m = CAIRN__REPO__CLUSTER_MANIFEST__INIT;
@@ -514,12 +518,12 @@ static int leased_backup(backup_run *b, repo *r, cairn_err *e)
     backup_owner_format(&self, owner, sizeof(owner));
     lease_keep *lk = NULL;
     /* Shared: a purge (which leases exclusively) waits; another backup of this cluster
-     * is refused by the guard below. */
-    int rc = lease_keep_start(&lk, r, REPO_LEASE_SHARED, owner, LEASE_TTL_S, "backup", e);
-    if (rc)
-        return rc;
-    if ((rc = backup_guard_check(r, &self, e)) != 0) {
-        lease_keep_stop(lk);
+     * is refused by the guard. */
+    backup_guard g;
+    backup_guard_init(&g, r, &self);
+    int rc = lease_keep_start_seeing(&lk, r, REPO_LEASE_SHARED, owner, LEASE_TTL_S, "backup",
+                                     backup_guard_seen, &g, e);
+    if (rc) {
         b->refused = true; /* nothing of ours to clean up */
         return rc;
     }

@@ -89,17 +89,31 @@ int backup_owner_parse(const char *text, backup_owner *o)
     return *end ? CAIRN_EINVAL : 0;
 }
 
-typedef struct guard_scan {
-    repo *r;
-    const backup_owner *self;
-    char self_text[512];
-    backup_owner found;
-    char found_key[300];
-} guard_scan;
-
-static int guard_cb(void *arg, const repo_lease_view *l, cairn_err *e)
+/* The message that refuses this backup because of o's, which started first. */
+static int refuse(const backup_owner *o, const char *key, cairn_err *e)
 {
-    guard_scan *g = arg;
+    char when[32];
+    time_t t = (time_t)(o->start_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+    return err_set(e, CAIRN_EBUSY,
+                   "another backup of cluster %s is running: tag %s on host %s, pid %ld, "
+                   "started %s (lease %s); wait for it to finish or stop it (a killed "
+                   "backup's lease expires by itself within two minutes)",
+                   o->cluster, o->tag, o->host, o->pid, when, key);
+}
+
+void backup_guard_init(backup_guard *g, repo *r, const backup_owner *self)
+{
+    g->r = r;
+    g->self = self;
+    backup_owner_format(self, g->self_text, sizeof(g->self_text));
+}
+
+int backup_guard_seen(void *arg, const repo_lease_view *l, cairn_err *e)
+{
+    backup_guard *g = arg;
     backup_owner o;
     if (l->exclusive || strcmp(l->owner, g->self_text) == 0 || backup_owner_parse(l->owner, &o) ||
         strcmp(o.cluster, g->self->cluster) != 0)
@@ -115,32 +129,7 @@ static int guard_cb(void *arg, const repo_lease_view *l, cairn_err *e)
     }
     bool first = o.start_ms < g->self->start_ms ||
                  (o.start_ms == g->self->start_ms && strcmp(l->owner, g->self_text) < 0);
-    if (!first)
-        return 0; /* it sees us and gives way */
-    g->found = o;
-    snprintf(g->found_key, sizeof(g->found_key), "%s", l->key);
-    return 1;
-}
-
-int backup_guard_check(repo *r, const backup_owner *self, cairn_err *e)
-{
-    guard_scan g = {.r = r, .self = self};
-    backup_owner_format(self, g.self_text, sizeof(g.self_text));
-    int rc = repo_lease_each(r, guard_cb, &g, e);
-    if (rc < 0)
-        return rc;
-    if (rc == 0)
-        return 0;
-    char when[32];
-    time_t t = (time_t)(g.found.start_ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-    return err_set(e, CAIRN_EBUSY,
-                   "another backup of cluster %s is running: tag %s on host %s, pid %ld, "
-                   "started %s (lease %s); wait for it to finish or stop it (a killed "
-                   "backup's lease expires by itself within two minutes)",
-                   g.found.cluster, g.found.tag, g.found.host, g.found.pid, when, g.found_key);
+    return first ? refuse(&o, l->key, e) : 0; /* else it sees us and gives way */
 }
 
 static long mono_ms(void)

@@ -45,11 +45,19 @@ void backup_owner_format(const backup_owner *o, char *buf, size_t cap);
  * (another kind of lease, or an older cairn's). */
 int backup_owner_parse(const char *text, backup_owner *o);
 
-/* Checks the other leases once ours (owner self) is written: CAIRN_EBUSY naming the
- * running backup of the same cluster under another tag that started first (ties go
- * by owner text, so of two racing backups exactly one goes on); same-tag leases of
- * other processes are broken. */
-int backup_guard_check(repo *r, const backup_owner *self, cairn_err *e);
+/* Judges the other backup leases as this backup's own (owner self) is acquired:
+ * backup_guard_seen is the repo_lease_cb of repo_lease_acquire_seeing, so the guard
+ * costs no request of its own. It refuses (CAIRN_EBUSY naming it) a running backup of
+ * the same cluster under another tag that started first (ties go by owner text, so of
+ * two racing backups exactly one goes on), and breaks same-tag leases of other
+ * processes. Fields are the guard's own. */
+typedef struct backup_guard {
+    repo *r;
+    const backup_owner *self;
+    char self_text[512];
+} backup_guard;
+void backup_guard_init(backup_guard *g, repo *r, const backup_owner *self);
+int backup_guard_seen(void *g, const repo_lease_view *l, cairn_err *e);
 
 /* On every agent: cancels a running upload job of tag and waits (bounded) for it to
  * end, then clears the snapshot tag. Failures are warnings: the snapshot request

@@ -37,10 +37,17 @@ static void *keep_main(void *p)
 int lease_keep_start(lease_keep **out, repo *r, repo_lease_kind kind, const char *owner,
                      unsigned ttl_s, const char *what, cairn_err *e)
 {
+    return lease_keep_start_seeing(out, r, kind, owner, ttl_s, what, NULL, NULL, e);
+}
+
+int lease_keep_start_seeing(lease_keep **out, repo *r, repo_lease_kind kind, const char *owner,
+                            unsigned ttl_s, const char *what, repo_lease_cb others, void *ctx,
+                            cairn_err *e)
+{
     lease_keep *k = calloc(1, sizeof(*k));
     if (!k)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
-    int rc = repo_lease_acquire(r, kind, owner, ttl_s, &k->lease, e);
+    int rc = repo_lease_acquire_seeing(r, kind, owner, ttl_s, others, ctx, &k->lease, e);
     if (rc) {
         free(k);
         return rc;

@@ -16,6 +16,12 @@ typedef struct lease_keep lease_keep;
 int lease_keep_start(lease_keep **out, repo *r, repo_lease_kind kind, const char *owner,
                      unsigned ttl_s, const char *what, cairn_err *e);
 
+/* lease_keep_start through repo_lease_acquire_seeing: others sees the other holders'
+ * live shared leases as the acquire reads them, and may refuse. */
+int lease_keep_start_seeing(lease_keep **out, repo *r, repo_lease_kind kind, const char *owner,
+                            unsigned ttl_s, const char *what, repo_lease_cb others, void *ctx,
+                            cairn_err *e);
+
 /* Stops the renewal, releases the lease and frees k (NULL is a no-op). */
 void lease_keep_stop(lease_keep *k);
 

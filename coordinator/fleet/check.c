@@ -296,7 +296,7 @@ int check_repository(fleet *f, const char *url, const struct store_options *o, u
     if (rc)
         p.rc = add_problem(r, "the coordinator cannot open repository %s: %s", url, oe.msg);
     else
-        repocheck_agents(f, url, repo_id(rp), parallel, add_repo_problem, &p, NULL);
+        repocheck_agents(f, url, repo_id(rp), false, parallel, add_repo_problem, &p, NULL);
     repo_close(rp);
     if (p.rc)
         return err_set(e, CAIRN_ENOMEM, "out of memory");

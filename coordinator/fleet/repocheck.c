@@ -1,5 +1,6 @@
 #include "fleet/repocheck.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 typedef struct repocheck_run {
     const char *url;
     const char *want_id;
+    bool remembered;    /* an agent may answer from what it read before */
     char **msgs;        /* per agent: the problem, or NULL */
     store_counts *cost; /* per agent: the requests its check cost */
 } repocheck_run;
@@ -33,6 +35,8 @@ static void ask_one(fleet *f, size_t i, void *arg)
     Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
     Cairn__Rpc__RepositoryRequest rr = CAIRN__RPC__REPOSITORY_REQUEST__INIT;
     rr.repository = (char *)run->url;
+    if (run->remembered)
+        rr.repository_id = (char *)run->want_id;
     rq.op_case = CAIRN__RPC__REQUEST__OP_REPOSITORY;
     rq.repository = &rr;
     Cairn__Rpc__Response *resp = NULL;
@@ -58,13 +62,15 @@ static void ask_one(fleet *f, size_t i, void *arg)
     cairn__rpc__response__free_unpacked(resp, NULL);
 }
 
-size_t repocheck_agents(fleet *f, const char *url, const char *want_id, unsigned parallel,
-                        repocheck_problem_fn problem, void *ctx, store_counts *cost)
+size_t repocheck_agents(fleet *f, const char *url, const char *want_id, bool remembered,
+                        unsigned parallel, repocheck_problem_fn problem, void *ctx,
+                        store_counts *cost)
 {
     size_t n = fleet_size(f), k = 0, bad = 0;
     size_t *idx = calloc(n ? n : 1, sizeof(*idx));
     repocheck_run run = {.url = url,
                          .want_id = want_id,
+                         .remembered = remembered,
                          .msgs = calloc(n ? n : 1, sizeof(char *)),
                          .cost = calloc(n ? n : 1, sizeof(store_counts))};
     if (!idx || !run.msgs || !run.cost) {

@@ -10,6 +10,7 @@
 #ifndef CAIRN_REPOCHECK_H
 #define CAIRN_REPOCHECK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "fleet/fleet.h"
@@ -19,9 +20,13 @@
 typedef void (*repocheck_problem_fn)(void *ctx, const char *msg);
 
 /* Asks every described agent (info != NULL; the others are check_cluster's problem),
- * at most parallel at once. Returns how many nodes do not see want_id. cost (may be
- * NULL) has the requests the agents' checks sent added to it. */
-size_t repocheck_agents(fleet *f, const char *url, const char *want_id, unsigned parallel,
-                        repocheck_problem_fn problem, void *ctx, store_counts *cost);
+ * at most parallel at once. Returns how many nodes do not see want_id. With remembered,
+ * an agent that read want_id at url before answers from memory (a backup, whose node
+ * manifests are checked in the coordinator's view at the end); without, every agent
+ * reads cairn.repo (`cairn status`). cost (may be NULL) has the requests the agents'
+ * checks sent added to it. */
+size_t repocheck_agents(fleet *f, const char *url, const char *want_id, bool remembered,
+                        unsigned parallel, repocheck_problem_fn problem, void *ctx,
+                        store_counts *cost);
 
 #endif

@@ -3,7 +3,8 @@
 Reproduces a backup reported complete and listed although one node wrote its node
 manifest and blobs elsewhere: that node's agent runs in its own mount namespace where
 the file:// path is another directory (its own disk instead of the shared mount). Now
-the backup stops before any upload and names the node, and `cairn status` says the same.
+the backup stops before any upload and names the node, and `cairn status` says the same;
+a directory holding a copy of cairn.repo is caught before the backup is recorded.
 """
 
 import os
@@ -81,6 +82,21 @@ class RepositoryIdentityTest(unittest.TestCase):
         os.makedirs(self.other)
         self.run_victim_over(self.other)
         self.assert_refused('missing')
+
+    def test_copied_repository_is_refused_before_it_is_recorded(self):
+        # A copy of cairn.repo passes the identity check (the same id); the listing of
+        # the node manifests in the coordinator's view finds the victim's missing.
+        self.other = os.path.join(self.bed.dir, 'copy')
+        os.makedirs(self.other)
+        shutil.copy(os.path.join(self.bed.repo_dir(), 'cairn.repo'), self.other)
+        self.run_victim_over(self.other)
+        p = self.bed.cairn('backup', '--tag', 'copied')
+        self.assertEqual(p.returncode, 1, 'the backup was reported complete:\n' + p.stderr)
+        self.assertIn(self.victim['host_id'], p.stderr)
+        self.assertIn('holds no such object', p.stderr)
+        self.assertIn('same repository', p.stderr)
+        p, listed = self.bed.cairn_json('list')
+        self.assertNotIn('copied', [b['tag'] for b in listed])
 
 
 if __name__ == '__main__':

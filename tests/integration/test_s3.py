@@ -177,6 +177,18 @@ class S3Test(unittest.TestCase):
         # Neither the tag nor the unchanged schema dump costs a HEAD: the parent's
         # listing and cluster manifest say both.
         self.assertEqual(s['requests']['head'], 0, s['requests'])
+        # A node costs one request, its node manifest's PUT: its agent takes cairn.repo
+        # from memory (the coordinator names the id it read) and its parent's manifest
+        # from its own copy (which hashes to the parent's recorded SHA-256). The rest
+        # is the coordinator's: cairn.repo and the parent's cluster manifest (GET); the
+        # lease, this cluster manifest (PUT); the lease's, the parent's and the node
+        # manifests' listings; the lease's release.
+        r, n = s['requests'], len(self.bed.nodes)
+        self.assertEqual(r['get'], 2, r)
+        self.assertEqual(r['put'], n + 2, r)
+        self.assertEqual(r['list'], 3, r)
+        self.assertEqual(r['delete'], 1, r)
+        self.assertEqual(sum(r.values()), n + 8, r)
 
     def test_04_faults_are_retried(self):
         self.bed.write('shop', 'orders', 3 * MiB, seed=777, compressibility=0.0)

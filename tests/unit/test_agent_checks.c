@@ -16,6 +16,7 @@
 
 #include "agent_config.h"
 #include "net/wire.h"
+#include "repo_fixture.h"
 #include "repos/repos.h"
 #include "request.h"
 
@@ -76,6 +77,65 @@ static void test_repos(void **state)
     assert_null(strstr(e.msg, "repo init"));
     assert_int_equal(repos_store_for(&cfg, "file:///srv/x/../repo", &opts, &e), CAIRN_EINVAL);
     assert_non_null(strstr(e.msg, "not canonical"));
+}
+
+static uint64_t gets_of(repo *r)
+{
+    store_counts c;
+    repo_stats(r, &c);
+    return c.gets;
+}
+
+/* Opens url through the agent's way, expecting id; returns the GETs it cost. */
+static uint64_t open_as_agent(const agent_config *cfg, const char *url, const char *want,
+                              const char *id)
+{
+    repo *r = NULL;
+    cairn_err e;
+    assert_int_equal(repos_repo_open(&r, cfg, url, want, &e), 0);
+    assert_string_equal(repo_id(r), id);
+    assert_int_equal(repo_format_version(r), REPO_FORMAT_VERSION);
+    uint64_t n = gets_of(r);
+    repo_close(r);
+    return n;
+}
+
+/* cairn.repo is read again unless the coordinator names the id read there before. */
+static void test_repos_remembered(void **state)
+{
+    (void)state;
+    repo_fixture f;
+    assert_int_equal(repo_fixture_open(&f), 0);
+    char id[64];
+    snprintf(id, sizeof(id), "%s", repo_id(f.r));
+    agent_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    agent_repository served[] = {{.location = f.url}};
+    cfg.repositories.items = served;
+    cfg.repositories.n = 1;
+    cairn_err e;
+    assert_int_equal(repos_open(&cfg, &e), 0);
+    assert_int_equal(open_as_agent(&cfg, f.url, id, id), 1);   /* never read here yet */
+    assert_int_equal(open_as_agent(&cfg, f.url, id, id), 0);   /* the same id: from memory */
+    assert_int_equal(open_as_agent(&cfg, f.url, NULL, id), 1); /* asked to read */
+    assert_int_equal(open_as_agent(&cfg, f.url, "another", id), 1);
+
+    /* A repository made anew at the location: its new id is read, never the old. */
+    char path[200];
+    snprintf(path, sizeof(path), "%s/cairn.repo", f.root);
+    assert_int_equal(unlink(path), 0);
+    repo *r2 = NULL;
+    assert_int_equal(repo_open(&r2, f.url, NULL, true, &e), 0);
+    char id2[64];
+    snprintf(id2, sizeof(id2), "%s", repo_id(r2));
+    repo_close(r2);
+    assert_string_not_equal(id, id2);
+    assert_int_equal(open_as_agent(&cfg, f.url, id2, id2), 1);
+    assert_int_equal(open_as_agent(&cfg, f.url, id2, id2), 0);
+    /* The coordinator still naming the old id hears the new one, from the store. */
+    assert_int_equal(open_as_agent(&cfg, f.url, id, id2), 1);
+    repos_close(&cfg);
+    assert_int_equal(repo_fixture_close(&f), 0);
 }
 
 /* agent.yaml's `repositories:` list of maps. */
@@ -189,6 +249,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_repos),
+        cmocka_unit_test(test_repos_remembered),
         cmocka_unit_test(test_config_repositories),
         cmocka_unit_test(test_request_check),
     };

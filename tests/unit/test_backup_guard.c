@@ -69,32 +69,48 @@ static repo_lease *take(repo_fixture *f, const backup_owner *o)
 static int count_leases(repo_fixture *f)
 {
     char cmd[160];
-    snprintf(cmd, sizeof(cmd), "exit $(ls %s/repo/locks | wc -l)", f->dir);
+    snprintf(cmd, sizeof(cmd), "exit $(ls %s/repo/locks 2>/dev/null | wc -l)", f->dir);
     return WEXITSTATUS(system(cmd));
 }
 
-static void test_guard_check(void **state)
+/* Takes o's lease as a backup does, the guard judging the others on the way. */
+static int guarded(repo_fixture *f, const backup_owner *o, repo_lease **l, cairn_err *e)
+{
+    char text[512];
+    backup_owner_format(o, text, sizeof(text));
+    backup_guard g;
+    backup_guard_init(&g, f->r, o);
+    return repo_lease_acquire_seeing(f->r, REPO_LEASE_SHARED, text, 60, backup_guard_seen, &g, l,
+                                     e);
+}
+
+static void test_guard(void **state)
 {
     (void)state;
     repo_fixture f;
     assert_int_equal(repo_fixture_open(&f), 0);
     cairn_err e;
     backup_owner first = owner("slow-one", 100, 1000), second = owner("second-one", 200, 2000);
-    repo_lease *l1 = take(&f, &first);
-    assert_int_equal(backup_guard_check(f.r, &first, &e), 0); /* alone */
-    repo_lease *l2 = take(&f, &second);
-    /* The later backup is refused, naming the running one; the first goes on. */
-    assert_int_equal(backup_guard_check(f.r, &second, &e), CAIRN_EBUSY);
+    repo_lease *l1 = NULL, *l2 = NULL;
+    assert_int_equal(guarded(&f, &first, &l1, &e), 0); /* alone */
+    /* The later backup is refused, naming the running one, and leaves no lease. */
+    assert_int_equal(guarded(&f, &second, &l2, &e), CAIRN_EBUSY);
+    assert_null(l2);
     assert_non_null(strstr(e.msg, "tag slow-one on host ops1, pid 100"));
-    assert_int_equal(backup_guard_check(f.r, &first, &e), 0);
+    assert_int_equal(count_leases(&f), 1);
+    /* The one that started first goes on beside a later one (which gives way). */
+    repo_lease_release(l1);
+    l2 = take(&f, &second);
+    assert_int_equal(guarded(&f, &first, &l1, &e), 0);
     repo_lease_release(l2);
     /* Another cluster's backup, or a purge's lease, is none of its business. */
     backup_owner other = owner("x", 300, 10);
     snprintf(other.cluster, sizeof(other.cluster), "test");
     repo_lease *l3 = take(&f, &other);
-    assert_int_equal(backup_guard_check(f.r, &second, &e), CAIRN_EBUSY);
+    assert_int_equal(guarded(&f, &second, &l2, &e), CAIRN_EBUSY);
     repo_lease_release(l1);
-    assert_int_equal(backup_guard_check(f.r, &second, &e), 0);
+    assert_int_equal(guarded(&f, &second, &l2, &e), 0);
+    repo_lease_release(l2);
     /* A lease of the same tag by another process is a killed attempt's: taken over. */
     backup_owner killed = owner("second-one", 150, 1500);
     char text[512], lease[700];
@@ -106,9 +122,11 @@ static void test_guard_check(void **state)
     assert_int_equal(store_put_buf(s, "locks/shared-killed.lease", lease, strlen(lease), &e), 0);
     store_close(s);
     assert_int_equal(count_leases(&f), 2);
-    assert_int_equal(backup_guard_check(f.r, &second, &e), 0);
-    assert_int_equal(count_leases(&f), 1);
+    assert_int_equal(guarded(&f, &second, &l2, &e), 0);
+    assert_int_equal(count_leases(&f), 2); /* l3 and ours; the killed attempt's is gone */
+    repo_lease_release(l2);
     repo_lease_release(l3);
+    assert_int_equal(count_leases(&f), 0);
     assert_int_equal(repo_fixture_close(&f), 0);
 }
 
@@ -117,7 +135,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_tags),
         cmocka_unit_test(test_owner_text),
-        cmocka_unit_test(test_guard_check),
+        cmocka_unit_test(test_guard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,10 +33,14 @@ typedef enum {
 typedef struct fake_agent {
     agent_mode mode;
     int index;
-    int polls;   /* answered so far */
-    int clears;  /* snapshot clear requests seen */
-    int cancels; /* cancel requests seen */
-    int dropped; /* polls left unanswered */
+    int polls;          /* answered so far */
+    int clears;         /* snapshot clear requests seen */
+    int cancels;        /* cancel requests seen */
+    int dropped;        /* polls left unanswered */
+    char tag[160];      /* of the upload job, "" when none */
+    char manifest[300]; /* the node manifest its upload wrote, "" until then */
+    char manifest_sha[65];
+    uint64_t manifest_size;
     transport_server *srv;
     char addr[32];
 } fake_agent;
@@ -47,11 +51,24 @@ static char *host_ids[] = {"6f2e3d7a-0000-4000-8000-000000000001",
                            "6f2e3d7a-0000-4000-8000-000000000002",
                            "6f2e3d7a-0000-4000-8000-000000000003"};
 
-/* The repository the fake agents see (the coordinator's), and the node manifest every
- * finished upload names: the backup reads both back before it records anything. */
+/* The repository the fake agents see (the coordinator's): a finished upload writes
+ * its node manifest there, and the backup lists them before it records anything. */
 static repo_fixture rf;
-#define NODE_MANIFEST "backups/prod/t/nodes/x.manifest"
-static char node_manifest_sha[65];
+
+static void write_node_manifest(fake_agent *a)
+{
+    if (a->manifest[0] || !a->tag[0] || !rf.r)
+        return;
+    repo_node_manifest_key("prod", a->tag, host_ids[a->index], a->manifest, sizeof(a->manifest));
+    Cairn__Repo__NodeManifest h = CAIRN__REPO__NODE_MANIFEST__INIT;
+    h.cluster = "prod";
+    h.tag = a->tag;
+    h.host_id = host_ids[a->index];
+    manifest_writer *w = NULL;
+    cairn_err e;
+    assert_int_equal(manifest_node_begin(rf.r, a->manifest, &h, &w, &e), 0);
+    assert_int_equal(manifest_node_finish(w, a->manifest_sha, &a->manifest_size, &e), 0);
+}
 
 static Cairn__Rpc__JobInfo job_state(fake_agent *a, bool start)
 {
@@ -67,9 +84,12 @@ static Cairn__Rpc__JobInfo job_state(fake_agent *a, bool start)
     j.state = !over                    ? CAIRN__RPC__JOB_INFO__STATE__RUNNING
               : a->mode == AGENT_FAILS ? CAIRN__RPC__JOB_INFO__STATE__FAILED
                                        : CAIRN__RPC__JOB_INFO__STATE__DONE;
-    if (over) {
-        j.manifest_key = NODE_MANIFEST;
-        j.manifest_sha256 = node_manifest_sha;
+    if (over && a->mode != AGENT_FAILS) {
+        write_node_manifest(a);
+        j.manifest_key = a->manifest[0] ? a->manifest : NULL;
+        j.manifest_sha256 = a->manifest_sha;
+        j.has_manifest_size = 1;
+        j.manifest_size = a->manifest_size;
     }
     return j;
 }
@@ -181,6 +201,10 @@ static int handle(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, siz
         }
         __attribute__((fallthrough));
     default: /* a job: started by any other op, or polled */
+        if (rq->op_case == CAIRN__RPC__REQUEST__OP_UPLOAD) {
+            snprintf(a->tag, sizeof(a->tag), "%s", rq->upload->tag);
+            a->manifest[0] = '\0';
+        }
         j = job_state(a, rq->op_case != CAIRN__RPC__REQUEST__OP_JOB);
         if (j.state == CAIRN__RPC__JOB_INFO__STATE__FAILED) {
             err.code = CAIRN_EIO;
@@ -355,14 +379,6 @@ static void start_backup_agents(agent_mode first, agent_mode second)
     start_agents(modes, N_HOSTS);
     assert_int_equal(repo_fixture_open(&rf), 0);
     cfg.repository = rf.url;
-    Cairn__Repo__NodeManifest h = CAIRN__REPO__NODE_MANIFEST__INIT;
-    h.cluster = "prod";
-    h.tag = "t";
-    h.host_id = host_ids[0];
-    manifest_writer *w = NULL;
-    cairn_err e;
-    assert_int_equal(manifest_node_begin(rf.r, NODE_MANIFEST, &h, &w, &e), 0);
-    assert_int_equal(manifest_node_finish(w, node_manifest_sha, NULL, &e), 0);
 }
 
 static void stop_backup_agents(void)

@@ -8,10 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "backup/known.h"
+#include "backup/mancopy.h"
 #include "repo/manifest.h"
 #include "repo_fixture.h"
 
@@ -26,8 +29,11 @@ static void id_of(unsigned i, char out[65])
     hex_encode(v, sizeof(v), out);
 }
 
-/* A manifest of one table: file i is packed (in one of 3 packs) when i is odd. */
-static void write_manifest(repo_fixture *f, bool half_place, char sha[65])
+enum variant { PLAIN, HALF_PLACE, OTHER_TAG };
+
+/* A manifest of one table: file i is packed (in one of 3 packs) when i is odd; with
+ * HALF_PLACE the last file's place lacks its length, OTHER_TAG names another backup. */
+static void write_manifest(repo_fixture *f, enum variant v, mancopy *copy, char sha[65])
 {
     static char ids[NF][65], packs[3][65], names[NF][32];
     Cairn__Repo__FileEntry fe[NF], *ptrs[NF];
@@ -44,14 +50,14 @@ static void write_manifest(repo_fixture *f, bool half_place, char sha[65])
             fe[i].pack = packs[i % 3];
             fe[i].has_pack_offset = 1;
             fe[i].pack_offset = i * 10;
-            fe[i].has_pack_length = !(half_place && i == NF - 1);
+            fe[i].has_pack_length = !(v == HALF_PLACE && i == NF - 1);
             fe[i].pack_length = 10;
         }
         ptrs[i] = &fe[i];
     }
     Cairn__Repo__NodeManifest h = CAIRN__REPO__NODE_MANIFEST__INIT;
     h.cluster = "c";
-    h.tag = "t1";
+    h.tag = v == OTHER_TAG ? "t9" : "t1";
     h.host_id = "6f2e3d7a-0000-4000-8000-000000000001";
     Cairn__Repo__TableEntry t = CAIRN__REPO__TABLE_ENTRY__INIT;
     t.keyspace = "ks";
@@ -60,7 +66,8 @@ static void write_manifest(repo_fixture *f, bool half_place, char sha[65])
     t.n_files = NF;
     manifest_writer *w = NULL;
     cairn_err e;
-    assert_int_equal(manifest_node_begin(f->r, KEY, &h, &w, &e), 0);
+    assert_int_equal(
+        manifest_node_begin_tee(f->r, KEY, &h, copy ? mancopy_write : NULL, copy, &w, &e), 0);
     assert_int_equal(manifest_node_add_table(w, &t, &e), 0);
     assert_int_equal(manifest_node_finish(w, sha, NULL, &e), 0);
 }
@@ -69,11 +76,13 @@ static void test_known_places(void **state)
 {
     repo_fixture *f = *state;
     char sha[65], id[65], pack[65];
-    write_manifest(f, false, sha);
+    write_manifest(f, PLAIN, NULL, sha);
     known *k = NULL;
     cairn_err e;
-    assert_int_equal(known_load(&k, f->r, KEY, sha, &e), 0);
+    bool local = true;
+    assert_int_equal(known_load(&k, f->r, KEY, sha, NULL, &local, &e), 0);
     assert_int_equal(known_count(k), NF);
+    assert_false(local);
     for (unsigned i = 0; i < NF; i++) {
         repo_ref ref;
         id_of(i, id);
@@ -106,19 +115,84 @@ static void test_known_refuses(void **state)
 {
     repo_fixture *f = *state;
     char sha[65];
-    write_manifest(f, false, sha);
+    write_manifest(f, PLAIN, NULL, sha);
     known *k = NULL;
     cairn_err e;
+    bool local;
     char wrong[65];
     memcpy(wrong, sha, sizeof(wrong));
     wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
-    assert_int_equal(known_load(&k, f->r, KEY, wrong, &e), CAIRN_ECORRUPT);
+    assert_int_equal(known_load(&k, f->r, KEY, wrong, NULL, &local, &e), CAIRN_ECORRUPT);
     assert_null(k);
     assert_non_null(strstr(e.msg, KEY));
-    write_manifest(f, true, sha);
-    assert_int_equal(known_load(&k, f->r, KEY, sha, &e), CAIRN_ECORRUPT);
+    write_manifest(f, HALF_PLACE, NULL, sha);
+    assert_int_equal(known_load(&k, f->r, KEY, sha, NULL, &local, &e), CAIRN_ECORRUPT);
     assert_non_null(strstr(e.msg, "place"));
-    assert_int_equal(known_load(&k, f->r, "backups/c/t2/nodes/x.manifest", sha, &e), CAIRN_ENOENT);
+    assert_int_equal(known_load(&k, f->r, "backups/c/t2/nodes/x.manifest", sha, NULL, &local, &e),
+                     CAIRN_ENOENT);
+}
+
+static uint64_t gets(repo_fixture *f)
+{
+    store_counts c;
+    repo_stats(f->r, &c);
+    return c.gets;
+}
+
+/* Files in f's directory whose name holds part. */
+static int files_named(repo_fixture *f, const char *part)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "exit $(ls %s | grep -c -- '%s')", f->dir, part);
+    return WEXITSTATUS(system(cmd));
+}
+
+/* The agent's copy of the manifest it wrote (mancopy) stands in for the GET, and only
+ * while it is the parent byte for byte. */
+static void test_known_copy(void **state)
+{
+    repo_fixture *f = *state;
+    char sha[65], old_sha[65], path[4096];
+    cairn_err e;
+    mancopy *mc = NULL;
+    assert_int_equal(mancopy_path(f->dir, "rid", path, sizeof(path), &e), 0);
+    assert_int_equal(mancopy_begin(&mc, f->dir, "rid", &e), 0);
+    write_manifest(f, PLAIN, mc, sha);
+    assert_int_equal(mancopy_commit(mc, &e), 0);
+    assert_int_equal(files_named(f, "manifest-rid"), 1); /* no temporary beside it */
+
+    known *k = NULL;
+    bool local = false;
+    uint64_t g0 = gets(f);
+    assert_int_equal(known_load(&k, f->r, KEY, sha, path, &local, &e), 0);
+    assert_true(local);
+    assert_int_equal(gets(f), g0); /* no request */
+    assert_int_equal(known_count(k), NF);
+    known_free(k);
+
+    /* The parent is another manifest than the copy: the repository is read. */
+    memcpy(old_sha, sha, sizeof(sha));
+    write_manifest(f, OTHER_TAG, NULL, sha);
+    assert_string_not_equal(sha, old_sha);
+    assert_int_equal(known_load(&k, f->r, KEY, sha, path, &local, &e), 0);
+    assert_false(local);
+    assert_int_equal(gets(f), g0 + 1);
+    known_free(k);
+
+    /* A damaged copy, or none: the same. */
+    assert_int_equal(truncate(path, 100), 0);
+    assert_int_equal(known_load(&k, f->r, KEY, old_sha, path, &local, &e), CAIRN_ECORRUPT);
+    assert_false(local);
+    unlink(path);
+    assert_int_equal(known_load(&k, f->r, KEY, sha, path, &local, &e), 0);
+    assert_false(local);
+    known_free(k);
+
+    /* A copy whose manifest was not written leaves nothing. */
+    assert_int_equal(mancopy_begin(&mc, f->dir, "rid", &e), 0);
+    assert_int_equal(mancopy_write(mc, "abc", 3, &e), 0);
+    mancopy_abort(mc);
+    assert_int_equal(files_named(f, "manifest-rid"), 0);
 }
 
 int main(void)
@@ -128,6 +202,7 @@ int main(void)
                                         repo_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_known_refuses, repo_fixture_setup,
                                         repo_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_known_copy, repo_fixture_setup, repo_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

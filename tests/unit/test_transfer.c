@@ -251,8 +251,10 @@ static void test_upload_then_restore(void **state)
     /* Where the upload put each file (small ones in a pack), from its node manifest. */
     repo *rp = NULL;
     assert_int_equal(repo_open(&rp, v->repo_url, NULL, false, &e), 0);
-    assert_int_equal(known_load(&v->placed, rp, r->job->manifest_key, r->job->manifest_sha256, &e),
-                     0);
+    bool local;
+    assert_int_equal(
+        known_load(&v->placed, rp, r->job->manifest_key, r->job->manifest_sha256, NULL, &local, &e),
+        0);
     repo_close(rp);
     cairn__rpc__response__free_unpacked(r, NULL);
 
