@@ -156,12 +156,15 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    /* Upload buffers (an S3 part, a zstd window) are megabytes, allocated and freed by
-     * many threads. glibc raises its mmap threshold to the size of each mmapped block
-     * freed, after which such buffers come from per-thread arenas that keep their pages:
-     * a fixed threshold keeps them mmapped, so memory goes back when a file is done and
-     * the agent's peak stays what its buffers need (docs/performance.md). */
-    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    /* Buffers of several MiB (a large file's zstd workers, the S3 machinery) are
+     * allocated and freed by many threads, some short-lived. glibc raises its mmap
+     * threshold to the size of each mmapped block freed, after which such buffers come
+     * from per-thread arenas that keep their pages, and the agent's peak depends on
+     * which threads happened to hold one. A fixed threshold keeps them mapped, so they
+     * go back when freed. Not lower: smaller per-file buffers (a read buffer, a zstd
+     * context) would then be mapped anew for every file, at a cost in page faults
+     * (docs/performance.md has the figures). */
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
     /* Block the stop and reload signals before any thread starts, so every thread inherits it. */
     sigset_t set;
     sigemptyset(&set);
