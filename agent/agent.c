@@ -82,6 +82,10 @@ static const char *op_name(Cairn__Rpc__Request__OpCase op)
         return "repository";
     case CAIRN__RPC__REQUEST__OP_LIST_SNAPSHOTS:
         return "list-snapshots";
+    case CAIRN__RPC__REQUEST__OP_PRUNE_BACKUPS:
+        return "prune-backups";
+    case CAIRN__RPC__REQUEST__OP_INCREMENTAL_BACKUPS:
+        return "incremental-backups";
     default:
         return "unknown";
     }
@@ -119,6 +123,10 @@ static int dispatch(agent *a, const Cairn__Rpc__Request *rq, Cairn__Rpc__Respons
         return agent_repository_info(a, rq->repository, resp, e);
     case CAIRN__RPC__REQUEST__OP_LIST_SNAPSHOTS:
         return agent_list_snapshots(a, resp, e);
+    case CAIRN__RPC__REQUEST__OP_PRUNE_BACKUPS:
+        return agent_prune_backups(a, rq->prune_backups, resp, e);
+    case CAIRN__RPC__REQUEST__OP_INCREMENTAL_BACKUPS:
+        return agent_incremental_backups(a, rq->incremental_backups, e);
     default:
         return err_set(e, CAIRN_EPROTO,
                        "unknown request: the coordinator is newer than this agent; upgrade it");
@@ -152,6 +160,9 @@ static void response_clear(Cairn__Rpc__Response *resp)
         break;
     case CAIRN__RPC__RESPONSE__RESULT_SNAPSHOTS: /* malloc'd throughout: snapshots.c */
         cairn__rpc__snapshot_list__free_unpacked(resp->snapshots, NULL);
+        break;
+    case CAIRN__RPC__RESPONSE__RESULT_PRUNED:
+        free(resp->pruned);
         break;
     default:
         break;

@@ -40,6 +40,11 @@ int agent_forget_restore(agent *a, const Cairn__Rpc__ForgetRestoreRequest *rq, c
 int agent_list_snapshots(agent *a, Cairn__Rpc__Response *resp, cairn_err *e);
 int agent_apply_schema(agent *a, const Cairn__Rpc__ApplySchemaRequest *rq,
                        Cairn__Rpc__Response *resp, cairn_err *e);
+/* Removes from backups/ the links the increment's node manifest records (prune.c). */
+int agent_prune_backups(agent *a, const Cairn__Rpc__PruneBackupsRequest *rq,
+                        Cairn__Rpc__Response *resp, cairn_err *e);
+int agent_incremental_backups(agent *a, const Cairn__Rpc__IncrementalBackupsRequest *rq,
+                              cairn_err *e);
 int agent_repository_info(agent *a, const Cairn__Rpc__RepositoryRequest *rq,
                           Cairn__Rpc__Response *resp, cairn_err *e);
 

@@ -1,9 +1,12 @@
 #include "request.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "repo/blob.h"
+#include "repo/repo.h"
 #include "scylla/names.h"
 
 static int check_table(const Cairn__Rpc__Table *t, cairn_err *e)
@@ -149,6 +152,58 @@ static int check_restore(const Cairn__Rpc__RestoreRequest *rq, cairn_err *e)
     return rc;
 }
 
+/* Whether the part of key up to end is a valid name of kind. */
+static bool key_part_valid(name_kind kind, const char *key, const char *end)
+{
+    char part[256]; /* longer than any name */
+    size_t len = (size_t)(end - key);
+    if (len >= sizeof(part))
+        return false;
+    memcpy(part, key, len);
+    part[len] = '\0';
+    return name_valid(kind, part);
+}
+
+/* A manifest the network names is read, and for a prune acted on: it must be a node
+ * manifest of the request's cluster, backups/<cluster>/<tag>/nodes/<host id>.manifest,
+ * with the SHA-256 it is checked by. */
+static bool node_manifest_ref(const char *cluster, const char *key, const char *sha)
+{
+    static const char nodes[] = "/nodes/", sfx[] = ".manifest";
+    char prefix[512];
+    snprintf(prefix, sizeof(prefix), REPO_BACKUPS_PREFIX "%s/", cluster);
+    if (!key || !sha || !blob_id_valid(sha) || strncmp(key, prefix, strlen(prefix)) != 0)
+        return false;
+    const char *tag = key + strlen(prefix), *n = strstr(tag, nodes);
+    if (!n || !key_part_valid(NAME_TAG, tag, n))
+        return false;
+    const char *host = n + strlen(nodes);
+    size_t hl = strlen(host), sl = strlen(sfx);
+    return hl > sl && strcmp(host + hl - sl, sfx) == 0 &&
+           key_part_valid(NAME_HOST_ID, host, host + hl - sl);
+}
+
+static int check_upload(const char *cluster, Cairn__Rpc__UploadRequest *rq, cairn_err *e)
+{
+    const char *key = rq->parent_manifest_key, *sha = rq->parent_manifest_sha256;
+    if ((key || sha) && !node_manifest_ref(cluster, key, sha))
+        return err_set(e, CAIRN_EINVAL,
+                       "the parent manifest of the upload request is not a node manifest of "
+                       "cluster %s with its SHA-256",
+                       cluster);
+    return tables_dedupe(rq->tables, &rq->n_tables, e);
+}
+
+static int check_prune(const char *cluster, const Cairn__Rpc__PruneBackupsRequest *rq, cairn_err *e)
+{
+    if (!node_manifest_ref(cluster, rq->manifest_key, rq->manifest_sha256))
+        return err_set(e, CAIRN_EINVAL,
+                       "the manifest of the prune request is not a node manifest of cluster %s "
+                       "with its SHA-256",
+                       cluster);
+    return 0;
+}
+
 int request_check(Cairn__Rpc__Request *rq, cairn_err *e)
 {
     switch (rq->op_case) {
@@ -157,7 +212,9 @@ int request_check(Cairn__Rpc__Request *rq, cairn_err *e)
     case CAIRN__RPC__REQUEST__OP_SNAPSHOT:
         return tables_dedupe(rq->snapshot->tables, &rq->snapshot->n_tables, e);
     case CAIRN__RPC__REQUEST__OP_UPLOAD:
-        return tables_dedupe(rq->upload->tables, &rq->upload->n_tables, e);
+        return check_upload(rq->cluster, rq->upload, e);
+    case CAIRN__RPC__REQUEST__OP_PRUNE_BACKUPS:
+        return check_prune(rq->cluster, rq->prune_backups, e);
     case CAIRN__RPC__REQUEST__OP_RESTORE:
         return check_restore(rq->restore, e);
     case CAIRN__RPC__REQUEST__OP_APPLY_SCHEMA:

@@ -6,7 +6,9 @@
  * blob ids are checked by the restore job before each use), counts are capped, and repeated tables
  * are done once: flush, snapshot and upload requests drop a table named again (the same table twice
  * is one table); restore requests refuse it, since two file lists for one table cannot both be
- * meant. Handlers check their own tags and repositories.
+ * meant. A node manifest a request names (an upload's parent, what a prune removes) must
+ * be one of the request's cluster, with its SHA-256. Handlers check their own tags and
+ * repositories.
  */
 #ifndef CAIRN_AGENT_REQUEST_H
 #define CAIRN_AGENT_REQUEST_H

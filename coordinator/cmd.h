@@ -23,6 +23,7 @@ int cmd_info(const coord_config *cfg, int argc, char **argv);
 int cmd_snapshots(const coord_config *cfg, int argc, char **argv);
 int cmd_purge(const coord_config *cfg, int argc, char **argv);
 int cmd_verify(const coord_config *cfg, int argc, char **argv);
+int cmd_incremental(const coord_config *cfg, int argc, char **argv);
 int cmd_check_config(const coord_config *cfg, int argc, char **argv);
 
 #endif

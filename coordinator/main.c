@@ -33,6 +33,7 @@ static const struct {
     {"snapshots", cmd_snapshots},
     {"purge", cmd_purge},
     {"verify", cmd_verify},
+    {"incremental", cmd_incremental},
     {"check-config", cmd_check_config},
 };
 

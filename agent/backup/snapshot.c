@@ -1,4 +1,5 @@
-/* snapshot - flush, snapshot and snapshot removal on the local node. */
+/* snapshot - flush, snapshot, snapshot removal and the incremental backups setting on
+ * the local node. */
 #include "handlers.h"
 
 #include <stdlib.h>
@@ -95,4 +96,10 @@ int agent_clear_snapshot(agent *a, const Cairn__Rpc__ClearSnapshotRequest *rq, c
 {
     int rc = name_check(NAME_TAG, rq->tag, e);
     return rc ? rc : scylla_snapshot_delete(a->rest, rq->tag, NULL, NULL, e);
+}
+
+int agent_incremental_backups(agent *a, const Cairn__Rpc__IncrementalBackupsRequest *rq,
+                              cairn_err *e)
+{
+    return scylla_incremental_backups_set(a->rest, rq->enable, e);
 }

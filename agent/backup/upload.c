@@ -1,6 +1,7 @@
 /*
  * upload - the backup job of one node: every file of the snapshot into the
- * repository, then the node manifest.
+ * repository, then the node manifest. An increment takes the complete SSTables of the
+ * tables' backups/ directories instead of a snapshot, and the same way.
  *
  * Tables go one at a time and each table's files in parallel, so the snapshot of a
  * table is released as soon as its files are safe and the disk is never held twice
@@ -36,6 +37,8 @@
 #include "base/pool.h"
 #include "backup/known.h"
 #include "backup/mancopy.h"
+#include "node/cql.h"
+#include "node/hostport.h"
 #include "backup/upload_blob.h"
 #include "backup/upload_table.h"
 #include "base/ratelimit.h"
@@ -175,16 +178,7 @@ static int table_add_to_manifest(upload_table *t, manifest_writer *mw, cairn_err
     Cairn__Repo__TableEntry te = CAIRN__REPO__TABLE_ENTRY__INIT;
     te.keyspace = t->table->keyspace;
     te.name = t->table->name;
-    /* The table id is the live directory's suffix. */
-    char id[33] = "";
-    if (t->ndirs) {
-        const char *snap = strstr(t->dirs[0], "/snapshots/");
-        if (snap && snap - t->dirs[0] > 32) {
-            memcpy(id, snap - 32, 32);
-            id[32] = '\0';
-            te.id = id;
-        }
-    }
+    te.id = t->id[0] ? t->id : NULL;
     Cairn__Repo__FileEntry **ptrs = calloc(t->nfiles ? t->nfiles : 1, sizeof(*ptrs));
     if (!ptrs)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
@@ -259,7 +253,9 @@ static void manifest_header(const upload_arg *u, Cairn__Repo__NodeManifest *h)
     h->tool_version = (char *)CAIRN_VERSION;
 }
 
-/* Uploads every table in turn; a table's snapshot goes once its files are safe. */
+/* Uploads every table in turn; a table's snapshot goes once its files are safe (an
+ * increment has none: its links in backups/ go with a prune, once the increment's
+ * cluster manifest is written). */
 static int upload_tables(job *j, const upload_arg *u, upload_table *tables, manifest_writer *mw,
                          cairn_err *e)
 {
@@ -269,14 +265,14 @@ static int upload_tables(job *j, const upload_arg *u, upload_table *tables, mani
     for (size_t i = 0; !rc && i < rq->n_tables; i++) {
         rc = upload_table_find(&tables[i], e);
         if (!rc)
-            upload_table_count(&tables[i]);
+            rc = upload_table_count(&tables[i], e);
     }
     for (size_t i = 0; !rc && i < rq->n_tables; i++) {
         upload_table *t = &tables[i];
         rc = upload_table_run(t, mw, e);
         if (!rc) {
             job_add(j, JOB_TABLES, 1);
-            if (!rq->keep_snapshot && t->ndirs) {
+            if (!rq->keep_snapshot && !rq->incremental && t->ndirs) {
                 cairn_err de;
                 if (scylla_snapshot_delete(u->a->rest, rq->tag, t->table->keyspace, t->table->name,
                                            &de) != 0)
@@ -296,6 +292,34 @@ static int by_table_name(const void *a, const void *b)
     const upload_table *x = a, *y = b;
     int c = strcmp(x->table->keyspace, y->table->keyspace);
     return c ? c : strcmp(x->table->name, y->table->name);
+}
+
+/* An increment takes backups/ of each table's live directory only: a table dropped and
+ * created again keeps its old directory, whose backups/ holds the old table's SSTables.
+ * The live one is the one of the id ScyllaDB gives now (the request names none). */
+#define UPLOAD_CQL_TIMEOUT_MS 60000
+
+static int live_table_ids(const agent *a, upload_table *tables, size_t n, cairn_err *e)
+{
+    char host[256];
+    int port = 0;
+    cql_conn *c = NULL;
+    int rc = hostport_split(a->cfg->scylla_cql, host, sizeof(host), &port, e);
+    if (!rc)
+        rc = cql_connect(&c, host, port, a->cfg->scylla_username, a->cfg->scylla_password,
+                         UPLOAD_CQL_TIMEOUT_MS, e);
+    for (size_t i = 0; !rc && i < n; i++) {
+        upload_table *t = &tables[i];
+        if (t->table->id && *t->table->id)
+            continue;
+        rc = cql_table_id(c, t->table->keyspace, t->table->name, t->id, e);
+        if (rc == CAIRN_ENOENT) { /* dropped since the coordinator listed it */
+            t->dropped = true;
+            rc = 0;
+        }
+    }
+    cql_close(c);
+    return rc ? err_prefix(e, "finding the tables' live directories for the increment") : 0;
 }
 
 /* Streams the node manifest around the tables' uploads; it is finished only when
@@ -324,7 +348,10 @@ static int upload_with_manifest(job *j, const upload_arg *u, repo *r, ratelimit 
     for (size_t i = 0; i < rq->n_tables; i++)
         tables[i] = (upload_table){.j = j, .arg = u, .repo = r, .rl = rl, .table = rq->tables[i]};
     qsort(tables, rq->n_tables, sizeof(*tables), by_table_name);
-    rc = upload_tables(j, u, tables, mw, e);
+    if (rq->incremental)
+        rc = live_table_ids(u->a, tables, rq->n_tables, e);
+    if (!rc)
+        rc = upload_tables(j, u, tables, mw, e);
     for (size_t i = 0; i < rq->n_tables; i++)
         upload_table_release(&tables[i]);
     free(tables);
@@ -390,32 +417,11 @@ static int upload_run(job *j, void *p, cairn_err *e)
     return rc;
 }
 
-/* The parent manifest comes from the network: a node manifest of this agent's cluster,
- * with a SHA-256 to check it by, or nothing. */
-static int check_parent(const agent *a, const Cairn__Rpc__UploadRequest *rq, cairn_err *e)
-{
-    const char *key = rq->parent_manifest_key, *sha = rq->parent_manifest_sha256;
-    if (!key && !sha)
-        return 0;
-    char prefix[512];
-    snprintf(prefix, sizeof(prefix), REPO_BACKUPS_PREFIX "%s/", a->cfg->cluster);
-    size_t kl = key ? strlen(key) : 0, sfx = strlen(".manifest");
-    if (!key || !sha || !blob_id_valid(sha) || strncmp(key, prefix, strlen(prefix)) != 0 ||
-        kl <= sfx || strcmp(key + kl - sfx, ".manifest") != 0 || store_key_check(key, NULL) != 0)
-        return err_set(e, CAIRN_EINVAL,
-                       "the parent manifest of the upload request is not a node manifest of "
-                       "cluster %s with its SHA-256",
-                       a->cfg->cluster);
-    return 0;
-}
-
 int agent_upload(agent *a, const Cairn__Rpc__UploadRequest *rq, Cairn__Rpc__Response *resp,
                  cairn_err *e)
 {
     const store_options *opts = NULL;
     int rc = name_check(NAME_TAG, rq->tag, e);
-    if (!rc)
-        rc = check_parent(a, rq, e);
     for (size_t i = 0; !rc && i < rq->n_tables; i++)
         rc = name_check_table(rq->tables[i]->keyspace, rq->tables[i]->name, e);
     /* Refused here, before a job exists, so the coordinator hears it at once. */

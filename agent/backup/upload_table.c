@@ -1,39 +1,36 @@
 /*
- * upload_table - a table's snapshot on disk, for the upload job.
+ * upload_table - a table's snapshot (or increment) on disk, for the upload job.
  */
 #include "backup/upload_table.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backup/tabledir.h"
 #include "base/path.h"
 #include "scylla/names.h"
 
 /* schema.cql is kept in the manifest; a larger one is not a CREATE statement. */
 #define SCHEMA_CQL_MAX (1u << 20)
 
-/* Whether a keyspace directory entry is the table's; a request that names the table's
- * id means that directory and no other. */
-static bool is_table_dir(const char *entry, const Cairn__Rpc__Table *table)
-{
-    size_t tl = strlen(table->name);
-    if (strncmp(entry, table->name, tl) != 0 || entry[tl] != '-')
-        return false;
-    if (table->id && *table->id)
-        return strcmp(entry + tl + 1, table->id) == 0;
-    return name_valid(NAME_TABLE_ID, entry + tl + 1);
-}
-
 /* A requested table whose snapshot is missing (cleared under cairn's feet, or the
  * table re-created) fails the node: a backup without it would say complete and
- * restore nothing of the table. */
+ * restore nothing of the table. A file of an increment that went away fails it too:
+ * it was recorded as there. */
 int upload_table_gone(const upload_table *t, const char *what, cairn_err *e)
 {
+    if (t->arg->rq->incremental)
+        return err_set(e, CAIRN_ENOENT,
+                       "node %s: a file of table %s.%s left its backups/ directory while the "
+                       "increment ran (removed by hand, or the table dropped); run the backup "
+                       "again",
+                       t->arg->node->host_id, t->table->keyspace, t->table->name);
     return err_set(e, CAIRN_ENOENT,
                    "node %s: table %s.%s has no snapshot %s%s%s: it was cleared, or the table "
                    "re-created, while the backup ran; run the backup again",
@@ -41,107 +38,163 @@ int upload_table_gone(const upload_table *t, const char *what, cairn_err *e)
                    what ? " " : "", what ? what : "");
 }
 
-/* Finds snapshots/<tag> of the table in every data directory. A table dropped and
- * created again has two directories; only the live one holds this snapshot. */
+/* Where the table's files are in its directory entry of keyspace directory ksdir. */
+static int source_dir(const upload_table *t, const char *ksdir, const char *entry, char *out,
+                      size_t cap, cairn_err *e)
+{
+    if (t->arg->rq->incremental)
+        return path_fmt(out, cap, e, "%s/%s/backups", ksdir, entry);
+    return path_fmt(out, cap, e, "%s/%s/snapshots/%s", ksdir, entry, t->arg->rq->tag);
+}
+
+static int add_dir(upload_table *t, const char *path, uint32_t data_dir, cairn_err *e)
+{
+    char **nd = realloc(t->dirs, (t->ndirs + 1) * sizeof(char *));
+    if (nd)
+        t->dirs = nd;
+    uint32_t *ni = realloc(t->dir_data_dir, (t->ndirs + 1) * sizeof(uint32_t));
+    if (ni)
+        t->dir_data_dir = ni;
+    if (!nd || !ni || !(t->dirs[t->ndirs] = strdup(path)))
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    t->dir_data_dir[t->ndirs++] = data_dir;
+    return 0;
+}
+
+/* The table's source directory in keyspace directory ksdir of data directory d. A
+ * table dropped and created again has two directories; only the live one holds this
+ * snapshot (an increment names the table's id to mean the live one). */
+static int find_in(upload_table *t, const char *ksdir, uint32_t d, cairn_err *e)
+{
+    DIR *dir = opendir(ksdir);
+    if (!dir)
+        return errno == ENOENT ? 0 : err_sys(e, errno, "cannot list %s", ksdir);
+    struct dirent *de;
+    int rc = 0;
+    while (!rc && (de = readdir(dir)) != NULL) {
+        if (!tabledir_match(de->d_name, t->table->name, t->id[0] ? t->id : t->table->id))
+            continue;
+        char src[4096];
+        struct stat st;
+        if ((rc = source_dir(t, ksdir, de->d_name, src, sizeof(src), e)) != 0)
+            break;
+        /* A backups/ that is a link is not the table's (tabledir). */
+        int src_rc = t->arg->rq->incremental ? lstat(src, &st) : stat(src, &st);
+        if (src_rc != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        if (!t->id[0])
+            snprintf(t->id, sizeof(t->id), "%s", de->d_name + strlen(t->table->name) + 1);
+        rc = add_dir(t, src, d, e);
+    }
+    closedir(dir);
+    return rc;
+}
+
 int upload_table_find(upload_table *t, cairn_err *e)
 {
     const Cairn__Rpc__NodeInfo *node = t->arg->node;
+    if (t->dropped)
+        return 0;
     for (size_t d = 0; d < node->n_data_dirs; d++) {
         char ksdir[4096];
-        int prc =
-            path_fmt(ksdir, sizeof(ksdir), e, "%s/%s", node->data_dirs[d], t->table->keyspace);
-        if (prc)
-            return prc;
-        DIR *dir = opendir(ksdir);
-        if (!dir) {
-            if (errno == ENOENT)
-                continue;
-            return err_sys(e, errno, "cannot list %s", ksdir);
-        }
-        struct dirent *de;
-        int rc = 0;
-        while (!rc && (de = readdir(dir)) != NULL) {
-            if (!is_table_dir(de->d_name, t->table))
-                continue;
-            char snap[4096];
-            struct stat st;
-            if ((rc = path_fmt(snap, sizeof(snap), e, "%s/%s/snapshots/%s", ksdir, de->d_name,
-                               t->arg->rq->tag)) != 0)
-                break;
-            if (stat(snap, &st) != 0 || !S_ISDIR(st.st_mode))
-                continue;
-            char **nd = realloc(t->dirs, (t->ndirs + 1) * sizeof(char *));
-            uint32_t *ni = realloc(t->dir_data_dir, (t->ndirs + 1) * sizeof(uint32_t));
-            if (nd)
-                t->dirs = nd;
-            if (ni)
-                t->dir_data_dir = ni;
-            if (!nd || !ni || !(t->dirs[t->ndirs] = strdup(snap))) {
-                rc = err_set(e, CAIRN_ENOMEM, "out of memory");
-                break;
-            }
-            t->dir_data_dir[t->ndirs++] = (uint32_t)d;
-        }
-        closedir(dir);
+        int rc = path_fmt(ksdir, sizeof(ksdir), e, "%s/%s", node->data_dirs[d], t->table->keyspace);
+        if (!rc)
+            rc = find_in(t, ksdir, (uint32_t)d, e);
         if (rc)
             return rc;
     }
-    return t->ndirs ? 0 : upload_table_gone(t, NULL, e);
+    return t->ndirs || t->arg->rq->incremental ? 0 : upload_table_gone(t, NULL, e);
 }
 
-/* Lists the SSTable files of the table's snapshot directories. */
+static int add_file(upload_table *t, size_t *cap, const char *name, uint64_t size, uint32_t d,
+                    cairn_err *e)
+{
+    if (t->nfiles == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        upload_file *nf = realloc(t->files, nc * sizeof(*nf));
+        if (!nf)
+            return err_set(e, CAIRN_ENOMEM, "out of memory");
+        t->files = nf;
+        *cap = nc;
+    }
+    upload_file *f = &t->files[t->nfiles];
+    *f = (upload_file){.size = size, .dir = d};
+    if (!(f->name = strdup(name)))
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    t->nfiles++;
+    return 0;
+}
+
+/* The SSTable files of snapshot directory d. */
+static int list_snapshot(upload_table *t, uint32_t d, size_t *cap, cairn_err *e)
+{
+    DIR *dir = opendir(t->dirs[d]);
+    if (!dir && errno == ENOENT)
+        return upload_table_gone(t, "any more", e);
+    if (!dir)
+        return err_sys(e, errno, "cannot list %s", t->dirs[d]);
+    struct dirent *de;
+    int rc = 0;
+    while (!rc && (de = readdir(dir)) != NULL) {
+        if (de->d_name[0] == '.' || strcmp(de->d_name, "schema.cql") == 0 ||
+            strcmp(de->d_name, "manifest.json") == 0)
+            continue;
+        if (!name_valid(NAME_SSTABLE_FILE, de->d_name)) {
+            job_warn(t->j, "%s: skipping '%s', which is not an SSTable file", t->dirs[d],
+                     de->d_name);
+            continue;
+        }
+        struct stat st;
+        if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            rc = add_file(t, cap, de->d_name, (uint64_t)st.st_size, d, e);
+    }
+    closedir(dir);
+    return rc;
+}
+
+/* What tabledir_complete_sstables hands over, into the table's list. */
+typedef struct backups_ctx {
+    upload_table *t;
+    size_t *cap;
+    uint32_t d;
+} backups_ctx;
+
+static int add_backups_file(void *p, const char *name, uint64_t size, bool held, cairn_err *e)
+{
+    backups_ctx *c = p;
+    return held ? 0 : add_file(c->t, c->cap, name, size, c->d, e); /* held: the base has it */
+}
+
+/* An increment's cut: what backups/ holds from before it is in the base. */
+static int64_t held_before(const Cairn__Rpc__UploadRequest *rq)
+{
+    return rq->has_base_time_ms && rq->base_time_ms > TABLEDIR_HELD_MARGIN_MS
+               ? (int64_t)rq->base_time_ms - TABLEDIR_HELD_MARGIN_MS
+               : 0;
+}
+
 int upload_table_list(upload_table *t, cairn_err *e)
 {
+    if (t->listed)
+        return 0;
+    t->listed = true;
     size_t cap = 0;
-    for (size_t d = 0; d < t->ndirs; d++) {
-        DIR *dir = opendir(t->dirs[d]);
-        if (!dir && errno == ENOENT)
-            return upload_table_gone(t, "any more", e);
-        if (!dir)
-            return err_sys(e, errno, "cannot list %s", t->dirs[d]);
-        struct dirent *de;
-        int rc = 0;
-        while (!rc && (de = readdir(dir)) != NULL) {
-            if (de->d_name[0] == '.' || strcmp(de->d_name, "schema.cql") == 0 ||
-                strcmp(de->d_name, "manifest.json") == 0)
-                continue;
-            if (!name_valid(NAME_SSTABLE_FILE, de->d_name)) {
-                job_warn(t->j, "%s: skipping '%s', which is not an SSTable file", t->dirs[d],
-                         de->d_name);
-                continue;
-            }
-            struct stat st;
-            if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-                !S_ISREG(st.st_mode))
-                continue;
-            if (t->nfiles == cap) {
-                cap = cap ? cap * 2 : 64;
-                upload_file *nf = realloc(t->files, cap * sizeof(*nf));
-                if (!nf) {
-                    rc = err_set(e, CAIRN_ENOMEM, "out of memory");
-                    break;
-                }
-                t->files = nf;
-            }
-            upload_file *f = &t->files[t->nfiles];
-            *f = (upload_file){.size = (uint64_t)st.st_size, .dir = (uint32_t)d};
-            if (!(f->name = strdup(de->d_name))) {
-                rc = err_set(e, CAIRN_ENOMEM, "out of memory");
-                break;
-            }
-            t->nfiles++;
-        }
-        closedir(dir);
-        if (rc)
-            return rc;
+    int rc = 0;
+    for (uint32_t d = 0; !rc && d < t->ndirs; d++) {
+        backups_ctx c = {t, &cap, d};
+        rc = t->arg->rq->incremental
+                 ? tabledir_complete_sstables(t->dirs[d], held_before(t->arg->rq), add_backups_file,
+                                              &c, e)
+                 : list_snapshot(t, d, &cap, e);
     }
-    return 0;
+    return rc;
 }
 
 char *upload_table_schema_cql(const upload_table *t)
 {
     char path[4096];
-    if (!t->ndirs || path_fmt(path, sizeof(path), NULL, "%s/schema.cql", t->dirs[0]) != 0)
+    if (!t->ndirs || t->arg->rq->incremental ||
+        path_fmt(path, sizeof(path), NULL, "%s/schema.cql", t->dirs[0]) != 0)
         return NULL;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
@@ -185,13 +238,28 @@ void upload_table_release(upload_table *t)
     t->dirs = NULL;
     t->dir_data_dir = NULL;
     t->ndirs = 0;
+    t->listed = false;
     pack_writer_free(t->pack);
     t->pack = NULL;
 }
 
-/* Adds the table's SSTable files to the job's totals. */
-void upload_table_count(upload_table *t)
+static void count_file(upload_table *t, uint64_t size)
 {
+    job_add(t->j, JOB_FILES_TOTAL, 1);
+    job_add(t->j, JOB_BYTES_TOTAL, size);
+}
+
+/* An increment is listed as it is counted: an SSTable that became complete in between
+ * would be uploaded outside the totals. It holds what was flushed since the last one,
+ * so every table's list at once is small; a snapshot's lists go one table at a time. */
+int upload_table_count(upload_table *t, cairn_err *e)
+{
+    if (t->arg->rq->incremental) {
+        int rc = upload_table_list(t, e);
+        for (size_t i = 0; !rc && i < t->nfiles; i++)
+            count_file(t, t->files[i].size);
+        return rc;
+    }
     for (size_t d = 0; d < t->ndirs; d++) {
         DIR *dir = opendir(t->dirs[d]);
         struct dirent *de;
@@ -199,12 +267,11 @@ void upload_table_count(upload_table *t)
             struct stat st;
             if (name_valid(NAME_SSTABLE_FILE, de->d_name) &&
                 fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                S_ISREG(st.st_mode)) {
-                job_add(t->j, JOB_FILES_TOTAL, 1);
-                job_add(t->j, JOB_BYTES_TOTAL, (uint64_t)st.st_size);
-            }
+                S_ISREG(st.st_mode))
+                count_file(t, (uint64_t)st.st_size);
         }
         if (dir)
             closedir(dir);
     }
+    return 0;
 }

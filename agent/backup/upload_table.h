@@ -1,7 +1,8 @@
 /*
- * upload_table - one table of an upload job and its snapshot on disk: where
- * snapshots/<tag> is in each data directory, which SSTable files it holds, and the
- * lists that follow one table at a time through the upload. Private to upload.c.
+ * upload_table - one table of an upload job and its files on disk: where
+ * snapshots/<tag> (or, for an increment, backups/) is in each data directory, which
+ * SSTable files it holds, and the lists that follow one table at a time through the
+ * upload. Private to upload.c.
  */
 #ifndef CAIRN_UPLOAD_TABLE_H
 #define CAIRN_UPLOAD_TABLE_H
@@ -31,7 +32,7 @@ typedef struct upload_arg {
 typedef struct upload_file {
     char *name;
     uint64_t size;
-    uint32_t dir; /* index into the table's snapshot directories */
+    uint32_t dir; /* index into the table's source directories */
     bool packed;  /* its blob is member m of the table's pack, whose id comes at the end */
     pack_member m;
 } upload_file;
@@ -43,29 +44,36 @@ typedef struct upload_table {
     ratelimit *rl;
     pack_writer *pack;
     const Cairn__Rpc__Table *table;
-    char **dirs; /* snapshots/<tag> directories of this table, one per data directory */
+    char id[33];  /* the table id of its live directory, "" when none was found */
+    bool dropped; /* an increment's table ScyllaDB no longer has: nothing to take */
+    char **dirs;  /* snapshots/<tag> (or backups/) of this table, one per data directory */
     uint32_t *dir_data_dir;
     size_t ndirs;
+    bool listed;
     upload_file *files;
     Cairn__Repo__FileEntry *entries;
     size_t nfiles;
 } upload_table;
 
 /* Finds snapshots/<tag> of the table in every data directory; none is
- * upload_table_gone's error. */
+ * upload_table_gone's error. An increment finds backups/ instead, and a table without
+ * one has nothing to upload. */
 int upload_table_find(upload_table *t, cairn_err *e);
 
 /* Lists the SSTable files of the snapshot directories (others are skipped with a
- * warning). */
+ * warning); for an increment, the files of the complete SSTables in backups/. A
+ * listed table is not listed again. */
 int upload_table_list(upload_table *t, cairn_err *e);
 
-/* Adds the snapshot's SSTable files and bytes to the job's totals. */
-void upload_table_count(upload_table *t);
+/* Adds the SSTable files and bytes to upload to the job's totals. */
+int upload_table_count(upload_table *t, cairn_err *e);
 
-/* The snapshot's schema.cql (malloc'd), NULL when it has none or it is too large. */
+/* The snapshot's schema.cql (malloc'd), NULL when it has none or it is too large, and
+ * for an increment. */
 char *upload_table_schema_cql(const upload_table *t);
 
-/* The error of a table whose snapshot went away; what (may be NULL) says when. */
+/* The error of a table whose snapshot (or a file of its increment) went away; what
+ * (may be NULL) says when. */
 int upload_table_gone(const upload_table *t, const char *what, cairn_err *e);
 
 /* Frees the table's lists and pack; a released table is empty and may be released

@@ -422,3 +422,26 @@ int scylla_snapshot_details(scylla *s, json_object **out, cairn_err *e)
     *out = o;
     return 0;
 }
+
+int scylla_incremental_backups_get(scylla *s, bool *out, cairn_err *e)
+{
+    static const char path[] = "/storage_service/incremental_backups";
+    json_object *o;
+    int rc = scylla_call(s, "GET", path, SCYLLA_CALL_QUICK, &o, e);
+    if (rc < 0)
+        return rc;
+    if (!o || !json_object_is_type(o, json_type_boolean))
+        rc = shape_error(path, "a boolean", o, e);
+    else
+        *out = json_object_get_boolean(o);
+    json_object_put(o);
+    return rc;
+}
+
+int scylla_incremental_backups_set(scylla *s, bool enable, cairn_err *e)
+{
+    return post_or_delete(s, "POST",
+                          enable ? "/storage_service/incremental_backups?value=true"
+                                 : "/storage_service/incremental_backups?value=false",
+                          SCYLLA_CALL_QUICK, e);
+}

@@ -120,6 +120,12 @@ int scylla_load_sstables(scylla *s, const char *keyspace, const char *table, boo
 
 void scylla_strv_free(char **items, size_t n);
 
+/* ScyllaDB's incremental_backups setting: whether every flushed SSTable is hard-linked
+ * into its table's backups/ directory. Setting it lasts until ScyllaDB restarts, which
+ * reads scylla.yaml again. */
+int scylla_incremental_backups_get(scylla *s, bool *out, cairn_err *e);
+int scylla_incremental_backups_set(scylla *s, bool enable, cairn_err *e);
+
 /* GET /storage_service/snapshots: [{"key": tag, "value": [{"ks", "cf", "total",
  * "live"}...]}...], checked to be an array; *out is freed with json_object_put. */
 int scylla_snapshot_details(scylla *s, json_object **out, cairn_err *e);

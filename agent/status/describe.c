@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "backup/tabledir.h"
+#include "base/log.h"
 #include "base/path.h"
 #include "handlers.h"
 #include "scylla/names.h"
@@ -32,14 +34,14 @@ static uint64_t dir_data_bytes(const char *dir)
 
 /* What the table holds: every "<name>-<id>" directory of the keyspace counts, because
  * the describe answer has no table id; a dropped table's directory keeps only its
- * snapshots, which are not counted. */
-static uint64_t table_live_bytes(char **dirs, size_t ndirs, const char *ks, const char *name)
+ * snapshots, which are not counted. The same walk adds the links waiting in backups/
+ * to the node's. */
+static uint64_t table_usage(Cairn__Rpc__NodeInfo *n, const char *ks, const char *name)
 {
     uint64_t bytes = 0;
-    size_t nlen = strlen(name);
-    for (size_t i = 0; i < ndirs; i++) {
+    for (size_t i = 0; i < n->n_data_dirs; i++) {
         char kdir[4096];
-        if (path_fmt(kdir, sizeof(kdir), NULL, "%s/%s", dirs[i], ks) != 0)
+        if (path_fmt(kdir, sizeof(kdir), NULL, "%s/%s", n->data_dirs[i], ks) != 0)
             continue;
         DIR *d = opendir(kdir);
         if (!d)
@@ -47,10 +49,11 @@ static uint64_t table_live_bytes(char **dirs, size_t ndirs, const char *ks, cons
         struct dirent *de;
         while ((de = readdir(d)) != NULL) {
             char tdir[4400];
-            if (strncmp(de->d_name, name, nlen) == 0 && de->d_name[nlen] == '-' &&
-                strlen(de->d_name + nlen + 1) == 32 &&
-                path_fmt(tdir, sizeof(tdir), NULL, "%s/%s", kdir, de->d_name) == 0)
-                bytes += dir_data_bytes(tdir);
+            if (!tabledir_match(de->d_name, name, NULL) ||
+                path_fmt(tdir, sizeof(tdir), NULL, "%s/%s", kdir, de->d_name) != 0)
+                continue;
+            bytes += dir_data_bytes(tdir);
+            tabledir_backups_count(tdir, &n->backups_files, &n->backups_bytes);
         }
         closedir(d);
     }
@@ -71,7 +74,7 @@ static int add_table(Cairn__Rpc__NodeInfo *n, const char *ks, const char *name)
     t->keyspace = strdup(ks);
     t->name = strdup(name);
     t->has_live_bytes = 1;
-    t->live_bytes = table_live_bytes(n->data_dirs, n->n_data_dirs, ks, name);
+    t->live_bytes = table_usage(n, ks, name);
     nt[n->n_tables++] = t;
     return (t->keyspace && t->name) ? 0 : CAIRN_ENOMEM;
 }
@@ -87,6 +90,7 @@ static bool in_list(char **items, size_t n, const char *s, size_t len)
 /* User tables only: ScyllaDB's own keyspaces are not the operator's data. */
 static int describe_tables(scylla *rest, Cairn__Rpc__NodeInfo *n, cairn_err *e)
 {
+    n->has_backups_files = n->has_backups_bytes = 1;
     char **ks = NULL, **cfs = NULL;
     size_t nks = 0, ncfs = 0;
     int rc = scylla_keyspaces(rest, "user", &ks, &nks, e);
@@ -143,6 +147,19 @@ static int describe_ring(scylla *rest, Cairn__Rpc__NodeInfo *n, cairn_err *e)
     return rc;
 }
 
+/* A ScyllaDB that does not say leaves the setting absent, not the node undescribed. */
+static void describe_incremental(scylla *rest, Cairn__Rpc__NodeInfo *n)
+{
+    cairn_err ie;
+    bool on;
+    if (scylla_incremental_backups_get(rest, &on, &ie) != 0) {
+        log_debug("incremental_backups unknown: %s", ie.msg);
+        return;
+    }
+    n->has_incremental_backups = 1;
+    n->incremental_backups = on;
+}
+
 int describe_node(scylla *rest, Cairn__Rpc__NodeInfo **out, cairn_err *e)
 {
     *out = NULL;
@@ -167,6 +184,8 @@ int describe_node(scylla *rest, Cairn__Rpc__NodeInfo **out, cairn_err *e)
         rc = scylla_tokens(rest, NULL, &n->tokens, &n->n_tokens, e);
     if (!rc)
         rc = describe_tables(rest, n, e);
+    if (!rc)
+        describe_incremental(rest, n);
     if (!rc && !(n->agent_version = strdup(CAIRN_VERSION)))
         rc = err_set(e, CAIRN_ENOMEM, "out of memory");
     if (!rc && !n->address)

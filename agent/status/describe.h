@@ -1,6 +1,7 @@
 /*
  * describe - what the agent tells the coordinator about its node: identity, ring,
- * tokens, data directories and user tables, all from the local REST API.
+ * tokens, data directories and user tables, all from the local REST API, and what waits
+ * in the tables' backups/ directories.
  */
 #ifndef CAIRN_DESCRIBE_H
 #define CAIRN_DESCRIBE_H

@@ -29,6 +29,7 @@
 #include "repo/repo.h"
 #include "cli/select.h"
 #include "command/backup_guard.h"
+#include "command/backup_incr.h"
 #include "command/expire.h"
 #include "command/lease_keep.h"
 #include "cli/interrupt.h"
@@ -45,6 +46,8 @@ typedef struct backup_opts {
     cliopt_common c;
     bool keep_snapshot;
     bool no_retention;
+    bool incremental; /* --incremental: backups/ since the last backup, no snapshot */
+    bool no_flush;
     uint64_t rate_limit;
     const char *metrics_file;
 } backup_opts;
@@ -97,6 +100,12 @@ static int take_option(void *arg, int c, const char *val)
     case 'R':
         o->no_retention = true;
         return 0;
+    case 'I':
+        o->incremental = true;
+        return 0;
+    case 'F':
+        o->no_flush = true;
+        return 0;
     case 'M':
         o->metrics_file = val;
         return 0;
@@ -117,12 +126,18 @@ static int parse_args(backup_opts *o, int argc, char **argv)
     static const struct option opts[] = {
         {"tag", required_argument, NULL, 't'},          {"keep-snapshot", no_argument, NULL, 's'},
         {"rate-limit", required_argument, NULL, 'r'},   {"no-retention", no_argument, NULL, 'R'},
-        {"metrics-file", required_argument, NULL, 'M'}, {NULL, 0, NULL, 0}};
+        {"metrics-file", required_argument, NULL, 'M'}, {"incremental", no_argument, NULL, 'I'},
+        {"no-flush", no_argument, NULL, 'F'},           {NULL, 0, NULL, 0}};
     int rc = cliopt_parse("backup", opts, take_option, o, &o->c, argc, argv);
     if (rc)
         return rc;
     if (optind != argc) {
         fprintf(stderr, "cairn backup: unexpected argument '%s'\n", argv[optind]);
+        return CMD_USAGE;
+    }
+    if (o->no_flush && !o->incremental) {
+        fprintf(stderr, "cairn backup: --no-flush is for --incremental: a full backup's "
+                        "snapshot needs the memtables flushed\n");
         return CMD_USAGE;
     }
     if (!o->tag[0])
@@ -244,11 +259,15 @@ static void upload_request(void *arg, size_t i, Cairn__Rpc__Request *rq)
     ur->compression_level = (int32_t)b->cfg->compression_level;
     ur->has_snapshot_time_ms = 1;
     ur->snapshot_time_ms = b->nodes[i].snapshot_ms;
+    ur->has_incremental = 1;
+    ur->incremental = b->o->incremental;
     const Cairn__Repo__NodeRef *pn =
         backup_parent_node(b->parent, fleet_get(b->f, b->nodes[i].agent)->info->host_id);
     if (pn) {
         ur->parent_manifest_key = pn->manifest_key;
         ur->parent_manifest_sha256 = pn->manifest_sha256;
+        ur->base_time_ms = b->o->incremental ? backup_incr_base_time(b->parent, pn) : 0;
+        ur->has_base_time_ms = ur->base_time_ms != 0;
     }
     rq->op_case = CAIRN__RPC__REQUEST__OP_UPLOAD;
     rq->upload = ur;
@@ -299,6 +318,10 @@ static int write_cluster_manifest(backup_run *b, repo *r, const char *schema_blo
     m->n_keyspace_filter = b->o->c.filter.n_include;
     m->exclude_filter = (char **)b->o->c.filter.exclude;
     m->n_exclude_filter = b->o->c.filter.n_exclude;
+    if (b->o->incremental) {
+        m->base_tag = (char *)backup_parent_base(b->parent);
+        m->previous_tag = (char *)backup_parent_tag(b->parent);
+    }
     for (size_t i = 0; i < b->n; i++) {
         const Cairn__Rpc__NodeInfo *info = fleet_get(b->f, b->nodes[i].agent)->info;
         const Cairn__Rpc__JobInfo *j = b->jobs[i].job;
@@ -315,6 +338,15 @@ static int write_cluster_manifest(backup_run *b, repo *r, const char *schema_blo
         ref->files = j->files_done;
         ref->bytes = j->bytes_done;
         ref->tables = j->tables;
+        const Cairn__Repo__NodeRef *prev = backup_parent_node(b->parent, info->host_id);
+        if (b->o->incremental && prev && prev->has_snapshot_time_ms) {
+            ref->has_window_start_ms = 1;
+            ref->window_start_ms = prev->snapshot_time_ms;
+        }
+        if (b->o->incremental && prev && backup_incr_base_time(b->parent, prev)) {
+            ref->has_base_time_ms = 1;
+            ref->base_time_ms = backup_incr_base_time(b->parent, prev);
+        }
         ptrs[i] = ref;
         m->files += j->files_done;
         m->bytes += j->bytes_done;
@@ -342,7 +374,8 @@ static int write_cluster_manifest(backup_run *b, repo *r, const char *schema_blo
 static void find_parent(backup_run *b, repo *r, bool *tag_taken)
 {
     cairn_err pe;
-    if (backup_parent_find(r, b->cfg->cluster, b->o->tag, &b->parent, tag_taken, &pe) == 0) {
+    if (backup_parent_find(r, b->cfg->cluster, b->o->tag, !b->o->incremental, &b->parent, tag_taken,
+                           &pe) == 0) {
         if (b->parent)
             log_info("files the last backup (%s) holds are not uploaded again",
                      backup_parent_tag(b->parent));
@@ -367,7 +400,7 @@ static int check_new(backup_run *b, repo *r, cairn_err *e)
     if (taken)
         return err_set(e, CAIRN_EEXIST, "a backup tagged %s already exists: choose another --tag",
                        b->o->tag);
-    return 0;
+    return b->o->incremental ? backup_incr_check(b->f, b->parent, b->cfg->cluster, e) : 0;
 }
 
 static int interrupted(cairn_err *e)
@@ -375,6 +408,19 @@ static int interrupted(cairn_err *e)
     if (!interrupt_requested())
         return 0;
     return err_set(e, CAIRN_EBUSY, "backup interrupted by signal %d", interrupt_signal());
+}
+
+/* The spread of the nodes' snapshot (or flush) times. */
+static uint64_t spread(const backup_run *b)
+{
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->nodes[i].snapshot_ms < lo)
+            lo = b->nodes[i].snapshot_ms;
+        if (b->nodes[i].snapshot_ms > hi)
+            hi = b->nodes[i].snapshot_ms;
+    }
+    return b->n ? hi - lo : 0;
 }
 
 /* Flushes, then snapshots every node; *skew is the spread of the snapshot times. */
@@ -393,17 +439,33 @@ static int take_snapshots(backup_run *b, uint64_t *skew, cairn_err *e)
     call_all(b, snapshot_one);
     if ((rc = interrupted(e)) != 0 || (rc = gather_failures(b, "snapshot", e)) != 0)
         return rc;
-    uint64_t lo = UINT64_MAX, hi = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        if (b->nodes[i].snapshot_ms < lo)
-            lo = b->nodes[i].snapshot_ms;
-        if (b->nodes[i].snapshot_ms > hi)
-            hi = b->nodes[i].snapshot_ms;
-    }
-    *skew = hi - lo;
+    *skew = spread(b);
     if (!b->o->c.json)
         fprintf(stderr, "snapshot %s taken on %zu nodes (skew %llu ms)\n", b->o->tag, b->n,
                 (unsigned long long)*skew);
+    return 0;
+}
+
+/* An increment's point in time on each node: once its memtables are flushed (unless
+ * --no-flush), every write before it is in an SSTable ScyllaDB linked into backups/. */
+static int flush_for_increment(backup_run *b, uint64_t *skew, cairn_err *e)
+{
+    backup_guard_clear_stale(b->f, b->o->tag);
+    int rc = interrupted(e);
+    if (rc)
+        return rc;
+    if (!b->o->no_flush) {
+        if (!b->o->c.json)
+            fprintf(stderr, "flushing %zu tables on %zu nodes\n", b->n_tables, b->n);
+        call_all(b, flush_one);
+        if ((rc = interrupted(e)) != 0 || (rc = gather_failures(b, "flush", e)) != 0)
+            return rc;
+    }
+    /* Taken once every node has flushed: the point is after each node's flush. */
+    uint64_t now = human_now_ms();
+    for (size_t i = 0; i < b->n; i++)
+        b->nodes[i].snapshot_ms = now;
+    *skew = 0;
     return 0;
 }
 
@@ -444,6 +506,18 @@ static int upload_all(backup_run *b, cairn_err *e)
                       b, e);
 }
 
+/* The increment is recorded: its links in backups/ can go. */
+static void prune_backups(backup_run *b, repo *r)
+{
+    backup_incr_pruned p = backup_incr_prune(b->f, b->jobs, b->n, b->parent, repo_url(r),
+                                             repo_id(r), b->o->c.parallel);
+    if (!b->o->c.json) {
+        char sz[32];
+        fprintf(stderr, "removed %llu uploaded links (%s) from backups/ on %zu nodes\n",
+                (unsigned long long)p.files, human_bytes(p.bytes, sz, sizeof(sz)), b->n - p.failed);
+    }
+}
+
 /* Runs the backup; once its cluster manifest is written the lease (*lk) is released
  * and set to NULL, before the report, so that the report counts every request. */
 static int run_backup(backup_run *b, repo *r, lease_keep **lk, cairn_err *e)
@@ -456,7 +530,7 @@ static int run_backup(backup_run *b, repo *r, lease_keep **lk, cairn_err *e)
     if (!rc)
         rc = backup_check_repository(b->f, r, b->o->c.parallel, &b->agent_requests, e);
     if (!rc)
-        rc = take_snapshots(b, &skew, e);
+        rc = b->o->incremental ? flush_for_increment(b, &skew, e) : take_snapshots(b, &skew, e);
     if (!rc)
         rc = backup_schema(b, schema_blob, &schema_size, e);
     if (!rc)
@@ -471,6 +545,8 @@ static int run_backup(backup_run *b, repo *r, lease_keep **lk, cairn_err *e)
     rc = write_cluster_manifest(b, r, schema_blob, schema_size, start_ms, skew, &m, e);
     if (rc)
         return err_prefix(e, "writing the cluster manifest");
+    if (b->o->incremental)
+        prune_backups(b, r);
     lease_keep_stop(*lk);
     *lk = NULL;
     store_counts q = backup_report_requests(r, b->jobs, b->n, &b->agent_requests);
@@ -529,7 +605,7 @@ static int leased_backup(backup_run *b, repo *r, cairn_err *e)
     }
     rc = run_backup(b, r, &lk, e);
     lease_keep_stop(lk);
-    if (rc && !b->o->keep_snapshot) {
+    if (rc && !b->o->keep_snapshot && !b->o->incremental) {
         for (size_t i = 0; i < b->n; i++)
             b->nodes[i].failed = false;
         call_all(b, clear_one);

@@ -63,8 +63,8 @@ static int consider(void *ctx, const store_entry *ent, cairn_err *e)
     return 0;
 }
 
-int backup_parent_find(repo *r, const char *cluster, const char *tag, backup_parent **out,
-                       bool *tag_taken, cairn_err *e)
+int backup_parent_find(repo *r, const char *cluster, const char *tag, bool full,
+                       backup_parent **out, bool *tag_taken, cairn_err *e)
 {
     *out = NULL;
     char prefix[512], taken[1024];
@@ -79,12 +79,26 @@ int backup_parent_find(repo *r, const char *cluster, const char *tag, backup_par
     backup_parent *p = calloc(1, sizeof(*p));
     if (!p)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
-    if ((rc = manifest_cluster_read(r, n.key, &p->m, e)) != 0) {
-        free(p);
+    rc = manifest_cluster_read(r, n.key, &p->m, e);
+    /* An increment's node manifests hold its new SSTables only: a full backup takes
+     * its base instead, whose node manifests name every file of its snapshot. */
+    if (!rc && full && p->m->base_tag) {
+        repo_cluster_manifest_key(cluster, p->m->base_tag, n.key, sizeof(n.key));
+        cairn__repo__cluster_manifest__free_unpacked(p->m, NULL);
+        p->m = NULL;
+        rc = manifest_cluster_read(r, n.key, &p->m, e);
+    }
+    if (rc) {
+        backup_parent_free(p);
         return rc;
     }
     *out = p;
     return 0;
+}
+
+const char *backup_parent_base(const backup_parent *p)
+{
+    return p->m->base_tag ? p->m->base_tag : p->m->tag;
 }
 
 const char *backup_parent_tag(const backup_parent *p)
@@ -109,6 +123,7 @@ void backup_parent_free(backup_parent *p)
 {
     if (!p)
         return;
-    cairn__repo__cluster_manifest__free_unpacked(p->m, NULL);
+    if (p->m)
+        cairn__repo__cluster_manifest__free_unpacked(p->m, NULL);
     free(p);
 }

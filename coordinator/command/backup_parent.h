@@ -19,12 +19,16 @@ typedef struct backup_parent backup_parent;
 
 /* *out is NULL when the cluster has no complete backup. The same listing tells
  * whether a complete backup tagged tag exists (*tag_taken), so a new backup's tag
- * costs no request of its own. */
-int backup_parent_find(repo *r, const char *cluster, const char *tag, backup_parent **out,
-                       bool *tag_taken, cairn_err *e);
+ * costs no request of its own. An increment's parent is the newest backup, full or
+ * not (the previous link of its chain); with full, a newest increment gives way to
+ * its base (one more GET), since its node manifests name its new SSTables only. */
+int backup_parent_find(repo *r, const char *cluster, const char *tag, bool full,
+                       backup_parent **out, bool *tag_taken, cairn_err *e);
 
-/* The parent's tag, and the blob of its schema dump. */
+/* The parent's tag, the full backup its chain starts from (itself when it is one),
+ * and the blob of its schema dump. */
 const char *backup_parent_tag(const backup_parent *p);
+const char *backup_parent_base(const backup_parent *p);
 const char *backup_parent_schema(const backup_parent *p);
 
 /* The parent's node of host_id; NULL when it has none (p may be NULL). */

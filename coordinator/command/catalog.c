@@ -92,6 +92,15 @@ static void catalog_free(catalog *c)
     buf_free(&c->items_buf);
 }
 
+uint64_t catalog_point_ms(const Cairn__Repo__ClusterManifest *m)
+{
+    uint64_t p = 0;
+    for (size_t i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i]->has_snapshot_time_ms && m->nodes[i]->snapshot_time_ms > p)
+            p = m->nodes[i]->snapshot_time_ms;
+    return p ? p : m->end_ms;
+}
+
 int catalog_latest(repo *r, const char *cluster, char *tag, size_t cap, cairn_err *e)
 {
     catalog c = {.r = r, .cluster = cluster};
@@ -166,8 +175,8 @@ static int parse_args(const char *cmd, int argc, char **argv, bool *json, bool *
  * only (`cairn info` walks blobs/ for the repository's real size). */
 static void list_text(const catalog *c)
 {
-    printf("%-32s  %-20s  %-20s  %5s  %10s  %10s  %8s\n", "TAG", "STARTED", "FINISHED", "NODES",
-           "SIZE", "ADDED", "FILES");
+    printf("%-32s  %-4s  %-20s  %-20s  %5s  %10s  %10s  %8s\n", "TAG", "KIND", "STARTED",
+           "FINISHED", "NODES", "SIZE", "ADDED", "FILES");
     uint64_t added = 0;
     size_t unknown = 0;
     for (size_t i = 0; i < c->n; i++) {
@@ -177,9 +186,10 @@ static void list_text(const catalog *c)
             human_bytes(m->stored_bytes, b2, sizeof(b2));
         added += m->stored_bytes;
         unknown += !m->has_stored_bytes;
-        printf("%-32s  %-20s  %-20s  %5zu  %10s  %10s  %8llu\n", c->items[i].tag,
-               human_time(m->start_ms, t1, sizeof(t1)), human_time(m->end_ms, t2, sizeof(t2)),
-               m->n_nodes, human_bytes(m->bytes, b1, sizeof(b1)), b2, (unsigned long long)m->files);
+        printf("%-32s  %-4s  %-20s  %-20s  %5zu  %10s  %10s  %8llu\n", c->items[i].tag,
+               m->base_tag ? "incr" : "full", human_time(m->start_ms, t1, sizeof(t1)),
+               human_time(m->end_ms, t2, sizeof(t2)), m->n_nodes,
+               human_bytes(m->bytes, b1, sizeof(b1)), b2, (unsigned long long)m->files);
     }
     char b[32];
     printf("%zu backup%s, %s added to the repository", c->n, c->n == 1 ? "" : "s",
@@ -187,6 +197,16 @@ static void list_text(const catalog *c)
     if (unknown)
         printf(" (%zu older backup%s not counted)", unknown, unknown == 1 ? "" : "s");
     printf("; `cairn info` measures the repository\n");
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        uint64_t p = catalog_point_ms(c->items[i].m);
+        lo = p < lo ? p : lo;
+        hi = p > hi ? p : hi;
+    }
+    char t1[32], t2[32];
+    printf("restorable points (restore --at): %s to %s; an increment (incr) restores with its "
+           "chain\n",
+           human_time(lo, t1, sizeof(t1)), human_time(hi, t2, sizeof(t2)));
 }
 
 int cmd_list(const coord_config *cfg, int argc, char **argv)
@@ -218,6 +238,16 @@ int cmd_list(const coord_config *cfg, int argc, char **argv)
             json_object_object_add(o, "nodes", json_object_new_int64((int64_t)m->n_nodes));
             json_object_object_add(o, "bytes", json_object_new_int64((int64_t)m->bytes));
             json_object_object_add(o, "files", json_object_new_int64((int64_t)m->files));
+            json_object_object_add(o, "point_ms",
+                                   json_object_new_int64((int64_t)catalog_point_ms(m)));
+            json_object_object_add(o, "kind",
+                                   json_object_new_string(m->base_tag ? "incremental" : "full"));
+            if (m->base_tag) {
+                json_object_object_add(o, "base_tag", json_object_new_string(m->base_tag));
+                json_object_object_add(
+                    o, "previous_tag",
+                    json_object_new_string(m->previous_tag ? m->previous_tag : ""));
+            }
             json_object_object_add(
                 o, "stored_bytes",
                 m->has_stored_bytes ? json_object_new_int64((int64_t)m->stored_bytes) : NULL);
@@ -456,6 +486,12 @@ static void show_json(const Cairn__Repo__ClusterManifest *m, show_ctx *s)
     json_object_object_add(o, "start_ms", jint(m->start_ms));
     json_object_object_add(o, "end_ms", jint(m->end_ms));
     json_object_object_add(o, "skew_ms", jint(m->skew_ms));
+    json_object_object_add(o, "point_ms", jint(catalog_point_ms(m)));
+    if (m->base_tag) { /* an increment: what it holds came since previous_tag */
+        json_object_object_add(o, "base_tag", json_object_new_string(m->base_tag));
+        json_object_object_add(o, "previous_tag",
+                               json_object_new_string(m->previous_tag ? m->previous_tag : ""));
+    }
     json_object_object_add(o, "bytes", jint(m->bytes));
     json_object_object_add(o, "files", jint(m->files));
     json_object_object_add(o, "schema_blob",
@@ -494,6 +530,10 @@ static void show_text(const Cairn__Repo__ClusterManifest *m, const show_ctx *s)
 {
     char t1[32], t2[32], b1[32], b2[32];
     printf("backup %s of cluster %s\n", m->tag, m->cluster);
+    if (m->base_tag)
+        printf("  increment of base %s, after %s: the SSTables flushed since; it restores "
+               "with its chain\n",
+               m->base_tag, m->previous_tag ? m->previous_tag : "?");
     printf("  started   %s\n  finished  %s\n", human_time(m->start_ms, t1, sizeof(t1)),
            human_time(m->end_ms, t2, sizeof(t2)));
     printf("  size      %s in %llu files\n  skew      %llu ms\n  schema    %s (blob %s)\n",

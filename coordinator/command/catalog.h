@@ -6,10 +6,15 @@
 #define CAIRN_CATALOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 #include "repo/repo.h"
 #include "repo.pb-c.h"
+
+/* The backup's point in time, ms since the epoch: when its data was taken, the latest
+ * snapshot (or, for an increment, flush) time of its nodes. */
+uint64_t catalog_point_ms(const Cairn__Repo__ClusterManifest *m);
 
 /* The tag of the newest complete backup of cluster; CAIRN_ENOENT when there is none. */
 int catalog_latest(repo *r, const char *cluster, char *tag, size_t cap, cairn_err *e);

@@ -24,6 +24,7 @@
 typedef struct expire_item {
     retention_item it;
     char *tag;
+    char *previous; /* an increment's previous backup, which it needs; NULL: none */
     bool deleted;
     char *error; /* why the deletion failed, or NULL */
 } expire_item;
@@ -47,7 +48,7 @@ static int collect(void *ctx, const char *tag, const Cairn__Repo__ClusterManifes
     }
     expire_item *it = &x->items[x->n];
     memset(it, 0, sizeof(*it));
-    if (!(it->tag = strdup(tag)))
+    if (!(it->tag = strdup(tag)) || (m->previous_tag && !(it->previous = strdup(m->previous_tag))))
         return err_set(e, CAIRN_ENOMEM, "out of memory listing the backups");
     it->it.time_ms = m->start_ms;
     it->it.needs = -1;
@@ -61,6 +62,40 @@ static int by_retention_order(const void *a, const void *b)
     if (x->it.time_ms != y->it.time_ms)
         return x->it.time_ms < y->it.time_ms ? 1 : -1;
     return strcmp(y->tag, x->tag);
+}
+
+static int by_tag(const void *a, const void *b, void *items)
+{
+    const expire_item *it = items;
+    return strcmp(it[*(const size_t *)a].tag, it[*(const size_t *)b].tag);
+}
+
+/* An increment needs the backup before it (which needs its own, down to the base):
+ * retention keeps a chain up to every point it keeps. */
+static int link_chains(const expire_run *x, retention_item *ri, cairn_err *e)
+{
+    size_t *order = malloc((x->n ? x->n : 1) * sizeof(*order));
+    if (!order)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < x->n; i++)
+        order[i] = i;
+    qsort_r(order, x->n, sizeof(*order), by_tag, x->items);
+    for (size_t i = 0; i < x->n; i++) {
+        if (!x->items[i].previous)
+            continue;
+        size_t lo = 0, hi = x->n;
+        while (lo < hi) { /* the first whose tag is not below previous */
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(x->items[order[mid]].tag, x->items[i].previous) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < x->n && strcmp(x->items[order[lo]].tag, x->items[i].previous) == 0)
+            ri[i].needs = (long)order[lo];
+    }
+    free(order);
+    return 0;
 }
 
 /* Lists, decides and (unless dry_run) deletes; x holds the outcome per backup. */
@@ -78,8 +113,10 @@ static int expire_apply(const coord_config *cfg, repo *r, bool dry_run, expire_r
     for (size_t i = 0; i < x->n; i++) {
         ri[i] = x->items[i].it;
         ri[i].tag = x->items[i].tag;
-        /* The hook for incremental backups: set ri[i].needs to the index of the
-         * backup this one is based on, so that retention keeps the chain. */
+    }
+    if ((rc = link_chains(x, ri, e)) != 0) {
+        free(ri);
+        return rc;
     }
     retention_apply(&cfg->retention, ri, x->n);
     for (size_t i = 0; i < x->n; i++) {
@@ -115,6 +152,7 @@ static void expire_free(expire_run *x)
 {
     for (size_t i = 0; i < x->n; i++) {
         free(x->items[i].tag);
+        free(x->items[i].previous);
         free(x->items[i].error);
     }
     free(x->items);

@@ -26,6 +26,7 @@
 #include "cli/human.h"
 #include "cmd.h"
 #include "command/catalog.h"
+#include "command/chain.h"
 #include "command/restore_lease.h"
 #include "command/restore_metrics.h"
 #include "command/restore_plan.h"
@@ -38,6 +39,7 @@
 
 typedef struct restore_opts {
     const char *tag;
+    const char *at; /* --at TIME, instead of a tag */
     const char *metrics_file;
     const char *from_cluster;
     cliopt_common c;
@@ -51,6 +53,9 @@ static int take_option(void *arg, int c, const char *val)
     switch (c) {
     case 'f':
         o->from_cluster = val;
+        return 0;
+    case 'a':
+        o->at = val;
         return 0;
     case 's':
         o->schema = true;
@@ -85,6 +90,7 @@ static int take_option(void *arg, int c, const char *val)
 static int parse_args(restore_opts *o, int argc, char **argv)
 {
     static const struct option opts[] = {{"from-cluster", required_argument, NULL, 'f'},
+                                         {"at", required_argument, NULL, 'a'},
                                          {"schema", no_argument, NULL, 's'},
                                          {"no-data", no_argument, NULL, 'n'},
                                          {"method", required_argument, NULL, 'm'},
@@ -95,11 +101,17 @@ static int parse_args(restore_opts *o, int argc, char **argv)
     int rc = cliopt_parse("restore", opts, take_option, o, &o->c, argc, argv);
     if (rc)
         return rc;
-    if (optind + 1 != argc) {
-        fprintf(stderr, "cairn restore: name one backup: a tag or `latest`\n");
+    if (optind + (o->at ? 0 : 1) != argc) {
+        fprintf(stderr, "cairn restore: name one backup: a tag, `latest`, or --at TIME\n");
         return CMD_USAGE;
     }
-    o->tag = argv[optind];
+    o->tag = o->at ? NULL : argv[optind];
+    uint64_t at_ms;
+    cairn_err e;
+    if (o->at && chain_parse_time(o->at, human_now_ms(), &at_ms, &e) != 0) {
+        fprintf(stderr, "cairn restore: --at: %s\n", e.msg);
+        return CMD_USAGE;
+    }
     if (o->from_cluster && !name_valid(NAME_CLUSTER, o->from_cluster)) {
         fprintf(stderr, "cairn restore: invalid cluster name '%s'\n", o->from_cluster);
         return CMD_USAGE;
@@ -116,6 +128,8 @@ typedef struct restore_run {
     size_t n; /* nodes of the target cluster */
     check_result chk;
     Cairn__Repo__ClusterManifest *m;
+    Cairn__Repo__ClusterManifest **chain; /* m's: its base first, m last */
+    size_t n_chain;
     restore_plan p;
     restore_method method;
     jobrun_node *jobs;
@@ -308,7 +322,10 @@ static int load_backup(restore_run *run, cairn_err *e)
     repo *r = NULL;
     int rc = repo_open(&r, cfg->repository, cfg->store, false, e);
     run->r = r;
-    if (!rc)
+    uint64_t at_ms = 0;
+    if (!rc && o->at && (rc = chain_parse_time(o->at, human_now_ms(), &at_ms, e)) == 0)
+        rc = chain_at(r, source, at_ms, run->tag, sizeof(run->tag), e);
+    else if (!rc)
         rc = catalog_resolve(r, source, o->tag, run->tag, sizeof(run->tag), e);
     if (!rc) /* before the manifest is read: delete refuses a leased tag */
         rc = restore_lease_take(r, source, run->tag, e);
@@ -321,7 +338,12 @@ static int load_backup(restore_run *run, cairn_err *e)
                     run->tag, source);
     }
     if (!rc)
-        rc = restore_plan_read(r, run->m, &run->p, e);
+        rc = chain_load(r, source, run->m, &run->chain, &run->n_chain, e);
+    if (!rc && run->n_chain > 1 && !o->c.json)
+        fprintf(stderr, "restoring %s: base %s and %zu increment%s\n", run->tag, run->chain[0]->tag,
+                run->n_chain - 1, run->n_chain == 2 ? "" : "s");
+    if (!rc)
+        rc = restore_plan_read_chain(r, run->chain, run->n_chain, &run->p, e);
     if (!rc && run->p.n_tables == 0)
         rc = err_set(e, CAIRN_ENOENT, "no table of backup %s matches --keyspace/--exclude",
                      run->tag);
@@ -533,6 +555,7 @@ static void run_free(restore_run *run)
     free(run->reqs);
     jobrun_free(run->jobs, run->n);
     restore_plan_free(&run->p);
+    chain_free(run->chain, run->n_chain);
     if (run->schema_check)
         cairn__rpc__apply_schema_result__free_unpacked(run->schema_check, NULL);
     if (run->m)

@@ -101,27 +101,126 @@ static int file_prefix_cmp(const void *a, const void *b)
                   ((const Cairn__Repo__FileEntry *)b)->name);
 }
 
-/* The files from `start` on, sorted by name, as SSTables of table t. */
+static uint64_t sst_hash(uint32_t table, uint32_t source, const char *name, size_t plen)
+{
+    uint64_t h = 1469598103934665603ULL ^ ((uint64_t)table << 32 | source);
+    for (size_t i = 0; i < plen; i++)
+        h = (h ^ (unsigned char)name[i]) * 1099511628211ULL;
+    return h;
+}
+
+static bool sst_same(const restore_plan *p, uint32_t a, uint32_t table, uint32_t source,
+                     const char *name, size_t plen)
+{
+    const rs_sstable *x = &p->sst[a];
+    return x->table == table && x->source == source &&
+           strncmp(p->files[x->first].name, name, plen) == 0 &&
+           p->files[x->first].name[plen] == '-';
+}
+
+static int seen_grow(restore_plan *p, cairn_err *e);
+
+/* Whether the plan holds the SSTable of table and source named by the prefix (plen
+ * bytes of name) already; when not, index (its place in p->sst) is remembered. A chain
+ * names an SSTable twice when an increment recorded a link its base or an earlier
+ * increment holds (a link whose removal did not happen): it is loaded once. */
+static int sst_seen(restore_plan *p, uint32_t table, uint32_t source, const char *name, size_t plen,
+                    uint32_t index, bool *seen, cairn_err *e)
+{
+    if ((p->seen_n + 1) * 2 > p->seen_cap && seen_grow(p, e) != 0)
+        return CAIRN_ENOMEM;
+    size_t mask = p->seen_cap - 1;
+    for (size_t i = sst_hash(table, source, name, plen) & mask;; i = (i + 1) & mask) {
+        if (!p->seen[i]) {
+            p->seen[i] = index + 1;
+            p->seen_n++;
+            *seen = false;
+            return 0;
+        }
+        if (sst_same(p, p->seen[i] - 1, table, source, name, plen)) {
+            *seen = true;
+            return 0;
+        }
+    }
+}
+
+static int seen_grow(restore_plan *p, cairn_err *e)
+{
+    size_t cap = p->seen_cap ? p->seen_cap * 2 : 1024;
+    uint32_t *old = p->seen;
+    size_t old_cap = p->seen_cap;
+    if (!(p->seen = calloc(cap, sizeof(*p->seen)))) {
+        p->seen = old;
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    }
+    p->seen_cap = cap;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (!old[i])
+            continue;
+        const rs_sstable *x = &p->sst[old[i] - 1];
+        size_t plen;
+        const char *comp;
+        sstable_split(p->files[x->first].name, &plen, &comp);
+        size_t j = sst_hash(x->table, x->source, p->files[x->first].name, plen) & (cap - 1);
+        while (p->seen[j])
+            j = (j + 1) & (cap - 1);
+        p->seen[j] = old[i];
+    }
+    free(old);
+    return 0;
+}
+
+static void drop_files(restore_plan *p, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        free(p->files[i].name);
+        free(p->files[i].blob);
+        free(p->files[i].pack);
+    }
+}
+
+/* The files from `start` on, sorted by name, as SSTables of table t; an SSTable the
+ * plan holds already is dropped, its files with it. */
 static int group_sstables(restore_plan *p, uint32_t t, size_t start, cairn_err *e)
 {
-    for (size_t i = start; i < p->n_files;) {
+    size_t w = start; /* where the next kept file goes */
+    size_t end = p->n_files, i = start;
+    int rc = 0;
+    while (!rc && i < end) {
         size_t plen, plen2;
         const char *comp;
-        if (sstable_split(p->files[i].name, &plen, &comp) != 0)
-            return err_set(e, CAIRN_ECORRUPT, "'%s' is not an SSTable file", p->files[i].name);
+        if (sstable_split(p->files[i].name, &plen, &comp) != 0) {
+            rc = err_set(e, CAIRN_ECORRUPT, "'%s' is not an SSTable file", p->files[i].name);
+            break;
+        }
         size_t k = i;
         uint64_t bytes = 0;
-        while (k < p->n_files && sstable_split(p->files[k].name, &plen2, &comp) == 0 &&
-               plen2 == plen && strncmp(p->files[k].name, p->files[i].name, plen) == 0)
+        while (k < end && sstable_split(p->files[k].name, &plen2, &comp) == 0 && plen2 == plen &&
+               strncmp(p->files[k].name, p->files[i].name, plen) == 0)
             bytes += p->files[k++].size;
         CAIRN_ASSERT(k > i); /* file i itself belongs to its SSTable */
-        rs_sstable x = {t, p->cur_source, (uint32_t)i, (uint32_t)(k - i), bytes, -1};
-        if (push_sstable(p, &x, e) != 0)
-            return CAIRN_ENOMEM;
-        p->bytes += bytes;
+        bool seen = false;
+        if ((rc = sst_seen(p, t, p->cur_source, p->files[i].name, plen, (uint32_t)p->n_sst, &seen,
+                           e)) != 0)
+            break;
+        if (seen) {
+            drop_files(p, i, k);
+        } else {
+            rs_sstable x = {t, p->cur_source, (uint32_t)w, (uint32_t)(k - i), bytes, -1};
+            if ((rc = push_sstable(p, &x, e)) != 0)
+                break;
+            if (w != i)
+                memmove(&p->files[w], &p->files[i], (k - i) * sizeof(*p->files));
+            p->bytes += bytes;
+            w += k - i;
+        }
         i = k;
     }
-    return 0;
+    if (rc)
+        drop_files(p, i, end); /* not yet kept or dropped */
+    p->files_buf.len = w * sizeof(*p->files);
+    p->n_files = w;
+    return rc;
 }
 
 int restore_plan_add_table(restore_plan *p, const Cairn__Repo__TableEntry *te, cairn_err *e)
@@ -146,30 +245,66 @@ static int collect_table(void *ctx, const Cairn__Repo__TableEntry *te, cairn_err
     return restore_plan_add_table(ctx, te, e);
 }
 
-int restore_plan_read(repo *r, const Cairn__Repo__ClusterManifest *m, restore_plan *p, cairn_err *e)
+/* The source of host_id, added when new (its tokens come with its manifest). */
+static int source_of(restore_plan *p, const char *host_id, uint32_t *out, bool *is_new,
+                     cairn_err *e)
 {
-    p->sources = calloc(m->n_nodes ? m->n_nodes : 1, sizeof(*p->sources));
-    if (!p->sources)
-        return err_set(e, CAIRN_ENOMEM, "out of memory");
-    for (size_t i = 0; i < m->n_nodes; i++) {
-        Cairn__Repo__NodeManifest *h = NULL;
-        p->cur_source = (uint32_t)i;
-        int rc = manifest_node_read(r, m->nodes[i]->manifest_key, m->nodes[i]->manifest_sha256, &h,
-                                    collect_table, p, e);
-        if (rc) {
-            if (h)
-                cairn__repo__node_manifest__free_unpacked(h, NULL);
-            return err_prefix(e, "node manifest of %s", m->nodes[i]->host_id);
+    *is_new = false;
+    for (size_t i = 0; i < p->n_sources; i++) {
+        if (strcmp(p->sources[i].host_id, host_id) == 0) {
+            *out = (uint32_t)i;
+            return 0;
         }
-        rs_source *s = &p->sources[p->n_sources++];
-        s->host_id = strdup(h->host_id);
+    }
+    rs_source *ns = realloc(p->sources, (p->n_sources + 1) * sizeof(*ns));
+    if (!ns)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    p->sources = ns;
+    ns[p->n_sources] = (rs_source){.host_id = strdup(host_id)};
+    if (!ns[p->n_sources].host_id)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    *is_new = true;
+    *out = (uint32_t)p->n_sources++;
+    return 0;
+}
+
+static int read_node(repo *r, const Cairn__Repo__NodeRef *ref, restore_plan *p, cairn_err *e)
+{
+    bool is_new;
+    int rc = source_of(p, ref->host_id, &p->cur_source, &is_new, e);
+    if (rc)
+        return rc;
+    Cairn__Repo__NodeManifest *h = NULL;
+    rc = manifest_node_read(r, ref->manifest_key, ref->manifest_sha256, &h, collect_table, p, e);
+    if (!rc && is_new) { /* kept past the header: the node's tokens when first named */
+        rs_source *s = &p->sources[p->cur_source];
         s->tokens = h->tokens;
         s->n_tokens = h->n_tokens;
-        h->tokens = NULL; /* kept past the header */
+        h->tokens = NULL;
         h->n_tokens = 0;
+    }
+    if (h)
         cairn__repo__node_manifest__free_unpacked(h, NULL);
+    return rc ? err_prefix(e, "node manifest of %s", ref->host_id) : 0;
+}
+
+int restore_plan_read_chain(repo *r, Cairn__Repo__ClusterManifest *const *chain, size_t n,
+                            restore_plan *p, cairn_err *e)
+{
+    for (size_t c = 0; c < n; c++) {
+        for (size_t i = 0; i < chain[c]->n_nodes; i++) {
+            int rc = read_node(r, chain[c]->nodes[i], p, e);
+            if (rc)
+                return n > 1 ? err_prefix(e, "backup %s", chain[c]->tag) : rc;
+        }
     }
     return 0;
+}
+
+int restore_plan_read(repo *r, const Cairn__Repo__ClusterManifest *m, restore_plan *p, cairn_err *e)
+{
+    Cairn__Repo__ClusterManifest *one = (Cairn__Repo__ClusterManifest *)m;
+    return restore_plan_read_chain(r, &one, 1, p, e);
 }
 
 void restore_plan_free(restore_plan *p)
@@ -186,6 +321,9 @@ void restore_plan_free(restore_plan *p)
         free(p->sources[i].tokens);
     }
     free(p->sources);
+    free(p->seen);
+    p->seen = NULL;
+    p->seen_cap = p->seen_n = 0;
     for (size_t i = 0; i < p->n_files; i++) {
         free(p->files[i].name);
         free(p->files[i].blob);

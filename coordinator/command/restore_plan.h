@@ -54,9 +54,18 @@ typedef struct restore_plan {
     const select_filter *filter; /* set by the caller: the tables to restore */
     uint32_t cur_source;         /* the node whose manifest is being read */
     buf sst_buf, files_buf;
+    uint32_t *seen; /* SSTables by table, source and name: index + 1 into sst, 0 free */
+    size_t seen_cap, seen_n;
 } restore_plan;
 
-/* Reads every node manifest of m into p (the tables p->filter selects). */
+/* Reads every node manifest of the n backups of chain into p (the tables p->filter
+ * selects): a full backup and the increments that follow it, in order (n = 1: one
+ * backup). A node is one source however many backups name it, and an SSTable a later
+ * backup names again is taken once. */
+int restore_plan_read_chain(repo *r, Cairn__Repo__ClusterManifest *const *chain, size_t n,
+                            restore_plan *p, cairn_err *e);
+
+/* restore_plan_read_chain of one backup. */
 int restore_plan_read(repo *r, const Cairn__Repo__ClusterManifest *m, restore_plan *p,
                       cairn_err *e);
 

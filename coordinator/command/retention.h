@@ -14,8 +14,9 @@
  *                    last backups however old they get).
  * A backup is kept when any rule keeps it; the newest backup is always kept. Then every
  * kept backup keeps what it needs: retention_item.needs names another item that must
- * stay while this one does (the base of an incremental backup; nothing sets it yet:
- * the incremental-backup work fills it from the manifests), followed transitively.
+ * stay while this one does (an increment's previous backup, set by expire.c from the
+ * manifests), followed transitively: a kept increment keeps its chain down to the base,
+ * and increments no rule keeps go, older than the oldest kept base or not.
  */
 #ifndef CAIRN_RETENTION_H
 #define CAIRN_RETENTION_H

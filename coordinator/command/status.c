@@ -121,8 +121,8 @@ static void print_table(const coord_config *cfg, fleet *f, const check_result *r
 {
     printf("cluster %s: %s\n", cfg->cluster, r->ready ? "ready" : "NOT READY");
     print_last_backup(lb);
-    printf("\n%-36s  %-15s  %-8s  %-8s  %-24s  %-5s  %s\n", "HOST ID", "ADDRESS", "DC", "RACK",
-           "VERSION", "STATE", "AGENT");
+    printf("\n%-36s  %-15s  %-8s  %-8s  %-24s  %-5s  %-4s  %-10s  %s\n", "HOST ID", "ADDRESS", "DC",
+           "RACK", "VERSION", "STATE", "INCR", "BACKUPS/", "AGENT");
     for (size_t i = 0; i < r->n_nodes; i++) {
         const check_node *n = &r->nodes[i];
         char agent[320];
@@ -132,9 +132,18 @@ static void print_table(const coord_config *cfg, fleet *f, const check_result *r
             snprintf(agent, sizeof(agent), "%s (%s)", agent_state(n), n->agent_addr);
         else
             snprintf(agent, sizeof(agent), "missing");
-        printf("%-36s  %-15s  %-8s  %-8s  %-24s  %-5s  %s\n", or_dash(n->host_id),
+        const Cairn__Rpc__NodeInfo *info =
+            n->agent == CHECK_AGENT_OK ? fleet_get(f, n->agent_index)->info : NULL;
+        char waiting[32] = "-";
+        if (info && info->has_backups_bytes)
+            human_bytes(info->backups_bytes, waiting, sizeof(waiting));
+        printf("%-36s  %-15s  %-8s  %-8s  %-24s  %-5s  %-4s  %-10s  %s\n", or_dash(n->host_id),
                or_dash(n->address), or_dash(n->dc), or_dash(n->rack), or_dash(n->version),
-               n->agent == CHECK_AGENT_UNREACHABLE ? "?" : (n->up ? "UP" : "DOWN"), agent);
+               n->agent == CHECK_AGENT_UNREACHABLE ? "?" : (n->up ? "UP" : "DOWN"),
+               !info || !info->has_incremental_backups ? "-"
+               : info->incremental_backups             ? "on"
+                                                       : "off",
+               waiting, agent);
     }
     print_jobs(f, r);
     if (r->n_problems) {
@@ -185,7 +194,14 @@ static json_object *node_json(fleet *f, const check_node *n)
     json_object_object_add(o, "agent_address", jstr(n->agent_addr));
     if (n->agent == CHECK_AGENT_OK) {
         json_object_object_add(o, "rtt_ms", json_object_new_int64(n->rtt_ms));
-        json_object_object_add(o, "jobs", jobs_json(fleet_get(f, n->agent_index)->info));
+        const Cairn__Rpc__NodeInfo *info = fleet_get(f, n->agent_index)->info;
+        json_object_object_add(o, "jobs", jobs_json(info));
+        json_object_object_add(o, "incremental_backups",
+                               info && info->has_incremental_backups
+                                   ? json_object_new_boolean(info->incremental_backups)
+                                   : NULL);
+        json_object_object_add(o, "backups_files", jint(info ? info->backups_files : 0));
+        json_object_object_add(o, "backups_bytes", jint(info ? info->backups_bytes : 0));
     }
     return o;
 }

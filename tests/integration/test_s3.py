@@ -334,6 +334,26 @@ class S3Test(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn('stall_timeout', p.stderr)
 
+    def test_11_increments(self):
+        # The cluster's last backup on S3 is the base of a chain; an increment ships what
+        # ScyllaDB linked into backups/, and one with nothing new costs one request a
+        # node (its node manifest) besides the backup's own.
+        p = self.bed.cairn('incremental', 'enable')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.bed.write('shop', 'orders', 1 * MiB, seed=1100)
+        s = self.backup('--incremental', '--tag', 's3incr1')
+        self.assertGreater(s['uploaded_bytes'], 0)
+        s = self.backup('--incremental', '--tag', 's3incr2')
+        self.assertEqual(s['uploaded_bytes'], 0)
+        r, n = s['requests'], len(self.bed.nodes)
+        self.assertEqual(sum(r.values()), n + 8, r)
+        p, items = self.bed.cairn_json('list')
+        by_tag = {x['tag']: x for x in items}
+        self.assertEqual(by_tag['s3incr2']['previous_tag'], 's3incr1')
+        self.assertEqual(by_tag['s3incr2']['kind'], 'incremental')
+        p = self.bed.cairn('incremental', 'disable')
+        self.assertEqual(p.returncode, 0, p.stderr)
+
 
 def sanitized():
     """Whether the build under test runs with AddressSanitizer, which inflates memory."""

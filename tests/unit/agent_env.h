@@ -1,8 +1,8 @@
 /*
  * agent_env - an agent under test against small in-process fakes of ScyllaDB's REST
  * API (the node's description, data directories, snapshot removal, load) and CQL port
- * (table ids), with a file:// repository; and the requests test_upload and
- * test_transfer send it. Header-only: each test program includes it once.
+ * (table ids), with a file:// repository; and the requests test_upload, test_transfer
+ * and test_incremental send it. Header-only: each test program includes it once.
  */
 #ifndef CAIRN_TEST_AGENT_ENV_H
 #define CAIRN_TEST_AGENT_ENV_H
@@ -146,6 +146,7 @@ typedef struct rest {
     char data_dir[128];
     atomic_int loads;
     atomic_int snapshot_deletes;
+    atomic_int incremental; /* ScyllaDB's incremental_backups setting */
 } rest;
 
 /* The answer to one request head; "" for a void result. */
@@ -176,6 +177,10 @@ static inline void rest_answer(rest *r, const char *head, char *body, size_t cap
         atomic_fetch_add(&r->loads, 1);
     else if (strstr(head, "DELETE /storage_service/snapshots?tag="))
         atomic_fetch_add(&r->snapshot_deletes, 1);
+    else if (strstr(head, "GET /storage_service/incremental_backups "))
+        snprintf(body, cap, "%s", atomic_load(&r->incremental) ? "true" : "false");
+    else if (strstr(head, "POST /storage_service/incremental_backups?value="))
+        atomic_store(&r->incremental, strstr(head, "?value=true ") != NULL);
 }
 
 static inline void rest_serve(void *ctx, int fd)
@@ -521,6 +526,22 @@ static inline void upload_request(env *v, const char *tag, bool keep_snapshot, C
     }
 }
 
+/* Sends upload request up and waits; the job's info in *out (free it). */
+static inline Cairn__Rpc__JobInfo__State upload_with(env *v, Cairn__Rpc__UploadRequest *up,
+                                                     Cairn__Rpc__Response **out, cairn_err *e)
+{
+    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
+    rq.op_case = CAIRN__RPC__REQUEST__OP_UPLOAD;
+    rq.upload = up;
+    Cairn__Rpc__Response *r;
+    if (call(v, &rq, &r, e) != 0)
+        fail_msg("upload: %s", e->msg);
+    char id[64];
+    snprintf(id, sizeof(id), "%s", r->job->job_id);
+    cairn__rpc__response__free_unpacked(r, NULL);
+    return wait_job(v, id, out, e);
+}
+
 /* Uploads ks.t's snapshot tag and waits; the job's info in *out (free it). */
 static inline Cairn__Rpc__JobInfo__State upload(env *v, const char *tag, bool keep_snapshot,
                                                 Cairn__Rpc__Response **out, cairn_err *e)
@@ -529,16 +550,7 @@ static inline Cairn__Rpc__JobInfo__State upload(env *v, const char *tag, bool ke
     Cairn__Rpc__UploadRequest up = CAIRN__RPC__UPLOAD_REQUEST__INIT;
     char url[128];
     upload_request(v, tag, keep_snapshot, &t, tables, url, sizeof(url), &up);
-    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
-    rq.op_case = CAIRN__RPC__REQUEST__OP_UPLOAD;
-    rq.upload = &up;
-    Cairn__Rpc__Response *r;
-    if (call(v, &rq, &r, e) != 0)
-        fail_msg("upload: %s", e->msg);
-    char id[64];
-    snprintf(id, sizeof(id), "%s", r->job->job_id);
-    cairn__rpc__response__free_unpacked(r, NULL);
-    return wait_job(v, id, out, e);
+    return upload_with(v, &up, out, e);
 }
 
 static inline bool has_warning(const Cairn__Rpc__JobInfo *j, const char *text)

@@ -86,6 +86,41 @@ static void test_files_grouped_into_sstables(void **state)
     assert_int_equal(p.n_files, 0);
 }
 
+/* A chain names an SSTable twice when an increment recorded a link the backup before it
+ * holds: the plan takes it once per node, and keeps what is new around it. */
+static void test_sstable_named_twice_taken_once(void **state)
+{
+    restore_plan p = {.filter = &all};
+    Cairn__Repo__FileEntry base[] = {file_entry("me-1-big-Data.db", BLOB_A, 10),
+                                     file_entry("me-1-big-TOC.txt", BLOB_B, 1)};
+    Cairn__Repo__FileEntry incr[] = {
+        file_entry("me-0-big-Data.db", BLOB_B, 4), file_entry("me-1-big-Data.db", BLOB_A, 10),
+        file_entry("me-1-big-TOC.txt", BLOB_B, 1), file_entry("me-2-big-Data.db", BLOB_B, 3)};
+    assert_int_equal(add_table(&p, 0, "ks", "t", base, 2), 0);
+    assert_int_equal(add_table(&p, 0, "ks", "t", incr, 4), 0);
+    assert_int_equal(p.n_sst, 3);
+    assert_int_equal(p.n_files, 4);
+    assert_int_equal(p.bytes, 18);
+    assert_string_equal(p.files[p.sst[1].first].name, "me-0-big-Data.db");
+    assert_string_equal(p.files[p.sst[2].first].name, "me-2-big-Data.db");
+    assert_int_equal(p.sst[2].first, 3);
+    /* The same name on another node, or in another table, is another SSTable. */
+    assert_int_equal(add_table(&p, 1, "ks", "t", base, 2), 0);
+    assert_int_equal(add_table(&p, 0, "ks", "u", base, 2), 0);
+    assert_int_equal(p.n_sst, 5);
+    /* Enough SSTables to grow the index a few times. */
+    char names[3000][32];
+    Cairn__Repo__FileEntry many[1];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(names[i], sizeof(names[i]), "me-%d-big-Data.db", 100 + i);
+        many[0] = file_entry(names[i], BLOB_A, 1);
+        assert_int_equal(add_table(&p, 2, "ks", "t", many, 1), 0);
+        assert_int_equal(add_table(&p, 2, "ks", "t", many, 1), 0);
+    }
+    assert_int_equal(p.n_sst, 3005);
+    restore_plan_free(&p);
+}
+
 static void test_filter_skips_tables(void **state)
 {
     select_filter f = {0};
@@ -486,6 +521,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_files_grouped_into_sstables),
+        cmocka_unit_test(test_sstable_named_twice_taken_once),
         cmocka_unit_test(test_filter_skips_tables),
         cmocka_unit_test(test_invalid_names_are_corrupt),
         cmocka_unit_test(test_pack_place_copied),

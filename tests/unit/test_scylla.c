@@ -540,6 +540,27 @@ static void test_snapshot_delete(void **state)
     assert_string_equal(line(v->f, 3), "(no request)");
 }
 
+static void test_incremental_backups(void **state)
+{
+    env *v = *state;
+    cairn_err e;
+    bool on = true;
+    fake_push(v->f, 200, "false");
+    fake_push(v->f, 200, "");
+    fake_push(v->f, 200, "");
+    fake_push(v->f, 200, "\"yes\"");
+    assert_int_equal(scylla_incremental_backups_get(v->s, &on, &e), 0);
+    assert_false(on);
+    assert_int_equal(scylla_incremental_backups_set(v->s, true, &e), 0);
+    assert_int_equal(scylla_incremental_backups_set(v->s, false, &e), 0);
+    assert_int_equal(scylla_incremental_backups_get(v->s, &on, &e), CAIRN_EPROTO);
+    assert_string_equal(line(v->f, 0), "GET /storage_service/incremental_backups HTTP/1.1");
+    assert_string_equal(line(v->f, 1),
+                        "POST /storage_service/incremental_backups?value=true HTTP/1.1");
+    assert_string_equal(line(v->f, 2),
+                        "POST /storage_service/incremental_backups?value=false HTTP/1.1");
+}
+
 static void test_load_sstables(void **state)
 {
     env *v = *state;
@@ -785,6 +806,7 @@ static void push_node(fake *f, const char *ring)
     fake_push(f, 200,
               "[\"ks1:t1\", \"system:peers\", \"ks2:t2\", \"ks1:bad name\", \"nocolon\", "
               "\"other:t3\"]");
+    fake_push(f, 200, "true");
 }
 
 static void test_describe_node(void **state)
@@ -813,6 +835,9 @@ static void test_describe_node(void **state)
     assert_string_equal(n->tables[1]->keyspace, "ks2");
     assert_string_equal(n->tables[1]->name, "t2");
     assert_string_equal(n->agent_version, CAIRN_VERSION);
+    assert_true(n->has_incremental_backups);
+    assert_true(n->incremental_backups);
+    assert_string_equal(line(v->f, 12), "GET /storage_service/incremental_backups HTTP/1.1");
     cairn__rpc__node_info__free_unpacked(n, NULL);
 }
 
@@ -849,6 +874,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incremental_backups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_sstables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_bodies, setup, teardown),
