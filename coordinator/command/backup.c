@@ -15,21 +15,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fleet/check.h"
-#include "cli/cliopt.h"
 #include "cmd.h"
 #include "cli/human.h"
 #include "base/log.h"
 #include "repo/manifest.h"
-#include "scylla/names.h"
 #include "fleet/jobrun.h"
 #include "repo/repo.h"
 #include "cli/select.h"
 #include "command/backup_guard.h"
 #include "command/backup_incr.h"
+#include "command/backup_opts.h"
 #include "command/expire.h"
 #include "command/lease_keep.h"
 #include "cli/interrupt.h"
@@ -40,17 +38,6 @@
 
 #define LEASE_TTL_S      120
 #define CLEAR_TIMEOUT_MS 10000
-
-typedef struct backup_opts {
-    char tag[160];
-    cliopt_common c;
-    bool keep_snapshot;
-    bool no_retention;
-    bool incremental; /* --incremental: backups/ since the last backup, no snapshot */
-    bool no_flush;
-    uint64_t rate_limit;
-    const char *metrics_file;
-} backup_opts;
 
 /* A node's part in the flush and snapshot steps. */
 typedef struct node_run {
@@ -78,72 +65,6 @@ typedef struct backup_run {
     backup_parent *parent; /* the last complete backup, NULL when none */
     const char *repo_id;   /* cairn.repo's id, as the coordinator read it */
 } backup_run;
-
-static int take_option(void *arg, int c, const char *val)
-{
-    backup_opts *o = arg;
-    char *end = NULL;
-    switch (c) {
-    case 't':
-        if (!name_valid(NAME_TAG, val)) {
-            fprintf(stderr,
-                    "cairn backup: invalid tag '%s': use 1 to 128 letters, digits, "
-                    "'_', '.' or '-'\n",
-                    val);
-            return CMD_USAGE;
-        }
-        snprintf(o->tag, sizeof(o->tag), "%s", val);
-        return 0;
-    case 's':
-        o->keep_snapshot = true;
-        return 0;
-    case 'R':
-        o->no_retention = true;
-        return 0;
-    case 'I':
-        o->incremental = true;
-        return 0;
-    case 'F':
-        o->no_flush = true;
-        return 0;
-    case 'M':
-        o->metrics_file = val;
-        return 0;
-    default: { /* 'r' */
-        double mib = strtod(val, &end);
-        if (*end || mib <= 0) {
-            fprintf(stderr, "cairn backup: --rate-limit takes MiB/s per node, e.g. 100\n");
-            return CMD_USAGE;
-        }
-        o->rate_limit = (uint64_t)(mib * 1048576.0);
-        return 0;
-    }
-    }
-}
-
-static int parse_args(backup_opts *o, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"tag", required_argument, NULL, 't'},          {"keep-snapshot", no_argument, NULL, 's'},
-        {"rate-limit", required_argument, NULL, 'r'},   {"no-retention", no_argument, NULL, 'R'},
-        {"metrics-file", required_argument, NULL, 'M'}, {"incremental", no_argument, NULL, 'I'},
-        {"no-flush", no_argument, NULL, 'F'},           {NULL, 0, NULL, 0}};
-    int rc = cliopt_parse("backup", opts, take_option, o, &o->c, argc, argv);
-    if (rc)
-        return rc;
-    if (optind != argc) {
-        fprintf(stderr, "cairn backup: unexpected argument '%s'\n", argv[optind]);
-        return CMD_USAGE;
-    }
-    if (o->no_flush && !o->incremental) {
-        fprintf(stderr, "cairn backup: --no-flush is for --incremental: a full backup's "
-                        "snapshot needs the memtables flushed\n");
-        return CMD_USAGE;
-    }
-    if (!o->tag[0])
-        backup_default_tag(human_now_ms(), o->tag, sizeof(o->tag));
-    return 0;
-}
 
 /* The tables of the backup: every selected user table any node knows. */
 static int select_tables(backup_run *b, cairn_err *e)
@@ -617,7 +538,7 @@ int cmd_backup(const coord_config *cfg, int argc, char **argv)
 {
     backup_opts o;
     memset(&o, 0, sizeof(o));
-    int prc = parse_args(&o, argc, argv);
+    int prc = backup_opts_parse(&o, argc, argv);
     if (prc) {
         cliopt_common_free(&o.c);
         return prc < 0 ? CMD_OK : prc;

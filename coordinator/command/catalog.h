@@ -5,10 +5,12 @@
 #ifndef CAIRN_CATALOG_H
 #define CAIRN_CATALOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "base/err.h"
+#include "coord_config.h"
 #include "repo/repo.h"
 #include "repo.pb-c.h"
 
@@ -30,6 +32,14 @@ int catalog_resolve(repo *r, const char *cluster, const char *tag, char *out, si
 typedef int (*catalog_cb)(void *ctx, const char *tag, const Cairn__Repo__ClusterManifest *m,
                           cairn_err *e);
 int catalog_each(repo *r, const char *cluster, catalog_cb cb, void *ctx, cairn_err *e);
+
+/* The repository of cfg for the commands that read it (list, show): the configuration
+ * must name one. */
+int catalog_open_repo(const coord_config *cfg, repo **r, cairn_err *e);
+
+/* The options of list (files and tag NULL) and show; returns 0, -1 after --help, or
+ * CMD_USAGE after saying what is wrong. */
+int catalog_args(const char *cmd, int argc, char **argv, bool *json, bool *files, const char **tag);
 
 /* `cairn info`: the repository's identity, size and the retention policy. */
 
