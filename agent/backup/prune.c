@@ -309,8 +309,7 @@ int agent_prune_backups(agent *a, const Cairn__Rpc__PruneBackupsRequest *rq,
                         Cairn__Rpc__Response *resp, cairn_err *e)
 {
     prune_ctx p = {0};
-    if (rq->has_base_time_ms && rq->base_time_ms > TABLEDIR_HELD_MARGIN_MS)
-        p.held_before_ms = (int64_t)rq->base_time_ms - TABLEDIR_HELD_MARGIN_MS;
+    p.held_before_ms = tabledir_held_before(rq->base_time_ms);
     char *host = NULL;
     repo *r = NULL;
     int rc = scylla_host_id(a->rest, &host, e);

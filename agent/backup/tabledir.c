@@ -149,6 +149,12 @@ static bool sstable_complete(int dfd, const sst_file *g, size_t n)
     return true;
 }
 
+int64_t tabledir_held_before(uint64_t base_time_ms)
+{
+    return base_time_ms > TABLEDIR_HELD_MARGIN_MS ? (int64_t)base_time_ms - TABLEDIR_HELD_MARGIN_MS
+                                                  : 0;
+}
+
 /* Whether every one of the n files at g was written before ms. */
 static bool written_before(const sst_file *g, size_t n, int64_t ms)
 {

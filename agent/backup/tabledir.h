@@ -23,6 +23,10 @@ bool tabledir_match(const char *entry, const char *table, const char *id_or_null
  * an increment could bring back rows whose tombstones compaction has purged since. */
 #define TABLEDIR_HELD_MARGIN_MS (10 * 60 * 1000)
 
+/* The cut of an increment whose base snapshot on this node was taken at base_time_ms
+ * (0: unknown): SSTables written before it are the base's. 0 when there is none. */
+int64_t tabledir_held_before(uint64_t base_time_ms);
+
 /* Receives a file of a complete SSTable, with its size; held: the SSTable was written
  * before held_before_ms (tabledir_complete_sstables). */
 typedef int (*tabledir_file_fn)(void *ctx, const char *name, uint64_t size, bool held,

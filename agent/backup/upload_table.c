@@ -165,14 +165,6 @@ static int add_backups_file(void *p, const char *name, uint64_t size, bool held,
     return held ? 0 : add_file(c->t, c->cap, name, size, c->d, e); /* held: the base has it */
 }
 
-/* An increment's cut: what backups/ holds from before it is in the base. */
-static int64_t held_before(const Cairn__Rpc__UploadRequest *rq)
-{
-    return rq->has_base_time_ms && rq->base_time_ms > TABLEDIR_HELD_MARGIN_MS
-               ? (int64_t)rq->base_time_ms - TABLEDIR_HELD_MARGIN_MS
-               : 0;
-}
-
 int upload_table_list(upload_table *t, cairn_err *e)
 {
     if (t->listed)
@@ -183,8 +175,9 @@ int upload_table_list(upload_table *t, cairn_err *e)
     for (uint32_t d = 0; !rc && d < t->ndirs; d++) {
         backups_ctx c = {t, &cap, d};
         rc = t->arg->rq->incremental
-                 ? tabledir_complete_sstables(t->dirs[d], held_before(t->arg->rq), add_backups_file,
-                                              &c, e)
+                 ? tabledir_complete_sstables(t->dirs[d],
+                                              tabledir_held_before(t->arg->rq->base_time_ms),
+                                              add_backups_file, &c, e)
                  : list_snapshot(t, d, &cap, e);
     }
     return rc;

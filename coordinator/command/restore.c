@@ -240,9 +240,8 @@ static int load_backup(restore_run *run, cairn_err *e)
     repo *r = NULL;
     int rc = repo_open(&r, cfg->repository, cfg->store, false, e);
     run->r = r;
-    uint64_t at_ms = 0;
-    if (!rc && o->at && (rc = chain_parse_time(o->at, human_now_ms(), &at_ms, e)) == 0)
-        rc = chain_at(r, source, at_ms, run->tag, sizeof(run->tag), e);
+    if (!rc && o->at)
+        rc = chain_at(r, source, o->at_ms, run->tag, sizeof(run->tag), e);
     else if (!rc)
         rc = catalog_resolve(r, source, o->tag, run->tag, sizeof(run->tag), e);
     if (!rc) /* before the manifest is read: delete refuses a leased tag */

@@ -68,9 +68,8 @@ int restore_opts_parse(restore_opts *o, int argc, char **argv)
         return CMD_USAGE;
     }
     o->tag = o->at ? NULL : argv[optind];
-    uint64_t at_ms;
     cairn_err e;
-    if (o->at && chain_parse_time(o->at, human_now_ms(), &at_ms, &e) != 0) {
+    if (o->at && chain_parse_time(o->at, human_now_ms(), &o->at_ms, &e) != 0) {
         fprintf(stderr, "cairn restore: --at: %s\n", e.msg);
         return CMD_USAGE;
     }

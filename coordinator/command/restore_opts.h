@@ -12,6 +12,7 @@
 typedef struct restore_opts {
     const char *tag;
     const char *at; /* --at TIME, instead of a tag */
+    uint64_t at_ms; /* at, parsed (relative to when the command started) */
     const char *metrics_file;
     const char *from_cluster;
     cliopt_common c;
