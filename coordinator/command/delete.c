@@ -8,10 +8,17 @@
  * backup would write its cluster manifest after we removed its node manifests); a
  * restore that starts in the same
  * instant fails on the missing manifests rather than restoring half a backup.
+ *
+ * An increment restores with every backup before it in its chain, so `cairn delete`
+ * removes a backup only together with the increments that need it, newest first: a
+ * run stopped halfway leaves a shorter chain, never an increment without its base.
+ * The same rule keeps the chain of an increment being restored: its lease refuses the
+ * increment, and with it every backup that the increment needs.
  */
 #include "command/delete.h"
 
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +28,7 @@
 #include "cli/cliopt.h"
 #include "cli/cmdhelp.h"
 #include "cmd.h"
+#include "command/catalog.h"
 #include "command/lease_who.h"
 #include "scylla/names.h"
 
@@ -104,6 +112,112 @@ int delete_backup(repo *r, const char *cluster, const char *tag, delete_result *
     return rc;
 }
 
+/* A tag of the command line and the backups of the repository that need it. */
+typedef struct delete_req {
+    const char *tag;
+    size_t pos;       /* in the catalog, newest first; SIZE_MAX: not a complete backup */
+    char **needed_by; /* increments whose previous backup this is */
+    size_t n_needed;
+    bool deleted;
+} delete_req;
+
+struct plan_ctx {
+    delete_req *reqs;
+    size_t n, pos;
+};
+
+static delete_req *plan_find(delete_req *reqs, size_t n, const char *tag)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(reqs[i].tag, tag) == 0)
+            return &reqs[i];
+    return NULL;
+}
+
+static int plan_collect(void *ctx, const char *tag, const Cairn__Repo__ClusterManifest *m,
+                        cairn_err *e)
+{
+    struct plan_ctx *p = ctx;
+    delete_req *q = plan_find(p->reqs, p->n, tag);
+    if (q)
+        q->pos = p->pos;
+    p->pos++;
+    if (!m->previous_tag || !(q = plan_find(p->reqs, p->n, m->previous_tag)))
+        return 0;
+    char **nb = realloc(q->needed_by, (q->n_needed + 1) * sizeof(*nb));
+    if (!nb || !(nb[q->n_needed] = strdup(tag))) {
+        if (nb)
+            q->needed_by = nb;
+        return err_set(e, CAIRN_ENOMEM, "out of memory listing the backups");
+    }
+    q->needed_by = nb;
+    q->n_needed++;
+    return 0;
+}
+
+static int by_catalog_order(const void *a, const void *b)
+{
+    const delete_req *x = a, *y = b;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static void delete_plan_free(delete_req *reqs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < reqs[i].n_needed; j++)
+            free(reqs[i].needed_by[j]);
+        free(reqs[i].needed_by);
+    }
+    free(reqs);
+}
+
+/* The distinct tags, newest first (an increment before the backup it needs), each with
+ * the increments that need it; tags that are no complete backup come last. */
+static int delete_plan(repo *r, const char *cluster, char **tags, size_t ntags, delete_req **out,
+                       size_t *n, cairn_err *e)
+{
+    *out = NULL;
+    *n = 0;
+    delete_req *reqs = calloc(ntags ? ntags : 1, sizeof(*reqs));
+    if (!reqs)
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    struct plan_ctx p = {reqs, 0, 0};
+    for (size_t i = 0; i < ntags; i++)
+        if (!plan_find(reqs, p.n, tags[i]))
+            reqs[p.n++] = (delete_req){.tag = tags[i], .pos = SIZE_MAX};
+    int rc = catalog_each(r, cluster, plan_collect, &p, e);
+    if (rc) {
+        delete_plan_free(reqs, p.n);
+        return err_prefix(e, "cannot list the backups to see which increments need what is "
+                             "deleted");
+    }
+    qsort(reqs, p.n, sizeof(*reqs), by_catalog_order);
+    *out = reqs;
+    *n = p.n;
+    return 0;
+}
+
+/* 0 when every increment that needs q is deleted already; else why q must stay. */
+static int delete_needed(delete_req *reqs, size_t n, const delete_req *q, cairn_err *e)
+{
+    for (size_t i = 0; i < q->n_needed; i++) {
+        const char *d = q->needed_by[i];
+        const delete_req *dq = plan_find(reqs, n, d);
+        if (!dq)
+            return err_set(e, CAIRN_EBUSY,
+                           "backup %s is needed by increment %s (an increment restores with "
+                           "every backup before it in its chain): delete %s as well (`cairn "
+                           "delete %s %s`), or keep %s",
+                           q->tag, d, d, d, q->tag, q->tag);
+        if (!dq->deleted)
+            return err_set(e, CAIRN_EBUSY,
+                           "backup %s is not deleted: increment %s, which needs it, was not "
+                           "deleted",
+                           q->tag, d);
+    }
+    return 0;
+}
+
 typedef struct delete_opts {
     cliopt_common c;
     bool yes;
@@ -182,20 +296,31 @@ int cmd_delete(const coord_config *cfg, int argc, char **argv)
     }
     json_object *arr = o.c.json ? json_object_new_array() : NULL;
     int status = CMD_OK;
-    for (int i = optind; i < argc; i++) {
+    delete_req *reqs = NULL;
+    size_t n = 0;
+    if (delete_plan(r, cfg->cluster, argv + optind, (size_t)(argc - optind), &reqs, &n, &e) != 0) {
+        fprintf(stderr, "cairn delete: %s\n", e.msg);
+        status = CMD_FAILED;
+    }
+    for (size_t i = 0; i < n; i++) {
         delete_result res;
+        memset(&res, 0, sizeof(res));
         err_clear(&e);
-        rc = delete_backup(r, cfg->cluster, argv[i], &res, &e);
+        rc = delete_needed(reqs, n, &reqs[i], &e);
+        if (!rc)
+            rc = delete_backup(r, cfg->cluster, reqs[i].tag, &res, &e);
+        reqs[i].deleted = rc == 0;
         if (rc) {
             status = CMD_FAILED;
             fprintf(stderr, "cairn delete: %s\n", e.msg);
         } else if (!o.c.json) {
-            printf("deleted %s%s (%zu more objects)\n", argv[i],
+            printf("deleted %s%s (%zu more objects)\n", reqs[i].tag,
                    res.complete ? "" : " (leftovers of an incomplete backup)", res.objects);
         }
         if (arr)
-            json_object_array_add(arr, result_json(argv[i], &res, rc, &e));
+            json_object_array_add(arr, result_json(reqs[i].tag, &res, rc, &e));
     }
+    delete_plan_free(reqs, n);
     if (arr) {
         printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
         json_object_put(arr);

@@ -3,8 +3,9 @@
  *
  * The complete backups (cluster manifests) with their start times go through the pure
  * policy (retention.h); those it does not keep are removed by delete_backup, the same
- * path as `cairn delete`. A backup a restore is reading (restore lease) is kept this
- * time, with that reason; the next run deletes it.
+ * path as `cairn delete`, newest first, so an increment goes before the backups it
+ * needs. A backup a restore is reading (restore lease) is kept this time, with that
+ * reason, and so is every backup it needs; the next run deletes them.
  */
 #include "command/expire.h"
 
@@ -98,6 +99,16 @@ static int link_chains(const expire_run *x, retention_item *ri, cairn_err *e)
     return 0;
 }
 
+/* Item i stays (being restored, or its deletion failed): so does every backup it needs,
+ * which come after it in the newest-first order, so that no increment outlives its base. */
+static void keep_needed(const expire_run *x, retention_item *ri, size_t i)
+{
+    for (long j = ri[i].needs; j > (long)i && !ri[j].keep; j = ri[j].needs) {
+        snprintf(ri[j].reasons, sizeof(ri[j].reasons), "needed by %s", x->items[i].tag);
+        ri[j].keep = true;
+    }
+}
+
 /* Lists, decides and (unless dry_run) deletes; x holds the outcome per backup. */
 static int expire_apply(const coord_config *cfg, repo *r, bool dry_run, expire_run *x, cairn_err *e)
 {
@@ -142,6 +153,7 @@ static int expire_apply(const coord_config *cfg, repo *r, bool dry_run, expire_r
             } else {
                 x->failed++;
             }
+            keep_needed(x, ri, i);
         }
     }
     free(ri);

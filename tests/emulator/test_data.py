@@ -77,6 +77,40 @@ class DataDirTest(ClusterTestCase):
         for d in self.dirs:
             self.assertEqual(sstables.scan_dir(d)[1], [])
 
+    def rows(self, node=0):
+        return self.ok('GET', '/emulator/rows', {'keyspace': 'data', 'table': self.table},
+                       node=node)['rows']
+
+    def put_rows(self, **kw):
+        params = {'keyspace': 'data', 'table': self.table}
+        params.update(kw)
+        return self.ok('POST', '/emulator/rows', params)
+
+    def test_rows_merge_newest_first_and_tombstones_hide(self):
+        self.put_rows(put='a=1,b=1,c=1', flush='true')
+        self.put_rows(put='a=2', delete='b', flush='true')
+        self.assertEqual(self.rows(), {'a': '2', 'c': '1'})
+        self.put_rows(put='d=1')                             # still in the memtable
+        self.assertEqual(self.rows(), {'a': '2', 'c': '1', 'd': '1'})
+        self.assertEqual(self.rows(node=1), {})              # another node, nothing written
+        # Compaction concatenates Data.db: the rows and the tombstone survive it, and bytes
+        # written beside them do not get in the way.
+        self.write(70000, flush='true')
+        self.ok('POST', '/emulator/compact', {'keyspace': 'data', 'table': self.table})
+        self.assertEqual(len(self.live()), 1)
+        self.assertEqual(self.rows(), {'a': '2', 'c': '1', 'd': '1'})
+        # Without the SSTable that holds the tombstone, the deleted key is back.
+        data = self.put_rows(delete='c', flush='true')['flushed'][0]
+        self.assertEqual(self.rows(), {'a': '2', 'd': '1'})
+        os.rename(data[:-len('Data.db')] + 'TOC.txt', data + '.hidden')
+        self.assertEqual(self.rows(), {'a': '2', 'c': '1', 'd': '1'})
+
+    def test_rows_refuses_an_empty_or_malformed_write(self):
+        for kw in ({}, {'put': 'novalue'}, {'put': '=v'}):
+            st, doc = self.api('POST', '/emulator/rows',
+                               dict(keyspace='data', table=self.table, **kw))
+            self.assertEqual(st, 400, (kw, doc))
+
     def test_snapshot_hard_links_survive_compaction(self):
         self.write(30000, flush='true')
         self.write(40000)                                   # still in the memtable

@@ -63,10 +63,14 @@ class Bed:
             self.info = json.load(f)
         self.nodes = self.info['nodes']
         self.config = os.path.join(self.dir, 'cairn.yaml')
+        self.restarted = []
 
     def stop(self):
         subprocess.run([sys.executable, CLUSTER_PY, 'stop', '--dir', self.dir],
                        capture_output=True, timeout=60)
+        for p in self.restarted:
+            p.kill()
+            p.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
@@ -111,6 +115,19 @@ class Bed:
 
     # --- the emulated nodes ----------------------------------------------------------
 
+    def restart_agent(self, node):
+        """Starts the node's agent again (after a test killed it) and waits until it serves."""
+        ndir = os.path.join(self.dir, node['name'])
+        agent = subprocess.Popen([os.path.join(BIN, 'cairn-agent'), '--config',
+                                  os.path.join(ndir, 'agent.yaml')],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 start_new_session=True)  # stop() signals its group
+        self.restarted.append(agent)  # stop() ends it through the pid file, then reaps it
+        with open(os.path.join(ndir, 'agent.pid'), 'w') as f:
+            f.write(str(agent.pid))
+        wait_for(lambda: self.cairn('status').returncode == 0, timeout=30,
+                 what='the agent to come back')
+
     def rest(self, node, verb, route, **params):
         url = 'http://%s:%d%s' % (node['address'], node['rest_port'], route)
         if params:
@@ -144,6 +161,20 @@ class Bed:
             self.write('shop', 'orders', 2 << 20, seed=100 + 10 * i)
             self.write('shop', 'items', 512 * 1024, seed=200 + 10 * i, compressibility=0.9)
         self.write('logs', 'events', 1 << 20, seed=300, compressibility=0.0)
+
+    def write_rows(self, keyspace, table, put=None, delete=(), flush=True):
+        """The same values and tombstones on every node (a replicated write, RF = nodes)."""
+        params = dict(keyspace=keyspace, table=table, flush='true' if flush else 'false')
+        if put:
+            params['put'] = ','.join('%s=%s' % kv for kv in sorted(put.items()))
+        if delete:
+            params['delete'] = ','.join(delete)
+        for n in self.nodes:
+            self.rest(n, 'POST', '/emulator/rows', **params)
+
+    def rows(self, keyspace, table, node):
+        """{key: value} a read of the table at the node returns."""
+        return self.rest(node, 'GET', '/emulator/rows', keyspace=keyspace, table=table)['rows']
 
     def compact(self, keyspace, table, node):
         return self.rest(node, 'POST', '/emulator/compact', keyspace=keyspace, table=table)

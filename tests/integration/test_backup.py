@@ -309,18 +309,11 @@ class BackupTest(unittest.TestCase):
             if node is not victim:
                 self.assertEqual(self.bed.snapshot_dirs(node), [])
         # Restart the agent; the next backup completes and sends only what was missing.
-        agent = subprocess.Popen([os.path.join(BIN, 'cairn-agent'), '--config',
-                                  os.path.join(self.bed.dir, victim['name'], 'agent.yaml')],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_for(lambda: self.bed.cairn_json('status')[1]['ready'], 20, 'agent restart')
-            p, s = self.backup('--tag', 'resumed')
-            self.assertLess(s['uploaded_bytes'], s['bytes'])
-            self.assertGreater(s['uploaded_bytes'], 0)
-            self.assert_repo_sound(crashed=True)
-        finally:
-            agent.terminate()
-            agent.wait(10)
+        self.bed.restart_agent(victim)
+        p, s = self.backup('--tag', 'resumed')
+        self.assertLess(s['uploaded_bytes'], s['bytes'])
+        self.assertGreater(s['uploaded_bytes'], 0)
+        self.assert_repo_sound(crashed=True)
 
 
 if __name__ == '__main__':

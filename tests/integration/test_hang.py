@@ -6,7 +6,6 @@ configured timeout), never a speed; the measured times are printed for the recor
 """
 
 import os
-import re
 import signal
 import socket
 import subprocess

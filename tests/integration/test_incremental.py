@@ -2,7 +2,9 @@
 
 A full backup, then increments of what ScyllaDB linked into backups/ since: each restores
 as the base plus its chain, byte for byte what the nodes held at its point, and the links
-it recorded leave backups/ once it is recorded.
+it recorded leave backups/ once it is recorded. One table holds rows (the emulator's
+/emulator/rows): a partition deleted after the base stays deleted at every later point,
+and a compaction in the middle of the chain changes nothing a read returns.
 """
 
 import datetime
@@ -10,10 +12,12 @@ import os
 import signal
 import unittest
 
+import repocheck
 from harness import Bed, wait_for
 
 MiB = 1 << 20
 TABLES = [('shop', 'orders'), ('logs', 'events')]
+ROWS = ('shop', 'carts')
 
 
 def backups_files(bed):
@@ -36,6 +40,8 @@ class IncrementalTest(unittest.TestCase):
             cls.bed.create_table(ks, t)
         cls.bed.write('shop', 'orders', 1 * MiB, seed=10)
         cls.bed.write('logs', 'events', 256 * 1024, seed=20)
+        cls.bed.create_table(*ROWS)
+        cls.bed.write_rows(*ROWS, put={k: '1' for k in 'abcde'})
         cls.points = {}  # tag -> per-node digests at its point
 
     @classmethod
@@ -43,8 +49,12 @@ class IncrementalTest(unittest.TestCase):
         cls.bed.stop()
 
     def digests(self):
-        return {(ks, t, n['host_id']): self.bed.digest(ks, t, n)
-                for ks, t in TABLES for n in self.bed.nodes}
+        """The Data.db files of the byte tables and what a read of the rows table returns,
+        on every node: what a restore to this point must give back."""
+        out = {(ks, t, n['host_id']): self.bed.digest(ks, t, n)
+               for ks, t in TABLES for n in self.bed.nodes}
+        out.update({ROWS + (n['host_id'],): self.bed.rows(*ROWS, n) for n in self.bed.nodes})
+        return out
 
     def backup(self, *args, expect=0):
         p, out = self.bed.cairn_json('backup', *args)
@@ -75,6 +85,9 @@ class IncrementalTest(unittest.TestCase):
 
     def test_04_chain(self):
         self.bed.write('shop', 'orders', 512 * 1024, seed=30)
+        # A partition deleted and another overwritten after the base: the increment
+        # holds the tombstone, so no later point brings b back.
+        self.bed.write_rows(*ROWS, put={'a': '2'}, delete=['b'])
         p, st = self.bed.cairn_json('status')
         self.assertTrue(all(n['backups_bytes'] > 0 for n in st['nodes']), st['nodes'])
         out = self.backup('--incremental', '--tag', 'i1')
@@ -84,9 +97,17 @@ class IncrementalTest(unittest.TestCase):
         self.assertEqual(backups_files(self.bed), [])
         self.bed.write('shop', 'orders', 256 * 1024, seed=40)
         self.bed.write('logs', 'events', 128 * 1024, seed=50)
+        self.bed.write_rows(*ROWS, put={'f': '1'}, delete=['c'])
         self.backup('--incremental', '--tag', 'i2')
         self.__class__.points['i2'] = self.digests()
+        self.assertEqual(self.points['i2'][ROWS + (self.bed.nodes[0]['host_id'],)],
+                         {'a': '2', 'd': '1', 'e': '1', 'f': '1'})
         self.assertEqual(backups_files(self.bed), [])
+        # A compaction in the chain: the rows table becomes one SSTable that no backup
+        # holds (ScyllaDB links flushes only into backups/), which changes no read.
+        for n in self.bed.nodes:
+            self.bed.compact(*ROWS, n)
+        self.assertEqual(self.digests(), self.points['i2'])
         # Nothing new: the increment uploads nothing.
         out = self.backup('--incremental', '--tag', 'i3')
         self.assertEqual(out['uploaded_bytes'], 0)
@@ -110,6 +131,8 @@ class IncrementalTest(unittest.TestCase):
 
     def test_04b_killed_increment_loses_nothing(self):
         self.bed.write('shop', 'orders', 3 * MiB, seed=60, compressibility=0.0)
+        # After the compaction: a delete of a key the compacted SSTable holds.
+        self.bed.write_rows(*ROWS, put={'g': '1'}, delete=['a'])
         waiting = sorted(backups_files(self.bed))
         self.assertTrue(waiting)
         p = self.bed.start_cairn('backup', '--incremental', '--tag', 'ik', '--rate-limit', '1')
@@ -133,8 +156,44 @@ class IncrementalTest(unittest.TestCase):
         self.assertEqual(by_tag['ik']['previous_tag'], 'i3')
         self.__class__.point_ms['ik'] = by_tag['ik']['point_ms']
 
+    def test_04c_killed_agent_loses_nothing(self):
+        victim = self.bed.nodes[1]
+        self.bed.write('shop', 'orders', 3 * MiB, seed=70, compressibility=0.0)
+        self.bed.write_rows(*ROWS, put={'h': '1'})
+        waiting = sorted(backups_files(self.bed))
+        waiting_bytes = sum(os.stat(f).st_size for f in waiting)
+        quick = self.bed.write_config('grace.yaml', self.bed.read_config() + 'grace: 5\n')
+        p = self.bed.start_cairn('backup', '--incremental', '--tag', 'ia', '--rate-limit', '1',
+                                 config=quick)
+
+        def uploading():
+            st = self.bed.cairn_json('status')[1]
+            return any(n.get('jobs') for n in st['nodes'])
+        wait_for(uploading, timeout=60, what='the increment to upload')
+        killed = self.bed.agent_pid(victim)
+        os.kill(killed, signal.SIGKILL)
+        out, err = p.communicate(timeout=600)
+        self.assertEqual(p.returncode, 1, err)
+        self.assertIn(victim['address'], err)
+        # The surviving nodes uploaded, but nothing is recorded: every link stays.
+        self.assertEqual(sorted(backups_files(self.bed)), waiting)
+        self.assertNotIn('ia', [b['tag'] for b in self.bed.cairn_json('list')[1]])
+        self.bed.restart_agent(victim)
+        out = self.backup('--incremental', '--tag', 'ia')
+        self.__class__.points['ia'] = self.digests()
+        # It records exactly what waited: nothing an earlier increment holds, nothing twice.
+        self.assertEqual(out['files'], len(waiting))
+        self.assertEqual(out['bytes'], waiting_bytes)
+        self.assertEqual(backups_files(self.bed), [])
+        # Only the killed agent's temporaries are left, for the next purge.
+        for tmp in repocheck.stray_temporaries(self.bed.repo_dir()):
+            self.assertTrue(os.path.basename(tmp).startswith('.tmp-%d-' % killed), tmp)
+        by_tag = {b['tag']: b for b in self.bed.cairn_json('list')[1]}
+        self.assertEqual(by_tag['ia']['previous_tag'], 'ik')
+        self.__class__.point_ms['ia'] = by_tag['ia']['point_ms']
+
     def restore_and_compare(self, args, want):
-        for ks, t in TABLES:
+        for ks, t in TABLES + [ROWS]:
             self.bed.cql('DROP TABLE %s.%s' % (ks, t))
         p, out = self.bed.cairn_json('restore', *args, '--schema')
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -142,7 +201,7 @@ class IncrementalTest(unittest.TestCase):
         return out
 
     def test_05_restore_at_each_point(self):
-        for tag in ('base', 'i1', 'i2', 'ik'):
+        for tag in ('base', 'i1', 'i2', 'ik', 'ia'):
             self.restore_and_compare(['--at', rfc3339(self.point_ms[tag])], self.points[tag])
         # Between two points: the earlier one.
         self.restore_and_compare(['--at', rfc3339(self.point_ms['i2'] - 1)], self.points['i1'])
@@ -165,7 +224,75 @@ class IncrementalTest(unittest.TestCase):
         p, out = self.bed.cairn_json('expire', '--dry-run', config=path)
         self.assertEqual(p.returncode, 0, p.stderr)
         kept = {b['tag'] for b in out['backups'] if b['keep']}
-        self.assertEqual(kept, {'base', 'i1', 'i2', 'i3', 'ik'}, out)
+        self.assertEqual(kept, {'base', 'i1', 'i2', 'i3', 'ik', 'ia'}, out)
+
+    def test_08_delete_keeps_chains_whole(self):
+        tags = lambda: [b['tag'] for b in self.bed.cairn_json('list')[1]]  # noqa: E731
+        before = tags()
+        # A backup an increment needs goes only with it, and the order of the command
+        # line does not matter: the increment goes first.
+        p = self.bed.cairn('delete', '--yes', 'ik')
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn('backup ik is needed by increment ia', p.stderr)
+        self.assertIn('cairn delete ia ik', p.stderr)
+        self.assertEqual(tags(), before)
+        p = self.bed.cairn('delete', '--yes', 'i3', 'ik')
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn('needed by increment ia', p.stderr)
+        self.assertIn('backup i3 is not deleted: increment ik', p.stderr)
+        self.assertEqual(tags(), before)
+
+    def restoring(self, tag):
+        """A restore of tag that takes its time: each load waits 2 s on every node."""
+        for n in self.bed.nodes:
+            self.bed.rest(n, 'POST', '/emulator/settings', load_delay=2)
+        self.addCleanup(lambda: [self.bed.rest(n, 'POST', '/emulator/settings', load_delay=0)
+                                 for n in self.bed.nodes])
+        for ks, t in TABLES + [ROWS]:
+            self.bed.cql('DROP TABLE %s.%s' % (ks, t))
+        p = self.bed.start_cairn('restore', tag, '--schema')
+        self.addCleanup(p.communicate)
+        locks = os.path.join(self.bed.repo_dir(), 'locks')
+
+        def lease():
+            for f in os.listdir(locks) if os.path.isdir(locks) else []:
+                with open(os.path.join(locks, f)) as lf:
+                    if f.endswith('.lease') and 'restore' in lf.read():
+                        return True
+            return False
+        wait_for(lease, timeout=60, what='the restore lease')
+        return p
+
+    def test_09_a_restored_chain_outlives_delete_and_expire(self):
+        self.backup('--tag', 'full2')
+        p = self.restoring('i2')
+        # Deleting the chain under the restore: what comes after i2 goes, i2 is refused,
+        # and so is what it needs.
+        d = self.bed.cairn('delete', '--yes', 'base', 'i1', 'i2', 'i3', 'ik', 'ia')
+        self.assertEqual(d.returncode, 1, d.stderr)
+        for tag in ('ia', 'ik', 'i3'):
+            self.assertIn('deleted %s ' % tag, d.stdout)
+        self.assertIn('backup i2 is being restored', d.stderr)
+        self.assertIn('backup i1 is not deleted: increment i2', d.stderr)
+        self.assertIn('backup base is not deleted: increment i1', d.stderr)
+        # Retention that keeps only full2: what the restore reads stays, with its reason.
+        cfg = self.bed.write_config('keep-full2.yaml',
+                                    self.bed.read_config() + '\nretention:\n  keep_last: 1\n')
+        e, out = self.bed.cairn_json('expire', config=cfg)
+        self.assertEqual(e.returncode, 0, e.stderr)
+        got = {b['tag']: (b['keep'], b['deleted'], b['reasons']) for b in out['backups']}
+        self.assertEqual(sorted(got), ['base', 'full2', 'i1', 'i2'])
+        self.assertEqual(got['i2'][:2], (True, False))
+        self.assertIn('being restored', got['i2'][2])
+        for tag in ('i1', 'base'):
+            self.assertEqual(got[tag][:2], (True, False), got)
+            self.assertIn('needed by i2', got[tag][2])
+        out, err = p.communicate(timeout=300)
+        self.assertEqual(p.returncode, 0, err)
+        # Once the restore is over the next run takes the rest, newest first.
+        e, out = self.bed.cairn_json('expire', config=cfg)
+        self.assertEqual(e.returncode, 0, e.stderr)
+        self.assertEqual([b['tag'] for b in self.bed.cairn_json('list')[1]], ['full2'])
 
 
 if __name__ == '__main__':

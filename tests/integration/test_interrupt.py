@@ -81,17 +81,7 @@ class InterruptTest(unittest.TestCase):
         proc.communicate(timeout=600)
         self.assertEqual(proc.returncode, 1)
         self.assertEqual(repocheck.stray_temporaries(self.bed.repo_dir()), [])
-        self.restart_agent(victim)
-
-    def restart_agent(self, node):
-        ndir = os.path.join(self.bed.dir, node['name'])
-        agent = subprocess.Popen([os.path.join(BIN, 'cairn-agent'), '--config',
-                                  os.path.join(ndir, 'agent.yaml')],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        with open(os.path.join(ndir, 'agent.pid'), 'w') as f:
-            f.write(str(agent.pid))
-        wait_for(lambda: self.bed.cairn('status').returncode == 0, timeout=30,
-                 what='the agent to come back')
+        self.bed.restart_agent(victim)
 
 
 if __name__ == '__main__':

@@ -7,7 +7,6 @@ leaves every listed backup restorable, which `cairn verify --read-data` then con
 """
 
 import hashlib
-import json
 import os
 import random
 import signal

@@ -3,7 +3,6 @@
 import os
 import signal
 import subprocess
-import time
 import unittest
 
 import repocheck
@@ -181,23 +180,15 @@ class RestoreTest(unittest.TestCase):
             proc.communicate(timeout=120)
             self.assertEqual(proc.returncode, 1)
             done_before = len(other.loads(node))
-            agent = subprocess.Popen([os.path.join(BIN, 'cairn-agent'), '--config',
-                                      os.path.join(other.dir, node['name'], 'agent.yaml')],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                wait_for(lambda: other.cairn_json('status')[1]['ready'], 20, 'agent restart')
-                other.rest(node, 'POST', '/emulator/settings', load_delay=0)
-                p, out = other.cairn_json('restore', 'base', '--from-cluster', 'itest',
-                                          '--schema')
-                self.assertEqual(p.returncode, 0, p.stderr)
-                loads = other.loads(node)
-                tables = [(x['keyspace'], x['table']) for x in loads if x['status'] == 'ok']
-                self.assertEqual(len(tables), len(set(tables)), 'a table was loaded twice')
-                self.assertEqual(len(set(tables)), len(TABLES) + len(self.fixture_tables))
-                self.assertGreaterEqual(done_before, 1)
-            finally:
-                agent.terminate()
-                agent.wait(10)
+            other.restart_agent(node)
+            other.rest(node, 'POST', '/emulator/settings', load_delay=0)
+            p, out = other.cairn_json('restore', 'base', '--from-cluster', 'itest', '--schema')
+            self.assertEqual(p.returncode, 0, p.stderr)
+            loads = other.loads(node)
+            tables = [(x['keyspace'], x['table']) for x in loads if x['status'] == 'ok']
+            self.assertEqual(len(tables), len(set(tables)), 'a table was loaded twice')
+            self.assertEqual(len(set(tables)), len(TABLES) + len(self.fixture_tables))
+            self.assertGreaterEqual(done_before, 1)
 
     def test_07_killed_coordinator_reattaches(self):
         repo = 'file://' + self.bed.repo_dir()

@@ -117,11 +117,7 @@ class RestoreKillTest(unittest.TestCase):
         os.kill(t.agent_pid(victim), signal.SIGKILL)
         proc.communicate(timeout=600)
         self.assertNotEqual(proc.returncode, 0)
-        agent = subprocess.Popen([os.path.join(BIN, 'cairn-agent'), '--config',
-                                  os.path.join(ndir, 'agent.yaml')],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(agent.kill)
-        wait_for(lambda: t.cairn('status').returncode == 0, timeout=30, what='the agent')
+        t.restart_agent(victim)
         p = t.cairn('restore', 'base', '--from-cluster', 'itest', '--schema')
         self.assertEqual(p.returncode, 0, p.stderr)
         loaded = sorted(s['data_sha256'] for n in t.nodes for rec in t.loads(n)

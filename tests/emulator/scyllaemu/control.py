@@ -1,6 +1,7 @@
 """The emulator's control API, under /emulator/ (a prefix ScyllaDB does not use).
 
-Tests drive the node through it: put data in memtables, compact, plant real SSTable
+Tests drive the node through it: put data (opaque bytes, or rows and tombstones that
+a read merges) in memtables, compact, plant real SSTable
 sets, inject REST faults, mark endpoints down, read a content digest of a table and
 the record of load calls. docs/testing.md has the reference.
 """
@@ -42,6 +43,27 @@ def write(node, req):
     flushed = node.flush([table]) if req.bool('flush') else []
     return {'seed': seed, 'memtable_bytes': node.memtable_bytes(table),
             'flushed': [s.data_path for s in flushed]}
+
+
+def write_rows(node, req):
+    """put=k1=v1,k2=v2 and delete=k3: values and tombstones, in one batch."""
+    table = _table(node, req)
+    put = {}
+    for item in req.list('put'):
+        k, sep, v = item.partition('=')
+        if not sep or not k:
+            raise ApiError(400, 'put takes key=value items, not %r' % item)
+        put[k] = v
+    delete = req.list('delete')
+    if not put and not delete:
+        raise ApiError(400, 'nothing to write: give put=key=value,... or delete=key,...')
+    ts = node.write_rows(table, put, delete)
+    flushed = node.flush([table]) if req.bool('flush') else []
+    return {'timestamp': ts, 'flushed': [s.data_path for s in flushed]}
+
+
+def read_rows(node, req):
+    return {'rows': node.read_rows(_table(node, req))}
 
 
 def compact(node, req):
@@ -170,6 +192,9 @@ ROUTES = [
     Route('GET', '/emulator/info', handler=info),
     Route('POST', '/emulator/write', KS_TABLE + ['bytes', 'seed', 'compressibility', 'flush'],
           KS_TABLE + ['bytes'], handler=write),
+    Route('POST', '/emulator/rows', KS_TABLE + ['put', 'delete', 'flush'], KS_TABLE,
+          handler=write_rows),
+    Route('GET', '/emulator/rows', KS_TABLE, KS_TABLE, handler=read_rows),
     Route('POST', '/emulator/compact', KS_TABLE, KS_TABLE, handler=compact),
     Route('POST', '/emulator/plant', KS_TABLE + ['path', 'dest'], KS_TABLE + ['path'],
           handler=plant),

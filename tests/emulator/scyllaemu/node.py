@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 
-from . import sstables
+from . import rows, sstables
 from .ring import Ring, tokens_for
 from .schema import SchemaStore, table_dirs
 from .sharedstate import ClusterState
@@ -103,7 +103,8 @@ class Node:
         self.loads = []
         self._loading = threading.Lock()
         self.settings = {'load_delay': 0.0}
-        self._memtables = {}           # table id -> [(seed, nbytes, compressibility)]
+        self._memtables = {}           # table id -> [segment] (see _pieces)
+        self._last_ts = 0              # microseconds of the last row write
         self._memtable_lock = threading.Lock()
         self._next_dir = {}            # table id -> data dir index for the next SSTable
         self._seeds = itertools.count(1)
@@ -194,12 +195,44 @@ class Node:
             seed = self.default_seed()
         with self._memtable_lock:
             self._memtables.setdefault(table.id, []).append(
-                (int(seed), int(nbytes), float(compressibility)))
+                ('bytes', int(seed), int(nbytes), float(compressibility)))
         return seed
+
+    def write_rows(self, table, put, delete):
+        """Values for keys and tombstones for others, at one timestamp (a batch)."""
+        with self._memtable_lock:
+            self._last_ts = max(self._last_ts + 1, time.time_ns() // 1000)
+            records = [[k, self._last_ts, v] for k, v in sorted(put.items())]
+            records += [[k, self._last_ts, None] for k in sorted(delete)]
+            self._memtables.setdefault(table.id, []).append(('rows', rows.encode(records)))
+        return self._last_ts
+
+    def read_rows(self, table):
+        """What a read of the table at this node returns: {key: value}."""
+        with self.lock:
+            records = [r for s in self.live_sstables(table)
+                       for r in rows.decode_file(s.data_path)]
+        with self._memtable_lock:
+            records += [r for seg in self._memtables.get(table.id, []) if seg[0] == 'rows'
+                        for r in rows.decode(seg[1])]
+        return rows.merge(records)
+
+    @staticmethod
+    def _pieces(segment):
+        """Data.db bytes of a memtable segment: ('bytes', seed, nbytes, compressibility)
+        or ('rows', encoded records)."""
+        if segment[0] == 'rows':
+            return [segment[1]]
+        _, seed, nbytes, comp = segment
+        return sstables.generate_data(seed, comp, nbytes)
+
+    @staticmethod
+    def _size(segment):
+        return len(segment[1]) if segment[0] == 'rows' else segment[2]
 
     def memtable_bytes(self, table):
         with self._memtable_lock:
-            return sum(n for _, n, _ in self._memtables.get(table.id, []))
+            return sum(self._size(s) for s in self._memtables.get(table.id, []))
 
     def flush(self, tables):
         """Seal each non-empty memtable into one new SSTable; return the new ones."""
@@ -208,12 +241,11 @@ class Node:
             for t in tables:
                 with self._memtable_lock:
                     segments = self._memtables.pop(t.id, [])
-                if not any(n for _, n, _ in segments):
+                if not any(self._size(s) for s in segments):
                     continue
                 directory = self._pick_dir(t)
                 gen = self.generations.next(self.table_dirs(t))
-                pieces = itertools.chain.from_iterable(
-                    sstables.generate_data(s, c, n) for s, n, c in segments)
+                pieces = itertools.chain.from_iterable(self._pieces(s) for s in segments)
                 sst = sstables.write_sstable(directory, NEW_SSTABLE_VERSION, gen, pieces)
                 if self.incremental_backups:
                     sstables.link_sstable(sst, os.path.join(directory, 'backups'))
