@@ -96,7 +96,11 @@ class Bed:
             for n in self.nodes:
                 sd = self.state_dir(n)
                 for name in os.listdir(sd) if os.path.isdir(sd) else []:
-                    os.unlink(os.path.join(sd, name))
+                    path = os.path.join(sd, name)
+                    if os.path.isdir(path) and not os.path.islink(path):
+                        rmtree(path)            # restore/: records and staging
+                    else:
+                        os.unlink(path)
         for n in self.nodes:
             deadline = time.monotonic() + 10
             while tcp_accepts(n['address'], n['agent_port'], 0.05):
@@ -107,13 +111,11 @@ class Bed:
         self.c.start_agents()
 
     def clear_restore_records(self):
-        """Restore records (what an interrupted restore of a tag already loaded): none may
-        be left over from an earlier run, or a restore could skip a table."""
+        """Restore records (what an interrupted restore of a tag already loaded, under
+        <state_dir>/restore/<cluster>/<tag>/): none may be left over from an earlier run,
+        or a restore could skip a table."""
         for n in self.nodes:
-            sd = self.state_dir(n)
-            for name in os.listdir(sd) if os.path.isdir(sd) else []:
-                if name.startswith('restore-'):
-                    os.unlink(os.path.join(sd, name))
+            rmtree(os.path.join(self.state_dir(n), 'restore'))
 
     def agents_peak_rss_kib(self):
         return [proc_status(p, 'VmHWM') or 0 for p in self.agent_pids()]

@@ -27,6 +27,14 @@ def _status(ok):
     return 'met' if ok else 'missed'
 
 
+def _problems(out, figure, doc):
+    """A row for the checks a figure failed (digests, bytes, backups/), if any."""
+    pr = doc.get('problems') or []
+    if pr:
+        out.append((figure + ': %d check(s) failed' % len(pr), pr[0],
+                    '(all in the JSON)' if len(pr) > 1 else '', '-', 'none', 'missed'))
+
+
 def rows(res):
     """(figure, cairn, baseline, ratio, target, status) for every figure measured."""
     out = []
@@ -54,15 +62,20 @@ def rows(res):
     elif f:
         out.append(('1. full backup', 'not measured: ' + _err(f), '', '', '', ''))
     i = res.get('incremental')
-    if isinstance(i, dict) and 'incr0_fraction' in i:
-        out.append(('2. incremental, no new data: time / full backup time',
-                    '%s (%.0f ms)' % (_pct(i['incr0_fraction']), i['incr0_ms']),
-                    'full: %.2f s' % i['median_s']['full'], '-', '≤ 2%',
-                    _status(i['incr0_fraction'] <= 0.02)))
-        out.append(('2. incremental, 5% new SSTables: time / full backup time',
-                    '%s (%.1f%% of bytes uploaded)' % (_pct(i['incr5_fraction']),
-                                                       100 * i['incr5_uploaded_fraction']),
-                    '', '-', '(info)', ''))
+    if isinstance(i, dict) and 'incr1_fraction' in i:
+        full_s = 'full: %.2f s' % i['median_s']['full']
+        out.append(('2. `backup --incremental`, no new data: time / full backup time',
+                    '%s (%.0f ms)' % (_pct(i['incr0_fraction']), i['incr0_ms']), full_s, '-',
+                    '≤ 2%', _status(i['incr0_fraction'] <= 0.02)))
+        out.append(('2. `backup --incremental`, 1% new data: time / full backup time',
+                    '%s (%.0f ms; %.1f%% of the bytes uploaded)'
+                    % (_pct(i['incr1_fraction']), i['incr1_ms'],
+                       100 * i['incr1_uploaded_fraction']), full_s, '-', '≤ 3%',
+                    _status(i['incr1_fraction'] <= 0.03)))
+        out.append(('2. plain backup, nothing new (dedup): time / full backup time',
+                    '%s (%.2f s)' % (_pct(i['again_fraction']), i['median_s']['again']),
+                    full_s, '-', '(info)', ''))
+        _problems(out, '2. incremental', i)
     elif i:
         out.append(('2. incremental backup', 'not measured: ' + _err(i), '', '', '', ''))
     r = res.get('restore')
@@ -128,6 +141,15 @@ def rows(res):
                                           s3['cairn_unchanged_requests_per_sstable']),
                             '', '-', '≤ 0.2',
                             _status(s3['cairn_unchanged_requests_per_sstable'] <= 0.2)))
+            inc = s3.get('incremental')
+            if isinstance(inc, dict) and 'per_node' in inc:
+                out.append(('6. S3 (moto): requests of `backup --incremental`, no new data, '
+                            'per node (%d nodes)' % inc['nodes'],
+                            '%.1f (%d in all)' % (inc['per_node'], inc['total']), '', '-',
+                            '≤ 5', _status(inc['per_node'] <= 5)))
+            elif inc:
+                out.append(('6. S3 (moto): `backup --incremental`, no new data',
+                            'not measured: ' + _err(inc), '', '', '', ''))
             out.append(('6. S3 (moto): throughput vs `rclone copy`', _mb(s3['cairn_mb_s']),
                         _mb(s3['rclone_mb_s']), _x(s3['ratio_vs_rclone']), '(info)', ''))
         else:
@@ -159,6 +181,21 @@ def rows(res):
                     'repository written in %.0f s' % lc['generate_wall_s'], '-', '-', '-'))
     elif lc:
         out.append(('7. purge and verify memory', 'not measured: ' + _err(lc), '', '', '', ''))
+    pt = res.get('pitr')
+    if isinstance(pt, dict) and 'ratio' in pt:
+        ms = pt['median_s']
+        out.append(('8. restore --at, base + %d increments, vs restore of a full backup of '
+                    'the same %.0f MB (refresh): time' % (pt['increments'], pt['bytes'] / 1e6),
+                    '%.2f× the time (%.2f s)' % (pt['ratio'], ms['at']),
+                    'full: %.2f s' % ms['flat'], '-', '≤ 1.10×',
+                    _status(pt['ratio'] <= 1.10 and not pt['problems'])))
+        out.append(('8. the chain: base, then %d × (one new SSTable a node, `backup '
+                    '--incremental`)' % pt['increments'],
+                    'built in %.0f s' % pt['chain_build_s'],
+                    'increment: %.2f s median' % pt['increment_median_s'], '-', '(info)', ''))
+        _problems(out, '8. restore --at', pt)
+    elif pt:
+        out.append(('8. restore --at', 'not measured: ' + _err(pt), '', '', '', ''))
     return out
 
 

@@ -2,7 +2,8 @@
 """`make bench`: cairn against baselines, on emulated clusters, in one session.
 
     python3 bench/run.py [--build-dir build-bench] [--out FILE] [--work-dir DIR]
-                         [--only full,incremental,restore,skew,memory,s3] [--reps N]
+                         [--only full,incremental,restore,pitr,skew,memory,s3,lifecycle]
+                         [--reps N]
 
 Environment:
     BENCH_SCALE          data size multiplier (default 1; 16 gives 16 GB full backups and
@@ -11,6 +12,7 @@ Environment:
     BENCH_AGENT_FILE     size of the large Data.db of the agent memory case (e.g. 4G)
     BENCH_SKEW_NODES     cluster sizes for the skew figure (default 3,30,100)
     BENCH_WIDE_TABLES    tables of the coordinator memory case (default 200)
+    BENCH_PITR_INCREMENTS  increments of the point-in-time restore figure (default 100)
     BENCH_COMPRESSIBILITY  of the emulated SSTable bytes, 0.0 (random) to 1.0 (default 0.5)
     BENCH_LIFECYCLE_BLOBS, BENCH_LIFECYCLE_BACKUPS  the synthetic repository of purge and
                          verify (default 200000 and 1000; 10000000 and 10000 is the issue's)
@@ -34,7 +36,7 @@ sys.path.insert(0, HERE)
 import common  # noqa: E402
 from common import MiB, log  # noqa: E402
 
-SECTIONS = ('full', 'incremental', 'restore', 'skew', 'memory', 's3', 'lifecycle')
+SECTIONS = ('full', 'incremental', 'restore', 'pitr', 'skew', 'memory', 's3', 'lifecycle')
 
 
 def parse_size(text):
@@ -58,6 +60,9 @@ def params(scale):
         else int(min(4 << 30, 256 * MiB * scale)),
         'skew_nodes': [int(x) for x in env.get('BENCH_SKEW_NODES', '3,30,100').split(',') if x],
         'wide_tables': int(env.get('BENCH_WIDE_TABLES', '200')),
+        # Figure 8: a base and this many increments, each one new SSTable a node of
+        # sstable_bytes / 8 (together 62% of the base's bytes at 100).
+        'pitr_increments': int(env.get('BENCH_PITR_INCREMENTS', '100')),
     }
 
 
@@ -102,6 +107,8 @@ def main(argv=None):
     # The restore step holds the data 3 times at its peak (the originals kept by the
     # drop, the downloaded files, the streamed copies) plus the repository.
     full_bytes = 3 * p['tables'] * p['sstables'] * p['sstable_bytes']
+    if 'pitr' in only:                  # its increments stay in the cluster
+        full_bytes += 3 * p['pitr_increments'] * (p['sstable_bytes'] // 8)
     need = int(3.5 * full_bytes * 1.1) + (1 << 30)
     st = os.statvfs(work)
     if st.f_bavail * st.f_frsize < need:
@@ -128,14 +135,14 @@ def main(argv=None):
     import s3
     import skew
 
-    # The 3-node cluster: figures 1, 2, 3, 6 and the 3-node skew.
-    need3 = only & {'full', 'incremental', 'restore', 's3'} or (
+    # The 3-node cluster: figures 1, 2, 3, 6, 8 and the 3-node skew.
+    need3 = only & {'full', 'incremental', 'restore', 'pitr', 's3'} or (
         'skew' in only and 3 in p['skew_nodes'])
     skews = []
     if need3:
         with Bed(os.path.join(work, 'c3'), 3, bin_dir, '127.43.1.1') as bed:
             tables = None
-            if only & {'full', 'incremental', 'restore'}:
+            if only & {'full', 'incremental', 'restore', 'pitr'}:
                 if 'full' in only:
                     res['full_backup'] = guarded('full backup', lambda: full.run(
                         bed, p, work, a.reps, rclone_conf))
@@ -149,6 +156,9 @@ def main(argv=None):
                 if 'restore' in only:
                     res['restore'] = guarded('restore', incr_restore.run_restore,
                                              bed, p, tables, work, a.reps)
+                if 'pitr' in only:      # last: its increments grow the tables
+                    res['pitr'] = guarded('pitr', incr_restore.run_pitr,
+                                          bed, p, tables, work, a.reps)
             if 's3' in only:
                 res['s3'] = guarded('s3', s3.run, bed, p, work, a.reps, rclone_conf)
             if 'skew' in only and 3 in p['skew_nodes']:

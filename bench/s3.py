@@ -8,6 +8,10 @@ Data.db, taken once through the REST API) into a fresh prefix of one bucket,
 alternating, and the prefix is deleted after every run (moto keeps objects in memory).
 moto is a Python process on the same two cores, so the absolute rates say more about
 moto than about either client; the ratio and the request counts are the figures.
+
+Then, once (untimed): ScyllaDB's incremental backups switched on (`cairn incremental
+enable`), a full backup of the same keyspace into a new prefix, and `cairn backup
+--incremental` with no new data: its requests, per node.
 """
 
 import os
@@ -128,6 +132,30 @@ def populate(bed, p):
     bed.snapshot(SRC_TAG, KEYSPACE)
 
 
+def incremental_requests(bed, moto, purge):
+    """The requests of one `backup --incremental` with no new data: incremental backups
+    on, a full backup (the base) into a new prefix, then the increment, counted."""
+    prefix = 'cairn-incr'
+    cfg = cairn_s3_config(bed, moto.endpoint, prefix)
+    timed(bed.cairn_argv(cfg, 'incremental', 'enable'))
+    try:
+        timed(bed.cairn_argv(cfg, 'backup', '--keyspace', KEYSPACE, '--json'))
+        o0 = moto.offset()
+        r = timed(bed.cairn_argv(cfg, 'backup', '--incremental', '--keyspace', KEYSPACE,
+                                 '--json'))
+        req = moto.requests(o0)
+        summary = r.json()
+    finally:
+        timed(bed.cairn_argv(cfg, 'incremental', 'disable'), check=False)
+        purge(prefix)
+    if summary.get('files') or summary.get('uploaded_bytes'):
+        raise BenchError('the increment with no new data recorded %s files, uploaded %s bytes'
+                         % (summary.get('files'), summary.get('uploaded_bytes')))
+    nodes = len(bed.nodes)
+    return {'requests': req, 'total': req['total'], 'per_node': req['total'] / nodes,
+            'nodes': nodes, 'wall_s': round(r.wall, 4), 'summary': summary}
+
+
 def run(bed, p, work, reps, rclone_conf):
     populate(bed, p)
     srcs = {n['name']: bed.snapshot_dirs(n, KEYSPACE, SRC_TAG) for n in bed.nodes}
@@ -204,6 +232,13 @@ def run(bed, p, work, reps, rclone_conf):
                                                            nsstables)
             out['ratio_vs_rclone'] = median([b.wall / c.wall for b, c in
                                              zip(runs['rclone'], runs['cairn'])])
+            try:
+                out['incremental'] = incremental_requests(bed, moto, purge)
+                log('s3: backup --incremental with no new data: %d requests, %.1f per node'
+                    % (out['incremental']['total'], out['incremental']['per_node']))
+            except BenchError as e:
+                out['incremental'] = {'error': str(e).strip().splitlines()[0][:300]}
+                log('s3: increment not measured: %s' % out['incremental']['error'])
     finally:
         moto.stop()
         bed.clear_snapshot(SRC_TAG)
