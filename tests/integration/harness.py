@@ -5,6 +5,7 @@ suites running in parallel never collide, and tears everything down even when a 
 fails.
 """
 
+import datetime
 import json
 import os
 import random
@@ -258,6 +259,12 @@ def moto_bed(bucket, prefix, what):
               '  secret_access_key: "%s"' % secret, '  region: us-east-1']
     bed.write_config('cairn.yaml', '\n'.join(lines) + '\n')
     return tmp, s3, url, bed
+
+
+def rfc3339(ms):
+    """A time in ms since the epoch as `restore --at` takes it."""
+    t = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.timezone.utc)
+    return t.strftime('%Y-%m-%dT%H:%M:%S.') + '%03dZ' % (ms % 1000)
 
 
 def wait_for(pred, timeout=20, what='condition'):

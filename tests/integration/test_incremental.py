@@ -7,13 +7,12 @@ it recorded leave backups/ once it is recorded. One table holds rows (the emulat
 and a compaction in the middle of the chain changes nothing a read returns.
 """
 
-import datetime
 import os
 import signal
 import unittest
 
 import repocheck
-from harness import Bed, wait_for
+from harness import Bed, rfc3339, wait_for
 
 MiB = 1 << 20
 TABLES = [('shop', 'orders'), ('logs', 'events')]
@@ -25,11 +24,6 @@ def backups_files(bed):
     return [os.path.join(root, f) for n in bed.nodes for d in n['data_dirs']
             for root, _, files in os.walk(d) if os.path.basename(root) == 'backups'
             for f in files]
-
-
-def rfc3339(ms):
-    t = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.timezone.utc)
-    return t.strftime('%Y-%m-%dT%H:%M:%S.') + '%03dZ' % (ms % 1000)
 
 
 class IncrementalTest(unittest.TestCase):

@@ -16,7 +16,7 @@ import unittest
 
 import repocheck
 import s3env
-from harness import BUILD, SOURCE, Bed
+from harness import BUILD, SOURCE, Bed, rfc3339
 
 MiB = 1 << 20
 BUCKET = 'cairn-e2e'
@@ -343,6 +343,12 @@ class S3Test(unittest.TestCase):
         self.bed.write('shop', 'orders', 1 * MiB, seed=1100)
         s = self.backup('--incremental', '--tag', 's3incr1')
         self.assertGreater(s['uploaded_bytes'], 0)
+        digests = {(ks, t, n['host_id']): self.bed.digest(ks, t, n)
+                   for ks, t in TABLES for n in self.bed.nodes}
+        left = [f for n in self.bed.nodes for d in n['data_dirs']
+                for root, _, files in os.walk(d) if os.path.basename(root) == 'backups'
+                for f in files]
+        self.assertEqual(left, [], 'what the increment recorded left backups/')
         s = self.backup('--incremental', '--tag', 's3incr2')
         self.assertEqual(s['uploaded_bytes'], 0)
         r, n = s['requests'], len(self.bed.nodes)
@@ -353,6 +359,15 @@ class S3Test(unittest.TestCase):
         self.assertEqual(by_tag['s3incr2']['kind'], 'incremental')
         p = self.bed.cairn('incremental', 'disable')
         self.assertEqual(p.returncode, 0, p.stderr)
+        # The chain restores from the bucket: base and increments, as the nodes held them.
+        for ks, t in TABLES:
+            self.bed.cql('DROP TABLE %s.%s' % (ks, t))
+        p, out = self.bed.cairn_json('restore', '--at', rfc3339(by_tag['s3incr2']['point_ms']),
+                                     '--schema', '--keyspace', 'shop', '--keyspace', 'logs')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(out['tag'], 's3incr2')
+        self.assertEqual({(ks, t, n['host_id']): self.bed.digest(ks, t, n)
+                          for ks, t in TABLES for n in self.bed.nodes}, digests)
 
 
 def sanitized():
