@@ -9,6 +9,9 @@
 #include "repo/repo.h"
 #include "scylla/names.h"
 
+/* As many increments as BACKUP_PARENT_LINKS_MAX lets the coordinator name. */
+#define UPLOAD_KNOWN_MAX 4096
+
 static int check_table(const Cairn__Rpc__Table *t, cairn_err *e)
 {
     int rc = name_check_table(t->keyspace, t->name, e);
@@ -191,6 +194,18 @@ static int check_upload(const char *cluster, Cairn__Rpc__UploadRequest *rq, cair
                        "the parent manifest of the upload request is not a node manifest of "
                        "cluster %s with its SHA-256",
                        cluster);
+    if (rq->n_known_increments > UPLOAD_KNOWN_MAX || (rq->n_known_increments && !key))
+        return err_set(e, CAIRN_EINVAL,
+                       "the upload request names %zu increments' manifests without a parent or "
+                       "beyond %d",
+                       rq->n_known_increments, UPLOAD_KNOWN_MAX);
+    for (size_t i = 0; i < rq->n_known_increments; i++)
+        if (!node_manifest_ref(cluster, rq->known_increments[i]->key,
+                               rq->known_increments[i]->sha256))
+            return err_set(e, CAIRN_EINVAL,
+                           "known increment %zu of the upload request is not a node manifest of "
+                           "cluster %s with its SHA-256",
+                           i, cluster);
     return tables_dedupe(rq->tables, &rq->n_tables, e);
 }
 

@@ -1,5 +1,6 @@
 /*
- * known - the blobs of the parent backup's node manifest, by id.
+ * known - the blobs of the parent backup's node manifest (and of the increments since
+ * it, for a full backup after a chain), by id.
  *
  * Design notes. A node may hold hundreds of thousands of files, so an entry is kept
  * small: the binary id and, for a member, the index of its pack (pack ids are kept
@@ -148,39 +149,81 @@ int known_empty(known **out, cairn_err *e)
     return 0;
 }
 
-/* One reading of the parent's manifest: from the copy (fd >= 0) or the repository. */
-static int load_from(known **out, repo *r, const char *key, int fd, const char *copy,
+/* One reading of a manifest into k: from the copy (fd >= 0) or the repository. */
+static int read_into(known *k, repo *r, const char *key, int fd, const char *copy,
                      const char *sha256, cairn_err *e)
 {
-    known *k = NULL;
-    int rc = known_empty(&k, e);
-    if (rc)
-        return rc;
     Cairn__Repo__NodeManifest *h = NULL;
-    rc = manifest_node_read_copy(r, key, fd, copy, sha256, &h, add_table, k, e);
+    int rc = manifest_node_read_copy(r, key, fd, copy, sha256, &h, add_table, k, e);
     if (h)
         cairn__repo__node_manifest__free_unpacked(h, NULL);
-    if (rc) {
-        known_free(k);
-        return err_prefix(e, "reading the last backup's manifest %s", key);
+    return rc ? err_prefix(e, "reading the manifest %s", key) : 0;
+}
+
+/* Reads key into k, from copy when copy holds the same bytes (*from_copy). The SHA-256
+ * is known only at the end of a reading: k must be empty, and is only right on success. */
+static int add_manifest(known *k, repo *r, const char *key, const char *sha256, const char *copy,
+                        bool *from_copy, cairn_err *e)
+{
+    CAIRN_ASSERT(k->blobs.n == 0);
+    *from_copy = false;
+    int fd = copy ? open(copy, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd >= 0) {
+        cairn_err ce; /* another backup's manifest: the repository has this one */
+        *from_copy = read_into(k, r, key, fd, copy, sha256, &ce) == 0;
+        close(fd);
+        if (*from_copy)
+            return 0;
     }
-    *out = k;
-    return 0;
+    return read_into(k, r, key, -1, NULL, sha256, e);
 }
 
 int known_load(known **out, repo *r, const char *key, const char *sha256, const char *copy,
                bool *from_copy, cairn_err *e)
 {
     *from_copy = false;
-    int fd = copy ? open(copy, O_RDONLY | O_CLOEXEC) : -1;
-    if (fd >= 0) {
-        cairn_err ce; /* another backup's manifest: the repository has the parent's */
-        *from_copy = load_from(out, r, key, fd, copy, sha256, &ce) == 0;
-        close(fd);
-        if (*from_copy)
-            return 0;
+    known *k = NULL;
+    int rc = known_empty(&k, e);
+    if (rc)
+        return rc;
+    if ((rc = add_manifest(k, r, key, sha256, copy, from_copy, e)) != 0) {
+        known_free(k);
+        return rc;
     }
-    return load_from(out, r, key, -1, NULL, sha256, e);
+    *out = k;
+    return 0;
+}
+
+/* Every blob of from into k, its pack by id. */
+static int merge(known *k, const known *from, cairn_err *e)
+{
+    for (size_t i = 0; i < from->blobs.cap; i++) {
+        const struct kn_blob *b =
+            (const struct kn_blob *)(from->blobs.slots + i * from->blobs.stride);
+        if (!b->used)
+            continue;
+        struct kn_blob v = *b;
+        if (b->pack && pack_index(k, from->pack_ids[b->pack - 1], &v.pack, e) != 0)
+            return e->code;
+        v.pack += b->pack ? 1 : 0;
+        struct kn_blob *s = (struct kn_blob *)slot_for(&k->blobs, b->id, e);
+        if (!s)
+            return CAIRN_ENOMEM;
+        k->blobs.n += s->used ? 0 : 1;
+        *s = v;
+    }
+    return 0;
+}
+
+int known_add(known *k, repo *r, const char *key, const char *sha256, const char *copy,
+              bool *from_copy, cairn_err *e)
+{
+    known *more = NULL;
+    int rc = known_load(&more, r, key, sha256, copy, from_copy, e);
+    if (!rc)
+        rc = merge(k, more, e);
+    known_free(more);
+    return rc;
 }
 
 bool known_find(const known *k, const char *id, repo_ref *ref)

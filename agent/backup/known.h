@@ -1,6 +1,7 @@
 /*
  * known - the blobs a backup may take as present in the repository without asking:
- * those of this node's manifest in the cluster's last complete backup (the parent).
+ * those of this node's manifest in the cluster's last complete backup (the parent) and,
+ * for a full backup after increments, in the increments since that base.
  *
  * Why that is safe: a complete backup's blobs and packs are deleted only by a purge,
  * which takes the repository's exclusive lease; the backup that reads its parent
@@ -29,6 +30,12 @@ typedef struct known known;
  * without (known_empty). */
 int known_load(known **out, repo *r, const char *key, const char *sha256, const char *copy,
                bool *from_copy, cairn_err *e);
+
+/* Adds the blobs that another manifest of a complete backup names (an increment since
+ * the parent), read as known_load reads. On failure k may hold part of them, which is
+ * still right; the caller goes on with it. */
+int known_add(known *k, repo *r, const char *key, const char *sha256, const char *copy,
+              bool *from_copy, cairn_err *e);
 
 /* An index that knows nothing: every blob is new. */
 int known_empty(known **out, cairn_err *e);

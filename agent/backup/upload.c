@@ -371,6 +371,20 @@ static int upload_with_manifest(job *j, const upload_arg *u, repo *r, ratelimit 
     return job_set_result(j, key, sha, size);
 }
 
+/* A full backup after increments: what they hold, newest first (the agent's copy is
+ * of the newest when it wrote it). One that cannot be read costs uploads only. */
+static void add_increments(job *j, known *k, repo *r, const char *copy,
+                           const Cairn__Rpc__UploadRequest *rq)
+{
+    for (size_t i = 0; i < rq->n_known_increments; i++) {
+        const Cairn__Rpc__ManifestRef *m = rq->known_increments[i];
+        bool local = false;
+        cairn_err ke;
+        if (known_add(k, r, m->key, m->sha256, i == 0 ? copy : NULL, &local, &ke) != 0)
+            job_warn(j, "%s; what that increment holds is uploaded again", ke.msg);
+    }
+}
+
 /* The index of what the repository holds: the parent's manifest, when the
  * coordinator names one. One that cannot be read costs uploads, not the backup. */
 static int load_known(job *j, repo *r, const char *state_dir, const Cairn__Rpc__UploadRequest *rq,
@@ -386,6 +400,7 @@ static int load_known(job *j, repo *r, const char *state_dir, const Cairn__Rpc__
                                 &local, &ke)) == 0) {
         log_debug("the parent manifest %s came from %s", rq->parent_manifest_key,
                   local ? copy : "the repository");
+        add_increments(j, *out, r, copy, rq);
         return 0;
     }
     job_warn(j, "%s; every file is uploaded as new", ke.msg);

@@ -182,13 +182,18 @@ static void upload_request(void *arg, size_t i, Cairn__Rpc__Request *rq)
     ur->snapshot_time_ms = b->nodes[i].snapshot_ms;
     ur->has_incremental = 1;
     ur->incremental = b->o->incremental;
-    const Cairn__Repo__NodeRef *pn =
-        backup_parent_node(b->parent, fleet_get(b->f, b->nodes[i].agent)->info->host_id);
+    const char *host = fleet_get(b->f, b->nodes[i].agent)->info->host_id;
+    const Cairn__Repo__NodeRef *pn = backup_parent_node(b->parent, host);
     if (pn) {
         ur->parent_manifest_key = pn->manifest_key;
         ur->parent_manifest_sha256 = pn->manifest_sha256;
         ur->base_time_ms = b->o->incremental ? backup_incr_base_time(b->parent, pn) : 0;
         ur->has_base_time_ms = ur->base_time_ms != 0;
+        cairn_err e;
+        if (backup_parent_links(b->parent, host, &ur->known_increments, &ur->n_known_increments,
+                                &e) != 0)
+            log_warn("%s: node %s uploads again what the increments since %s hold", e.msg, host,
+                     backup_parent_tag(b->parent));
     }
     rq->op_case = CAIRN__RPC__REQUEST__OP_UPLOAD;
     rq->upload = ur;

@@ -245,6 +245,43 @@ static void test_request_check(void **state)
     assert_int_equal(request_check(&rq, &e), 0);
 }
 
+/* The manifests an upload names as known must be node manifests of the cluster, with
+ * their SHA-256, and only beside a parent, and not too many. */
+static void test_upload_known_checked(void **state)
+{
+    (void)state;
+    static char sha[65];
+    memset(sha, 'a', 64);
+    Cairn__Rpc__ManifestRef m = CAIRN__RPC__MANIFEST_REF__INIT;
+    m.key = (char *)"backups/" CLUSTER "/i1/nodes/6f2e3d7a-0000-4000-8000-000000000001.manifest";
+    m.sha256 = sha;
+    Cairn__Rpc__ManifestRef *mp[] = {&m};
+    Cairn__Rpc__UploadRequest ur = CAIRN__RPC__UPLOAD_REQUEST__INIT;
+    ur.tag = (char *)"full2";
+    ur.repository = (char *)"file:///r";
+    ur.known_increments = mp;
+    ur.n_known_increments = 1;
+    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
+    rq.cluster = (char *)CLUSTER;
+    rq.op_case = CAIRN__RPC__REQUEST__OP_UPLOAD;
+    rq.upload = &ur;
+    cairn_err e;
+    assert_int_equal(request_check(&rq, &e), CAIRN_EINVAL); /* no parent */
+    assert_non_null(strstr(e.msg, "without a parent"));
+    ur.parent_manifest_key =
+        (char *)"backups/" CLUSTER "/base/nodes/6f2e3d7a-0000-4000-8000-000000000001.manifest";
+    ur.parent_manifest_sha256 = sha;
+    assert_int_equal(request_check(&rq, &e), 0);
+    m.key = (char *)"backups/" CLUSTER "/i1/nodes/../../../etc/passwd.manifest";
+    assert_int_equal(request_check(&rq, &e), CAIRN_EINVAL);
+    assert_non_null(strstr(e.msg, "known increment 0"));
+    m.key = (char *)"backups/other/i1/nodes/6f2e3d7a-0000-4000-8000-000000000001.manifest";
+    assert_int_equal(request_check(&rq, &e), CAIRN_EINVAL);
+    ur.n_known_increments = 4097;
+    assert_int_equal(request_check(&rq, &e), CAIRN_EINVAL);
+    assert_non_null(strstr(e.msg, "beyond 4096"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_repos_remembered),
         cmocka_unit_test(test_config_repositories),
         cmocka_unit_test(test_request_check),
+        cmocka_unit_test(test_upload_known_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,8 +18,9 @@
 #include "repo/manifest.h"
 #include "repo_fixture.h"
 
-#define KEY "backups/c/t1/nodes/6f2e3d7a-0000-4000-8000-000000000001.manifest"
-#define NF  2000 /* enough to grow the table a few times */
+#define KEY  "backups/c/t1/nodes/6f2e3d7a-0000-4000-8000-000000000001.manifest"
+#define KEY2 "backups/c/t2/nodes/6f2e3d7a-0000-4000-8000-000000000001.manifest"
+#define NF   2000 /* enough to grow the table a few times */
 
 static void id_of(unsigned i, char out[65])
 {
@@ -29,10 +30,11 @@ static void id_of(unsigned i, char out[65])
     hex_encode(v, sizeof(v), out);
 }
 
-enum variant { PLAIN, HALF_PLACE, OTHER_TAG };
+enum variant { PLAIN, HALF_PLACE, OTHER_TAG, INCREMENT };
 
 /* A manifest of one table: file i is packed (in one of 3 packs) when i is odd; with
- * HALF_PLACE the last file's place lacks its length, OTHER_TAG names another backup. */
+ * HALF_PLACE the last file's place lacks its length, OTHER_TAG names another backup;
+ * INCREMENT is backup t2's, at KEY2, with the ids of files NF to 2 NF - 1. */
 static void write_manifest(repo_fixture *f, enum variant v, mancopy *copy, char sha[65])
 {
     static char ids[NF][65], packs[3][65], names[NF][32];
@@ -41,7 +43,7 @@ static void write_manifest(repo_fixture *f, enum variant v, mancopy *copy, char 
         id_of(1000000 + i, packs[i]);
     for (unsigned i = 0; i < NF; i++) {
         cairn__repo__file_entry__init(&fe[i]);
-        id_of(i, ids[i]);
+        id_of(v == INCREMENT ? NF + i : i, ids[i]);
         snprintf(names[i], sizeof(names[i]), "me-%u-big-Index.db", i);
         fe[i].name = names[i];
         fe[i].size = i;
@@ -57,7 +59,7 @@ static void write_manifest(repo_fixture *f, enum variant v, mancopy *copy, char 
     }
     Cairn__Repo__NodeManifest h = CAIRN__REPO__NODE_MANIFEST__INIT;
     h.cluster = "c";
-    h.tag = v == OTHER_TAG ? "t9" : "t1";
+    h.tag = v == OTHER_TAG ? "t9" : v == INCREMENT ? "t2" : "t1";
     h.host_id = "6f2e3d7a-0000-4000-8000-000000000001";
     Cairn__Repo__TableEntry t = CAIRN__REPO__TABLE_ENTRY__INIT;
     t.keyspace = "ks";
@@ -66,8 +68,9 @@ static void write_manifest(repo_fixture *f, enum variant v, mancopy *copy, char 
     t.n_files = NF;
     manifest_writer *w = NULL;
     cairn_err e;
-    assert_int_equal(
-        manifest_node_begin_tee(f->r, KEY, &h, copy ? mancopy_write : NULL, copy, &w, &e), 0);
+    assert_int_equal(manifest_node_begin_tee(f->r, v == INCREMENT ? KEY2 : KEY, &h,
+                                             copy ? mancopy_write : NULL, copy, &w, &e),
+                     0);
     assert_int_equal(manifest_node_add_table(w, &t, &e), 0);
     assert_int_equal(manifest_node_finish(w, sha, NULL, &e), 0);
 }
@@ -130,6 +133,36 @@ static void test_known_refuses(void **state)
     assert_non_null(strstr(e.msg, "place"));
     assert_int_equal(known_load(&k, f->r, "backups/c/t2/nodes/x.manifest", sha, NULL, &local, &e),
                      CAIRN_ENOENT);
+}
+
+/* A full backup after increments: the increments' manifests join the parent's. */
+static void test_known_add(void **state)
+{
+    repo_fixture *f = *state;
+    char sha[65], sha2[65], id[65], wrong[65];
+    write_manifest(f, PLAIN, NULL, sha);
+    write_manifest(f, INCREMENT, NULL, sha2);
+    known *k = NULL;
+    cairn_err e;
+    bool local = true;
+    assert_int_equal(known_load(&k, f->r, KEY, sha, NULL, &local, &e), 0);
+    id_of(NF + 7, id);
+    assert_false(known_find(k, id, NULL));
+    memcpy(wrong, sha2, sizeof(wrong));
+    wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
+    assert_int_equal(known_add(k, f->r, KEY2, wrong, NULL, &local, &e), CAIRN_ECORRUPT);
+    assert_non_null(strstr(e.msg, KEY2));
+    assert_int_equal(known_count(k), NF); /* nothing of a manifest that is not the one */
+    assert_int_equal(known_add(k, f->r, KEY2, sha2, NULL, &local, &e), 0);
+    assert_false(local);
+    assert_int_equal(known_count(k), 2 * NF);
+    repo_ref ref;
+    assert_true(known_find(k, id, &ref));
+    id_of(1000000 + (7 % 3), wrong);
+    assert_string_equal(ref.pack, wrong);
+    id_of(7, id);
+    assert_true(known_find(k, id, NULL)); /* the parent's stay */
+    known_free(k);
 }
 
 static uint64_t gets(repo_fixture *f)
@@ -200,6 +233,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_known_places, repo_fixture_setup,
                                         repo_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_known_add, repo_fixture_setup, repo_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_known_refuses, repo_fixture_setup,
                                         repo_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_known_copy, repo_fixture_setup, repo_fixture_teardown),
