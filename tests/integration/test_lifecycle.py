@@ -186,8 +186,9 @@ class RepoOnly:
         self.assertIn('no backup tagged nosuch of cluster itest', p.stderr)
         p, out = self.cairn_json('delete', '--yes', 'nosuch', 'b')
         self.assertEqual(p.returncode, 1)
+        # In the order of deletion: complete backups newest first, then the rest.
         self.assertEqual([(o['tag'], o['deleted'], o.get('missing', False)) for o in out],
-                         [('nosuch', False, True), ('b', True, False)])
+                         [('b', True, False), ('nosuch', False, True)])
         self.assertEqual(self.tags(), set())
 
     def test_delete_finishes_a_half_deleted_backup(self):
