@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/config.h"
 #include "repos/repos.h"
@@ -95,6 +96,7 @@ static const config_field agent_fields[] = {
     F("log_level", CONFIG_STRING, log_level),
     {"workers", CONFIG_INT, offsetof(agent_config, workers), NULL, false, 2, 64},
     {"upload_parallel", CONFIG_INT, offsetof(agent_config, upload_parallel), NULL, false, 1, 64},
+    {"restore_parallel", CONFIG_INT, offsetof(agent_config, restore_parallel), NULL, false, 1, 64},
     {"s3", CONFIG_MAP, 0, s3_fields, false, 0, 0},
     CONFIG_MAPS_FIELD("repositories", agent_config, repositories, agent_repository, repo_fields,
                       AGENT_REPOSITORIES_MAX),
@@ -159,6 +161,10 @@ int agent_config_load(const char *path, agent_config *c, cairn_err *e)
         c->scylla_timeout_s = 120; /* the REST API answers locally: slower is a stuck node */
     if (!c->upload_parallel)
         c->upload_parallel = 4;
+    if (!c->restore_parallel) { /* a node being restored lends its cores: up to 8 */
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c->restore_parallel = n < 1 ? 1 : n > 8 ? 8 : n;
+    }
     bool tls_url = strncmp(c->listen, "tls+tcp://", 10) == 0;
     if (!c->insecure && (!c->tls_ca || !tls_url)) {
         rc = err_set(e, CAIRN_ECONFIG,

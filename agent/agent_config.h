@@ -45,8 +45,9 @@ typedef struct agent_config {
     char *log_level;
     long workers;
     long upload_parallel;
-    store_s3_config s3;   /* credentials and settings for s3:// repositories */
-    store_options *store; /* made of s3 by main, not by the loader */
+    long restore_parallel; /* files downloaded at once while a restore stages */
+    store_s3_config s3;    /* credentials and settings for s3:// repositories */
+    store_options *store;  /* made of s3 by main, not by the loader */
     /* agent_repository items: the only repositories requests may name (repos.h). None
      * listed: every repository is refused. */
     config_maps repositories;

@@ -164,7 +164,7 @@ static int stage_next(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, cairn_e
     }
     rc = rstate_stage_dir(x->base, t->keyspace, t->name, true, dir, sizeof(dir), e);
     if (!rc)
-        rc = restore_stage_table(x->j, x->r, t, dir, e);
+        rc = restore_stage_table(x->j, x->r, t, dir, (unsigned)x->a->cfg->restore_parallel, e);
     if (rc)
         return err_prefix(e, "table %s.%s", t->keyspace, t->name);
     count_done(x, t, true, true);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/crc.h"
+#include "base/pool.h"
 #include "base/path.h"
 #include "repo/manifest.h"
 #include "repo/pack.h"
@@ -231,35 +232,121 @@ static int fetch_run(member_run *m, const Cairn__Repo__FileEntry **files, size_t
     return rc;
 }
 
-/* The pack members not staged yet, sorted by place and cut into runs. */
-static int fetch_members(job *j, repo *r, const Cairn__Rpc__RestoreTable *t, const char *dir,
-                         const Cairn__Repo__FileEntry **todo, size_t n, cairn_err *e)
+/*
+ * What one table's staging fetches, shared by the threads of its pool_run: blobs of
+ * their own, one item each, and runs of pack members (one ranged GET each). Items
+ * write different temporaries (a blob is fetched once: the files of the same bytes
+ * wait in `again` until it is staged), so they need no lock; a job's counters are
+ * atomic.
+ */
+typedef struct stage_work {
+    job *j;
+    repo *r;
+    const Cairn__Rpc__RestoreTable *t;
+    const char *dir;
+    const Cairn__Repo__FileEntry **blobs; /* blobs of their own, one per id */
+    size_t nblobs;
+    const Cairn__Repo__FileEntry **members; /* pack members, one per id, by place */
+    size_t *runs;                           /* run k is members[runs[k], runs[k + 1]) */
+    size_t nruns;
+} stage_work;
+
+static int stage_item(void *arg, size_t i, cairn_err *e)
 {
-    /* A blob twice (two files of the same bytes, in one pack or in the packs of two
-     * nodes) is fetched once; the others find it staged afterwards. */
-    qsort(todo, n, sizeof(*todo), by_blob);
-    const Cairn__Repo__FileEntry **again = calloc(n, sizeof(*again));
-    if (!again)
-        return err_set(e, CAIRN_ENOMEM, "out of memory");
-    size_t w = 0, na = 0;
-    for (size_t i = 0; i < n; i++) {
+    stage_work *w = arg;
+    if (job_cancelled(w->j))
+        return err_set(e, CAIRN_EBUSY, "agent shutting down");
+    if (i < w->nblobs) {
+        stage_names sn;
+        int rc = names_of(w->t, w->blobs[i], w->dir, &sn, e);
+        return rc ? rc : fetch_blob(w->j, w->r, w->t, w->blobs[i], &sn, e);
+    }
+    i -= w->nblobs;
+    member_run m = {.j = w->j, .t = w->t, .dir = w->dir};
+    return fetch_run(&m, w->members + w->runs[i], w->runs[i + 1] - w->runs[i], w->r, e);
+}
+
+/* Keeps the first file of each blob id in todo[0..*n) (sorted by id), moving the others
+ * to again[*na..). */
+static void split_again(const Cairn__Repo__FileEntry **todo, size_t *n,
+                        const Cairn__Repo__FileEntry **again, size_t *na)
+{
+    qsort(todo, *n, sizeof(*todo), by_blob);
+    size_t w = 0;
+    for (size_t i = 0; i < *n; i++) {
         if (w && strcmp(todo[i]->blob, todo[w - 1]->blob) == 0)
-            again[na++] = todo[i];
+            again[(*na)++] = todo[i];
         else
             todo[w++] = todo[i];
     }
-    qsort(todo, w, sizeof(*todo), by_place);
-    member_run m = {.j = j, .t = t, .dir = dir};
-    int rc = 0;
-    for (size_t i = 0; !rc && i < w && !job_cancelled(j);) {
+    *n = w;
+}
+
+/* Cuts members (sorted by place) into runs of one pack with small holes; runs has room
+ * for n + 1 entries. */
+static size_t cut_runs(const Cairn__Repo__FileEntry **members, size_t n, size_t *runs)
+{
+    size_t nruns = 0;
+    for (size_t i = 0; i < n;) {
         size_t k = i + 1;
-        while (k < w && strcmp(todo[k]->pack, todo[i]->pack) == 0 &&
-               todo[k]->pack_offset <=
-                   todo[k - 1]->pack_offset + todo[k - 1]->pack_length + RUN_GAP_MAX)
+        while (k < n && strcmp(members[k]->pack, members[i]->pack) == 0 &&
+               members[k]->pack_offset <=
+                   members[k - 1]->pack_offset + members[k - 1]->pack_length + RUN_GAP_MAX)
             k++;
-        rc = fetch_run(&m, todo + i, k - i, r, e);
+        runs[nruns++] = i;
         i = k;
     }
+    runs[nruns] = n;
+    return nruns;
+}
+
+/* Sorts what is not staged yet into w (blobs, members; files of a blob fetched by
+ * another in again). */
+static int stage_plan(stage_work *w, const Cairn__Repo__FileEntry **again, size_t *na, bool *added,
+                      cairn_err *e)
+{
+    const Cairn__Rpc__RestoreTable *t = w->t;
+    size_t nm = 0;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < t->n_files; i++) {
+        const Cairn__Repo__FileEntry *f = t->files[i];
+        stage_names sn;
+        repo_ref ref;
+        if ((rc = names_of(t, f, w->dir, &sn, e)) != 0 ||
+            (rc = manifest_file_ref(f, &ref, e)) != 0 || staged(w->j, f, &sn))
+            continue;
+        *added = true;
+        if (ref.pack)
+            w->members[nm++] = f;
+        else
+            w->blobs[w->nblobs++] = f;
+    }
+    if (rc)
+        return rc;
+    /* A blob twice (two files of the same bytes, maybe in the packs of two nodes) is
+     * fetched once; the others find it staged afterwards. */
+    split_again(w->blobs, &w->nblobs, again, na);
+    split_again(w->members, &nm, again, na);
+    qsort(w->members, nm, sizeof(*w->members), by_place);
+    w->nruns = cut_runs(w->members, nm, w->runs);
+    return 0;
+}
+
+/* Stages what is not staged, `parallel` blobs or runs of members at once. */
+static int stage_files(job *j, repo *r, const Cairn__Rpc__RestoreTable *t, const char *dir,
+                       unsigned parallel, bool *added, cairn_err *e)
+{
+    size_t cap = t->n_files ? t->n_files : 1;
+    stage_work w = {.j = j, .r = r, .t = t, .dir = dir};
+    const Cairn__Repo__FileEntry **again = calloc(cap, sizeof(*again));
+    w.blobs = calloc(cap, sizeof(*w.blobs));
+    w.members = calloc(cap, sizeof(*w.members));
+    w.runs = calloc(cap + 1, sizeof(*w.runs));
+    size_t na = 0;
+    int rc = again && w.blobs && w.members && w.runs ? stage_plan(&w, again, &na, added, e)
+                                                     : err_set(e, CAIRN_ENOMEM, "out of memory");
+    if (!rc && w.nblobs + w.nruns)
+        rc = pool_run(w.nblobs + w.nruns, parallel, stage_item, &w, e);
     for (size_t i = 0; !rc && i < na && !job_cancelled(j); i++) {
         stage_names sn;
         if ((rc = names_of(t, again[i], dir, &sn, e)) == 0 && !staged(j, again[i], &sn))
@@ -267,43 +354,18 @@ static int fetch_members(job *j, repo *r, const Cairn__Rpc__RestoreTable *t, con
                          again[i]->name, t->keyspace, t->name, again[i]->blob);
     }
     free(again);
-    return rc;
-}
-
-/* Stages what is not staged: blobs of their own one by one, then pack members. */
-static int stage_files(job *j, repo *r, const Cairn__Rpc__RestoreTable *t, const char *dir,
-                       bool *added, cairn_err *e)
-{
-    const Cairn__Repo__FileEntry **todo = calloc(t->n_files ? t->n_files : 1, sizeof(*todo));
-    if (!todo)
-        return err_set(e, CAIRN_ENOMEM, "out of memory");
-    size_t n = 0;
-    int rc = 0;
-    for (size_t i = 0; !rc && i < t->n_files && !job_cancelled(j); i++) {
-        const Cairn__Repo__FileEntry *f = t->files[i];
-        stage_names sn;
-        repo_ref ref;
-        if ((rc = names_of(t, f, dir, &sn, e)) != 0 || (rc = manifest_file_ref(f, &ref, e)) != 0 ||
-            staged(j, f, &sn))
-            continue;
-        *added = true;
-        if (ref.pack)
-            todo[n++] = f;
-        else
-            rc = fetch_blob(j, r, t, f, &sn, e);
-    }
-    if (!rc && n)
-        rc = fetch_members(j, r, t, dir, todo, n, e);
-    free(todo);
+    free(w.blobs);
+    free(w.members);
+    free(w.runs);
     return rc;
 }
 
 int restore_stage_table(job *j, repo *r, const Cairn__Rpc__RestoreTable *t, const char *stage_dir,
-                        cairn_err *e)
+                        unsigned parallel, cairn_err *e)
 {
     remove_temporaries(stage_dir);
     bool added = false;
-    int rc = stage_files(j, r, t, stage_dir, &added, e);
+    int rc = stage_files(j, r, t, stage_dir, parallel, &added, e);
     if (!rc && job_cancelled(j))
         rc = err_set(e, CAIRN_EBUSY, "agent shutting down");
     /* The renames must survive a crash before the table counts as staged. */

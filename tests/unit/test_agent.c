@@ -42,6 +42,7 @@ static int setup(void **state)
     v->cfg.scylla_cql = (char *)"no-port-here";
     v->cfg.state_dir = v->dir;
     v->cfg.upload_parallel = 2;
+    v->cfg.restore_parallel = 2;
     static agent_repository served = {.location = (char *)"file:///nowhere"};
     v->cfg.repositories.items = &served;
     v->cfg.repositories.n = 1;
@@ -399,7 +400,15 @@ static void test_config(void **state)
     assert_string_equal(c.log_level, "info");
     assert_int_equal(c.workers, 4);
     assert_int_equal(c.upload_parallel, 4);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    assert_int_equal(c.restore_parallel, cores < 1 ? 1 : cores > 8 ? 8 : cores);
     agent_config_free(&c);
+    assert_int_equal(load_text("cluster: c1\ninsecure: true\nrestore_parallel: 12\n", &c, &e), 0);
+    assert_int_equal(c.restore_parallel, 12);
+    agent_config_free(&c);
+    assert_int_not_equal(load_text("cluster: c1\ninsecure: true\nrestore_parallel: 0\n", &c, &e),
+                         0);
+    assert_non_null(strstr(e.msg, "restore_parallel"));
 
     /* Plain tcp is the default listen address when insecure. */
     assert_int_equal(load_text("cluster: c1\ninsecure: true\nscylla:\n  username: u\n"
