@@ -170,7 +170,8 @@ class HangTest(unittest.TestCase):
         with open(path, 'w') as f:
             f.write(text)
         agent = subprocess.Popen([os.path.join(BIN, 'cairn-agent'), '--config', path],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 start_new_session=True)  # the bed's stop signals its group
         with open(os.path.join(ndir, 'agent.pid'), 'w') as f:
             f.write(str(agent.pid))
         for _ in range(300):
