@@ -1,10 +1,12 @@
 /* The shared primitives of common/base and net/http: pool, buf, hex, text, debug,
  * err, log, path, and http's handle pool and URI encoding. */
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +37,8 @@ struct work {
     atomic_int runs[ITEMS];
     atomic_size_t calls;
     size_t fail_at; /* ITEMS: never */
+    bool slow;      /* the other items wait for the failure, then take 1 ms each */
+    atomic_bool failed;
 };
 
 static int count_item(void *arg, size_t i, cairn_err *e)
@@ -43,8 +47,16 @@ static int count_item(void *arg, size_t i, cairn_err *e)
     assert_true(i < ITEMS);
     atomic_fetch_add(&w->runs[i], 1);
     atomic_fetch_add(&w->calls, 1);
-    if (i == w->fail_at)
+    if (i == w->fail_at) {
+        atomic_store(&w->failed, true);
         return err_set(e, CAIRN_EIO, "item %zu failed", i);
+    }
+    /* So that a thread descheduled while it holds the failing item cannot watch the
+     * others take every item on a loaded machine. */
+    while (w->slow && !atomic_load(&w->failed))
+        sched_yield();
+    if (w->slow)
+        usleep(1000);
     return 0;
 }
 
@@ -102,6 +114,7 @@ static void test_pool_first_failure_stops(void **state)
      * end (each thread finishes at most the item it holds). */
     memset(w, 0, sizeof(*w));
     w->fail_at = 0;
+    w->slow = true;
     assert_int_equal(pool_run(ITEMS, 4, count_item, w, &e), CAIRN_EIO);
     assert_string_equal(e.msg, "item 0 failed");
     assert_true(w->calls < ITEMS);
