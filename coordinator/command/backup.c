@@ -264,15 +264,8 @@ static int write_cluster_manifest(backup_run *b, repo *r, const char *schema_blo
         ref->files = j->files_done;
         ref->bytes = j->bytes_done;
         ref->tables = j->tables;
-        const Cairn__Repo__NodeRef *prev = backup_parent_node(b->parent, info->host_id);
-        if (b->o->incremental && prev && prev->has_snapshot_time_ms) {
-            ref->has_window_start_ms = 1;
-            ref->window_start_ms = prev->snapshot_time_ms;
-        }
-        if (b->o->incremental && prev && backup_incr_base_time(b->parent, prev)) {
-            ref->has_base_time_ms = 1;
-            ref->base_time_ms = backup_incr_base_time(b->parent, prev);
-        }
+        if (b->o->incremental)
+            backup_incr_node_ref(b->parent, ref);
         ptrs[i] = ref;
         m->files += j->files_done;
         m->bytes += j->bytes_done;
@@ -292,8 +285,6 @@ static int write_cluster_manifest(backup_run *b, repo *r, const char *schema_blo
     return rc;
 }
 
-/* What the backup cost the repository, by kind of request: the agents' and our own
- * (manifests, lease). */
 /* The last complete backup, whose manifests tell the agents what the repository
  * holds; without one every file is uploaded as new, which is slower, never wrong.
  * Its listing also tells whether the tag is taken; when it fails, a HEAD does. */

@@ -48,6 +48,18 @@ uint64_t backup_incr_base_time(const backup_parent *parent, const Cairn__Repo__N
     return parent_is_base && prev->has_snapshot_time_ms ? prev->snapshot_time_ms : 0;
 }
 
+void backup_incr_node_ref(const backup_parent *parent, Cairn__Repo__NodeRef *ref)
+{
+    const Cairn__Repo__NodeRef *prev = backup_parent_node(parent, ref->host_id);
+    if (prev && prev->has_snapshot_time_ms) {
+        ref->has_window_start_ms = 1;
+        ref->window_start_ms = prev->snapshot_time_ms;
+    }
+    uint64_t base = prev ? backup_incr_base_time(parent, prev) : 0;
+    ref->has_base_time_ms = base != 0;
+    ref->base_time_ms = base;
+}
+
 typedef struct prune_run {
     const jobrun_node **job_of; /* per agent: its job, NULL when none */
     const char *url, *repo_id;

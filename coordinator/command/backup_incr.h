@@ -41,4 +41,8 @@ backup_incr_pruned backup_incr_prune(fleet *f, const jobrun_node *jobs, size_t n
  * an increment carries along its chain; 0 when unknown. */
 uint64_t backup_incr_base_time(const backup_parent *parent, const Cairn__Repo__NodeRef *prev);
 
+/* An increment's node in its cluster manifest (ref->host_id set): the window it covers
+ * (from the previous point of that node) and the base's snapshot time there. */
+void backup_incr_node_ref(const backup_parent *parent, Cairn__Repo__NodeRef *ref);
+
 #endif
