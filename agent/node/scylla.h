@@ -126,6 +126,19 @@ void scylla_strv_free(char **items, size_t n);
 int scylla_incremental_backups_get(scylla *s, bool *out, cairn_err *e);
 int scylla_incremental_backups_set(scylla *s, bool enable, cairn_err *e);
 
+/* Tombstone GC of one table on this node (scylla_table.c): a runtime switch that
+ * lasts until ScyllaDB restarts. While it is off, compaction keeps every tombstone,
+ * so data loaded later cannot outlive a delete that came with other SSTables. */
+int scylla_tombstone_gc_get(scylla *s, const char *keyspace, const char *table, bool *on,
+                            cairn_err *e);
+int scylla_tombstone_gc_set(scylla *s, const char *keyspace, const char *table, bool on,
+                            cairn_err *e);
+
+/* How far the build of a materialized view (or an index's view, by its table name
+ * "<index>_index") has got: of the *nodes that report a state, *built have finished. */
+int scylla_view_build(scylla *s, const char *keyspace, const char *view, size_t *nodes,
+                      size_t *built, cairn_err *e);
+
 /* GET /storage_service/snapshots: [{"key": tag, "value": [{"ks", "cf", "total",
  * "live"}...]}...], checked to be an array; *out is freed with json_object_put. */
 int scylla_snapshot_details(scylla *s, json_object **out, cairn_err *e);

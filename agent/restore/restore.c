@@ -14,6 +14,12 @@
  * started again skips those tables, and restore_place's pending record tells an
  * interrupted load that went through from one that did not. A table's staged files
  * are removed once it is recorded as loaded; ForgetRestore removes the rest.
+ *
+ * Tombstones: a table's tombstone GC is off from before its load until ForgetRestore,
+ * which the coordinator sends once every node has loaded. Compaction could otherwise
+ * purge a tombstone that came in one SSTable before the data it deletes came in
+ * another (from this node, a later table or another node's stream), and the deleted
+ * data would be back. The state before is recorded, and ForgetRestore puts it back.
  */
 #include "handlers.h"
 
@@ -186,6 +192,29 @@ static int table_loaded(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, const
     return 0;
 }
 
+/* Tombstone GC off on the table, its state before recorded once (a resumed load finds
+ * it off: cairn's doing). A ScyllaDB without the switch loads all the same; repair
+ * right after the restore matters the more (docs/restore.md). */
+static int gc_hold(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, cairn_err *e)
+{
+    int rc = 0;
+    if (!rstate_gc_recorded(x->base, t->keyspace, t->name)) {
+        bool on = true;
+        rc = scylla_tombstone_gc_get(x->a->rest, t->keyspace, t->name, &on, e);
+        if (rc == CAIRN_ENOENT) {
+            log_warn("restore %s: %s; %s.%s loads with it on", x->rq->tag, e->msg, t->keyspace,
+                     t->name);
+            err_clear(e);
+            return 0;
+        }
+        if (!rc)
+            rc = rstate_gc_record(x->base, t->keyspace, t->name, on, e);
+    }
+    if (!rc)
+        rc = scylla_tombstone_gc_set(x->a->rest, t->keyspace, t->name, false, e);
+    return rc ? err_prefix(e, "turning tombstone GC off") : 0;
+}
+
 /* Phase 2 for one table: place and load, resuming what an earlier attempt left. */
 static int load_next(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, cairn_err *e)
 {
@@ -210,7 +239,8 @@ static int load_next(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, cairn_er
                  t->keyspace, t->name);
         return table_loaded(x, t, pending, stage, e);
     }
-    if (ps == PENDING_NONE)
+    rc = gc_hold(x, t, e);
+    if (!rc && ps == PENDING_NONE)
         rc = restore_place_table(t, stage, upload, pending, e);
     if (!rc)
         rc = load_table(x, t, e);
@@ -319,6 +349,21 @@ int agent_restore(agent *a, const Cairn__Rpc__RestoreRequest *rq, Cairn__Rpc__Re
     return job_start_request(a->jobs, kind, key, &rq->base, a, NULL, restore_run, resp, e);
 }
 
+/* Puts a table's tombstone GC back as it was before the restore. */
+static void gc_release(void *ctx, const char *ks, const char *table, bool was_on)
+{
+    agent *a = ctx;
+    cairn_err e;
+    if (!was_on || !name_valid(NAME_KEYSPACE, ks) || !name_valid(NAME_TABLE, table))
+        return;
+    if (scylla_tombstone_gc_set(a->rest, ks, table, true, &e) != 0)
+        log_warn("restore: cannot turn tombstone GC back on for %s.%s (%s): ScyllaDB turns it "
+                 "on when it restarts, or POST /column_family/tombstone_gc/%s:%s",
+                 ks, table, e.msg, ks, table);
+    else
+        log_info("restore: tombstone GC on again for %s.%s", ks, table);
+}
+
 int agent_forget_restore(agent *a, const Cairn__Rpc__ForgetRestoreRequest *rq, cairn_err *e)
 {
     const char *cluster = source_cluster(a, rq->source_cluster);
@@ -341,5 +386,7 @@ int agent_forget_restore(agent *a, const Cairn__Rpc__ForgetRestoreRequest *rq, c
             return rc;
     }
     rc = rstate_base(a->cfg->state_dir, cluster, rq->tag, false, base, sizeof(base), e);
+    if (!rc && !rq->staged_only)
+        rstate_gc_each(base, gc_release, a);
     return rc ? rc : rstate_remove(base, rq->staged_only, e);
 }

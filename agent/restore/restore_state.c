@@ -1,5 +1,6 @@
 #include "restore/restore_state.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "base/path.h"
 
 int rstate_mkdir(const char *dir, cairn_err *e)
@@ -97,6 +99,70 @@ int rstate_pending_path(const char *base, const char *ks, const char *table, cha
                         cairn_err *e)
 {
     return path_fmt(out, cap, e, "%s/pending.%s.%s", base, ks, table);
+}
+
+static int gc_path(const char *base, const char *ks, const char *table, char *out, cairn_err *e)
+{
+    return path_fmt(out, RSTATE_PATH_MAX, e, "%s/gc/%s+%s", base, ks, table);
+}
+
+bool rstate_gc_recorded(const char *base, const char *ks, const char *table)
+{
+    char path[RSTATE_PATH_MAX];
+    return gc_path(base, ks, table, path, NULL) == 0 && access(path, F_OK) == 0;
+}
+
+int rstate_gc_record(const char *base, const char *ks, const char *table, bool was_on, cairn_err *e)
+{
+    char dir[RSTATE_PATH_MAX], path[RSTATE_PATH_MAX];
+    int rc = path_fmt(dir, sizeof(dir), e, "%s/gc", base);
+    if (!rc)
+        rc = rstate_mkdir(dir, e);
+    if (!rc)
+        rc = gc_path(base, ks, table, path, e);
+    if (rc)
+        return rc;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return err_sys(e, errno, "cannot record tombstone GC in %s", path);
+    const char *text = was_on ? "on\n" : "off\n";
+    ssize_t len = (ssize_t)strlen(text);
+    rc = write(fd, text, (size_t)len) != len || fsync(fd) != 0
+             ? err_sys(e, errno, "cannot record tombstone GC in %s", path)
+             : 0;
+    close(fd);
+    return rc ? rc : rstate_fsync_dir(dir, e);
+}
+
+void rstate_gc_each(const char *base, rstate_gc_fn fn, void *ctx)
+{
+    char dir[RSTATE_PATH_MAX];
+    if (path_fmt(dir, sizeof(dir), NULL, "%s/gc", base) != 0)
+        return;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char *plus = strchr(de->d_name, '+'), path[RSTATE_PATH_MAX], text[8] = "";
+        if (de->d_name[0] == '.' || !plus)
+            continue;
+        FILE *f = path_fmt(path, sizeof(path), NULL, "%s/%s", dir, de->d_name) == 0
+                      ? fopen(path, "r")
+                      : NULL;
+        bool ok = f && fgets(text, sizeof(text), f) &&
+                  (strcmp(text, "on\n") == 0 || strcmp(text, "off\n") == 0);
+        if (f)
+            fclose(f);
+        if (!ok) {
+            log_warn("restore: cannot read the tombstone GC record %s/%s", dir, de->d_name);
+            continue;
+        }
+        char ks[256];
+        snprintf(ks, sizeof(ks), "%.*s", (int)(plus - de->d_name), de->d_name);
+        fn(ctx, ks, plus + 1, text[1] == 'n');
+    }
+    closedir(d);
 }
 
 static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

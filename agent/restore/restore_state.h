@@ -5,6 +5,8 @@
  *   <state_dir>/restore/<cluster>/<tag>/done                 tables loaded, "ks.table" a line
  *   <state_dir>/restore/<cluster>/<tag>/pending.<ks>.<table> names a load will take
  *   <state_dir>/restore/<cluster>/<tag>/stage/<ks>.<table>/<blob id>  verified files
+ *   <state_dir>/restore/<cluster>/<tag>/gc/<ks>+<table>      "on" or "off": the table's
+ *       tombstone GC before the restore turned it off ("+" is in no name)
  *
  * Everything is written durably (fsync of the file, then of its directory) before the
  * step it records counts as done.
@@ -34,6 +36,15 @@ int rstate_stage_dir(const char *base, const char *ks, const char *table, bool c
 /* base/pending.<ks>.<table> into out. */
 int rstate_pending_path(const char *base, const char *ks, const char *table, char *out, size_t cap,
                         cairn_err *e);
+
+/* Whether the table's tombstone GC state before the restore is recorded. */
+bool rstate_gc_recorded(const char *base, const char *ks, const char *table);
+/* Records it, durably. */
+int rstate_gc_record(const char *base, const char *ks, const char *table, bool was_on,
+                     cairn_err *e);
+/* Calls fn for every recorded table; a record it cannot read is skipped with a warning. */
+typedef void (*rstate_gc_fn)(void *ctx, const char *ks, const char *table, bool was_on);
+void rstate_gc_each(const char *base, rstate_gc_fn fn, void *ctx);
 
 /* Removes base (staged_only: only base/stage) and everything under it. */
 int rstate_remove(const char *base, bool staged_only, cairn_err *e);

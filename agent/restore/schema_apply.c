@@ -5,6 +5,11 @@
  * and name. An object the target already has with the same definition is skipped; one
  * it has with another definition is a conflict, and any conflict stops the whole
  * operation before the first change.
+ *
+ * A restore applies the tables before loading and the views and indexes after (the
+ * request's objects), so that ScyllaDB builds them from the loaded data; the answer to
+ * the second says how far each build got within VIEW_BUILD_WAIT_MS. A large build goes
+ * on long after: ScyllaDB reports it, the restore does not wait for it.
  */
 #include "handlers.h"
 
@@ -12,15 +17,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "node/cql.h"
 #include "node/hostport.h"
 #include "repo/repo.h"
 
-#define CQL_TIMEOUT_MS 60000
-#define SCHEMA_MAX     (64u << 20)
-#define OBJECT_HEADER  "-- cairn-object: "
+#define CQL_TIMEOUT_MS     60000
+#define VIEW_BUILD_WAIT_MS 10000
+#define VIEW_BUILD_POLL_MS 200
+#define SCHEMA_MAX         (64u << 20)
+#define OBJECT_HEADER      "-- cairn-object: "
 
 typedef struct schema_obj {
     char *type, *keyspace, *name, *stmt;
@@ -147,9 +155,17 @@ static const schema_obj *find(const schema_set *s, const schema_obj *o)
     return NULL;
 }
 
+static bool view_kind(const schema_obj *o)
+{
+    return strcmp(o->type, "view") == 0 || strcmp(o->type, "index") == 0;
+}
+
 static bool selected(const Cairn__Rpc__ApplySchemaRequest *rq, const schema_obj *o)
 {
     if (system_keyspace(o->keyspace) || kind_rank(o->type) < 0)
+        return false;
+    if ((rq->objects == CAIRN__RPC__APPLY_SCHEMA_REQUEST__OBJECTS__TABLES && view_kind(o)) ||
+        (rq->objects == CAIRN__RPC__APPLY_SCHEMA_REQUEST__OBJECTS__VIEWS && !view_kind(o)))
         return false;
     if (rq->n_keyspaces == 0)
         return true;
@@ -213,6 +229,51 @@ static int create_missing(cql_conn *c, const Cairn__Rpc__ApplySchemaRequest *rq,
     return 0;
 }
 
+static int add_build(Cairn__Rpc__ApplySchemaResult *res, const schema_obj *o)
+{
+    Cairn__Rpc__ViewBuild **nb = realloc(res->view_builds, (res->n_view_builds + 1) * sizeof(*nb));
+    if (!nb)
+        return CAIRN_ENOMEM;
+    res->view_builds = nb;
+    Cairn__Rpc__ViewBuild *b = calloc(1, sizeof(*b));
+    if (!b)
+        return CAIRN_ENOMEM;
+    cairn__rpc__view_build__init(b);
+    nb[res->n_view_builds++] = b;
+    b->keyspace = strdup(o->keyspace);
+    /* An index is built as its view, "<index>_index". */
+    if (strcmp(o->type, "index") == 0 && asprintf(&b->name, "%s_index", o->name) < 0)
+        b->name = NULL;
+    else if (strcmp(o->type, "index") != 0)
+        b->name = strdup(o->name);
+    return b->keyspace && b->name ? 0 : CAIRN_ENOMEM;
+}
+
+/* Asks how far each build got until all are done or VIEW_BUILD_WAIT_MS passed. */
+static int watch_builds(agent *a, const Cairn__Rpc__ApplySchemaRequest *rq, const schema_set *want,
+                        Cairn__Rpc__ApplySchemaResult *res, cairn_err *e)
+{
+    for (size_t i = 0; i < want->n; i++)
+        if (view_kind(&want->o[i]) && selected(rq, &want->o[i]) && add_build(res, &want->o[i]))
+            return err_set(e, CAIRN_ENOMEM, "out of memory");
+    for (int waited = 0;; waited += VIEW_BUILD_POLL_MS) {
+        bool all = true;
+        for (size_t i = 0; i < res->n_view_builds; i++) {
+            Cairn__Rpc__ViewBuild *b = res->view_builds[i];
+            size_t nodes, built;
+            int rc = scylla_view_build(a->rest, b->keyspace, b->name, &nodes, &built, e);
+            if (rc)
+                return err_prefix(e, "the build of view %s.%s", b->keyspace, b->name);
+            b->nodes = (uint32_t)nodes;
+            b->built = (uint32_t)built;
+            all = all && nodes > 0 && built == nodes;
+        }
+        if (all || waited >= VIEW_BUILD_WAIT_MS)
+            return 0;
+        usleep(VIEW_BUILD_POLL_MS * 1000);
+    }
+}
+
 int agent_apply_schema(agent *a, const Cairn__Rpc__ApplySchemaRequest *rq,
                        Cairn__Rpc__Response *resp, cairn_err *e)
 {
@@ -245,6 +306,9 @@ int agent_apply_schema(agent *a, const Cairn__Rpc__ApplySchemaRequest *rq,
         rc = judge(rq, &want, &have, res, e);
     if (!rc && !rq->check_only && res->n_conflicts == 0)
         rc = create_missing(c, rq, &want, &have, e);
+    if (!rc && !rq->check_only && res->n_conflicts == 0 &&
+        rq->objects == CAIRN__RPC__APPLY_SCHEMA_REQUEST__OBJECTS__VIEWS)
+        rc = watch_builds(a, rq, &want, res, e);
     cql_close(c);
     repo_close(r);
     buf_free(&dump);

@@ -62,8 +62,9 @@ typedef struct backup_run {
     size_t failed_nodes; /* in the flush or snapshot step */
     /* Requests agents sent outside their upload jobs (repository check, schema). */
     store_counts agent_requests;
-    backup_parent *parent; /* the last complete backup, NULL when none */
-    const char *repo_id;   /* cairn.repo's id, as the coordinator read it */
+    backup_parent *parent;        /* the last complete backup, NULL when none */
+    Cairn__Rpc__Response *schema; /* the schema step's answer: its views go in the manifest */
+    const char *repo_id;          /* cairn.repo's id, as the coordinator read it */
 } backup_run;
 
 /* The tables of the backup: every selected user table any node knows. */
@@ -244,6 +245,8 @@ static int write_cluster_manifest(backup_run *b, repo *r, const char *schema_blo
     m->n_keyspace_filter = b->o->c.filter.n_include;
     m->exclude_filter = (char **)b->o->c.filter.exclude;
     m->n_exclude_filter = b->o->c.filter.n_exclude;
+    m->views = b->schema->schema->views;
+    m->n_views = b->schema->schema->n_views;
     if (b->o->incremental) {
         m->base_tag = (char *)backup_parent_base(b->parent);
         m->previous_tag = (char *)backup_parent_tag(b->parent);
@@ -280,6 +283,8 @@ static int write_cluster_manifest(backup_run *b, repo *r, const char *schema_blo
     int rc = manifest_cluster_write(r, key, m, e);
     m->nodes = NULL;
     m->n_nodes = 0;
+    m->views = NULL; /* the schema answer's */
+    m->n_views = 0;
     free(refs);
     free(ptrs);
     return rc;
@@ -406,7 +411,38 @@ static int backup_schema(backup_run *b, char *blob, uint64_t *size, cairn_err *e
     snprintf(blob, 65, "%s", resp->schema->blob);
     *size = resp->schema->size;
     fleet_requests_add(&b->agent_requests, resp->schema->requests);
-    cairn__rpc__response__free_unpacked(resp, NULL);
+    b->schema = resp;
+    return 0;
+}
+
+static bool is_view(const backup_run *b, const Cairn__Rpc__Table *t)
+{
+    const Cairn__Rpc__SchemaResult *sr = b->schema->schema;
+    for (size_t i = 0; i < sr->n_views; i++)
+        if (strcmp(sr->views[i]->keyspace, t->keyspace) == 0 &&
+            strcmp(sr->views[i]->name, t->name) == 0)
+            return true;
+    return false;
+}
+
+/* Views and indexes are snapshotted with their keyspace, but not uploaded: ScyllaDB
+ * builds them from their base tables, and the manifest records them instead. */
+static int leave_views_out(backup_run *b, cairn_err *e)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < b->n_tables; i++)
+        if (!is_view(b, b->tables[i]))
+            b->tables[kept++] = b->tables[i];
+    if (kept < b->n_tables && !b->o->c.json)
+        fprintf(stderr,
+                "leaving %zu views and indexes out (ScyllaDB builds them from their "
+                "base tables)\n",
+                b->n_tables - kept);
+    b->n_tables = kept;
+    if (kept == 0)
+        return err_set(e, CAIRN_ENOENT,
+                       "the selected tables are all views or indexes: nothing "
+                       "to back up (select their base tables)");
     return 0;
 }
 
@@ -450,6 +486,8 @@ static int run_backup(backup_run *b, repo *r, lease_keep **lk, cairn_err *e)
         rc = b->o->incremental ? flush_for_increment(b, &skew, e) : take_snapshots(b, &skew, e);
     if (!rc)
         rc = backup_schema(b, schema_blob, &schema_size, e);
+    if (!rc)
+        rc = leave_views_out(b, e);
     if (!rc)
         rc = interrupted(e);
     if (!rc)
@@ -582,6 +620,8 @@ done:
     jobrun_free(b.jobs, b.n);
     free(b.upload);
     backup_parent_free(b.parent);
+    if (b.schema)
+        cairn__rpc__response__free_unpacked(b.schema, NULL);
     free(b.nodes);
     free(b.tables);
     check_result_free(&chk);

@@ -31,6 +31,7 @@
 #include "command/restore_opts.h"
 #include "command/restore_metrics.h"
 #include "command/restore_plan.h"
+#include "command/restore_schema.h"
 #include "fleet/check.h"
 #include "fleet/jobrun.h"
 #include "cli/interrupt.h"
@@ -57,6 +58,7 @@ typedef struct restore_run {
     Cairn__Repo__FileEntry ***file_ptrs;         /* per node, the files of its share */
     const char *source;                          /* the backup's cluster */
     Cairn__Rpc__ApplySchemaResult *schema_check; /* --schema: what check_only said */
+    Cairn__Rpc__ApplySchemaResult *views;        /* --schema: the views, once created */
     store_counts requests;                       /* of the phases' jobs that ended */
 } restore_run;
 
@@ -111,57 +113,22 @@ static void restore_request(void *arg, size_t i, Cairn__Rpc__Request *rq)
     rq->restore = &r->reqs[i];
 }
 
-/* What the agent said about the schema: conflicts are an error, nothing was changed. */
-static int schema_outcome(const Cairn__Rpc__ApplySchemaResult *res, bool check_only, bool json,
-                          cairn_err *e)
+/* A schema step (restore_schema.h) through the first agent, for the plan's keyspaces. */
+static int apply_schema(restore_run *r, restore_schema_objects objects, bool check_only,
+                        Cairn__Rpc__ApplySchemaResult **out_or_null, cairn_err *e)
 {
-    for (size_t i = 0; i < res->n_conflicts; i++)
-        fprintf(stderr, "schema conflict: %s exists on the target with another definition\n",
-                res->conflicts[i]);
-    if (res->n_conflicts)
-        return err_set(e, CAIRN_EEXIST,
-                       "%zu schema objects exist on the target with another definition; nothing "
-                       "was changed (drop them, or restore without --schema)",
-                       res->n_conflicts);
-    if (!check_only && !json)
-        fprintf(stderr, "schema: %zu objects created, %zu already there\n", res->n_created,
-                res->n_existing);
-    return 0;
-}
-
-/* Applies (or with check_only, judges) the schema on one agent; a check's answer is
- * kept in r->schema_check for the plan. */
-static int apply_schema(restore_run *r, size_t agent, bool check_only, cairn_err *e)
-{
-    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
-    Cairn__Rpc__ApplySchemaRequest ar = CAIRN__RPC__APPLY_SCHEMA_REQUEST__INIT;
-    ar.repository = r->cfg->repository;
-    ar.blob = r->m->schema_blob;
-    ar.has_check_only = 1;
-    ar.check_only = check_only;
     char **ks = calloc(r->p.n_tables ? r->p.n_tables : 1, sizeof(char *));
     if (!ks)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
-    ar.n_keyspaces = restore_plan_keyspaces(&r->p, ks);
-    ar.keyspaces = ks;
-    rq.op_case = CAIRN__RPC__REQUEST__OP_APPLY_SCHEMA;
-    rq.apply_schema = &ar;
-    Cairn__Rpc__Response *resp = NULL;
-    int rc = fleet_call(r->f, agent, &rq, &resp, fleet_timeout_ms(r->f) * 5, e);
+    restore_schema s = {.f = r->f,
+                        .agent = 0,
+                        .repository = r->cfg->repository,
+                        .blob = r->m->schema_blob,
+                        .keyspaces = ks,
+                        .n_keyspaces = restore_plan_keyspaces(&r->p, ks),
+                        .json = r->o->c.json};
+    int rc = restore_schema_apply(&s, objects, check_only, out_or_null, e);
     free(ks);
-    if (rc)
-        return err_prefix(e, "schema");
-    if (resp->result_case != CAIRN__RPC__RESPONSE__RESULT_APPLY_SCHEMA) {
-        cairn__rpc__response__free_unpacked(resp, NULL);
-        return err_set(e, CAIRN_EPROTO, "the agent answered the schema request without a result");
-    }
-    rc = schema_outcome(resp->apply_schema, check_only, r->o->c.json, e);
-    if (check_only && !r->schema_check) {
-        r->schema_check = resp->apply_schema;
-        resp->apply_schema = NULL;
-        resp->result_case = CAIRN__RPC__RESPONSE__RESULT__NOT_SET;
-    }
-    cairn__rpc__response__free_unpacked(resp, NULL);
     return rc;
 }
 
@@ -213,6 +180,8 @@ static void print_summary(const restore_run *r, uint64_t duration)
         json_object_object_add(j, "method", json_object_new_string(mname));
         json_object_object_add(j, "nodes", json_object_new_int64((int64_t)r->n));
         json_data_figures(j, r);
+        if (r->views)
+            restore_schema_report_builds(r->views, j);
         json_object_object_add(j, "duration_ms", json_object_new_int64((int64_t)duration));
         printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
         json_object_put(j);
@@ -284,7 +253,7 @@ static int prepare_cluster(restore_run *run, cairn_err *e)
         return rc;
     if (!run->m->schema_blob)
         return err_set(e, CAIRN_ENOENT, "backup %s holds no schema", run->tag);
-    return apply_schema(run, 0, true, e);
+    return apply_schema(run, RESTORE_SCHEMA_ALL, true, &run->schema_check, e);
 }
 
 static Cairn__Rpc__NodeInfo **node_infos(restore_run *run, cairn_err *e)
@@ -447,12 +416,17 @@ static int restore_data(restore_run *run, cairn_err *e)
                           "changed on the target",
                           run->tag, run->source);
     }
-    if (o->schema && (rc = apply_schema(run, 0, false, e)) != 0)
+    if (o->schema && (rc = apply_schema(run, RESTORE_SCHEMA_TABLES, false, NULL, e)) != 0)
         return rc;
     if (!o->c.json)
         fprintf(stderr, "restoring %s (%zu tables) onto %zu nodes with %s\n", run->tag,
                 run->p.n_tables, run->n, method_name(run));
     rc = run_phase(run, CAIRN__RPC__RESTORE_REQUEST__PHASE__LOAD, "restore", e);
+    /* The views once their base tables hold the data: ScyllaDB builds them from it. */
+    if (!rc && o->schema &&
+        (rc = apply_schema(run, RESTORE_SCHEMA_VIEWS, false, &run->views, e)) == 0 && !o->c.json)
+        restore_schema_report_builds(run->views, NULL);
+    /* Every node has loaded: tombstone GC goes back on with the records. */
     if (!rc)
         forget_all(run, false);
     return rc;
@@ -475,6 +449,8 @@ static void run_free(restore_run *run)
     chain_free(run->chain, run->n_chain);
     if (run->schema_check)
         cairn__rpc__apply_schema_result__free_unpacked(run->schema_check, NULL);
+    if (run->views)
+        cairn__rpc__apply_schema_result__free_unpacked(run->views, NULL);
     if (run->m)
         cairn__repo__cluster_manifest__free_unpacked(run->m, NULL);
     check_result_free(&run->chk);
@@ -499,7 +475,7 @@ static int run_restore(const coord_config *cfg, const restore_opts *o, cairn_err
     if (!rc && o->dry_run)
         print_plan(&run);
     else if (!rc && o->no_data && o->schema)
-        rc = apply_schema(&run, 0, false, e);
+        rc = apply_schema(&run, RESTORE_SCHEMA_ALL, false, NULL, e);
     else if (!rc)
         rc = restore_data(&run, e);
     if (!rc && !o->dry_run)

@@ -265,6 +265,19 @@ static void show_json(const Cairn__Repo__ClusterManifest *m, show_ctx *s)
         json_object_array_add(tables, t);
     }
     json_object_object_add(o, "tables", tables);
+    json_object *views = json_object_new_array();
+    for (size_t i = 0; i < m->n_views; i++) {
+        const Cairn__Repo__ViewEntry *v = m->views[i];
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "keyspace", json_object_new_string(v->keyspace));
+        json_object_object_add(j, "name", json_object_new_string(v->name));
+        json_object_object_add(j, "kind", json_object_new_string(v->index ? "index" : "view"));
+        json_object_object_add(j, "base", json_object_new_string(v->base_table));
+        if (v->index)
+            json_object_object_add(j, "index", json_object_new_string(v->index));
+        json_object_array_add(views, j);
+    }
+    json_object_object_add(o, "views", views);
     if (s->jfiles)
         json_object_object_add(o, "files_list", s->jfiles);
     s->jfiles = NULL; /* owned by o now */
@@ -297,6 +310,15 @@ static void show_text(const Cairn__Repo__ClusterManifest *m, const show_ctx *s)
         printf("  %s.%s  %s in %llu files on %u nodes\n", s->t[i].keyspace, s->t[i].name,
                human_bytes(s->t[i].bytes, b1, sizeof(b1)), (unsigned long long)s->t[i].files,
                s->t[i].nodes);
+    if (m->n_views)
+        printf("\nviews and indexes (built by ScyllaDB from their base tables, no data here):\n");
+    for (size_t i = 0; i < m->n_views; i++) {
+        const Cairn__Repo__ViewEntry *v = m->views[i];
+        if (v->index)
+            printf("  %s.%s  index %s on %s\n", v->keyspace, v->name, v->index, v->base_table);
+        else
+            printf("  %s.%s  view of %s\n", v->keyspace, v->name, v->base_table);
+    }
 }
 
 int cmd_show(const coord_config *cfg, int argc, char **argv)

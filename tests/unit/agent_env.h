@@ -147,6 +147,8 @@ typedef struct rest {
     atomic_int loads;
     atomic_int snapshot_deletes;
     atomic_int incremental; /* ScyllaDB's incremental_backups setting */
+    atomic_int gc_off;      /* tombstone GC of ks.t switched off */
+    atomic_int loads_gc_off;
 } rest;
 
 /* The answer to one request head; "" for a void result. */
@@ -173,8 +175,16 @@ static inline void rest_answer(rest *r, const char *head, char *body, size_t cap
             snprintf(body, cap, "%s", fixed[i].body);
     if (strstr(head, "GET /storage_service/data_file/locations "))
         snprintf(body, cap, "[\"%s\"]", r->data_dir);
-    else if (strstr(head, "POST /storage_service/sstables/ks?cf="))
+    else if (strstr(head, "POST /storage_service/sstables/ks?cf=")) {
         atomic_fetch_add(&r->loads, 1);
+        if (atomic_load(&r->gc_off))
+            atomic_fetch_add(&r->loads_gc_off, 1);
+    } else if (strstr(head, "GET /column_family/tombstone_gc/ks:t "))
+        snprintf(body, cap, "%s", atomic_load(&r->gc_off) ? "false" : "true");
+    else if (strstr(head, "DELETE /column_family/tombstone_gc/ks:t "))
+        atomic_store(&r->gc_off, 1);
+    else if (strstr(head, "POST /column_family/tombstone_gc/ks:t "))
+        atomic_store(&r->gc_off, 0);
     else if (strstr(head, "DELETE /storage_service/snapshots?tag="))
         atomic_fetch_add(&r->snapshot_deletes, 1);
     else if (strstr(head, "GET /storage_service/incremental_backups "))

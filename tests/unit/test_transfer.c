@@ -273,6 +273,18 @@ static void test_upload_then_restore(void **state)
     char done[200];
     snprintf(done, sizeof(done), "%s/restore/" CLUSTER "/r1/done", v->state);
     assert_true(file_has(done, "ks.t\n"));
+    /* Tombstone GC was off for the load, and stays off until the restore is forgotten
+     * (every node has loaded); then it is back as it was. */
+    assert_int_equal(atomic_load(&v->rest.loads_gc_off), 1);
+    assert_int_equal(atomic_load(&v->rest.gc_off), 1);
+    Cairn__Rpc__Request fq = CAIRN__RPC__REQUEST__INIT;
+    Cairn__Rpc__ForgetRestoreRequest fr = CAIRN__RPC__FORGET_RESTORE_REQUEST__INIT;
+    fr.tag = (char *)"r1";
+    fq.op_case = CAIRN__RPC__REQUEST__OP_FORGET_RESTORE;
+    fq.forget_restore = &fr;
+    assert_int_equal(call(v, &fq, &r, &e), 0);
+    cairn__rpc__response__free_unpacked(r, NULL);
+    assert_int_equal(atomic_load(&v->rest.gc_off), 0);
 
     /* The fake load leaves the files where they are: the next batch's SSTable takes a
      * fresh generation instead of overwriting them. */

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 
-from . import rows, sstables
+from . import rows, sstables, views
 from .ring import Ring, tokens_for
 from .schema import SchemaStore, table_dirs
 from .sharedstate import ClusterState
@@ -108,6 +108,8 @@ class Node:
         self._memtable_lock = threading.Lock()
         self._next_dir = {}            # table id -> data dir index for the next SSTable
         self._seeds = itertools.count(1)
+        self.tombstone_gc_off = set()  # table ids (a runtime switch: a restart clears it)
+        self.views = views.ViewBuilder(self)
         for d in self.data_dirs:
             os.makedirs(d, exist_ok=True)
         self.ensure_dirs(self.schema.current().tables)
@@ -193,10 +195,15 @@ class Node:
     def write(self, table, nbytes, seed=None, compressibility=0.0):
         if seed is None:
             seed = self.default_seed()
-        with self._memtable_lock:
-            self._memtables.setdefault(table.id, []).append(
-                ('bytes', int(seed), int(nbytes), float(compressibility)))
+        self._append(table, ('bytes', int(seed), int(nbytes), float(compressibility)))
         return seed
+
+    def _append(self, table, segment):
+        """A write to the memtable of table and of each view built from it."""
+        targets = [table] + views.dependents(self.current_schema(), table)
+        with self._memtable_lock:
+            for t in targets:
+                self._memtables.setdefault(t.id, []).append(segment)
 
     def write_rows(self, table, put, delete):
         """Values for keys and tombstones for others, at one timestamp (a batch)."""
@@ -204,8 +211,9 @@ class Node:
             self._last_ts = max(self._last_ts + 1, time.time_ns() // 1000)
             records = [[k, self._last_ts, v] for k, v in sorted(put.items())]
             records += [[k, self._last_ts, None] for k in sorted(delete)]
-            self._memtables.setdefault(table.id, []).append(('rows', rows.encode(records)))
-        return self._last_ts
+            ts = self._last_ts
+        self._append(table, ('rows', rows.encode(records)))
+        return ts
 
     def read_rows(self, table):
         """What a read of the table at this node returns: {key: value}."""
@@ -251,6 +259,23 @@ class Node:
                     sstables.link_sstable(sst, os.path.join(directory, 'backups'))
                 out.append(sst)
         return out
+
+    def write_view_sstable(self, view, pieces):
+        """A view's share of a build or of loaded SSTables, sealed at once (the caller
+        holds self.lock)."""
+        directory = self._pick_dir(view)
+        sst = sstables.write_sstable(directory, NEW_SSTABLE_VERSION,
+                                     self.generations.next(self.table_dirs(view)), pieces)
+        if self.incremental_backups:
+            sstables.link_sstable(sst, os.path.join(directory, 'backups'))
+
+    def copy_memtable(self, base, view):
+        """The base's unflushed writes into a view being built, but for those written
+        since the view exists (_append gave them to it already)."""
+        with self._memtable_lock:
+            mine = self._memtables.setdefault(view.id, [])
+            have = {id(seg) for seg in mine}
+            mine.extend(seg for seg in self._memtables.get(base.id, []) if id(seg) not in have)
 
     def compact(self, table):
         """Major compaction: all live SSTables of the table become one new SSTable."""
@@ -406,6 +431,10 @@ class Node:
     def load(self, keyspace, cf, load_and_stream=False, primary_replica_only=False,
              skip_cleanup=False, skip_reshape=False, scope=None):
         table = self.find_table(keyspace, cf)
+        if table.kind in views.VIEW_KINDS:
+            raise ApiError(500, 'Failed to load new sstables: %s.%s is a materialized view: '
+                           'its SSTables cannot be loaded, ScyllaDB builds it from its base '
+                           'table' % (keyspace, cf))
         if load_and_stream and (skip_cleanup or skip_reshape):
             raise ApiError(400, 'skip_cleanup and skip_reshape cannot be used with '
                            'load_and_stream')
@@ -419,6 +448,7 @@ class Node:
                   'mode': 'load_and_stream' if load_and_stream else 'refresh',
                   'primary_replica_only': primary_replica_only, 'skip_cleanup': skip_cleanup,
                   'skip_reshape': skip_reshape, 'scope': scope or 'all', 'sstables': [],
+                  'tombstone_gc': table.id not in self.tombstone_gc_off,
                   'status': 'ok', 'error': None}
         try:
             if self.settings['load_delay']:
@@ -467,6 +497,7 @@ class Node:
             for tdir, s, sha, size in sets:
                 new = sstables.copy_sstable(s, tdir, self.generations.next([tdir]), link=True)
                 sstables.remove_sstable(s)
+                self.views.update(table, [new])
                 record['sstables'].append({'source': s.data_name, 'data_sha256': sha,
                                            'size': size, 'node': self.address,
                                            'name': new.data_name})
@@ -539,6 +570,7 @@ class Node:
             for s in sources:
                 tdir = self._pick_dir(table)
                 new = sstables.copy_sstable(s, tdir, self.generations.next(self.table_dirs(table)))
+                self.views.update(table, [new])
                 names.append(new.data_name)
         return names
 

@@ -140,6 +140,33 @@ def load_new_sstables(node, req):
               scope=req.get('scope'))
 
 
+def view_build_statuses(node, req):
+    out = node.views.statuses(req.path_params['keyspace'], req.path_params['view'])
+    if out is None:
+        raise ApiError(400, 'No such view %s.%s' % (req.path_params['keyspace'],
+                                                    req.path_params['view']))
+    return out
+
+
+def _cf(node, req):
+    ks, sep, cf = req.path_params['name'].partition(':')
+    if not sep:
+        raise ApiError(400, 'Column family name should be in keyspace:column_family format')
+    return node.find_table(ks, cf)
+
+
+def get_tombstone_gc(node, req):
+    return _cf(node, req).id not in node.tombstone_gc_off
+
+
+def enable_tombstone_gc(node, req):
+    node.tombstone_gc_off.discard(_cf(node, req).id)
+
+
+def disable_tombstone_gc(node, req):
+    node.tombstone_gc_off.add(_cf(node, req).id)
+
+
 ROUTES = [
     Route('GET', '/storage_service/hostid/local', handler=hostid_local),
     Route('GET', '/snitch/datacenter', ['host'], handler=snitch_datacenter),
@@ -166,4 +193,9 @@ ROUTES = [
     Route('POST', '/storage_service/sstables/{keyspace}',
           ['cf', 'load_and_stream', 'primary_replica_only', 'skip_cleanup', 'skip_reshape',
            'scope'], ['cf'], handler=load_new_sstables),
+    Route('GET', '/storage_service/view_build_statuses/{keyspace}/{view}',
+          handler=view_build_statuses),
+    Route('GET', '/column_family/tombstone_gc/{name}', handler=get_tombstone_gc),
+    Route('POST', '/column_family/tombstone_gc/{name}', handler=enable_tombstone_gc),
+    Route('DELETE', '/column_family/tombstone_gc/{name}', handler=disable_tombstone_gc),
 ]
