@@ -209,14 +209,14 @@ static int check_upload(const char *cluster, Cairn__Rpc__UploadRequest *rq, cair
     return tables_dedupe(rq->tables, &rq->n_tables, e);
 }
 
-static int check_prune(const char *cluster, const Cairn__Rpc__PruneBackupsRequest *rq, cairn_err *e)
+static int check_prune(const char *cluster, Cairn__Rpc__PruneBackupsRequest *rq, cairn_err *e)
 {
     if (!node_manifest_ref(cluster, rq->manifest_key, rq->manifest_sha256))
         return err_set(e, CAIRN_EINVAL,
                        "the manifest of the prune request is not a node manifest of cluster %s "
                        "with its SHA-256",
                        cluster);
-    return 0;
+    return tables_dedupe(rq->views, &rq->n_views, e);
 }
 
 int request_check(Cairn__Rpc__Request *rq, cairn_err *e)

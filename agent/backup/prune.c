@@ -290,6 +290,28 @@ static int prune_run(prune_ctx *p, agent *a, repo *r, const Cairn__Rpc__PruneBac
     return rc;
 }
 
+/* Empties backups/ of every directory of each view and index (any incarnation: none is
+ * ever backed up); request_check validated the names. */
+static void prune_views(prune_ctx *p, const Cairn__Rpc__PruneBackupsRequest *rq)
+{
+    for (size_t v = 0; v < rq->n_views; v++) {
+        const Cairn__Rpc__Table *t = rq->views[v];
+        for (size_t d = 0; d < p->ndirs; d++) {
+            char ksdir[4096], tdir[4400];
+            if (path_fmt(ksdir, sizeof(ksdir), NULL, "%s/%s", p->dirs[d], t->keyspace) != 0)
+                continue;
+            DIR *dir = opendir(ksdir);
+            struct dirent *de;
+            while (dir && (de = readdir(dir)) != NULL)
+                if (tabledir_match(de->d_name, t->name, NULL) &&
+                    path_fmt(tdir, sizeof(tdir), NULL, "%s/%s", ksdir, de->d_name) == 0)
+                    tabledir_backups_clear(tdir, &p->files, &p->bytes);
+            if (dir)
+                closedir(dir);
+        }
+    }
+}
+
 static int answer(const prune_ctx *p, Cairn__Rpc__Response *resp, cairn_err *e)
 {
     Cairn__Rpc__PruneResult *res = malloc(sizeof(*res));
@@ -321,6 +343,8 @@ int agent_prune_backups(agent *a, const Cairn__Rpc__PruneBackupsRequest *rq,
         rc = repos_repo_open(&r, a->cfg, rq->repository, rq->repository_id, e);
     if (!rc)
         rc = prune_run(&p, a, r, rq, host, e);
+    if (!rc)
+        prune_views(&p, rq);
     if (!rc) {
         log_info("prune %s: %" PRIu64 " links removed (%" PRIu64 " bytes), %" PRIu64
                  " gone already",

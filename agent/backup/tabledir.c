@@ -208,7 +208,9 @@ int tabledir_complete_sstables_at(int dfd, const char *dir, int64_t held_before_
     return rc;
 }
 
-void tabledir_backups_count(const char *table_dir, uint64_t *files, uint64_t *bytes)
+/* Counts (and with remove, unlinks) the regular files of <table_dir>/backups; removal
+ * takes only SSTable files, whatever else someone put there stays. */
+static void backups_walk(const char *table_dir, bool remove, uint64_t *files, uint64_t *bytes)
 {
     char path[4400];
     if (path_fmt(path, sizeof(path), NULL, "%s/backups", table_dir) != 0)
@@ -219,10 +221,23 @@ void tabledir_backups_count(const char *table_dir, uint64_t *files, uint64_t *by
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         struct stat st;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
-            (*files)++;
-            *bytes += (uint64_t)st.st_size;
-        }
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (remove &&
+            (!name_valid(NAME_SSTABLE_FILE, de->d_name) || unlinkat(dirfd(d), de->d_name, 0) != 0))
+            continue;
+        (*files)++;
+        *bytes += (uint64_t)st.st_size;
     }
     closedir(d);
+}
+
+void tabledir_backups_count(const char *table_dir, uint64_t *files, uint64_t *bytes)
+{
+    backups_walk(table_dir, false, files, bytes);
+}
+
+void tabledir_backups_clear(const char *table_dir, uint64_t *files, uint64_t *bytes)
+{
+    backups_walk(table_dir, true, files, bytes);
 }

@@ -45,5 +45,8 @@ int tabledir_complete_sstables_at(int dfd, const char *dir, int64_t held_before_
 
 /* Adds the regular files in <table_dir>/backups, and their bytes, to *files and *bytes. */
 void tabledir_backups_count(const char *table_dir, uint64_t *files, uint64_t *bytes);
+/* Removes the SSTable files of <table_dir>/backups, adding them to *files and *bytes:
+ * for views and indexes, whose flushes ScyllaDB links as well but a backup never takes. */
+void tabledir_backups_clear(const char *table_dir, uint64_t *files, uint64_t *bytes);
 
 #endif

@@ -462,8 +462,9 @@ static int upload_all(backup_run *b, cairn_err *e)
 /* The increment is recorded: its links in backups/ can go. */
 static void prune_backups(backup_run *b, repo *r)
 {
+    const Cairn__Rpc__SchemaResult *sr = b->schema->schema;
     backup_incr_pruned p = backup_incr_prune(b->f, b->jobs, b->n, b->parent, repo_url(r),
-                                             repo_id(r), b->o->c.parallel);
+                                             repo_id(r), sr->views, sr->n_views, b->o->c.parallel);
     if (!b->o->c.json) {
         char sz[32];
         fprintf(stderr, "removed %llu uploaded links (%s) from backups/ on %zu nodes\n",

@@ -64,6 +64,8 @@ typedef struct prune_run {
     const jobrun_node **job_of; /* per agent: its job, NULL when none */
     const char *url, *repo_id;
     const backup_parent *parent;
+    Cairn__Rpc__Table **views;
+    size_t n_views;
     backup_incr_pruned total;
     pthread_mutex_t mu;
 } prune_run;
@@ -82,6 +84,8 @@ static void prune_one(fleet *f, size_t i, void *arg)
         backup_parent_node(p->parent, fleet_get(f, i)->info->host_id);
     pr.base_time_ms = prev ? backup_incr_base_time(p->parent, prev) : 0;
     pr.has_base_time_ms = pr.base_time_ms != 0;
+    pr.views = p->views;
+    pr.n_views = p->n_views;
     rq.op_case = CAIRN__RPC__REQUEST__OP_PRUNE_BACKUPS;
     rq.prune_backups = &pr;
     Cairn__Rpc__Response *resp = NULL;
@@ -106,18 +110,29 @@ static void prune_one(fleet *f, size_t i, void *arg)
 
 backup_incr_pruned backup_incr_prune(fleet *f, const jobrun_node *jobs, size_t n,
                                      const backup_parent *parent, const char *url,
-                                     const char *repo_id, unsigned parallel)
+                                     const char *repo_id, Cairn__Repo__ViewEntry *const *views,
+                                     size_t n_views, unsigned parallel)
 {
-    prune_run p = {.url = url, .repo_id = repo_id, .parent = parent};
+    prune_run p = {.url = url, .repo_id = repo_id, .parent = parent, .n_views = n_views};
     size_t *idx = calloc(n ? n : 1, sizeof(*idx));
     p.job_of = calloc(fleet_size(f) ? fleet_size(f) : 1, sizeof(*p.job_of));
-    if (!idx || !p.job_of) {
+    Cairn__Rpc__Table *tables = calloc(n_views ? n_views : 1, sizeof(*tables));
+    p.views = calloc(n_views ? n_views : 1, sizeof(*p.views));
+    if (!idx || !p.job_of || !tables || !p.views) {
         free(idx);
         free(p.job_of);
+        free(tables);
+        free(p.views);
         log_warn("out of memory: the links this increment recorded stay in backups/ until the "
                  "next increment removes them");
         p.total.failed = n;
         return p.total;
+    }
+    for (size_t i = 0; i < n_views; i++) {
+        cairn__rpc__table__init(&tables[i]);
+        tables[i].keyspace = views[i]->keyspace;
+        tables[i].name = views[i]->name;
+        p.views[i] = &tables[i];
     }
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -131,5 +146,7 @@ backup_incr_pruned backup_incr_prune(fleet *f, const jobrun_node *jobs, size_t n
     pthread_mutex_destroy(&p.mu);
     free(idx);
     free(p.job_of);
+    free(tables);
+    free(p.views);
     return p.total;
 }

@@ -30,12 +30,13 @@ typedef struct backup_incr_pruned {
 } backup_incr_pruned;
 
 /* Has the agent of every job remove the backups/ links its node manifest records in
- * repository url (id repo_id), and those written well before the base's snapshot on its
- * node, which the base holds (parent: the increment's); at most parallel at once.
- * Failures are warnings. */
+ * repository url (id repo_id), those written well before the base's snapshot on its
+ * node, which the base holds (parent: the increment's), and every link of the views
+ * and indexes (never backed up); at most parallel at once. Failures are warnings. */
 backup_incr_pruned backup_incr_prune(fleet *f, const jobrun_node *jobs, size_t n,
                                      const backup_parent *parent, const char *url,
-                                     const char *repo_id, unsigned parallel);
+                                     const char *repo_id, Cairn__Repo__ViewEntry *const *views,
+                                     size_t n_views, unsigned parallel);
 
 /* The base's snapshot time on the node of prev (the parent's NodeRef of a node), which
  * an increment carries along its chain; 0 when unknown. */

@@ -4,9 +4,11 @@ ScyllaDB builds views from their base tables and refuses SSTables uploaded into 
 (the emulator does the same). A backup records the views and indexes instead of their
 SSTables; `restore --schema` creates the base tables, loads them, then creates the
 views, which ScyllaDB builds, and reports the build. While the data loads, tombstone GC
-is off on the restored tables, and back on once every node has loaded.
+is off on the restored tables, and back on once every node has loaded. Increments
+empty the views' backups/ directories, where ScyllaDB links their flushes too.
 """
 
+import os
 import unittest
 
 from harness import Bed
@@ -67,6 +69,28 @@ class ViewsTest(unittest.TestCase):
             self.assertEqual({r['tombstone_gc'] for r in loads}, {False})
             self.assertIs(other.rest(node, 'GET', '/column_family/tombstone_gc/%s:base' % KS),
                           True)
+
+    def backups_files(self, table):
+        return [f for n in self.bed.nodes for d in n['data_dirs']
+                for root, _, files in os.walk(os.path.join(d, KS))
+                if os.path.basename(root) == 'backups'
+                and os.path.basename(os.path.dirname(root)).startswith(table + '-')
+                for f in files]
+
+    def test_03_increments_empty_the_views_backups(self):
+        p = self.bed.cairn('incremental', 'enable')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.bed.write_rows(KS, 'base', put={'d': 'green'})
+        for n in self.bed.nodes:  # the views' memtables too
+            self.bed.rest(n, 'POST', '/storage_service/keyspace_flush/' + KS)
+        self.assertTrue(self.backups_files('byv'), 'ScyllaDB links views\' flushes too')
+        self.assertTrue(self.backups_files('vidx_index'))
+        p, out = self.bed.cairn_json('backup', '--incremental', '--tag', 'v1-i1')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p, show = self.bed.cairn_json('show', 'v1-i1', '--files')
+        self.assertEqual({f['table'] for f in show['files_list']}, {'base'})
+        for t in ('base', 'byv', 'vidx_index'):
+            self.assertEqual(self.backups_files(t), [], t)
 
 
 if __name__ == '__main__':
