@@ -109,8 +109,7 @@ static void semicolons_in_dollar_bodies(void **state)
                             "LANGUAGE lua AS $$ local x = a; return x; $$",
                             "CREATE TABLE ks.t (k int PRIMARY KEY)", NULL});
     /* quotes inside a body do not open anything */
-    expect("AS $$ return 'x; $$; B",
-           (const char *[]){"AS $$ return 'x; $$", "B", NULL});
+    expect("AS $$ return 'x; $$; B", (const char *[]){"AS $$ return 'x; $$", "B", NULL});
 }
 
 static void semicolons_in_comments(void **state)
