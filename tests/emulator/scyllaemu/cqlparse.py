@@ -266,6 +266,8 @@ def parse(text, values=None):
         return _parse_create(p)
     if t.is_word('drop'):
         return _parse_drop(p)
+    if t.is_word('alter') and p.peek() is not None and p.peek().is_word('table'):
+        return _parse_alter_table(p)
     if t.is_word('insert', 'update', 'delete', 'batch', 'truncate', 'alter', 'grant',
                  'revoke', 'list', 'begin'):
         raise CqlError(CqlError.INVALID, '%s statements are not supported by the ScyllaDB '
@@ -565,6 +567,100 @@ def _parse_drop(p):
     _expect_end(p)
     return Statement(kind='drop_' + word, keyspace=ks if word != 'keyspace' else name,
                      name=name, if_exists=ie, explicit_keyspace=ks is not None)
+
+
+def _parse_alter_table(p):
+    """ALTER TABLE [ks.]t DROP col [USING TIMESTAMP n] | ADD col type: what DESCRIBE
+    WITH INTERNALS writes for dropped columns (other ALTERs are not emulated)."""
+    p.expect_word('table')
+    ks, name, _ = p.qualified_name()
+    op = p.take()
+    if op.is_word('drop'):
+        column, _ = p.ident()
+        timestamp = None
+        if p.accept_word('using'):
+            p.expect_word('timestamp')
+            timestamp = p.literal()
+            if not isinstance(timestamp, int):
+                raise CqlError(CqlError.INVALID, 'USING TIMESTAMP takes an integer')
+        _expect_end(p)
+        return Statement(kind='alter_table_drop', keyspace=ks, name=name, column=column,
+                         timestamp=timestamp)
+    if op.is_word('add'):
+        column, _ = p.ident()
+        first = p.peek()
+        if first is None:
+            raise syntax_error('ADD needs a column type')
+        column_type = p.text[first.start:].rstrip().rstrip(';').rstrip()
+        return Statement(kind='alter_table_add', keyspace=ks, name=name, column=column,
+                         column_type=column_type)
+    raise CqlError(CqlError.INVALID, 'ALTER TABLE ... %s is not supported by the ScyllaDB '
+                   'emulator (only ADD and DROP of a column)' % op.text.upper())
+
+
+def column_defs(statement):
+    """The column list of a stored CREATE TABLE: [(name or None, start, end)] per
+    top-level item of its parentheses (None for a PRIMARY KEY (...) clause), as
+    character spans of the statement."""
+    p = Parser(statement)
+    p.take()                                   # CREATE
+    p.take()                                   # TABLE
+    p.qualified_name()
+    p.expect_sym('(')
+    items, depth, first, last_end = [], 0, None, None
+    while True:
+        t = p.take()
+        if first is None:
+            first = t
+        if t.kind == 'sym' and t.text in '([{<':
+            depth += 1
+        elif t.kind == 'sym' and t.text in ')]}>' and depth > 0:
+            depth -= 1
+        elif depth == 0 and (t.is_sym(',') or t.is_sym(')')):
+            name = None if first.is_word('primary') else unquote_ident(first)
+            items.append((name, first.start, last_end))
+            first = None
+            if t.is_sym(')'):
+                return items
+        last_end = t.end
+
+
+def column_type(statement, column):
+    """The type of a column of a stored CREATE TABLE, as written there."""
+    for name, start, end in column_defs(statement):
+        if name == column:
+            text = statement[start:end]
+            toks = tokenize(text)
+            text = text[toks[1].start:] if len(toks) > 1 else ''
+            return re.sub(r'(?i)\s+(static|primary\s+key)\s*$', '', text)
+    return None
+
+
+def drop_column(statement, column):
+    """The CREATE TABLE without the column; CqlError if it is not a plain column."""
+    items = column_defs(statement)
+    for i, (name, start, end) in enumerate(items):
+        if name != column:
+            continue
+        if re.search(r'(?i)\bprimary\s+key\b', statement[start:end]) or any(
+                n is None and re.search(r'\b%s\b' % re.escape(quote_ident(column)),
+                                        statement[s:e]) for n, s, e in items):
+            raise CqlError(CqlError.INVALID, 'Cannot drop PRIMARY KEY part %s' % column)
+        if i + 1 < len(items):
+            return statement[:start] + statement[items[i + 1][1]:]
+        return statement[:items[i - 1][2]] + statement[end:]
+    raise CqlError(CqlError.INVALID, 'Column %s was not found in table' % column)
+
+
+def add_column(statement, column, column_type):
+    """The CREATE TABLE with `column column_type` after its last column."""
+    items = column_defs(statement)
+    if any(name == column for name, _, _ in items):
+        raise CqlError(CqlError.INVALID, 'Invalid column name %s because it conflicts with an '
+                       'existing column' % column)
+    last = [end for name, _, end in items if name is not None][-1]
+    return '%s, %s %s%s' % (statement[:last], quote_ident(column), column_type,
+                           statement[last:])
 
 
 def render(stmt, keyspace):
