@@ -14,6 +14,7 @@
  * drops the staged files; a failed second phase keeps every record, so running the
  * same command again resumes.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +114,7 @@ static void restore_request(void *arg, size_t i, Cairn__Rpc__Request *rq)
 
 /* What the agent said about the schema: conflicts are an error, nothing was changed. */
 static int schema_outcome(const Cairn__Rpc__ApplySchemaResult *res, bool check_only, bool json,
-                          cairn_err *e)
+                          size_t nodes, cairn_err *e)
 {
     for (size_t i = 0; i < res->n_conflicts; i++)
         fprintf(stderr, "schema conflict: %s exists on the target with another definition\n",
@@ -123,9 +124,14 @@ static int schema_outcome(const Cairn__Rpc__ApplySchemaResult *res, bool check_o
                        "%zu schema objects exist on the target with another definition; nothing "
                        "was changed (drop them, or restore without --schema)",
                        res->n_conflicts);
-    if (!check_only && !json)
-        fprintf(stderr, "schema: %zu objects created, %zu already there\n", res->n_created,
-                res->n_existing);
+    if (check_only || json)
+        return 0;
+    fprintf(stderr, "schema: %zu objects created, %zu already there", res->n_created,
+            res->n_existing);
+    if (res->has_agreement_ms && res->schema_version)
+        fprintf(stderr, "; all %zu nodes agree on schema version %s after %" PRIu64 " ms", nodes,
+                res->schema_version, res->agreement_ms);
+    fputc('\n', stderr);
     return 0;
 }
 
@@ -155,7 +161,7 @@ static int apply_schema(restore_run *r, size_t agent, bool check_only, cairn_err
         cairn__rpc__response__free_unpacked(resp, NULL);
         return err_set(e, CAIRN_EPROTO, "the agent answered the schema request without a result");
     }
-    rc = schema_outcome(resp->apply_schema, check_only, r->o->c.json, e);
+    rc = schema_outcome(resp->apply_schema, check_only, r->o->c.json, r->n, e);
     if (check_only && !r->schema_check) {
         r->schema_check = resp->apply_schema;
         resp->apply_schema = NULL;
