@@ -15,7 +15,7 @@ import re
 import time
 import uuid
 
-from . import cqlparse
+from . import cqlparse, tablecols
 from .cqlparse import CqlError
 
 STRATEGY_PREFIX = 'org.apache.cassandra.locator.'
@@ -110,8 +110,8 @@ class Table:
         """As ScyllaDB describes it: the dropped columns among the table's own."""
         text = self.statement
         for d in self.dropped:
-            if cqlparse.column_type(text, d['name']) is None:
-                text = cqlparse.add_column(text, d['name'], d['type'])
+            if tablecols.type_of(text, d['name']) is None:
+                text = tablecols.add(text, d['name'], d['type'])
         return text
 
     def _with_dropped(self, create):
@@ -122,9 +122,9 @@ class Table:
         for d in self.dropped:
             col = cqlparse.quote_ident(d['name'])
             out.append('ALTER TABLE %s DROP %s USING TIMESTAMP %d' % (name, col, d['timestamp']))
-            if cqlparse.column_type(self.statement, d['name']) is not None:
+            if tablecols.type_of(self.statement, d['name']) is not None:
                 out.append('ALTER TABLE %s ADD %s %s' % (
-                    name, col, cqlparse.column_type(self.statement, d['name'])))
+                    name, col, tablecols.type_of(self.statement, d['name'])))
         return ';\n'.join(out)
 
 
@@ -417,13 +417,13 @@ def _apply(doc, view, stmt, current):
             raise CqlError(CqlError.INVALID, 'unconfigured table %s' % stmt.name)
         text = obj['statement']
         if kind == 'alter_table_drop':
-            typ = cqlparse.column_type(text, stmt.column)
-            obj['statement'] = cqlparse.drop_column(text, stmt.column)
+            typ = tablecols.type_of(text, stmt.column)
+            obj['statement'] = tablecols.drop(text, stmt.column)
             ts = stmt.timestamp if stmt.timestamp is not None else time.time_ns() // 1000
             dropped = [d for d in obj.get('dropped', []) if d['name'] != stmt.column]
             obj['dropped'] = dropped + [{'name': stmt.column, 'type': typ, 'timestamp': ts}]
         else:
-            obj['statement'] = cqlparse.add_column(text, stmt.column, stmt.column_type)
+            obj['statement'] = tablecols.add(text, stmt.column, stmt.column_type)
         return ('UPDATED', 'TABLE', ks, stmt.name), [], []
 
     if kind == 'drop_keyspace':
