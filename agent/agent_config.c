@@ -34,6 +34,8 @@ static const config_field scylla_fields[] = {
      1, 604800},
     {"load_timeout", CONFIG_INT, offsetof(agent_config, scylla_load_timeout_s), NULL, false, 1,
      604800},
+    {"schema_agreement_timeout", CONFIG_INT, offsetof(agent_config, scylla_agreement_timeout_s),
+     NULL, false, 1, 86400},
     {NULL, 0, 0, NULL, false, 0, 0},
 };
 

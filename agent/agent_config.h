@@ -36,10 +36,11 @@ typedef struct agent_config {
     char *scylla_cql;
     char *scylla_username;
     char *scylla_password;
-    long scylla_timeout_s;          /* every ordinary REST call */
-    long scylla_flush_timeout_s;    /* 0: SCYLLA_DEFAULT_FLUSH_MS */
-    long scylla_snapshot_timeout_s; /* 0: SCYLLA_DEFAULT_SNAPSHOT_MS */
-    long scylla_load_timeout_s;     /* 0: SCYLLA_DEFAULT_LOAD_MS */
+    long scylla_timeout_s;           /* every ordinary REST call */
+    long scylla_flush_timeout_s;     /* 0: SCYLLA_DEFAULT_FLUSH_MS */
+    long scylla_snapshot_timeout_s;  /* 0: SCYLLA_DEFAULT_SNAPSHOT_MS */
+    long scylla_load_timeout_s;      /* 0: SCYLLA_DEFAULT_LOAD_MS */
+    long scylla_agreement_timeout_s; /* 0: AGREEMENT_DEFAULT_TIMEOUT_MS */
     char *state_dir;
     char *log_file;
     char *log_level;

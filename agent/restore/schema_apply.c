@@ -10,6 +10,14 @@
  * request's objects), so that ScyllaDB builds them from the loaded data; the answer to
  * the second says how far each build got within VIEW_BUILD_WAIT_MS. A large build goes
  * on long after: ScyllaDB reports it, the restore does not wait for it.
+ *
+ * A definition may hold several statements (DESCRIBE ... WITH INTERNALS re-drops a
+ * table's dropped columns with their timestamps, so that old SSTables' cells stay dead);
+ * a CQL query carries one, so each definition is cut with cql_split and sent statement
+ * by statement. Conflicts still compare whole definitions. After the changes (and on a
+ * re-run that found everything there, since an earlier run may have stopped before it)
+ * the answer waits until every node reports one schema version: a load into a table a
+ * node does not know yet would fail there.
  */
 #include "handlers.h"
 
@@ -20,7 +28,9 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "node/agreement.h"
 #include "node/cql.h"
+#include "node/cql_split.h"
 #include "node/hostport.h"
 #include "repo/repo.h"
 
@@ -210,6 +220,19 @@ static int judge(const Cairn__Rpc__ApplySchemaRequest *rq, const schema_set *wan
     return 0;
 }
 
+typedef struct stmt_ctx {
+    cql_conn *c;
+    unsigned n; /* statements of the definition sent so far */
+} stmt_ctx;
+
+static int send_statement(void *ctx, const char *stmt, cairn_err *e)
+{
+    stmt_ctx *sc = ctx;
+    sc->n++;
+    int rc = cql_query(sc->c, stmt, NULL, NULL, e);
+    return rc ? err_prefix(e, "statement %u of its definition", sc->n) : 0;
+}
+
 /* Creates what the target lacks, kind by kind in creation order. */
 static int create_missing(cql_conn *c, const Cairn__Rpc__ApplySchemaRequest *rq,
                           const schema_set *want, const schema_set *have, cairn_err *e)
@@ -219,7 +242,8 @@ static int create_missing(cql_conn *c, const Cairn__Rpc__ApplySchemaRequest *rq,
             const schema_obj *o = &want->o[i];
             if (strcmp(o->type, kinds[k]) != 0 || !selected(rq, o) || find(have, o))
                 continue;
-            int rc = cql_query(c, o->stmt, NULL, NULL, e);
+            stmt_ctx sc = {c, 0};
+            int rc = cql_split(o->stmt, send_statement, &sc, e);
             if (rc) {
                 err_prefix(e, "creating %s %s.%s", o->type, o->keyspace, o->name);
                 return rc;
@@ -274,6 +298,25 @@ static int watch_builds(agent *a, const Cairn__Rpc__ApplySchemaRequest *rq, cons
     }
 }
 
+/* Waits for every node to report one schema version; records how long it took. */
+static int await_agreement(agent *a, cql_conn *c, Cairn__Rpc__ApplySchemaResult *res, cairn_err *e)
+{
+    long timeout_ms = a->cfg->scylla_agreement_timeout_s ? a->cfg->scylla_agreement_timeout_s * 1000
+                                                         : AGREEMENT_DEFAULT_TIMEOUT_MS;
+    agreement ag;
+    int rc = agreement_wait(c, timeout_ms, &ag, e);
+    if (rc == CAIRN_ETIMEDOUT)
+        return err_prefix(e, "schema applied on this node (scylla.schema_agreement_timeout "
+                             "in agent.yaml sets the wait)");
+    if (rc)
+        return err_prefix(e, "schema applied on this node");
+    if (!(res->schema_version = strdup(ag.version)))
+        return err_set(e, CAIRN_ENOMEM, "out of memory");
+    res->has_agreement_ms = 1;
+    res->agreement_ms = ag.ms;
+    return 0;
+}
+
 int agent_apply_schema(agent *a, const Cairn__Rpc__ApplySchemaRequest *rq,
                        Cairn__Rpc__Response *resp, cairn_err *e)
 {
@@ -306,6 +349,8 @@ int agent_apply_schema(agent *a, const Cairn__Rpc__ApplySchemaRequest *rq,
         rc = judge(rq, &want, &have, res, e);
     if (!rc && !rq->check_only && res->n_conflicts == 0)
         rc = create_missing(c, rq, &want, &have, e);
+    if (!rc && !rq->check_only && res->n_conflicts == 0)
+        rc = await_agreement(a, c, res, e);
     if (!rc && !rq->check_only && res->n_conflicts == 0 &&
         rq->objects == CAIRN__RPC__APPLY_SCHEMA_REQUEST__OBJECTS__VIEWS)
         rc = watch_builds(a, rq, &want, res, e);

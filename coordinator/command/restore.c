@@ -14,6 +14,7 @@
  * drops the staged files; a failed second phase keeps every record, so running the
  * same command again resumes.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

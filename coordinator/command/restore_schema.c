@@ -1,11 +1,12 @@
 #include "command/restore_schema.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 /* What the agent said: conflicts are an error, nothing was changed. */
 static int outcome(const Cairn__Rpc__ApplySchemaResult *res, bool check_only, bool json,
-                   cairn_err *e)
+                   size_t nodes, cairn_err *e)
 {
     for (size_t i = 0; i < res->n_conflicts; i++)
         fprintf(stderr, "schema conflict: %s exists on the target with another definition\n",
@@ -15,9 +16,14 @@ static int outcome(const Cairn__Rpc__ApplySchemaResult *res, bool check_only, bo
                        "%zu schema objects exist on the target with another definition; nothing "
                        "was changed (drop them, or restore without --schema)",
                        res->n_conflicts);
-    if (!check_only && !json)
-        fprintf(stderr, "schema: %zu objects created, %zu already there\n", res->n_created,
-                res->n_existing);
+    if (check_only || json)
+        return 0;
+    fprintf(stderr, "schema: %zu objects created, %zu already there", res->n_created,
+            res->n_existing);
+    if (res->has_agreement_ms && res->schema_version)
+        fprintf(stderr, "; all %zu nodes agree on schema version %s after %" PRIu64 " ms", nodes,
+                res->schema_version, res->agreement_ms);
+    fputc('\n', stderr);
     return 0;
 }
 
@@ -43,7 +49,7 @@ int restore_schema_apply(const restore_schema *s, restore_schema_objects objects
         cairn__rpc__response__free_unpacked(resp, NULL);
         return err_set(e, CAIRN_EPROTO, "the agent answered the schema request without a result");
     }
-    int rc = outcome(resp->apply_schema, check_only, s->json, e);
+    int rc = outcome(resp->apply_schema, check_only, s->json, fleet_size(s->f), e);
     if (!rc && out_or_null) {
         *out_or_null = resp->apply_schema;
         resp->apply_schema = NULL;

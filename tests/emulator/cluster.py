@@ -513,6 +513,10 @@ class Cluster:
         return self.call(0, 'POST', '/emulator/gossip', {'endpoint': n['address'],
                                                          'state': 'up'})
 
+    def set_schema_lag(self, which, ms):
+        """Node `which` sees schema changes made through other nodes ms milliseconds late."""
+        return self.call(which, 'POST', '/emulator/schema_lag', {'ms': int(ms)})
+
     def inject_fault(self, which, path, method='*', count=1, status=500,
                      message='injected fault', hang=0.0, reset=False):
         return self.call(which, 'POST', '/emulator/faults', {

@@ -1,8 +1,8 @@
 """The emulator's control API, under /emulator/ (a prefix ScyllaDB does not use).
 
 Tests drive the node through it: put data (opaque bytes, or rows and tombstones that
-a read merges) in memtables, compact, plant real SSTable
-sets, inject REST faults, mark endpoints down, read a content digest of a table and
+a read merges) in memtables, compact, plant real SSTable sets, inject REST faults, mark
+endpoints down, delay schema changes on a node, read a content digest of a table and
 the record of load calls. docs/testing.md has the reference.
 """
 
@@ -28,6 +28,7 @@ def info(node, req):
             'numeric_generations': node.generations.numeric,
             'auth': node.username is not None, 'live': live, 'down': down,
             'schema_version': str(node.current_schema().version),
+            'schema_lag_ms': node.state.schema_lags().get(node.address, 0),
             'loading': node.loading(), 'settings': dict(node.settings)}
 
 
@@ -147,7 +148,7 @@ def create_table(node, req):
                 ' WITH ID = %s' % req.get('id') if req.get('id') else '')]
     for text in stmts:
         try:
-            _, created, _ = node.schema.apply(cqlparse.parse(text), None)
+            _, created, _ = node.schema.apply(cqlparse.parse(text), None, node.address)
         except cqlparse.CqlError as e:
             raise ApiError(400, e.message)
         node.create_dirs_everywhere(created)
@@ -166,6 +167,15 @@ def settings(node, req):
     if delay is not None:
         node.settings['load_delay'] = max(0.0, delay)
     return dict(node.settings)
+
+
+def schema_lag(node, req):
+    """This node sees schema changes made through other nodes ms milliseconds late."""
+    ms = req.int('ms')
+    if ms is None or ms < 0:
+        raise ApiError(400, 'ms must be a non-negative integer')
+    node.state.set_schema_lag(node.address, ms)
+    return {'address': node.address, 'schema_lag_ms': ms}
 
 
 def stream_in(node, req):
@@ -211,5 +221,6 @@ ROUTES = [
           handler=create_table),
     Route('GET', '/emulator/sstables', KS_TABLE, KS_TABLE, handler=list_sstables),
     Route('POST', '/emulator/settings', ['load_delay'], handler=settings),
+    Route('POST', '/emulator/schema_lag', ['ms'], ['ms'], handler=schema_lag),
     Route('POST', '/emulator/stream_in', handler=stream_in),
 ]

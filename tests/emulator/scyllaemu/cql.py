@@ -234,7 +234,7 @@ def _peers_rows(node, view):
     return [{'peer': n['address'], 'data_center': n['dc'], 'host_id': n['host_id'],
              'preferred_ip': n['address'], 'rack': n['rack'],
              'release_version': CASSANDRA_COMPAT_VERSION, 'rpc_address': n['address'],
-             'schema_version': view.version, 'supported_features': '',
+             'schema_version': node.schema_of(n['address']).version, 'supported_features': '',
              'tokens': [str(t) for t in n.get('tokens') or []]}
             for n in node.state.nodes() if n['address'] != node.address]
 
@@ -485,7 +485,7 @@ class CqlConnection(socketserver.StreamRequestHandler):
                 raise CqlError(CqlError.INVALID, "Keyspace '%s' does not exist" % stmt.keyspace)
             self.keyspace = stmt.keyspace
             return set_keyspace_result(stmt.keyspace)
-        result, created, dropped = node.schema.apply(stmt, self.keyspace)
+        result, created, dropped = node.schema.apply(stmt, self.keyspace, node.address)
         if created:
             node.create_dirs_everywhere(created)
         if dropped:

@@ -266,6 +266,8 @@ def parse(text, values=None):
         return _parse_create(p)
     if t.is_word('drop'):
         return _parse_drop(p)
+    if t.is_word('alter') and p.peek() is not None and p.peek().is_word('table'):
+        return _parse_alter_table(p)
     if t.is_word('insert', 'update', 'delete', 'batch', 'truncate', 'alter', 'grant',
                  'revoke', 'list', 'begin'):
         raise CqlError(CqlError.INVALID, '%s statements are not supported by the ScyllaDB '
@@ -565,6 +567,35 @@ def _parse_drop(p):
     _expect_end(p)
     return Statement(kind='drop_' + word, keyspace=ks if word != 'keyspace' else name,
                      name=name, if_exists=ie, explicit_keyspace=ks is not None)
+
+
+def _parse_alter_table(p):
+    """ALTER TABLE [ks.]t DROP col [USING TIMESTAMP n] | ADD col type: what DESCRIBE
+    WITH INTERNALS writes for dropped columns (other ALTERs are not emulated)."""
+    p.expect_word('table')
+    ks, name, _ = p.qualified_name()
+    op = p.take()
+    if op.is_word('drop'):
+        column, _ = p.ident()
+        timestamp = None
+        if p.accept_word('using'):
+            p.expect_word('timestamp')
+            timestamp = p.literal()
+            if not isinstance(timestamp, int):
+                raise CqlError(CqlError.INVALID, 'USING TIMESTAMP takes an integer')
+        _expect_end(p)
+        return Statement(kind='alter_table_drop', keyspace=ks, name=name, column=column,
+                         timestamp=timestamp)
+    if op.is_word('add'):
+        column, _ = p.ident()
+        first = p.peek()
+        if first is None:
+            raise syntax_error('ADD needs a column type')
+        column_type = p.text[first.start:].rstrip().rstrip(';').rstrip()
+        return Statement(kind='alter_table_add', keyspace=ks, name=name, column=column,
+                         column_type=column_type)
+    raise CqlError(CqlError.INVALID, 'ALTER TABLE ... %s is not supported by the ScyllaDB '
+                   'emulator (only ADD and DROP of a column)' % op.text.upper())
 
 
 def render(stmt, keyspace):

@@ -96,7 +96,7 @@ class Node:
                       'data_dirs': self.data_dirs, 'cluster_name': cluster_name,
                       'tokens': [str(t) for t in tokens_for(self.host_id, num_tokens)]}
         self.state = ClusterState(cluster_file, self_entry)
-        self.schema = SchemaStore(self.state.schema)
+        self.schema = SchemaStore(self.state.schema, self.state.schema_lags)
         self.generations = sstables.GenerationAllocator(numeric_generations)
         self.lock = threading.RLock()
         self.faults = Faults()
@@ -133,8 +133,12 @@ class Node:
 
     # --- schema lookups ---------------------------------------------------------------
 
+    def schema_of(self, address):
+        """The schema as the node at address sees it (its lag applied)."""
+        return self.schema.view_for(address, self.state.schema_lags().get(address, 0))
+
     def current_schema(self):
-        view = self.schema.current()
+        view = self.schema_of(self.address)
         with self._memtable_lock:
             if self._memtables:
                 known = {t.id for t in view.tables}

@@ -12,9 +12,10 @@ import json
 import os
 import random
 import re
+import time
 import uuid
 
-from . import cqlparse
+from . import cqlparse, tablecols
 from .cqlparse import CqlError
 
 STRATEGY_PREFIX = 'org.apache.cassandra.locator.'
@@ -80,7 +81,7 @@ class Table:
     """Anything with a data directory: a table, a view or an index's backing view."""
 
     def __init__(self, keyspace, name, table_id, kind='table', statement=None, base=None,
-                 index=None, system=False):
+                 index=None, system=False, dropped=()):
         self.keyspace = keyspace
         self.name = name
         self.id = table_id if isinstance(table_id, uuid.UUID) else uuid.UUID(str(table_id))
@@ -89,6 +90,7 @@ class Table:
         self.base = base
         self.index = index
         self.system = system
+        self.dropped = list(dropped)     # [{'name', 'type', 'timestamp'}], oldest first
 
     @property
     def dir_name(self):
@@ -100,8 +102,30 @@ class Table:
             return 'CREATE TABLE %s.%s (key blob PRIMARY KEY) WITH ID = %s' % (
                 self.keyspace, self.name, self.id)
         if self.kind == 'table' and internals:
-            return cqlparse.with_id(self.statement, 'table', self.id)
+            return self._with_dropped(cqlparse.with_id(self._with_dropped_columns(), 'table',
+                                                       self.id))
         return self.statement
+
+    def _with_dropped_columns(self):
+        """As ScyllaDB describes it: the dropped columns among the table's own."""
+        text = self.statement
+        for d in self.dropped:
+            if tablecols.type_of(text, d['name']) is None:
+                text = tablecols.add(text, d['name'], d['type'])
+        return text
+
+    def _with_dropped(self, create):
+        """Each dropped column dropped again at its timestamp, so that cells older than
+        the drop stay dead after a restore; one added again is added back after."""
+        out = [create]
+        name = '%s.%s' % (cqlparse.quote_ident(self.keyspace), cqlparse.quote_ident(self.name))
+        for d in self.dropped:
+            col = cqlparse.quote_ident(d['name'])
+            out.append('ALTER TABLE %s DROP %s USING TIMESTAMP %d' % (name, col, d['timestamp']))
+            if tablecols.type_of(self.statement, d['name']) is not None:
+                out.append('ALTER TABLE %s ADD %s %s' % (
+                    name, col, tablecols.type_of(self.statement, d['name'])))
+        return ';\n'.join(out)
 
 
 def _system_objects():
@@ -135,7 +159,8 @@ class SchemaView:
                 self.types.append(o)
             else:
                 self.tables.append(Table(o['keyspace'], o['name'], o['id'], o['type'],
-                                         o['statement'], o.get('base'), o.get('index')))
+                                         o['statement'], o.get('base'), o.get('index'),
+                                         dropped=o.get('dropped', ())))
         canon = json.dumps(doc, sort_keys=True).encode()
         self.version = uuid.UUID(bytes=hashlib.md5(canon).digest(), version=3)
 
@@ -182,23 +207,61 @@ class SchemaView:
         return rows
 
 
-class SchemaStore:
-    """Reads and changes the shared schema.json."""
+STATE_KEYS = ('generation', 'keyspaces', 'objects')
 
-    def __init__(self, json_file):
+
+def now_ms():
+    return time.time_ns() // 1000000
+
+
+def _state(doc):
+    """The schema proper of a document or history entry (what its version hashes)."""
+    return {k: doc.get(k, 0 if k == 'generation' else []) for k in STATE_KEYS}
+
+
+class SchemaStore:
+    """Reads and changes the shared schema.json.
+
+    Schema propagation lag: a node with a lag of L ms (lags: address -> ms, shared by
+    every node) sees the schema as it was L ms ago, except that it sees at once the
+    changes made through itself, as the node that runs a DDL statement does. So the
+    document keeps, beside the current schema, the states it replaced (`history`, each
+    with `since_ms`, when it became current, and `by`, the node that made it), as far
+    back as the largest lag needs. A lag applies to the changes made after it was set.
+    """
+
+    def __init__(self, json_file, lags=lambda: {}):
         self.file = json_file
-        self._view = None
-        self._view_doc = None
+        self.lags = lags
+        self._views = {}          # generation -> SchemaView
+        self._views_doc = None
+
+    def _view(self, state):
+        v = self._views.get(state['generation'])
+        if v is None:
+            v = self._views[state['generation']] = SchemaView(state)
+        return v
 
     def current(self):
-        doc = self.file.read()
-        if doc is not self._view_doc:
-            self._view = SchemaView(doc)
-            self._view_doc = doc
-        return self._view
+        return self.view_for(None)
 
-    def apply(self, stmt, current_keyspace):
-        """Apply one DDL statement.
+    def view_for(self, address, lag_ms=0):
+        """The schema as the node at address sees it with its lag."""
+        doc = self.file.read()
+        if doc is not self._views_doc:
+            live = {doc.get('generation', 0)} | {h['generation'] for h in doc.get('history', [])}
+            self._views = {g: v for g, v in self._views.items() if g in live}
+            self._views_doc = doc
+        states = doc.get('history', []) + [doc]
+        if lag_ms > 0:
+            horizon = now_ms() - lag_ms
+            seen = [s for s in states
+                    if s.get('since_ms', 0) <= horizon or (address and s.get('by') == address)]
+            states = seen or states[:1]
+        return self._view(_state(states[-1]))
+
+    def apply(self, stmt, current_keyspace, by=None):
+        """Apply one DDL statement made through the node at address `by`.
 
         Returns (result, created, dropped): result is None when nothing changed (IF [NOT]
         EXISTS) or (change_type, target, keyspace, name) for the SCHEMA_CHANGE result;
@@ -206,10 +269,21 @@ class SchemaStore:
         retired by the caller.
         """
         with self.file.update() as doc:
-            view = SchemaView(doc)
+            view = SchemaView(_state(doc))
+            before = json.loads(json.dumps(doc))
             result, created, dropped = _apply(doc, view, stmt, current_keyspace)
             if result is not None:
+                now = now_ms()
+                history = doc.get('history', [])
+                history.append({k: before.get(k) for k in STATE_KEYS + ('since_ms', 'by')
+                                if k in before})
+                horizon = now - max(self.lags().values(), default=0)
+                # A state is kept while a node with the largest lag may still see it.
+                later = [h.get('since_ms', 0) for h in history[1:]] + [now]
+                doc['history'] = [h for h, nxt in zip(history, later) if nxt > horizon]
                 doc['generation'] = doc.get('generation', 0) + 1
+                doc['since_ms'] = now
+                doc['by'] = by
         return result, created, dropped
 
 
@@ -334,6 +408,23 @@ def _apply(doc, view, stmt, current):
                         'id': str(table_id), 'statement': text})
         return (('CREATED', 'TABLE', ks, stmt.name),
                 [Table(ks, stmt.name, table_id, 'view', text, stmt.base)], [])
+
+    if kind in ('alter_table_drop', 'alter_table_add'):
+        ks = _need_keyspace(view, stmt, current)
+        obj = next((o for o in objects if o['type'] == 'table' and o['keyspace'] == ks
+                    and o['name'] == stmt.name), None)
+        if obj is None:
+            raise CqlError(CqlError.INVALID, 'unconfigured table %s' % stmt.name)
+        text = obj['statement']
+        if kind == 'alter_table_drop':
+            typ = tablecols.type_of(text, stmt.column)
+            obj['statement'] = tablecols.drop(text, stmt.column)
+            ts = stmt.timestamp if stmt.timestamp is not None else time.time_ns() // 1000
+            dropped = [d for d in obj.get('dropped', []) if d['name'] != stmt.column]
+            obj['dropped'] = dropped + [{'name': stmt.column, 'type': typ, 'timestamp': ts}]
+        else:
+            obj['statement'] = tablecols.add(text, stmt.column, stmt.column_type)
+        return ('UPDATED', 'TABLE', ks, stmt.name), [], []
 
     if kind == 'drop_keyspace':
         k = view.keyspace(stmt.name)

@@ -2,8 +2,9 @@
 
 Every node is its own process, so what a real cluster agrees on through gossip and
 group 0 lives in small JSON files: the cluster file written by the launcher (nodes,
-addresses, tokens, data directories), `schema.json` (keyspaces and tables) and
-`gossip.json` (which endpoints are down). Writers take an fcntl lock and replace the
+addresses, tokens, data directories), `schema.json` (keyspaces and tables),
+`gossip.json` (which endpoints are down) and `schema_lag.json` (each node's schema
+propagation lag). Writers take an fcntl lock and replace the
 file by rename; readers re-read it only when its inode, size or mtime changed, which
 is cheap enough to do on every request.
 """
@@ -89,6 +90,7 @@ class ClusterState:
         self.schema = JsonFile(os.path.join(self.dir, 'schema.json'),
                                {'keyspaces': [], 'objects': [], 'generation': 0})
         self.gossip = JsonFile(os.path.join(self.dir, 'gossip.json'), {'down': []})
+        self.lag = JsonFile(os.path.join(self.dir, 'schema_lag.json'), {'schema_lag_ms': {}})
 
     def cluster_doc(self):
         if self._cluster is None:
@@ -132,3 +134,15 @@ class ClusterState:
             else:
                 down.discard(address)
             doc['down'] = sorted(down)
+
+    def schema_lags(self):
+        """address -> schema propagation lag in ms, for the nodes that have one."""
+        return self.lag.read().get('schema_lag_ms', {})
+
+    def set_schema_lag(self, address, ms):
+        with self.lag.update() as doc:
+            lags = doc.setdefault('schema_lag_ms', {})
+            if ms > 0:
+                lags[address] = ms
+            else:
+                lags.pop(address, None)
