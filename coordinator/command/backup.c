@@ -32,6 +32,7 @@
 #include "command/lease_keep.h"
 #include "cli/interrupt.h"
 #include "command/backup_verify.h"
+#include "command/backup_keyspaces.h"
 #include "command/backup_metrics.h"
 #include "command/backup_parent.h"
 #include "command/backup_report.h"
@@ -62,8 +63,10 @@ typedef struct backup_run {
     size_t failed_nodes; /* in the flush or snapshot step */
     /* Requests agents sent outside their upload jobs (repository check, schema). */
     store_counts agent_requests;
-    backup_parent *parent; /* the last complete backup, NULL when none */
-    const char *repo_id;   /* cairn.repo's id, as the coordinator read it */
+    backup_parent *parent;                 /* the last complete backup, NULL when none */
+    const char *repo_id;                   /* cairn.repo's id, as the coordinator read it */
+    Cairn__Repo__KeyspaceInfo **keyspaces; /* of the tables, as the schema dump said */
+    size_t n_keyspaces;
 } backup_run;
 
 /* The tables of the backup: every selected user table any node knows. */
@@ -240,6 +243,8 @@ static int write_cluster_manifest(backup_run *b, repo *r, const char *schema_blo
     m->schema_size = schema_size;
     m->skew_ms = skew;
     m->tables = b->n_tables;
+    m->keyspaces = b->keyspaces;
+    m->n_keyspaces = b->n_keyspaces;
     m->keyspace_filter = (char **)b->o->c.filter.include;
     m->n_keyspace_filter = b->o->c.filter.n_include;
     m->exclude_filter = (char **)b->o->c.filter.exclude;
@@ -406,8 +411,10 @@ static int backup_schema(backup_run *b, char *blob, uint64_t *size, cairn_err *e
     snprintf(blob, 65, "%s", resp->schema->blob);
     *size = resp->schema->size;
     fleet_requests_add(&b->agent_requests, resp->schema->requests);
+    int rc =
+        backup_keyspaces(resp->schema, b->tables, b->n_tables, &b->keyspaces, &b->n_keyspaces, e);
     cairn__rpc__response__free_unpacked(resp, NULL);
-    return 0;
+    return rc;
 }
 
 /* Every node uploads its share, as one agent job each. */
@@ -584,6 +591,7 @@ done:
     backup_parent_free(b.parent);
     free(b.nodes);
     free(b.tables);
+    backup_keyspaces_free(b.keyspaces, b.n_keyspaces);
     check_result_free(&chk);
     repo_close(r);
     fleet_close(b.f);
