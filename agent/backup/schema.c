@@ -18,6 +18,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "backup/schema_keyspaces.h"
+#include "base/log.h"
 #include "repo/blob.h"
 #include "node/cql.h"
 #include "node/hostport.h"
@@ -214,6 +216,11 @@ int agent_schema(agent *a, const Cairn__Rpc__SchemaRequest *rq, Cairn__Rpc__Resp
     d.views = NULL;
     d.n_views = 0;
     dump_free(&d);
+    /* Without it the backup records nothing about tablets, as older versions did: a
+     * restore then treats every keyspace alike. */
+    cairn_err ke;
+    if (schema_keyspaces(a->rest, &res->keyspaces, &res->n_keyspaces, &ke) != 0)
+        log_warn("%s; the backup will not record which keyspaces use tablets", ke.msg);
     resp->result_case = CAIRN__RPC__RESPONSE__RESULT_SCHEMA;
     resp->schema = res;
     return 0;

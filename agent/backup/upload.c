@@ -186,9 +186,11 @@ static int table_add_to_manifest(upload_table *t, manifest_writer *mw, cairn_err
         ptrs[i] = &t->entries[i];
     te.files = ptrs;
     te.n_files = t->nfiles;
-    te.schema_cql = upload_table_schema_cql(t);
+    te.schema_cql = upload_table_snapshot_file(t, "schema.cql", SCHEMA_CQL_MAX);
+    te.snapshot_manifest = upload_table_snapshot_file(t, "manifest.json", SNAPSHOT_MANIFEST_MAX);
     int rc = manifest_node_add_table(mw, &te, e);
     free(te.schema_cql);
+    free(te.snapshot_manifest);
     free(ptrs);
     return rc;
 }

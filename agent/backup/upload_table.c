@@ -16,9 +16,6 @@
 #include "base/path.h"
 #include "scylla/names.h"
 
-/* schema.cql is kept in the manifest; a larger one is not a CREATE statement. */
-#define SCHEMA_CQL_MAX (1u << 20)
-
 /* A requested table whose snapshot is missing (cleared under cairn's feet, or the
  * table re-created) fails the node: a backup without it would say complete and
  * restore nothing of the table. A file of an increment that went away fails it too:
@@ -183,29 +180,53 @@ int upload_table_list(upload_table *t, cairn_err *e)
     return rc;
 }
 
-char *upload_table_schema_cql(const upload_table *t)
+/* The whole of one small regular file, NUL-terminated (NULL when absent, unreadable or
+ * not kept); *present says whether the file is there. A file larger than max, or one
+ * holding a NUL byte (a string field would cut it there), is not kept: a warning says
+ * so, and the backup goes on without it. */
+static char *read_small(const upload_table *t, const char *path, uint64_t max, bool *present)
 {
-    char path[4096];
-    if (!t->ndirs || t->arg->rq->incremental ||
-        path_fmt(path, sizeof(path), NULL, "%s/schema.cql", t->dirs[0]) != 0)
-        return NULL;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    *present = fd >= 0;
     if (fd < 0)
         return NULL;
     struct stat st;
     char *buf = NULL;
-    if (fstat(fd, &st) == 0 && st.st_size >= 0 && (uint64_t)st.st_size <= SCHEMA_CQL_MAX &&
-        (buf = malloc((size_t)st.st_size + 1)) != NULL) {
-        ssize_t n = pread(fd, buf, (size_t)st.st_size, 0);
-        if (n < 0) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf[n] = '\0';
-        }
-    }
+    ssize_t n = -1;
+    bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (regular && (uint64_t)st.st_size > max)
+        job_warn(t->j, "%s: %llu bytes, more than the %llu a node manifest keeps; not kept", path,
+                 (unsigned long long)st.st_size, (unsigned long long)max);
+    else if (regular && (buf = malloc((size_t)st.st_size + 1)) != NULL)
+        n = pread(fd, buf, (size_t)st.st_size, 0);
     close(fd);
+    if (n < 0) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (strlen(buf) != (size_t)n) {
+        job_warn(t->j, "%s holds a NUL byte; not kept in the node manifest", path);
+        free(buf);
+        return NULL;
+    }
     return buf;
+}
+
+char *upload_table_snapshot_file(const upload_table *t, const char *name, uint64_t max)
+{
+    if (t->arg->rq->incremental)
+        return NULL;
+    for (size_t d = 0; d < t->ndirs; d++) {
+        char path[4096];
+        bool present = false;
+        if (path_fmt(path, sizeof(path), NULL, "%s/%s", t->dirs[d], name) != 0)
+            continue;
+        char *buf = read_small(t, path, max, &present);
+        if (present) /* the first that has one: a 2026.1 manifest.json is the whole snapshot */
+            return buf;
+    }
+    return NULL;
 }
 
 /* Releases a table's lists as soon as it is done, so memory follows one table at a

@@ -68,9 +68,16 @@ int upload_table_list(upload_table *t, cairn_err *e);
 /* Adds the SSTable files and bytes to upload to the job's totals. */
 int upload_table_count(upload_table *t, cairn_err *e);
 
-/* The snapshot's schema.cql (malloc'd), NULL when it has none or it is too large, and
- * for an increment. */
-char *upload_table_schema_cql(const upload_table *t);
+/* Files of a table's snapshot kept verbatim in the node manifest, and their limits: a
+ * larger schema.cql is not a CREATE statement; ScyllaDB 2026.1's manifest.json takes
+ * about 250 bytes per SSTable, so 4 MiB is some 16,000 SSTables on one node. */
+#define SCHEMA_CQL_MAX        (1u << 20)
+#define SNAPSHOT_MANIFEST_MAX (4u << 20)
+
+/* The snapshot's file `name` (malloc'd) from the first of its directories that has
+ * one; NULL when none has, for an increment, and when it is larger than max or holds
+ * a NUL byte (the job then warns). */
+char *upload_table_snapshot_file(const upload_table *t, const char *name, uint64_t max);
 
 /* The error of a table whose snapshot (or a file of its increment) went away; what
  * (may be NULL) says when. */

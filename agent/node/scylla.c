@@ -242,6 +242,20 @@ int scylla_keyspaces(scylla *s, const char *type, char ***items, size_t *n, cair
     return get_strv(s, path, items, n, e);
 }
 
+int scylla_keyspaces_replicated(scylla *s, const char *replication, char ***items, size_t *n,
+                                cairn_err *e)
+{
+    *items = NULL;
+    *n = 0;
+    if (strcmp(replication, "tablets") != 0 && strcmp(replication, "vnodes") != 0)
+        return err_set(e, CAIRN_EINVAL, "unknown replication '%s' (use tablets or vnodes)",
+                       replication);
+    char path[80];
+    snprintf(path, sizeof(path), "/storage_service/keyspaces?type=user&replication=%s",
+             replication);
+    return get_strv(s, path, items, n, e);
+}
+
 int scylla_tables(scylla *s, char ***items, size_t *n, cairn_err *e)
 {
     return get_strv(s, "/column_family/name", items, n, e);

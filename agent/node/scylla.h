@@ -89,6 +89,11 @@ int scylla_tokens(scylla *s, const char *endpoint_or_null, char ***items, size_t
 /* type is "user", "all", "non_local_strategy", or NULL for ScyllaDB's default. */
 int scylla_keyspaces(scylla *s, const char *type, char ***items, size_t *n, cairn_err *e);
 
+/* The user keyspaces replicated by replication, "tablets" or "vnodes". A version that
+ * predates tablets ignores the filter and names every keyspace. */
+int scylla_keyspaces_replicated(scylla *s, const char *replication, char ***items, size_t *n,
+                                cairn_err *e);
+
 /* Every table as "keyspace:table". */
 int scylla_tables(scylla *s, char ***items, size_t *n, cairn_err *e);
 

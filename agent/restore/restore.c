@@ -103,8 +103,10 @@ static int find_upload_dir(agent *a, cql_conn *c, const char *ks, const char *ta
 
 static int load_table(restore_ctx *x, const Cairn__Rpc__RestoreTable *t, cairn_err *e)
 {
+    /* A table's own method first: a tablet keyspace's is load-and-stream in a refresh. */
+    bool las = t->has_load_and_stream ? t->load_and_stream : x->rq->load_and_stream;
     for (int attempt = 0;; attempt++) {
-        int rc = scylla_load_sstables(x->a->rest, t->keyspace, t->name, x->rq->load_and_stream,
+        int rc = scylla_load_sstables(x->a->rest, t->keyspace, t->name, las,
                                       x->rq->primary_replica_only, e);
         if (rc != CAIRN_EBUSY || attempt >= LOAD_BUSY_RETRIES || job_cancelled(x->j))
             return rc;

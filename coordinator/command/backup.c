@@ -32,8 +32,10 @@
 #include "command/lease_keep.h"
 #include "cli/interrupt.h"
 #include "command/backup_verify.h"
+#include "command/backup_keyspaces.h"
 #include "command/backup_metrics.h"
 #include "command/backup_parent.h"
+#include "command/backup_views.h"
 #include "command/backup_report.h"
 
 #define LEASE_TTL_S      120
@@ -62,9 +64,11 @@ typedef struct backup_run {
     size_t failed_nodes; /* in the flush or snapshot step */
     /* Requests agents sent outside their upload jobs (repository check, schema). */
     store_counts agent_requests;
-    backup_parent *parent;        /* the last complete backup, NULL when none */
-    Cairn__Rpc__Response *schema; /* the schema step's answer: its views go in the manifest */
-    const char *repo_id;          /* cairn.repo's id, as the coordinator read it */
+    backup_parent *parent;                 /* the last complete backup, NULL when none */
+    Cairn__Rpc__Response *schema;          /* the schema step's answer: its views, recorded */
+    const char *repo_id;                   /* cairn.repo's id, as the coordinator read it */
+    Cairn__Repo__KeyspaceInfo **keyspaces; /* of the tables, as the schema dump said */
+    size_t n_keyspaces;
 } backup_run;
 
 /* The tables of the backup: every selected user table any node knows. */
@@ -241,6 +245,8 @@ static int write_cluster_manifest(backup_run *b, repo *r, const char *schema_blo
     m->schema_size = schema_size;
     m->skew_ms = skew;
     m->tables = b->n_tables;
+    m->keyspaces = b->keyspaces;
+    m->n_keyspaces = b->n_keyspaces;
     m->keyspace_filter = (char **)b->o->c.filter.include;
     m->n_keyspace_filter = b->o->c.filter.n_include;
     m->exclude_filter = (char **)b->o->c.filter.exclude;
@@ -412,37 +418,23 @@ static int backup_schema(backup_run *b, char *blob, uint64_t *size, cairn_err *e
     *size = resp->schema->size;
     fleet_requests_add(&b->agent_requests, resp->schema->requests);
     b->schema = resp;
-    return 0;
+    return backup_keyspaces(resp->schema, b->tables, b->n_tables, &b->keyspaces, &b->n_keyspaces,
+                            e);
 }
 
-static bool is_view(const backup_run *b, const Cairn__Rpc__Table *t)
-{
-    const Cairn__Rpc__SchemaResult *sr = b->schema->schema;
-    for (size_t i = 0; i < sr->n_views; i++)
-        if (strcmp(sr->views[i]->keyspace, t->keyspace) == 0 &&
-            strcmp(sr->views[i]->name, t->name) == 0)
-            return true;
-    return false;
-}
-
-/* Views and indexes are snapshotted with their keyspace, but not uploaded: ScyllaDB
- * builds them from their base tables, and the manifest records them instead. */
+/* Views and indexes go unuploaded (backup_views.h). */
 static int leave_views_out(backup_run *b, cairn_err *e)
 {
-    size_t kept = 0;
-    for (size_t i = 0; i < b->n_tables; i++)
-        if (!is_view(b, b->tables[i]))
-            b->tables[kept++] = b->tables[i];
-    if (kept < b->n_tables && !b->o->c.json)
+    size_t gone = backup_views_leave_out(b->schema->schema, b->tables, &b->n_tables);
+    if (gone && !b->o->c.json)
         fprintf(stderr,
-                "leaving %zu views and indexes out (ScyllaDB builds them from their "
-                "base tables)\n",
-                b->n_tables - kept);
-    b->n_tables = kept;
-    if (kept == 0)
+                "leaving %zu views and indexes out (ScyllaDB builds them from their base "
+                "tables)\n",
+                gone);
+    if (b->n_tables == 0)
         return err_set(e, CAIRN_ENOENT,
-                       "the selected tables are all views or indexes: nothing "
-                       "to back up (select their base tables)");
+                       "the selected tables are all views or indexes: nothing to back up (select "
+                       "their base tables)");
     return 0;
 }
 
@@ -625,6 +617,7 @@ done:
         cairn__rpc__response__free_unpacked(b.schema, NULL);
     free(b.nodes);
     free(b.tables);
+    backup_keyspaces_free(b.keyspaces, b.n_keyspaces);
     check_result_free(&chk);
     repo_close(r);
     fleet_close(b.f);

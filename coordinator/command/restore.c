@@ -5,7 +5,8 @@
  * the blob check), checks the target cluster (ready; tables that already hold data are
  * refused unless --into-nonempty; with --schema, no conflicting definitions), assigns
  * every target node its share: its own files back (refresh) when the cluster has the
- * same nodes and tokens, or an even share by bytes loaded with load-and-stream.
+ * same nodes and tokens, or an even share by bytes loaded with load-and-stream (always
+ * for a keyspace that uses tablets, so one restore may use both, per table).
  * --dry-run prints that plan and stops there.
  *
  * Then two phases, each one agent job per node: STAGE (download and verify the whole
@@ -92,6 +93,8 @@ static int build_request(restore_run *r, size_t i, cairn_err *e)
         rt->keyspace = p->tables[t].keyspace;
         rt->name = p->tables[t].name;
         rt->files = r->file_ptrs[i] + used;
+        rt->has_load_and_stream = 1;
+        rt->load_and_stream = r->method == METHOD_LAS || p->tables[t].tablets;
         for (size_t s = 0; s < p->n_sst; s++) {
             const rs_sstable *x = &p->sst[s];
             if (x->table != t || x->target != target)
@@ -154,9 +157,55 @@ static void forget_one(fleet *f, size_t i, void *arg)
         log_warn("%s", e.msg);
 }
 
+/* The tables' method when every table has the same one, else "mixed" (a refresh with
+ * tablet keyspaces, loaded by load-and-stream). */
 static const char *method_name(const restore_run *r)
 {
-    return r->o->no_data ? "none" : r->method == METHOD_LAS ? "load-and-stream" : "refresh";
+    if (r->o->no_data)
+        return "none";
+    size_t tablets = 0;
+    for (size_t t = 0; t < r->p.n_tables; t++)
+        tablets += r->p.tables[t].tablets;
+    if (r->method == METHOD_LAS || (tablets && tablets == r->p.n_tables))
+        return "load-and-stream";
+    return tablets ? "mixed" : "refresh";
+}
+
+/* method_name for a person. */
+static const char *method_text(const restore_run *r)
+{
+    const char *m = method_name(r);
+    return strcmp(m, "mixed") == 0 ? "refresh, load-and-stream for keyspaces with tablets" : m;
+}
+
+static const char *keyspace_method(const restore_run *r, const char *ks)
+{
+    for (size_t t = 0; t < r->p.n_tables; t++)
+        if (strcmp(r->p.tables[t].keyspace, ks) == 0)
+            return r->method == METHOD_LAS || r->p.tables[t].tablets ? "load-and-stream"
+                                                                     : "refresh";
+    return "none";
+}
+
+/* A mixed restore's method per keyspace: into j (JSON) or printed. */
+static void print_keyspace_methods(const restore_run *r, json_object *j)
+{
+    if (strcmp(method_name(r), "mixed") != 0)
+        return;
+    char **ks = calloc(r->p.n_tables, sizeof(char *));
+    size_t n = ks ? restore_plan_keyspaces(&r->p, ks) : 0;
+    json_object *m = j ? json_object_new_object() : NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *how = keyspace_method(r, ks[i]);
+        if (m)
+            json_object_object_add(m, ks[i], json_object_new_string(how));
+        else
+            printf("  keyspace  %s: %s%s\n", ks[i], how,
+                   strcmp(how, "refresh") ? " (tablets)" : "");
+    }
+    if (m)
+        json_object_object_add(j, "keyspace_methods", m);
+    free(ks);
 }
 
 /* The data figures of a --json summary: null with --no-data, where no data was part
@@ -184,6 +233,7 @@ static void print_summary(const restore_run *r, uint64_t duration)
         if (r->views)
             restore_schema_report_builds(r->views, j);
         json_object_object_add(j, "duration_ms", json_object_new_int64((int64_t)duration));
+        print_keyspace_methods(r, j);
         printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
         json_object_put(j);
         return;
@@ -196,8 +246,8 @@ static void print_summary(const restore_run *r, uint64_t duration)
     }
     printf("restore of %s complete\n  method    %s\n  nodes     %zu\n  tables    %zu\n"
            "  files     %zu\n  bytes     %s\n  duration  %s\n",
-           r->tag, mname, r->n, p->n_tables, p->n_files, human_bytes(p->bytes, b1, sizeof(b1)),
-           human_duration(duration, b2, sizeof(b2)));
+           r->tag, method_text(r), r->n, p->n_tables, p->n_files,
+           human_bytes(p->bytes, b1, sizeof(b1)), human_duration(duration, b2, sizeof(b2)));
 }
 
 /* The backup: its tag (`latest` resolved), its cluster manifest, and the plan. */
@@ -223,6 +273,10 @@ static int load_backup(restore_run *run, cairn_err *e)
         if (rc == CAIRN_ENOENT)
             err_set(e, rc, "no complete backup tagged %s of cluster %s (see `cairn list`)",
                     run->tag, source);
+    }
+    if (!rc) { /* a keyspace's tablets are fixed at its creation: any link of a chain says */
+        run->p.keyspaces = run->m->keyspaces;
+        run->p.n_keyspaces = run->m->n_keyspaces;
     }
     if (!rc)
         rc = chain_load(r, source, run->m, &run->chain, &run->n_chain, e);
@@ -302,13 +356,15 @@ static void print_plan(const restore_run *r)
         json_object_object_add(j, "nodes", json_object_new_int64((int64_t)r->n));
         json_data_figures(j, r);
         json_object_object_add(j, "schema_changes", ch);
+        print_keyspace_methods(r, j);
         printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
         json_object_put(j);
         return;
     }
     char b[32];
-    printf("restore of %s (dry run, nothing changed)\n  method    %s\n  nodes     %zu\n", r->tag,
-           method_name(r), r->n);
+    printf("restore of %s (dry run, nothing changed)\n  method    %s\n", r->tag, method_text(r));
+    print_keyspace_methods(r, NULL);
+    printf("  nodes     %zu\n", r->n);
     if (!r->o->no_data)
         printf("  tables    %zu\n  files     %zu\n  bytes     %s\n", p->n_tables, p->n_files,
                human_bytes(p->bytes, b, sizeof(b)));
@@ -421,7 +477,7 @@ static int restore_data(restore_run *run, cairn_err *e)
         return rc;
     if (!o->c.json)
         fprintf(stderr, "restoring %s (%zu tables) onto %zu nodes with %s\n", run->tag,
-                run->p.n_tables, run->n, method_name(run));
+                run->p.n_tables, run->n, method_text(run));
     rc = run_phase(run, CAIRN__RPC__RESTORE_REQUEST__PHASE__LOAD, "restore", e);
     /* The views once their base tables hold the data: ScyllaDB builds them from it. */
     if (!rc && o->schema &&

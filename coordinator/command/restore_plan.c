@@ -18,10 +18,14 @@
  *
  * Assignment: refresh maps each source node to the target with its host id and the
  * same tokens. Load-and-stream takes the SSTables largest first and gives each to the
- * target with the fewest bytes so far, so the nodes finish together.
+ * target with the fewest bytes so far, so the nodes finish together. Tablet keyspaces'
+ * tables take the load-and-stream way in a refresh too: ScyllaDB places their data by
+ * tablets, and loads them only by load-and-stream (it would stream them anyway). Asked
+ * for by name, refresh is refused for them rather than quietly not used.
  */
 #include "command/restore_plan.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +50,10 @@ static uint32_t table_index(restore_plan *p, const char *ks, const char *name, c
     p->tables = nt;
     nt[p->n_tables].keyspace = strdup(ks);
     nt[p->n_tables].name = strdup(name);
+    nt[p->n_tables].tablets = false;
+    for (size_t k = 0; k < p->n_keyspaces; k++)
+        if (strcmp(p->keyspaces[k]->name, ks) == 0)
+            nt[p->n_tables].tablets = p->keyspaces[k]->tablets;
     return (uint32_t)p->n_tables++;
 }
 
@@ -441,7 +449,8 @@ static int sst_bytes_desc(const void *a, const void *b)
     return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
 }
 
-/* Largest first to the node with the fewest bytes so far. */
+/* Largest first to the node with the fewest bytes so far; an SSTable with a target
+ * already (refresh's) keeps it. */
 static int balance(restore_plan *p, size_t n, cairn_err *e)
 {
     uint64_t *load = calloc(n ? n : 1, sizeof(*load));
@@ -449,6 +458,8 @@ static int balance(restore_plan *p, size_t n, cairn_err *e)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
     qsort(p->sst, p->n_sst, sizeof(*p->sst), sst_bytes_desc);
     for (size_t s = 0; s < p->n_sst; s++) {
+        if (p->sst[s].target >= 0)
+            continue;
         size_t best = 0;
         for (size_t i = 1; i < n; i++)
             if (load[i] < load[best])
@@ -460,10 +471,43 @@ static int balance(restore_plan *p, size_t n, cairn_err *e)
     return 0;
 }
 
+/* --method refresh with tablet keyspaces: refused, naming them (as many as fit). */
+static int refuse_refresh(const restore_plan *p, cairn_err *e)
+{
+    char list[512] = "";
+    size_t len = 0;
+    for (size_t t = 0; t < p->n_tables && len < sizeof(list); t++) {
+        bool named = !p->tables[t].tablets;
+        for (size_t k = 0; k < t && !named; k++)
+            named =
+                p->tables[k].tablets && strcmp(p->tables[k].keyspace, p->tables[t].keyspace) == 0;
+        if (!named)
+            len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", len ? ", " : "",
+                                    p->tables[t].keyspace);
+    }
+    return err_set(e, CAIRN_EINVAL,
+                   "--method refresh cannot load keyspaces that use tablets (%s): ScyllaDB "
+                   "loads them only by load-and-stream; use --method auto (refresh for the "
+                   "others, load-and-stream for these) or leave them out with --exclude",
+                   list);
+}
+
+bool restore_plan_has_tablets(const restore_plan *p)
+{
+    for (size_t t = 0; t < p->n_tables; t++)
+        if (p->tables[t].tablets)
+            return true;
+    return false;
+}
+
 int restore_plan_assign(restore_plan *p, Cairn__Rpc__NodeInfo *const *nodes, size_t n,
                         restore_method *method, cairn_err *e)
 {
     CAIRN_ASSERT(n > 0);
+    if (*method == METHOD_REFRESH && restore_plan_has_tablets(p))
+        return refuse_refresh(p, e);
+    for (size_t s = 0; s < p->n_sst; s++)
+        p->sst[s].target = -1;
     bool same = true;
     int *map = calloc(p->n_sources ? p->n_sources : 1, sizeof(int));
     if (!map)
@@ -480,13 +524,10 @@ int restore_plan_assign(restore_plan *p, Cairn__Rpc__NodeInfo *const *nodes, siz
     }
     if (*method == METHOD_AUTO)
         *method = same ? METHOD_REFRESH : METHOD_LAS;
-    if (*method == METHOD_REFRESH) {
-        for (size_t s = 0; s < p->n_sst; s++) {
-            CAIRN_ASSERT(p->sst[s].source < p->n_sources);
+    for (size_t s = 0; *method == METHOD_REFRESH && s < p->n_sst; s++) {
+        CAIRN_ASSERT(p->sst[s].source < p->n_sources);
+        if (!p->tables[p->sst[s].table].tablets)
             p->sst[s].target = map[p->sst[s].source];
-        }
-        free(map);
-        return 0;
     }
     free(map);
     return balance(p, n, e);

@@ -5,11 +5,14 @@
  * The plan is built once, before any node is touched: read the manifests (only the
  * tables the filter selects), check that every blob is in the repository, then
  * assign. Refresh gives every node its own files back and needs the same nodes with
- * the same tokens; load-and-stream balances the bytes over the target nodes.
+ * the same tokens; load-and-stream balances the bytes over the target nodes. A tablet
+ * keyspace's tables are loaded by load-and-stream whatever the method: their data is
+ * placed by tablets, not by the nodes' tokens.
  */
 #ifndef CAIRN_RESTORE_PLAN_H
 #define CAIRN_RESTORE_PLAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +36,7 @@ typedef struct rs_sstable {
 
 typedef struct rs_table {
     char *keyspace, *name;
+    bool tablets; /* its keyspace uses tablets: loaded by load-and-stream */
 } rs_table;
 
 typedef struct rs_source {
@@ -52,7 +56,11 @@ typedef struct restore_plan {
     size_t n_files;
     uint64_t bytes;
     const select_filter *filter; /* set by the caller: the tables to restore */
-    uint32_t cur_source;         /* the node whose manifest is being read */
+    /* Set by the caller: the backup's ClusterManifest.keyspaces (none in backups made
+     * before it was recorded: every keyspace is then taken as not using tablets). */
+    Cairn__Repo__KeyspaceInfo *const *keyspaces;
+    size_t n_keyspaces;
+    uint32_t cur_source; /* the node whose manifest is being read */
     buf sst_buf, files_buf;
     uint32_t *seen; /* SSTables by table, source and name: index + 1 into sst, 0 free */
     size_t seen_cap, seen_n;
@@ -78,15 +86,20 @@ int restore_plan_add_table(restore_plan *p, const Cairn__Repo__TableEntry *te, c
 int restore_plan_check_blobs(repo *r, restore_plan *p, cairn_err *e);
 
 /* Sets every SSTable's target among the n nodes: by *method, which auto resolves to
- * refresh when every source node is there with its tokens, else load-and-stream.
- * Refresh asked for where it cannot be is CAIRN_EINVAL. A NULL node (one not described)
- * never matches a source node. */
+ * refresh when every source node is there with its tokens, else load-and-stream; the
+ * tables of tablet keyspaces are balanced for load-and-stream whatever it is. Refresh
+ * asked for where it cannot be is CAIRN_EINVAL, and so is refresh asked for with
+ * tablet keyspaces in the plan (named). A NULL node (one not described) never matches
+ * a source node. */
 int restore_plan_assign(restore_plan *p, Cairn__Rpc__NodeInfo *const *nodes, size_t n,
                         restore_method *method, cairn_err *e);
 
 /* The distinct keyspaces of the plan's tables, in order, into ks (room for n_tables);
  * returns how many. The strings belong to p. */
 size_t restore_plan_keyspaces(const restore_plan *p, char **ks);
+
+/* Whether any table of the plan is a tablet keyspace's. */
+bool restore_plan_has_tablets(const restore_plan *p);
 
 /* The plan's tables that already hold data on the target: a table counts when any of
  * the n nodes (NULL ones are skipped) reports live_bytes > 0 for it. Calls cb for each

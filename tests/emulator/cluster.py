@@ -75,7 +75,7 @@ class Cluster:
                  base_address='127.0.1.1', rest_port=10000, cql_port=9042, agent_port=7400,
                  num_tokens=16, racks=1, username=None, password=None,
                  numeric_generations=False, incremental_backups=False, host_ids=None,
-                 with_agents=False, bin_dir=None, insecure=False, repository=None, serve=None,
+                 release_version=None, with_agents=False, bin_dir=None, insecure=False, repository=None, serve=None,
                  exit_with_parent=True, start_timeout=20.0):
         self.dir = os.path.abspath(directory)
         self.node_count = nodes
@@ -92,6 +92,7 @@ class Cluster:
         self.password = password
         self.numeric_generations = numeric_generations
         self.incremental_backups = incremental_backups
+        self.release_version = release_version     # None: the node's default
         self.host_ids = host_ids
         self.with_agents = with_agents
         self.bin_dir = os.path.abspath(bin_dir) if bin_dir else None
@@ -121,6 +122,7 @@ class Cluster:
         c.username, c.password = opts.get('username'), opts.get('password')
         c.numeric_generations = opts.get('numeric_generations', False)
         c.incremental_backups = opts.get('incremental_backups', False)
+        c.release_version = opts.get('release_version')
         c.with_agents = opts.get('with_agents', False)
         c.bin_dir = opts.get('bin_dir')
         c.insecure = opts.get('insecure', False)
@@ -162,6 +164,7 @@ class Cluster:
                 'options': {'username': self.username, 'password': self.password,
                             'numeric_generations': self.numeric_generations,
                             'incremental_backups': self.incremental_backups,
+                            'release_version': self.release_version,
                             'with_agents': self.with_agents, 'bin_dir': self.bin_dir,
                             'insecure': self.insecure, 'repository': self.repository,
                             'serve': self.serve}}
@@ -217,6 +220,8 @@ class Cluster:
             argv.append('--numeric-generations')
         if self.incremental_backups:
             argv.append('--incremental-backups')
+        if self.release_version:
+            argv += ['--release-version', self.release_version]
         if self.exit_with_parent:
             argv.append('--exit-with-parent')
         return argv
@@ -569,6 +574,7 @@ def main(argv=None):
     s.add_argument('--password')
     s.add_argument('--numeric-generations', action='store_true')
     s.add_argument('--incremental-backups', action='store_true')
+    s.add_argument('--release-version', help='what the nodes report, e.g. 2026.1.0')
     s.add_argument('--with-agents', action='store_true')
     s.add_argument('--bin-dir')
     s.add_argument('--insecure', action='store_true')
@@ -617,7 +623,7 @@ def main(argv=None):
                         num_tokens=a.num_tokens, racks=a.racks, username=a.username,
                         password=a.password, numeric_generations=a.numeric_generations,
                         incremental_backups=a.incremental_backups,
-                        with_agents=a.with_agents, bin_dir=a.bin_dir, insecure=a.insecure,
+                        release_version=a.release_version, with_agents=a.with_agents, bin_dir=a.bin_dir, insecure=a.insecure,
                         repository=a.repository, serve=a.serve, exit_with_parent=False)
             c.start()
             out = {'cluster_file': c.cluster_file,

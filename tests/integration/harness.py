@@ -38,7 +38,7 @@ def shared_sets():
 
 class Bed:
     def __init__(self, nodes=3, data_dirs=2, agents=True, insecure=False, dcs=None,
-                 cluster_name='itest', repository=None, serve=()):
+                 cluster_name='itest', repository=None, serve=(), release_version=None):
         self.dir = tempfile.mkdtemp(prefix='cairn-it-')
         self.cluster_name = cluster_name
         base = '127.%d.%d.1' % (random.randint(100, 250), random.randint(1, 250))
@@ -53,6 +53,8 @@ class Bed:
             args += ['--insecure']
         if repository:
             args += ['--repository', repository]
+        if release_version:  # what the nodes report (the snapshot manifest's form follows)
+            args += ['--release-version', release_version]
         for url in serve:  # more repositories the agents serve; {dir}: the bed's directory
             args += ['--serve', url]
         try:

@@ -358,6 +358,76 @@ static void test_load_and_stream_balances_bytes(void **state)
     restore_plan_free(&p);
 }
 
+/* two_sources plus tk.u, of a keyspace with tablets: two SSTables of 30 bytes, both
+ * from the first source node. */
+static Cairn__Repo__KeyspaceInfo tk_info = {
+    PROTOBUF_C_MESSAGE_INIT(&cairn__repo__keyspace_info__descriptor), .name = "tk",
+    .has_tablets = 1, .tablets = 1};
+static Cairn__Repo__KeyspaceInfo *const tk_keyspaces[] = {&tk_info};
+
+static void with_tablets(restore_plan *p)
+{
+    two_sources(p);
+    p->keyspaces = tk_keyspaces;
+    p->n_keyspaces = 1;
+    Cairn__Repo__FileEntry u[] = {file_entry("me-7-big-Data.db", BLOB_A, 30),
+                                  file_entry("me-8-big-Data.db", BLOB_B, 30)};
+    assert_int_equal(add_table(p, 0, "tk", "u", u, 2), 0);
+    assert_false(p->tables[0].tablets);
+    assert_true(p->tables[1].tablets);
+    assert_true(restore_plan_has_tablets(p));
+}
+
+/* Onto the same nodes: refresh for ks.t (each node its own), load-and-stream for the
+ * tablet keyspace's table, balanced over the nodes by bytes. */
+static void test_tablets_load_and_stream_in_a_refresh(void **state)
+{
+    (void)state;
+    restore_plan p;
+    with_tablets(&p);
+    char *ta[] = {"1", "2"}, *tb[] = {"3"};
+    Cairn__Rpc__NodeInfo n0 = node("host-a", ta, 2), n1 = node("host-b", tb, 1);
+    Cairn__Rpc__NodeInfo *nodes[] = {&n0, &n1};
+    restore_method m = METHOD_AUTO;
+    cairn_err e;
+    assert_int_equal(restore_plan_assign(&p, nodes, 2, &m, &e), 0);
+    assert_int_equal(m, METHOD_REFRESH);
+    uint64_t tablet_bytes[2] = {0, 0};
+    for (size_t s = 0; s < p.n_sst; s++) {
+        const rs_sstable *x = &p.sst[s];
+        assert_in_range(x->target, 0, 1);
+        if (p.tables[x->table].tablets)
+            tablet_bytes[x->target] += x->bytes;
+        else
+            assert_int_equal(x->target, (int32_t)x->source);
+    }
+    /* balanced: 30 bytes on each node, though both came from the first */
+    assert_int_equal(tablet_bytes[0], 30);
+    assert_int_equal(tablet_bytes[1], 30);
+    restore_plan_free(&p);
+}
+
+/* --method refresh with a tablet keyspace: refused, the keyspace named. */
+static void test_tablets_refuse_method_refresh(void **state)
+{
+    (void)state;
+    restore_plan p;
+    with_tablets(&p);
+    char *ta[] = {"1", "2"}, *tb[] = {"3"};
+    Cairn__Rpc__NodeInfo n0 = node("host-a", ta, 2), n1 = node("host-b", tb, 1);
+    Cairn__Rpc__NodeInfo *nodes[] = {&n0, &n1};
+    restore_method m = METHOD_REFRESH;
+    cairn_err e;
+    err_clear(&e);
+    assert_int_equal(restore_plan_assign(&p, nodes, 2, &m, &e), CAIRN_EINVAL);
+    assert_non_null(strstr(e.msg, "cannot load keyspaces that use tablets (tk)"));
+    /* load-and-stream is load-and-stream for every table */
+    m = METHOD_LAS;
+    assert_int_equal(restore_plan_assign(&p, nodes, 2, &m, &e), 0);
+    assert_int_equal(bytes_on(&p, 0) + bytes_on(&p, 1), 280);
+    restore_plan_free(&p);
+}
+
 /* A file repository holding one blob and a backup of two nodes. */
 struct fixture {
     repo_fixture rf;
@@ -531,6 +601,8 @@ int main(void)
         cmocka_unit_test(test_auto_load_and_stream_when_tokens_differ),
         cmocka_unit_test(test_refresh_refused_without_the_nodes),
         cmocka_unit_test(test_load_and_stream_balances_bytes),
+        cmocka_unit_test(test_tablets_load_and_stream_in_a_refresh),
+        cmocka_unit_test(test_tablets_refuse_method_refresh),
         cmocka_unit_test_setup_teardown(test_read_and_check_blobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_packed_blobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_bad_manifest, setup, teardown),

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "backup/schema_keyspaces.h"
 #include "node/scylla.h"
 #include "status/describe.h"
 #include "scylla_fake.h"
@@ -213,6 +214,54 @@ static void test_keyspaces_and_tables(void **state)
     assert_string_equal(line(v->f, 2), "GET /column_family/name HTTP/1.1");
 }
 
+static bool tablets_of(Cairn__Repo__KeyspaceInfo **v, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i]->name, name) == 0)
+            return v[i]->has_tablets && v[i]->tablets;
+    fail_msg("keyspace %s not reported", name);
+    return false;
+}
+
+/* Which keyspaces use tablets: the node's two filtered lists; a version that ignores
+ * the filter names every keyspace in both, and then none is taken as using tablets. */
+static void test_schema_keyspaces(void **state)
+{
+    env *v = *state;
+    cairn_err e;
+    Cairn__Repo__KeyspaceInfo **ks;
+    size_t n;
+    fake_push(v->f, 200, "[\"tk\"]");
+    fake_push(v->f, 200, "[\"vk\", \"other\"]");
+    assert_int_equal(schema_keyspaces(v->s, &ks, &n, &e), 0);
+    assert_int_equal(n, 3);
+    assert_true(tablets_of(ks, n, "tk"));
+    assert_false(tablets_of(ks, n, "vk"));
+    assert_false(tablets_of(ks, n, "other"));
+    for (size_t i = 0; i < n; i++)
+        cairn__repo__keyspace_info__free_unpacked(ks[i], NULL);
+    free(ks);
+    assert_string_equal(line(v->f, 0),
+                        "GET /storage_service/keyspaces?type=user&replication=tablets HTTP/1.1");
+    assert_string_equal(line(v->f, 1),
+                        "GET /storage_service/keyspaces?type=user&replication=vnodes HTTP/1.1");
+
+    fake_push(v->f, 200, "[\"a\", \"b\"]"); /* an old version: the filter ignored */
+    fake_push(v->f, 200, "[\"a\", \"b\"]");
+    assert_int_equal(schema_keyspaces(v->s, &ks, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_false(tablets_of(ks, n, "a") || tablets_of(ks, n, "b"));
+    for (size_t i = 0; i < n; i++)
+        cairn__repo__keyspace_info__free_unpacked(ks[i], NULL);
+    free(ks);
+
+    fake_push(v->f, 500, "{\"message\": \"boom\", \"code\": 500}");
+    assert_int_not_equal(schema_keyspaces(v->s, &ks, &n, &e), 0);
+    assert_non_null(strstr(e.msg, "which keyspaces use tablets"));
+    assert_null(ks);
+    assert_int_equal(n, 0);
+}
+
 static void test_flush(void **state)
 {
     env *v = *state;
@@ -416,6 +465,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ring_bad_shape, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyspaces_and_tables, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_keyspaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_delete, setup, teardown),

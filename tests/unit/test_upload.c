@@ -1,8 +1,8 @@
 /*
  * The upload job against small in-process fakes of ScyllaDB (agent_env.h), into a
  * file:// repository: a snapshot backed up, the same again with its parent (nothing
- * sent), parents from the network that are refused or unreadable, and a repository
- * the node does not see.
+ * sent), parents from the network that are refused or unreadable, a repository the
+ * node does not see, and the snapshot's schema.cql and manifest.json kept verbatim.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +16,8 @@
 #include <cmocka.h>
 
 #include "agent_env.h"
+#include "backup/upload_table.h"
+#include "repo/manifest.h"
 
 static void test_upload(void **state)
 {
@@ -123,6 +125,68 @@ static void test_upload_without_repository(void **state)
     cairn__rpc__response__free_unpacked(r, NULL);
 }
 
+typedef struct kept {
+    char *schema_cql, *snapshot_manifest;
+} kept;
+
+static int keep_strings(void *ctx, const Cairn__Repo__TableEntry *t, cairn_err *e)
+{
+    (void)e;
+    kept *k = ctx;
+    k->schema_cql = t->schema_cql ? strdup(t->schema_cql) : NULL;
+    k->snapshot_manifest = t->snapshot_manifest ? strdup(t->snapshot_manifest) : NULL;
+    return 0;
+}
+
+/* What the node manifest of the job j keeps of ks.t's snapshot files. */
+static kept read_kept(env *v, const Cairn__Rpc__JobInfo *j)
+{
+    cairn_err e;
+    repo *rp = NULL;
+    kept k = {0};
+    assert_int_equal(repo_open(&rp, v->repo_url, NULL, false, &e), 0);
+    Cairn__Repo__NodeManifest *h = NULL;
+    if (manifest_node_read(rp, j->manifest_key, j->manifest_sha256, &h, keep_strings, &k, &e))
+        fail_msg("%s", e.msg);
+    cairn__repo__node_manifest__free_unpacked(h, NULL);
+    repo_close(rp);
+    return k;
+}
+
+/* schema.cql and manifest.json go into the table's entry as they are; a manifest.json
+ * above the limit is left out with a warning, and the backup goes on. */
+static void test_upload_keeps_snapshot_files(void **state)
+{
+    env *v = *state;
+    cairn_err e;
+    lay_out_snapshot(v, "m1");
+    char path[400];
+    snprintf(path, sizeof(path), "%s/ks/t-" TABLE_ID "/snapshots/m1/manifest.json",
+             v->rest.data_dir);
+    write_text(path, "{\"manifest\": {\"version\": \"1.0\"}, \"sstables\": []}\n");
+    Cairn__Rpc__Response *r;
+    assert_int_equal(upload(v, "m1", false, &r, &e), CAIRN__RPC__JOB_INFO__STATE__DONE);
+    kept k = read_kept(v, r->job);
+    cairn__rpc__response__free_unpacked(r, NULL);
+    assert_string_equal(k.schema_cql, "CREATE TABLE ks.t (k int PRIMARY KEY);");
+    assert_string_equal(k.snapshot_manifest,
+                        "{\"manifest\": {\"version\": \"1.0\"}, \"sstables\": []}\n");
+    free(k.schema_cql);
+    free(k.snapshot_manifest);
+
+    lay_out_snapshot(v, "m2");
+    snprintf(path, sizeof(path), "%s/ks/t-" TABLE_ID "/snapshots/m2/manifest.json",
+             v->rest.data_dir);
+    assert_int_equal(truncate(path, SNAPSHOT_MANIFEST_MAX + 1), 0);
+    assert_int_equal(upload(v, "m2", false, &r, &e), CAIRN__RPC__JOB_INFO__STATE__DONE);
+    assert_true(has_warning(r->job, "more than the 4194304 a node manifest keeps; not kept"));
+    k = read_kept(v, r->job);
+    cairn__rpc__response__free_unpacked(r, NULL);
+    assert_null(k.snapshot_manifest);
+    assert_non_null(k.schema_cql);
+    free(k.schema_cql);
+}
+
 int main(void)
 {
     log_set_level(LOG_LEVEL_ERROR);
@@ -131,6 +195,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upload_parent_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upload_parent_unreadable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upload_without_repository, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upload_keeps_snapshot_files, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

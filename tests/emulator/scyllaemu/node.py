@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 
-from . import rows, sstables, views
+from . import rows, snapmanifest, sstables, views
 from .ring import Ring, tokens_for
 from .schema import SchemaStore, table_dirs
 from .sharedstate import ClusterState
@@ -323,8 +323,18 @@ class Node:
                 for t in ts:
                     self._snapshot_table(t, tag)
 
-    def _snapshot_table(self, table, tag, dirs=None):
+    def _snapshot_table(self, table, tag, dirs=None, entry=None):
+        """Links the table's SSTables into snapshots/<tag> of each directory (dirs: of
+        the node `entry`, this one when None), with schema.cql and manifest.json.
+
+        The old manifest.json lists the Data.db files of its own directory; the 2026.1
+        form describes the table's whole snapshot, once, in the first directory."""
         statement = table.create_statement(internals=True) + ';\n'
+        entry = entry or self.self_entry
+        ks = self.current_schema().keyspace(table.keyspace)   # None once DROP KEYSPACE ran
+        tablets = bool(ks and ks.tablets)
+        rich = snapmanifest.release_tuple(self.release_version) >= snapmanifest.RICH_FROM
+        snapdirs, every = [], []
         for d in dirs if dirs is not None else self.table_dirs(table):
             live, _ = sstables.scan_dir(d)
             snapdir = os.path.join(d, 'snapshots', tag)
@@ -333,8 +343,19 @@ class Node:
                 sstables.link_sstable(s, snapdir)
             with open(os.path.join(snapdir, 'schema.cql'), 'w') as f:
                 f.write(statement)
-            with open(os.path.join(snapdir, 'manifest.json'), 'w') as f:
-                json.dump({'files': [s.data_name for s in live]}, f)
+            snapdirs.append(snapdir)
+            every.extend(live)
+            if not rich:
+                self._write_manifest(snapdir, entry, table, tag, live, tablets)
+        if rich and snapdirs:
+            self._write_manifest(snapdirs[0], entry, table, tag, every, tablets)
+
+    def _write_manifest(self, snapdir, entry, table, tag, ssts, tablets):
+        doc = snapmanifest.document(self.release_version, entry, table, tag, ssts, tablets,
+                                    len(self.state.nodes()),
+                                    lambda s: sstables.file_sha256(s.data_path))
+        with open(os.path.join(snapdir, 'manifest.json'), 'w') as f:
+            json.dump(doc, f)
 
     def _table_dirs_on_disk(self, keyspaces=None):
         """(keyspace, table name, directory) of every table directory, dropped ones too."""
@@ -421,7 +442,7 @@ class Node:
                 tdirs = table_dirs(dirs, t)
                 tag = '%d-%s' % (tag_time, t.name)
                 with self.lock:
-                    self._snapshot_table(t, tag, [d for d in tdirs if os.path.isdir(d)])
+                    self._snapshot_table(t, tag, [d for d in tdirs if os.path.isdir(d)], n)
                     for d in tdirs:
                         for s in sstables.scan_dir(d)[0]:
                             sstables.remove_sstable(s)
@@ -446,10 +467,14 @@ class Node:
             raise ApiError(400, 'Invalid scope parameter value: %s' % scope)
         if scope not in (None, '', 'all') and not load_and_stream:
             raise ApiError(400, 'scope %s can only be used with load_and_stream' % scope)
+        # A tablet keyspace's data is placed by its tablets, not by this node's tokens:
+        # ScyllaDB loads it by load-and-stream whatever was asked. `forced` records that.
+        forced = not load_and_stream and self.find_keyspace(keyspace).tablets
+        load_and_stream = load_and_stream or forced
         if not self._loading.acquire(blocking=False):
             raise ApiError(500, 'Already loading SSTables. Try again later')
         record = {'time': time.time(), 'keyspace': keyspace, 'table': cf,
-                  'mode': 'load_and_stream' if load_and_stream else 'refresh',
+                  'mode': 'load_and_stream' if load_and_stream else 'refresh', 'forced': forced,
                   'primary_replica_only': primary_replica_only, 'skip_cleanup': skip_cleanup,
                   'skip_reshape': skip_reshape, 'scope': scope or 'all', 'sstables': [],
                   'tombstone_gc': table.id not in self.tombstone_gc_off,
@@ -508,12 +533,13 @@ class Node:
             return
         targets = self._stream_targets(table, sets, scope)
         down = self.state.down()
-        for addr in sorted(set(targets.values())):
+        for addr in sorted({a for addrs in targets.values() for a in addrs}):
             if addr in down:
                 raise LoadFailed('streaming to %s failed: the node is down' % addr)
         by_target = {}
         for item in sets:
-            by_target.setdefault(targets[item[1].data_path], []).append(item)
+            for addr in targets[item[1].data_path]:
+                by_target.setdefault(addr, []).append(item)
         for addr, items in sorted(by_target.items()):
             if addr == self.address:
                 names = self.stream_in(table, [s for _, s, _, _ in items])
@@ -526,8 +552,10 @@ class Node:
             sstables.remove_sstable(s)
 
     def _stream_targets(self, table, sets, scope):
-        """Each uploaded SSTable goes whole to the primary replica of a token taken
-        from its content's SHA-256, among the nodes the scope allows."""
+        """Where each uploaded SSTable goes, whole: the primary replica of a token taken
+        from its content's SHA-256, among the nodes the scope allows; for a tablet
+        keyspace every replica of that token's tablet, so that each replica holds what
+        it should once the load is done."""
         nodes = self.state.nodes()
         me = self.self_entry
         if scope == 'node':
@@ -540,12 +568,12 @@ class Node:
         else:
             allowed = None
         ring = Ring(nodes)
-        replication = self.find_keyspace(table.keyspace).replication
+        ks = self.find_keyspace(table.keyspace)
         out = {}
         for _, s, sha, _ in sets:
-            token = int.from_bytes(bytes.fromhex(sha[:16]), 'big', signed=True)
-            reps = ring.replicas(token, replication, self.address, allowed)
-            out[s.data_path] = reps[0] if reps else self.address
+            token = snapmanifest.content_token(sha)
+            reps = ring.replicas(token, ks.replication, self.address, allowed)
+            out[s.data_path] = (reps if ks.tablets else reps[:1]) or [self.address]
         return out
 
     def _stream_to_peer(self, address, table, ssts):
