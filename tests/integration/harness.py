@@ -38,7 +38,10 @@ def shared_sets():
 
 class Bed:
     def __init__(self, nodes=3, data_dirs=2, agents=True, insecure=False, dcs=None,
-                 cluster_name='itest', repository=None, serve=()):
+                 cluster_name='itest', repository=None, serve=(), cql_tls=None):
+        """cql_tls: True, the nodes serve CQL over TLS only; 'client-auth', they also
+        require a client certificate. The agents' scylla.cql_tls matches (the CA and the
+        client certificate are in DIR/cql-certs)."""
         self.dir = tempfile.mkdtemp(prefix='cairn-it-')
         self.cluster_name = cluster_name
         base = '127.%d.%d.1' % (random.randint(100, 250), random.randint(1, 250))
@@ -55,6 +58,8 @@ class Bed:
             args += ['--repository', repository]
         for url in serve:  # more repositories the agents serve; {dir}: the bed's directory
             args += ['--serve', url]
+        if cql_tls:
+            args.append('--cql-tls-client-auth' if cql_tls == 'client-auth' else '--cql-tls')
         try:
             subprocess.run(args, check=True, capture_output=True, text=True, timeout=120)
         except subprocess.CalledProcessError as e:
@@ -190,9 +195,9 @@ class Bed:
 
     def cql(self, statement, node=None):
         sys.path.insert(0, os.path.join(SOURCE, 'tests', 'emulator'))
-        from scyllaemu.cqlclient import CqlClient
+        from cluster import Cluster
         n = node or self.nodes[0]
-        with CqlClient(n['address'], n['cql_port']) as c:
+        with Cluster.open(self.dir).cql(n) as c:
             return c.query(statement)
 
     def loads(self, node):
