@@ -6,6 +6,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 /* Host names and addresses (IPv6 has colons); a certificate holds nothing longer. */
 #define SERVER_NAME_MAX 253
@@ -101,16 +102,19 @@ static int load_files(SSL_CTX *ctx, const cql_tls *t, cairn_err *e)
     if (SSL_CTX_use_certificate_chain_file(ctx, t->cert) != 1)
         return err_set(e, CAIRN_ECONFIG, "scylla.cql_tls.cert %s holds no PEM certificate (%s)",
                        t->cert, ssl_reason("no certificate", why, sizeof(why)));
-    if (SSL_CTX_use_PrivateKey_file(ctx, t->key, SSL_FILETYPE_PEM) != 1)
+    /* OpenSSL checks here that the key is the certificate's. */
+    if (SSL_CTX_use_PrivateKey_file(ctx, t->key, SSL_FILETYPE_PEM) != 1) {
+        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+            ERR_clear_error();
+            return err_set(e, CAIRN_ECONFIG,
+                           "scylla.cql_tls.key %s is not the key of scylla.cql_tls.cert %s: point "
+                           "both at the same pair",
+                           t->key, t->cert);
+        }
         return err_set(e, CAIRN_ECONFIG,
-                       "scylla.cql_tls.key %s holds no unencrypted PEM private key of "
-                       "scylla.cql_tls.cert %s (%s)",
-                       t->key, t->cert, ssl_reason("no key", why, sizeof(why)));
-    if (SSL_CTX_check_private_key(ctx) != 1)
-        return err_set(e, CAIRN_ECONFIG,
-                       "scylla.cql_tls.key %s is not the key of scylla.cql_tls.cert %s: point "
-                       "both at the same pair",
-                       t->key, t->cert);
+                       "scylla.cql_tls.key %s holds no unencrypted PEM private key (%s)", t->key,
+                       ssl_reason("no key", why, sizeof(why)));
+    }
     return 0;
 }
 
