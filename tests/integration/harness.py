@@ -10,6 +10,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -133,6 +134,23 @@ class Bed:
             f.write(str(agent.pid))
         wait_for(lambda: self.cairn('status').returncode == 0, timeout=30,
                  what='the agent to come back')
+
+    def reconfigure_agent(self, node, text):
+        """Restarts the node's agent on agent.yaml text; returns the text it had."""
+        path = os.path.join(self.dir, node['name'], 'agent.yaml')
+        with open(path) as f:
+            old = f.read()
+        pid = self.agent_pid(node)
+        mine = [p for p in self.restarted if p.pid == pid]
+        os.kill(pid, signal.SIGTERM)
+        if mine:
+            mine[0].wait(timeout=60)
+        else:
+            wait_for(lambda: exited(pid), timeout=60, what='the agent to stop')
+        with open(path, 'w') as f:
+            f.write(text)
+        self.restart_agent(node)
+        return old
 
     def rest(self, node, verb, route, **params):
         url = 'http://%s:%d%s' % (node['address'], node['rest_port'], route)
@@ -270,6 +288,15 @@ def rfc3339(ms):
     """A time in ms since the epoch as `restore --at` takes it."""
     t = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.timezone.utc)
     return t.strftime('%Y-%m-%dT%H:%M:%S.') + '%03dZ' % (ms % 1000)
+
+
+def exited(pid):
+    """The process is gone, or a zombie its parent has yet to reap."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] == 'Z'
+    except FileNotFoundError:
+        return True
 
 
 def wait_for(pred, timeout=20, what='condition'):
