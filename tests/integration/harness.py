@@ -45,6 +45,7 @@ class Bed:
         client certificate are in DIR/cql-certs)."""
         self.dir = tempfile.mkdtemp(prefix='cairn-it-')
         self.cluster_name = cluster_name
+        self.restarted = []  # agents restart_agent started, which stop() ends
         base = '127.%d.%d.1' % (random.randint(100, 250), random.randint(1, 250))
         args = [sys.executable, CLUSTER_PY, 'start', '--dir', self.dir, '--nodes', str(nodes),
                 '--data-dirs', str(data_dirs), '--base-address', base,
@@ -70,7 +71,6 @@ class Bed:
             self.info = json.load(f)
         self.nodes = self.info['nodes']
         self.config = os.path.join(self.dir, 'cairn.yaml')
-        self.restarted = []
 
     def stop(self):
         subprocess.run([sys.executable, CLUSTER_PY, 'stop', '--dir', self.dir],
