@@ -13,11 +13,6 @@
 
 #define MAX_CREDENTIAL 4096
 
-/* The first byte of a TLS record, as a TLS server answers a client that did not start
- * TLS (an alert; a handshake record when it took the request for one). */
-#define TLS_RECORD_ALERT     0x15
-#define TLS_RECORD_HANDSHAKE 0x16
-
 enum {
     ERR_BAD_CREDENTIALS = 0x0100,
     ERR_OVERLOADED = 0x1001,
@@ -101,11 +96,6 @@ static int recv_frame(cql_conn *c, cql_frame *f, long long deadline, cairn_err *
     int rc = xfer(c, false, h, sizeof(h), deadline, e);
     if (rc < 0)
         return rc;
-    if ((h[0] == TLS_RECORD_ALERT || h[0] == TLS_RECORD_HANDSHAKE) && h[1] == 3)
-        return broken(c, e, CAIRN_EPROTO,
-                      "ScyllaDB at %s answered with TLS: the node has client_encryption_options "
-                      "enabled; set scylla.cql_tls in the agent configuration",
-                      c->peer);
     if (h[0] != CQL_VERSION_RESPONSE)
         return broken(c, e, CAIRN_EPROTO,
                       "ScyllaDB at %s answered with CQL frame version 0x%02x; cairn speaks "
@@ -303,7 +293,8 @@ static int handshake(cql_conn *c, const char *user, const char *pass, cairn_err 
     int rc = cql_roundtrip(c, CQL_OP_STARTUP, &w, &f, e);
     cql_wb_free(&w);
     if (rc == CAIRN_ECONN && !cql_io_tls(c->io) && e) {
-        /* A TLS server closes on the bytes of a plain STARTUP, or resets. */
+        /* A TLS server takes a plain STARTUP for a bad handshake: it closes, perhaps
+         * after a 7-byte alert (less than a frame header), or resets. */
         char was[CAIRN_ERR_MSG_MAX];
         snprintf(was, sizeof(was), "%s", e->msg);
         return err_set(e, rc,

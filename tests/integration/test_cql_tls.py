@@ -1,15 +1,17 @@
 """CQL over TLS: nodes with client_encryption_options (and require_client_auth) are
 backed up and their schema restored by agents with scylla.cql_tls; an agent without it,
-or with the wrong CA, fails the backup saying which setting to change."""
+or with the wrong CA, fails the backup saying which setting to change; the files are
+read at every connection, so a renewal needs no restart."""
 
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import unittest
 
-from harness import BIN, SOURCE, Bed
+from harness import BIN, SOURCE, Bed, wait_for
 
 sys.path.insert(0, os.path.join(SOURCE, 'tests', 'emulator'))
 from scyllaemu import tlscerts            # noqa: E402
@@ -90,6 +92,30 @@ class CqlTlsTest(unittest.TestCase):
                                capture_output=True, text=True, timeout=60)
             self.assertEqual(p.returncode, code, p.stdout + p.stderr)
             self.assertIn(line, p.stderr)
+
+    def test_5_files_read_at_every_connection(self):
+        ca = os.path.join(self.bed.dir, 'cql-certs', 'ca.crt')
+        renewed = os.path.join(self.bed.dir, 'renewed-ca.crt')
+        shutil.copyfile(tlscerts.make_ca(os.path.join(self.bed.dir, 'other-ca')), renewed)
+        self.reconfigured(self.agent_yaml.replace(ca, renewed))
+        p = self.bed.cairn('backup', '--tag', 'before-renewal')
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('check scylla.cql_tls.ca', p.stderr)
+        # SIGHUP reports a file that cannot be used ...
+        with open(renewed, 'w') as f:
+            f.write('not a certificate\n')
+        log = os.path.join(self.bed.dir, self.node['name'], 'agent.log')
+        os.kill(self.bed.agent_pid(self.node), signal.SIGHUP)
+        want = 'reload: scylla.cql_tls.ca %s holds no PEM CA certificate' % renewed
+
+        def logged():
+            with open(log) as f:
+                return want in f.read()
+        wait_for(logged, what='the agent to log %r' % want)
+        # ... and the next connection reads the renewed file, without a restart.
+        shutil.copyfile(ca, renewed)
+        p = self.bed.cairn('backup', '--tag', 'after-renewal')
+        self.assertEqual(p.returncode, 0, p.stderr)
 
 
 if __name__ == '__main__':
