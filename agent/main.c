@@ -92,7 +92,6 @@ static int check_config(const agent_config *cfg, const char *path)
     for (size_t i = 0; i < cfg->repositories.n; i++)
         if (strncmp(repos[i].location, "file://", 7) == 0)
             confcheck_writable_dir(&k, "repositories", repos[i].location + 7);
-    check_cql_tls(&k, cfg, path);
     cairn_err e;
     err_clear(&e);
     /* What the TLS files hold, once all three open: a file is reported once. */
@@ -100,6 +99,7 @@ static int check_config(const agent_config *cfg, const char *path)
         confcheck_problem(&k, "%s", e.msg);
         err_clear(&e);
     }
+    check_cql_tls(&k, cfg, path);
     if (preflight_state_dir(cfg, path, false, &e) != 0) {
         confcheck_problem(&k, "%s", e.msg);
         err_clear(&e);

@@ -10,7 +10,8 @@
  * or write, which need not be the transfer's direction (a TLS 1.3 key update writes
  * during a read). Since SSL_read is always tried before poll, the bytes OpenSSL has
  * already decrypted and buffered (SSL_pending) are taken without waiting on a socket
- * that has nothing more to say.
+ * that has nothing more to say. OpenSSL writes with write(2), not with MSG_NOSIGNAL:
+ * the agent ignores SIGPIPE (main.c), so a node that hung up is an error, not a signal.
  *
  * The operator gets a different message for each way a TLS connection commonly
  * fails: a certificate the CA does not vouch for (check ca), one for another name
