@@ -21,11 +21,22 @@ static const config_field tls_fields[] = {
     {NULL, 0, 0, NULL, false, 0, 0},
 };
 
+static const config_field cql_tls_fields[] = {
+    F("enabled", CONFIG_BOOL, scylla_cql_tls.enabled),
+    F("ca", CONFIG_STRING, scylla_cql_tls.ca),
+    F("cert", CONFIG_STRING, scylla_cql_tls.cert),
+    F("key", CONFIG_STRING, scylla_cql_tls.key),
+    F("server_name", CONFIG_STRING, scylla_cql_tls.server_name),
+    F("insecure_skip_verify", CONFIG_BOOL, scylla_cql_tls.skip_verify),
+    {NULL, 0, 0, NULL, false, 0, 0},
+};
+
 static const config_field scylla_fields[] = {
     F("api", CONFIG_STRING, scylla_api),
     F("cql", CONFIG_STRING, scylla_cql),
     F("username", CONFIG_STRING, scylla_username),
     F("password", CONFIG_STRING, scylla_password),
+    {"cql_tls", CONFIG_MAP, 0, cql_tls_fields, false, 0, 0},
     /* Time limits of REST calls, in seconds (docs/configuration.md). */
     {"timeout", CONFIG_INT, offsetof(agent_config, scylla_timeout_s), NULL, false, 1, 86400},
     {"flush_timeout", CONFIG_INT, offsetof(agent_config, scylla_flush_timeout_s), NULL, false, 1,
@@ -131,7 +142,14 @@ static int set_default(char **field, const char *value, cairn_err *e)
 /* Paths in the file are read relative to its directory (config_resolve_path). */
 static int resolve_paths(agent_config *c, const char *path, cairn_err *e)
 {
-    char **paths[] = {&c->tls_ca, &c->tls_cert, &c->tls_key, &c->state_dir, &c->log_file};
+    char **paths[] = {&c->tls_ca,
+                      &c->tls_cert,
+                      &c->tls_key,
+                      &c->scylla_cql_tls.ca,
+                      &c->scylla_cql_tls.cert,
+                      &c->scylla_cql_tls.key,
+                      &c->state_dir,
+                      &c->log_file};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         int rc = config_resolve_path(path, paths[i], e);
         if (rc)
@@ -183,6 +201,10 @@ int agent_config_load(const char *path, agent_config *c, cairn_err *e)
         rc = err_set(e, CAIRN_ECONFIG,
                      "%s: scylla.username and scylla.password go together: set both or neither",
                      path);
+        goto fail;
+    }
+    if ((rc = cql_tls_validate(&c->scylla_cql_tls, e)) != 0) {
+        err_prefix(e, "%s", path);
         goto fail;
     }
     store_s3_options s3;

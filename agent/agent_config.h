@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "base/err.h"
+#include "node/cql_tls.h"
 #include "store/s3/store_s3.h"
 
 #include "base/config.h"
@@ -36,6 +37,7 @@ typedef struct agent_config {
     char *scylla_cql;
     char *scylla_username;
     char *scylla_password;
+    cql_tls scylla_cql_tls;          /* scylla.cql_tls: off unless ca or enabled is set */
     long scylla_timeout_s;           /* every ordinary REST call */
     long scylla_flush_timeout_s;     /* 0: SCYLLA_DEFAULT_FLUSH_MS */
     long scylla_snapshot_timeout_s;  /* 0: SCYLLA_DEFAULT_SNAPSHOT_MS */

@@ -54,6 +54,30 @@ static void say_failure(const agent_config *cfg, const char *msg)
         log_error("%s", msg);
 }
 
+/* scylla.cql_tls's files, as check_config reports them. */
+static void check_cql_tls(confcheck *k, const agent_config *cfg, const char *path)
+{
+    const cql_tls *t = &cfg->scylla_cql_tls;
+    if (!cql_tls_on(t))
+        return;
+    unsigned before = k->problems;
+    if (t->ca)
+        confcheck_readable(k, "scylla.cql_tls.ca", t->ca);
+    if (t->cert) {
+        confcheck_readable(k, "scylla.cql_tls.cert", t->cert);
+        confcheck_private_key(k, "scylla.cql_tls.key", t->key);
+    }
+    cairn_err e;
+    err_clear(&e);
+    /* What the files hold, once they all open: a file is reported once. */
+    if (k->problems == before && preflight_cql_tls(cfg, path, &e) != 0)
+        confcheck_problem(k, "%s", e.msg);
+    if (t->skip_verify)
+        fprintf(k->out,
+                "warning: scylla.cql_tls.insecure_skip_verify: the node's certificate is not "
+                "verified: set it to false once scylla.cql_tls.ca holds the node's CA\n");
+}
+
 /* --check-config: every problem, one a line with its fix (not only the first one that
  * would stop the agent), then the verdict; 0 when the agent would start. */
 static int check_config(const agent_config *cfg, const char *path)
@@ -75,11 +99,27 @@ static int check_config(const agent_config *cfg, const char *path)
         confcheck_problem(&k, "%s", e.msg);
         err_clear(&e);
     }
+    check_cql_tls(&k, cfg, path);
     if (preflight_state_dir(cfg, path, false, &e) != 0) {
         confcheck_problem(&k, "%s", e.msg);
         err_clear(&e);
     }
     return confcheck_verdict(&k, path) ? 0 : 2;
+}
+
+/* What makes scylla.cql_tls weaker than it looks, said at every start. */
+static void warn_cql_tls(const cql_tls *t)
+{
+    struct stat st;
+    if (!cql_tls_on(t))
+        return;
+    if (t->skip_verify)
+        log_warn("scylla.cql_tls.insecure_skip_verify: true: the node's certificate is not "
+                 "verified, so whoever can intercept the CQL connection can pose as the node "
+                 "and read the CQL password");
+    if (t->key && stat(t->key, &st) == 0 && (st.st_mode & S_IROTH))
+        log_warn("scylla.cql_tls.key %s: every user can read this private key: chmod 600 %s",
+                 t->key, t->key);
 }
 
 static int run(const agent_config *cfg, cairn_err *e)
@@ -101,6 +141,7 @@ static int run(const agent_config *cfg, cairn_err *e)
         return rc;
     }
     log_info("cairn-agent %s serving cluster %s on %s", CAIRN_VERSION, cfg->cluster, cfg->listen);
+    warn_cql_tls(&cfg->scylla_cql_tls);
 
     /* Signals are taken synchronously so shutdown and reload run in normal context. */
     sigset_t set;

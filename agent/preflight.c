@@ -78,6 +78,12 @@ int preflight_tls(const agent_config *cfg, const char *path, cairn_err *e)
     return rc;
 }
 
+int preflight_cql_tls(const agent_config *cfg, const char *path, cairn_err *e)
+{
+    int rc = cql_tls_check(&cfg->scylla_cql_tls, e);
+    return rc ? err_prefix(e, "%s", path) : 0;
+}
+
 int preflight_state_dir(const agent_config *cfg, const char *path, bool create, cairn_err *e)
 {
     const char *dir = cfg->state_dir;
@@ -116,6 +122,8 @@ int preflight_state_dir(const agent_config *cfg, const char *path, bool create, 
 int preflight_check(const agent_config *cfg, const char *path, cairn_err *e)
 {
     int rc = cfg->insecure ? 0 : preflight_tls(cfg, path, e);
+    if (!rc)
+        rc = preflight_cql_tls(cfg, path, e);
     if (!rc)
         rc = preflight_state_dir(cfg, path, true, e);
     return rc;

@@ -168,7 +168,7 @@ int agent_schema(agent *a, const Cairn__Rpc__SchemaRequest *rq, Cairn__Rpc__Resp
     }
     fprintf(d.out, "-- cairn schema dump (DESCRIBE SCHEMA WITH INTERNALS)\n\n");
     rc = cql_connect(&c, host, port, a->cfg->scylla_username, a->cfg->scylla_password,
-                     CQL_TIMEOUT_MS, e);
+                     &a->cfg->scylla_cql_tls, CQL_TIMEOUT_MS, e);
     if (!rc)
         rc = cql_describe_schema(c, dump_object, &d, e);
     if (!rc)

@@ -309,7 +309,7 @@ static int live_table_ids(const agent *a, upload_table *tables, size_t n, cairn_
     int rc = hostport_split(a->cfg->scylla_cql, host, sizeof(host), &port, e);
     if (!rc)
         rc = cql_connect(&c, host, port, a->cfg->scylla_username, a->cfg->scylla_password,
-                         UPLOAD_CQL_TIMEOUT_MS, e);
+                         &a->cfg->scylla_cql_tls, UPLOAD_CQL_TIMEOUT_MS, e);
     for (size_t i = 0; !rc && i < n; i++) {
         upload_table *t = &tables[i];
         if (t->table->id && *t->table->id)

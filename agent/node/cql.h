@@ -3,8 +3,9 @@
  *
  * The agent only needs the schema (DESCRIBE SCHEMA) and table ids, so this speaks the
  * few messages those take: STARTUP, SASL PLAIN authentication and QUERY with paging,
- * one request at a time over a blocking socket. Every length read from the wire is
- * checked, so a misbehaving server gives CAIRN_EPROTO and never a crash.
+ * one request at a time over a plain or TLS connection (cql_io.h). Every length read
+ * from the wire is checked, so a misbehaving server gives CAIRN_EPROTO and never a
+ * crash.
  *
  * A connection is not thread-safe. After a transport or protocol error it is unusable
  * (its state on the wire is unknown); close it and connect again.
@@ -13,6 +14,7 @@
 #define CAIRN_CQL_H
 
 #include "base/err.h"
+#include "node/cql_tls.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -32,11 +34,13 @@ typedef struct cql_value {
 typedef int (*cql_row_cb)(void *ctx, size_t ncols, const cql_value *cols, cairn_err *e);
 
 /*
- * Connects and completes the handshake. Credentials are used only if the server asks
- * for authentication. timeout_ms bounds the connect and every later request.
+ * Connects and completes the handshake: TLS first when tls_or_null is on (cql_tls.h),
+ * then CQL's. Credentials are used only if the server asks for authentication.
+ * timeout_ms bounds the connect with its handshakes and every later request.
  */
 int cql_connect(cql_conn **out, const char *host, int port, const char *user_or_null,
-                const char *password_or_null, long timeout_ms, cairn_err *e);
+                const char *password_or_null, const cql_tls *tls_or_null, long timeout_ms,
+                cairn_err *e);
 
 /* Runs query at LOCAL_ONE, following pages until the last, calling cb per row. */
 int cql_query(cql_conn *c, const char *query, cql_row_cb cb_or_null, void *ctx, cairn_err *e);

@@ -1,22 +1,15 @@
 #include "node/cql_conn.h"
 
-#include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "base/debug.h"
 #include "base/log.h"
 #include "base/text.h"
+#include "node/cql_io.h"
 
 #define MAX_CREDENTIAL 4096
 
@@ -28,19 +21,12 @@ enum {
 };
 
 struct cql_conn {
-    int fd;
+    cql_io *io;
     long timeout_ms;
     int16_t stream;
     bool broken;
     char peer[300];
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Marks the connection unusable: its position in the byte stream is no longer known. */
 static int broken(cql_conn *c, cairn_err *e, int code, const char *fmt, ...)
@@ -65,48 +51,13 @@ int cql_malformed(cql_conn *c, cairn_err *e, const char *what)
                   what);
 }
 
-static int wait_io(cql_conn *c, short events, long long deadline, cairn_err *e)
+/* Sends (out) or receives all n bytes at p by deadline; a failure breaks c. */
+static int xfer(cql_conn *c, bool out, uint8_t *p, size_t n, long long deadline, cairn_err *e)
 {
-    for (;;) {
-        long long left = deadline - now_ms();
-        if (left <= 0)
-            return broken(c, e, CAIRN_ETIMEDOUT,
-                          "ScyllaDB at %s did not answer over CQL within %ld ms", c->peer,
-                          c->timeout_ms);
-        struct pollfd pfd = {.fd = c->fd, .events = events};
-        int n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
-        if (n > 0)
-            return 0;
-        if (n < 0 && errno != EINTR)
-            return broken(c, e, CAIRN_EIO, "waiting for ScyllaDB at %s: %s", c->peer,
-                          strerror(errno));
-    }
-}
-
-/* Sends (out) or receives all n bytes at p, waiting at most until deadline. */
-static int xfer_all(cql_conn *c, bool out, uint8_t *p, size_t n, long long deadline, cairn_err *e)
-{
-    while (n > 0) {
-        ssize_t k = out ? send(c->fd, p, n, MSG_NOSIGNAL) : recv(c->fd, p, n, 0);
-        if (k > 0) {
-            p += k;
-            n -= (size_t)k;
-            continue;
-        }
-        if (k == 0 && !out)
-            return broken(c, e, CAIRN_ECONN, "ScyllaDB at %s closed the CQL connection", c->peer);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int rc = wait_io(c, out ? POLLOUT : POLLIN, deadline, e);
-            if (rc < 0)
-                return rc;
-            continue;
-        }
-        return broken(c, e, CAIRN_ECONN, "CQL connection to ScyllaDB at %s broke: %s", c->peer,
-                      strerror(errno));
-    }
-    return 0;
+    int rc = cql_io_xfer(c->io, out, p, n, deadline, e);
+    if (rc < 0)
+        c->broken = true;
+    return rc;
 }
 
 /* Skips what the frame flags put before the body proper, logging server warnings. */
@@ -142,7 +93,7 @@ static int strip_extras(cql_conn *c, uint8_t flags, cql_rd *r, cairn_err *e)
 static int recv_frame(cql_conn *c, cql_frame *f, long long deadline, cairn_err *e)
 {
     uint8_t h[CQL_HEADER_LEN];
-    int rc = xfer_all(c, false, h, sizeof(h), deadline, e);
+    int rc = xfer(c, false, h, sizeof(h), deadline, e);
     if (rc < 0)
         return rc;
     if (h[0] != CQL_VERSION_RESPONSE)
@@ -162,7 +113,7 @@ static int recv_frame(cql_conn *c, cql_frame *f, long long deadline, cairn_err *
     uint8_t *body = malloc(len ? len : 1);
     if (!body)
         return broken(c, e, CAIRN_ENOMEM, "out of memory for a %u-byte CQL frame", len);
-    rc = xfer_all(c, false, body, len, deadline, e);
+    rc = xfer(c, false, body, len, deadline, e);
     cql_rd r = {body, len, 0};
     if (rc == 0)
         rc = strip_extras(c, h[1], &r, e);
@@ -202,8 +153,8 @@ int cql_roundtrip(cql_conn *c, uint8_t opcode, cql_wb *w, cql_frame *f, cairn_er
     h[6] = (uint8_t)(body >> 16);
     h[7] = (uint8_t)(body >> 8);
     h[8] = (uint8_t)body;
-    long long deadline = now_ms() + c->timeout_ms;
-    int rc = xfer_all(c, true, w->b.data, w->b.len, deadline, e);
+    long long deadline = cql_io_now_ms() + c->timeout_ms;
+    int rc = xfer(c, true, w->b.data, w->b.len, deadline, e);
     while (rc == 0) {
         rc = recv_frame(c, f, deadline, e);
         if (rc < 0)
@@ -341,6 +292,16 @@ static int handshake(cql_conn *c, const char *user, const char *pass, cairn_err 
     cql_frame f;
     int rc = cql_roundtrip(c, CQL_OP_STARTUP, &w, &f, e);
     cql_wb_free(&w);
+    if (rc == CAIRN_ECONN && !cql_io_tls(c->io) && e) {
+        /* A TLS server takes a plain STARTUP for a bad handshake: it closes, perhaps
+         * after a 7-byte alert (less than a frame header), or resets. */
+        char was[CAIRN_ERR_MSG_MAX];
+        snprintf(was, sizeof(was), "%s", e->msg);
+        return err_set(e, rc,
+                       "%.600s at STARTUP: if the node has client_encryption_options enabled, set "
+                       "scylla.cql_tls in the agent configuration",
+                       was);
+    }
     if (rc < 0)
         return rc;
     switch (f.opcode) {
@@ -359,52 +320,9 @@ static int handshake(cql_conn *c, const char *user, const char *pass, cairn_err 
     return rc;
 }
 
-/* Connects to one resolved address, waiting at most until deadline. */
-static int connect_addr(const struct addrinfo *ai, long long deadline, int *err)
-{
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
-        *err = errno;
-        return -1;
-    }
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-        return fd;
-    if (errno != EINPROGRESS) {
-        *err = errno;
-        close(fd);
-        return -1;
-    }
-    for (;;) {
-        long long left = deadline - now_ms();
-        if (left <= 0) {
-            *err = ETIMEDOUT;
-            break;
-        }
-        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-        int n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            *err = errno;
-            break;
-        }
-        if (n == 0)
-            continue;
-        int so = 0;
-        socklen_t sl = sizeof(so);
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) < 0)
-            so = errno;
-        if (so == 0)
-            return fd;
-        *err = so;
-        break;
-    }
-    close(fd);
-    return -1;
-}
-
 int cql_connect(cql_conn **out, const char *host, int port, const char *user_or_null,
-                const char *password_or_null, long timeout_ms, cairn_err *e)
+                const char *password_or_null, const cql_tls *tls_or_null, long timeout_ms,
+                cairn_err *e)
 {
     *out = NULL;
     if (!host || !*host || port <= 0 || port > 65535)
@@ -415,39 +333,11 @@ int cql_connect(cql_conn **out, const char *host, int port, const char *user_or_
     cql_conn *c = calloc(1, sizeof(*c));
     if (!c)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
-    c->fd = -1;
     c->timeout_ms = timeout_ms;
     snprintf(c->peer, sizeof(c->peer), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
-
-    char portstr[16];
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    struct addrinfo hints = {
-        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
-    int gai = getaddrinfo(host, portstr, &hints, &res);
-    if (gai != 0) {
-        err_set(e, CAIRN_ECONN, "cannot resolve ScyllaDB's CQL host '%s': %s", host,
-                gai_strerror(gai));
-        free(c);
-        return CAIRN_ECONN;
-    }
-    long long deadline = now_ms() + timeout_ms;
-    int err = ECONNREFUSED;
-    for (const struct addrinfo *ai = res; ai && c->fd < 0; ai = ai->ai_next)
-        c->fd = connect_addr(ai, deadline, &err);
-    freeaddrinfo(res);
-    if (c->fd < 0) {
-        int code = err == ETIMEDOUT ? CAIRN_ETIMEDOUT : CAIRN_ECONN;
-        err_set(e, code,
-                "cannot connect to ScyllaDB's CQL port at %s: %s (is scylla-server running and "
-                "native_transport_port set?)",
-                c->peer, strerror(err));
-        free(c);
-        return code;
-    }
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    int rc = handshake(c, user_or_null, password_or_null, e);
+    int rc = cql_io_open(&c->io, host, port, c->peer, tls_or_null, timeout_ms, e);
+    if (!rc)
+        rc = handshake(c, user_or_null, password_or_null, e);
     if (rc < 0) {
         cql_close(c);
         return rc;
@@ -460,7 +350,6 @@ void cql_close(cql_conn *c)
 {
     if (!c)
         return;
-    if (c->fd >= 0)
-        close(c->fd);
+    cql_io_close(c->io);
     free(c);
 }

@@ -1,6 +1,7 @@
 /*
- * cql_conn - the connection half of the cql client: the socket with its deadlines, the
- * STARTUP and SASL PLAIN handshake, and one request/answer at a time. Private to
+ * cql_conn - the connection half of the cql client: frames over the byte stream of
+ * cql_io (plain or TLS, with deadlines), the STARTUP and SASL PLAIN handshake, and one
+ * request/answer at a time. Private to
  * node/cql*; the queries (cql.c) build their requests with cql_wire and send them here.
  */
 #ifndef CAIRN_CQL_CONN_H

@@ -276,7 +276,8 @@ static int connect_cql(restore_ctx *x, cairn_err *e)
     int rc = hostport_split(x->a->cfg->scylla_cql, host, sizeof(host), &port, e);
     return rc ? rc
               : cql_connect(&x->c, host, port, x->a->cfg->scylla_username,
-                            x->a->cfg->scylla_password, CQL_TIMEOUT_MS, e);
+                            x->a->cfg->scylla_password, &x->a->cfg->scylla_cql_tls, CQL_TIMEOUT_MS,
+                            e);
 }
 
 static int restore_run(job *j, void *p, cairn_err *e)

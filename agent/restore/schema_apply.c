@@ -341,7 +341,7 @@ int agent_apply_schema(agent *a, const Cairn__Rpc__ApplySchemaRequest *rq,
         rc = parse_dump((char *)dump.data, &want, e);
     if (!rc)
         rc = cql_connect(&c, host, port, a->cfg->scylla_username, a->cfg->scylla_password,
-                         CQL_TIMEOUT_MS, e);
+                         &a->cfg->scylla_cql_tls, CQL_TIMEOUT_MS, e);
     if (!rc)
         rc = cql_describe_schema(c, collect_current, &have, e);
     /* First judge everything, then change anything. */

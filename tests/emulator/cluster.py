@@ -4,6 +4,7 @@
 Command line:
     cluster.py start --dir DIR --nodes N [--dcs dc1:2,dc2:1] [--data-dirs K]
                      [--cluster-name NAME] [--base-address 127.0.1.1]
+                     [--cql-tls | --cql-tls-client-auth]
                      [--with-agents --bin-dir BUILD/bin [--insecure] [--repository URL]
                       [--serve URL]...]
     cluster.py stop|status --dir DIR
@@ -23,6 +24,7 @@ import json
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -33,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from scyllaemu import agentconf                    # noqa: E402
+from scyllaemu import agentconf, tlscerts          # noqa: E402
 from scyllaemu.cqlclient import CqlClient          # noqa: E402
 from scyllaemu.procs import (cmdline, die_with_parent, pid_alive, read_pid,  # noqa: E402
                              tcp_accepts)
@@ -41,6 +43,9 @@ from scyllaemu.ring import tokens_for              # noqa: E402
 from scyllaemu.sharedstate import write_json_atomic  # noqa: E402
 
 NODE_SCRIPT = os.path.join(HERE, 'scylla_node.py')
+
+# cql_tls: how the nodes serve CQL (their client_encryption_options).
+CQL_TLS_MODES = (None, 'tls', 'client-auth')
 
 
 class ClusterError(Exception):
@@ -75,8 +80,9 @@ class Cluster:
                  base_address='127.0.1.1', rest_port=10000, cql_port=9042, agent_port=7400,
                  num_tokens=16, racks=1, username=None, password=None,
                  numeric_generations=False, incremental_backups=False, host_ids=None,
-                 release_version=None, with_agents=False, bin_dir=None, insecure=False, repository=None, serve=None,
-                 exit_with_parent=True, start_timeout=20.0):
+                 release_version=None, with_agents=False, bin_dir=None, insecure=False,
+                 repository=None, serve=None, cql_tls=None, exit_with_parent=True,
+                 start_timeout=20.0):
         self.dir = os.path.abspath(directory)
         self.node_count = nodes
         self.dcs = dcs
@@ -100,6 +106,11 @@ class Cluster:
         self.repository = repository
         # Repositories the agents serve beyond the bed's own; "{dir}" is the bed's directory.
         self.serve = [u.replace('{dir}', self.dir) for u in serve or []]
+        # 'tls': CQL over TLS only, certificates in DIR/cql-certs (tlscerts); 'client-auth':
+        # also require a client certificate. The agents are configured to match.
+        if cql_tls not in CQL_TLS_MODES:
+            raise ClusterError('cql_tls must be one of %s' % (CQL_TLS_MODES,))
+        self.cql_tls = cql_tls
         self.exit_with_parent = exit_with_parent
         self.start_timeout = start_timeout
         self._procs = {}             # pid -> Popen, for the processes this object started
@@ -128,6 +139,7 @@ class Cluster:
         c.insecure = opts.get('insecure', False)
         c.repository = opts.get('repository')
         c.serve = opts.get('serve', [])
+        c.cql_tls = opts.get('cql_tls')
         return c
 
     def _save(self):
@@ -167,7 +179,7 @@ class Cluster:
                             'release_version': self.release_version,
                             'with_agents': self.with_agents, 'bin_dir': self.bin_dir,
                             'insecure': self.insecure, 'repository': self.repository,
-                            'serve': self.serve}}
+                            'serve': self.serve, 'cql_tls': self.cql_tls}}
 
     @property
     def nodes(self):
@@ -224,7 +236,47 @@ class Cluster:
             argv += ['--release-version', self.release_version]
         if self.exit_with_parent:
             argv.append('--exit-with-parent')
+        if self.cql_tls:
+            certs = self.cql_certs_dir
+            argv += ['--cql-tls-cert', os.path.join(certs, n['address'] + '.crt'),
+                     '--cql-tls-key', os.path.join(certs, n['address'] + '.key')]
+            if self.cql_tls == 'client-auth':
+                argv += ['--cql-tls-ca', os.path.join(certs, 'ca.crt')]
         return argv
+
+    # --- CQL over TLS ---------------------------------------------------------------------
+
+    @property
+    def cql_certs_dir(self):
+        return os.path.join(self.dir, 'cql-certs')
+
+    def make_cql_certs(self):
+        """The CA, every node's server certificate and (client-auth) the agents' client
+        certificate, in cql_certs_dir."""
+        for n in self.nodes:
+            tlscerts.server_cert(self.cql_certs_dir, n['address'])
+        if self.cql_tls == 'client-auth':
+            tlscerts.client_cert(self.cql_certs_dir)
+
+    def cql_tls_files(self):
+        """What the agents' scylla.cql_tls holds: {'ca':, 'cert':, 'key':}, or None."""
+        if not self.cql_tls:
+            return None
+        files = {'ca': os.path.join(self.cql_certs_dir, 'ca.crt')}
+        if self.cql_tls == 'client-auth':
+            files['cert'] = os.path.join(self.cql_certs_dir, 'client.crt')
+            files['key'] = os.path.join(self.cql_certs_dir, 'client.key')
+        return files
+
+    def cql_ssl_context(self):
+        """A client context for the nodes' CQL port, or None when it is plain."""
+        files = self.cql_tls_files()
+        if files is None:
+            return None
+        ctx = ssl.create_default_context(cafile=files['ca'])
+        if 'cert' in files:
+            ctx.load_cert_chain(files['cert'], files['key'])
+        return ctx
 
     def start(self):
         if os.path.exists(self.cluster_file):
@@ -240,6 +292,8 @@ class Cluster:
         for n in self.nodes:
             for d in n['data_dirs']:
                 os.makedirs(d, exist_ok=True)
+        if self.cql_tls:
+            self.make_cql_certs()
         self._save()
         try:
             for n in self.nodes:
@@ -403,7 +457,8 @@ class Cluster:
     def agent_config_text(self, n):
         own = self.repository or agentconf.default_repository(self.dir)
         return agentconf.agent_yaml(self.doc['cluster_name'], n, self.dir, self.insecure,
-                                    self.username, self.password, [own] + self.serve)
+                                    self.username, self.password, [own] + self.serve,
+                                    self.cql_tls_files())
 
     def coordinator_config_text(self):
         return agentconf.coordinator_yaml(self.doc['cluster_name'], self.nodes, self.dir,
@@ -469,7 +524,8 @@ class Cluster:
     def cql(self, which=0, username=None, password=None):
         n = self.node(which)
         return CqlClient(n['address'], n['cql_port'], username or self.username,
-                         password if password is not None else self.password)
+                         password if password is not None else self.password,
+                         ssl_context=self.cql_ssl_context())
 
     def _targets(self, node):
         return [self.node(node)] if node is not None else self.nodes
@@ -581,6 +637,11 @@ def main(argv=None):
     s.add_argument('--repository')
     s.add_argument('--serve', action='append', default=[],
                    help='another repository the agents serve ({dir}: the cluster directory)')
+    tls = s.add_mutually_exclusive_group()
+    tls.add_argument('--cql-tls', action='store_const', const='tls', dest='cql_tls',
+                     help='serve CQL over TLS only (certificates in DIR/cql-certs)')
+    tls.add_argument('--cql-tls-client-auth', action='store_const', const='client-auth',
+                     dest='cql_tls', help='--cql-tls, and require a client certificate')
 
     for name in ('stop', 'status'):
         x = sub.add_parser(name)
@@ -623,8 +684,9 @@ def main(argv=None):
                         num_tokens=a.num_tokens, racks=a.racks, username=a.username,
                         password=a.password, numeric_generations=a.numeric_generations,
                         incremental_backups=a.incremental_backups,
-                        release_version=a.release_version, with_agents=a.with_agents, bin_dir=a.bin_dir, insecure=a.insecure,
-                        repository=a.repository, serve=a.serve, exit_with_parent=False)
+                        release_version=a.release_version, with_agents=a.with_agents,
+                        bin_dir=a.bin_dir, insecure=a.insecure, repository=a.repository,
+                        serve=a.serve, cql_tls=a.cql_tls, exit_with_parent=False)
             c.start()
             out = {'cluster_file': c.cluster_file,
                    'nodes': [{k: n[k] for k in ('name', 'address', 'rest_port', 'cql_port',

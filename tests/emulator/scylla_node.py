@@ -4,7 +4,8 @@
     python3 tests/emulator/scylla_node.py --data-dir D [--data-dir D2 ...] \
         --address 127.0.1.1 --rest-port 10000 --cql-port 9042 --host-id UUID \
         --dc dc1 --rack rack1 --cluster-name NAME --cluster-file FILE \
-        [--username U --password P] [--numeric-generations] [--pid-file F]
+        [--username U --password P] [--numeric-generations] [--pid-file F] \
+        [--cql-tls-cert CRT --cql-tls-key KEY [--cql-tls-ca CA]]
 
 Stops cleanly on SIGTERM or SIGINT. See docs/testing.md.
 """
@@ -19,7 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from scyllaemu import control, rest                         # noqa: E402
-from scyllaemu.cql import CqlServer                          # noqa: E402
+from scyllaemu.cql import CqlServer, server_ssl_context      # noqa: E402
 from scyllaemu.httpapi import ApiServer                      # noqa: E402
 from scyllaemu.node import DEFAULT_RELEASE, Node             # noqa: E402
 
@@ -44,12 +45,22 @@ def parse_args(argv=None):
     p.add_argument('--num-tokens', type=int, default=16,
                    help='vnodes when the cluster file gives no tokens')
     p.add_argument('--release-version', default=DEFAULT_RELEASE)
+    p.add_argument('--cql-tls-cert',
+                   help='serve CQL over TLS only, with this PEM certificate '
+                        '(client_encryption_options)')
+    p.add_argument('--cql-tls-key', help='the PEM key of --cql-tls-cert')
+    p.add_argument('--cql-tls-ca',
+                   help='require a client certificate signed by this CA (require_client_auth)')
     p.add_argument('--pid-file')
     p.add_argument('--exit-with-parent', action='store_true',
                    help='exit when the process that started this one dies')
     args = p.parse_args(argv)
     if (args.username is None) != (args.password is None):
         p.error('--username and --password go together')
+    if (args.cql_tls_cert is None) != (args.cql_tls_key is None):
+        p.error('--cql-tls-cert and --cql-tls-key go together')
+    if args.cql_tls_ca and not args.cql_tls_cert:
+        p.error('--cql-tls-ca needs --cql-tls-cert and --cql-tls-key')
     return args
 
 
@@ -76,8 +87,14 @@ def main(argv=None):
                 args.password, args.numeric_generations, args.release_version,
                 args.incremental_backups, args.num_tokens)
     try:
+        tls = (server_ssl_context(args.cql_tls_cert, args.cql_tls_key, args.cql_tls_ca)
+               if args.cql_tls_cert else None)
+    except OSError as e:        # ssl.SSLError is one
+        print('scylla_node: cannot serve CQL over TLS: %s' % e, file=sys.stderr)
+        return 3
+    try:
         api = ApiServer((args.address, args.rest_port), node, rest.ROUTES + control.ROUTES)
-        cql = CqlServer((args.address, args.cql_port), node)
+        cql = CqlServer((args.address, args.cql_port), node, ssl_context=tls)
     except OSError as e:
         print('scylla_node: cannot bind %s: %s' % (args.address, e), file=sys.stderr)
         return 3
@@ -96,8 +113,9 @@ def main(argv=None):
         with open(args.pid_file + '.tmp', 'w') as f:
             f.write('%d\n' % os.getpid())
         os.rename(args.pid_file + '.tmp', args.pid_file)
-    print('scylla_node: %s up (REST %d, CQL %d, host id %s) at %s'
-          % (args.address, args.rest_port, args.cql_port, node.host_id, time.ctime()),
+    print('scylla_node: %s up (REST %d, CQL %d%s, host id %s) at %s'
+          % (args.address, args.rest_port, args.cql_port, ' over TLS' if tls else '',
+             node.host_id, time.ctime()),
           file=sys.stderr, flush=True)
     while not stop.wait(0.1):
         build_views(node)

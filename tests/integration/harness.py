@@ -10,6 +10,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,9 +39,14 @@ def shared_sets():
 
 class Bed:
     def __init__(self, nodes=3, data_dirs=2, agents=True, insecure=False, dcs=None,
-                 cluster_name='itest', repository=None, serve=(), release_version=None):
+                 cluster_name='itest', repository=None, serve=(), release_version=None,
+                 cql_tls=None):
+        """cql_tls: True, the nodes serve CQL over TLS only; 'client-auth', they also
+        require a client certificate. The agents' scylla.cql_tls matches (the CA and the
+        client certificate are in DIR/cql-certs)."""
         self.dir = tempfile.mkdtemp(prefix='cairn-it-')
         self.cluster_name = cluster_name
+        self.restarted = []  # agents restart_agent started, which stop() ends
         base = '127.%d.%d.1' % (random.randint(100, 250), random.randint(1, 250))
         args = [sys.executable, CLUSTER_PY, 'start', '--dir', self.dir, '--nodes', str(nodes),
                 '--data-dirs', str(data_dirs), '--base-address', base,
@@ -57,6 +63,8 @@ class Bed:
             args += ['--release-version', release_version]
         for url in serve:  # more repositories the agents serve; {dir}: the bed's directory
             args += ['--serve', url]
+        if cql_tls:
+            args.append('--cql-tls-client-auth' if cql_tls == 'client-auth' else '--cql-tls')
         try:
             subprocess.run(args, check=True, capture_output=True, text=True, timeout=120)
         except subprocess.CalledProcessError as e:
@@ -66,7 +74,6 @@ class Bed:
             self.info = json.load(f)
         self.nodes = self.info['nodes']
         self.config = os.path.join(self.dir, 'cairn.yaml')
-        self.restarted = []
 
     def stop(self):
         subprocess.run([sys.executable, CLUSTER_PY, 'stop', '--dir', self.dir],
@@ -131,6 +138,23 @@ class Bed:
         wait_for(lambda: self.cairn('status').returncode == 0, timeout=30,
                  what='the agent to come back')
 
+    def reconfigure_agent(self, node, text):
+        """Restarts the node's agent on agent.yaml text; returns the text it had."""
+        path = os.path.join(self.dir, node['name'], 'agent.yaml')
+        with open(path) as f:
+            old = f.read()
+        pid = self.agent_pid(node)
+        mine = [p for p in self.restarted if p.pid == pid]
+        os.kill(pid, signal.SIGTERM)
+        if mine:
+            mine[0].wait(timeout=60)
+        else:
+            wait_for(lambda: exited(pid), timeout=60, what='the agent to stop')
+        with open(path, 'w') as f:
+            f.write(text)
+        self.restart_agent(node)
+        return old
+
     def rest(self, node, verb, route, **params):
         url = 'http://%s:%d%s' % (node['address'], node['rest_port'], route)
         if params:
@@ -192,9 +216,9 @@ class Bed:
 
     def cql(self, statement, node=None):
         sys.path.insert(0, os.path.join(SOURCE, 'tests', 'emulator'))
-        from scyllaemu.cqlclient import CqlClient
+        from cluster import Cluster
         n = node or self.nodes[0]
-        with CqlClient(n['address'], n['cql_port']) as c:
+        with Cluster.open(self.dir).cql(n) as c:
             return c.query(statement)
 
     def loads(self, node):
@@ -267,6 +291,15 @@ def rfc3339(ms):
     """A time in ms since the epoch as `restore --at` takes it."""
     t = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.timezone.utc)
     return t.strftime('%Y-%m-%dT%H:%M:%S.') + '%03dZ' % (ms % 1000)
+
+
+def exited(pid):
+    """The process is gone, or a zombie its parent has yet to reap."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] == 'Z'
+    except FileNotFoundError:
+        return True
 
 
 def wait_for(pred, timeout=20, what='condition'):

@@ -75,7 +75,8 @@ static void test_handshake_with_auth(void **state)
 
     cql_conn *c = NULL;
     cairn_err e;
-    assert_int_equal(cql_connect(&c, "127.0.0.1", f->port, "cassandra", "s3cret", 2000, &e), 0);
+    assert_int_equal(cql_connect(&c, "127.0.0.1", f->port, "cassandra", "s3cret", NULL, 2000, &e),
+                     0);
     cql_close(c);
     fake_stop(f);
 
@@ -98,7 +99,7 @@ static void test_bad_password(void **state)
 
     cql_conn *c = (cql_conn *)1;
     cairn_err e;
-    assert_int_equal(cql_connect(&c, "127.0.0.1", f->port, "cassandra", "wrong-pw", 2000, &e),
+    assert_int_equal(cql_connect(&c, "127.0.0.1", f->port, "cassandra", "wrong-pw", NULL, 2000, &e),
                      CAIRN_EAUTH);
     assert_null(c);
     assert_non_null(strstr(e.msg, "user 'cassandra'"));
@@ -117,7 +118,8 @@ static void test_no_credentials(void **state)
 
     cql_conn *c = NULL;
     cairn_err e;
-    assert_int_equal(cql_connect(&c, "127.0.0.1", f->port, NULL, NULL, 2000, &e), CAIRN_EAUTH);
+    assert_int_equal(cql_connect(&c, "127.0.0.1", f->port, NULL, NULL, NULL, 2000, &e),
+                     CAIRN_EAUTH);
     assert_string_equal(e.msg, "ScyllaDB requires a password: set scylla.username and "
                                "scylla.password in the agent configuration");
     fake_stop(f);
@@ -135,7 +137,7 @@ static void test_auth_challenge_refused(void **state)
 
     cql_conn *c = NULL;
     cairn_err e;
-    assert_int_equal(cql_connect(&c, "127.0.0.1", f->port, "u", "p", 2000, &e), CAIRN_EPROTO);
+    assert_int_equal(cql_connect(&c, "127.0.0.1", f->port, "u", "p", NULL, 2000, &e), CAIRN_EPROTO);
     assert_non_null(strstr(e.msg, "com.example.KerberosAuthenticator"));
     fake_done(f);
 }
@@ -596,7 +598,7 @@ static int login_against(const char *user, const char *pass, uint8_t auth_op, bu
     *answer(add_step(f, OP_AUTH_RESPONSE), auth_op) = auth_body;
     fake_start(f);
     cql_conn *c = NULL;
-    int rc = cql_connect(&c, "127.0.0.1", f->port, user, pass, 2000, e);
+    int rc = cql_connect(&c, "127.0.0.1", f->port, user, pass, NULL, 2000, e);
     cql_close(c);
     fake_done(f);
     return rc;
@@ -649,14 +651,15 @@ static void test_startup_answers(void **state)
     fake_start(f);
     cql_conn *c = NULL;
     cairn_err e;
-    assert_int_equal(cql_connect(&c, "127.0.0.1", f->port, "u", "p", 2000, &e), CAIRN_EPROTO);
+    assert_int_equal(cql_connect(&c, "127.0.0.1", f->port, "u", "p", NULL, 2000, &e), CAIRN_EPROTO);
     assert_non_null(strstr(e.msg, "truncated AUTHENTICATE"));
     fake_done(f);
 
     f = fake_new();
     put_i32(answer(add_step(f, OP_STARTUP), OP_RESULT), 1);
     fake_start(f);
-    assert_int_equal(cql_connect(&c, "127.0.0.1", f->port, NULL, NULL, 2000, &e), CAIRN_EPROTO);
+    assert_int_equal(cql_connect(&c, "127.0.0.1", f->port, NULL, NULL, NULL, 2000, &e),
+                     CAIRN_EPROTO);
     assert_non_null(strstr(e.msg, "in answer to STARTUP"));
     assert_null(c);
     fake_done(f);
@@ -693,7 +696,7 @@ static void test_timeout(void **state)
     fake_start(f);
     cql_conn *c = NULL;
     cairn_err e;
-    assert_int_equal(cql_connect(&c, "127.0.0.1", f->port, NULL, NULL, 300, &e), 0);
+    assert_int_equal(cql_connect(&c, "127.0.0.1", f->port, NULL, NULL, NULL, 300, &e), 0);
     assert_int_equal(cql_query(c, "SELECT v FROM ks.t", NULL, NULL, &e), CAIRN_ETIMEDOUT);
     assert_non_null(strstr(e.msg, "within 300 ms"));
     assert_int_equal(cql_query(c, "SELECT v FROM ks.t", NULL, NULL, &e), CAIRN_ECONN);
@@ -708,13 +711,13 @@ static void test_connect_errors(void **state)
     close(fd);
     cql_conn *c = (cql_conn *)1;
     cairn_err e;
-    assert_int_equal(cql_connect(&c, "127.0.0.1", port, NULL, NULL, 1000, &e), CAIRN_ECONN);
+    assert_int_equal(cql_connect(&c, "127.0.0.1", port, NULL, NULL, NULL, 1000, &e), CAIRN_ECONN);
     assert_null(c);
     assert_non_null(strstr(e.msg, "cannot connect to ScyllaDB's CQL port at 127.0.0.1:"));
-    assert_int_equal(cql_connect(&c, "127.0.0.1", 0, NULL, NULL, 1000, &e), CAIRN_ECONFIG);
-    assert_int_equal(cql_connect(&c, "", 9042, NULL, NULL, 1000, &e), CAIRN_ECONFIG);
-    assert_int_equal(cql_connect(&c, "127.0.0.1", 9042, NULL, NULL, 0, &e), CAIRN_EINVAL);
-    assert_int_equal(cql_connect(&c, "no-such-host.invalid", 9042, NULL, NULL, 1000, &e),
+    assert_int_equal(cql_connect(&c, "127.0.0.1", 0, NULL, NULL, NULL, 1000, &e), CAIRN_ECONFIG);
+    assert_int_equal(cql_connect(&c, "", 9042, NULL, NULL, NULL, 1000, &e), CAIRN_ECONFIG);
+    assert_int_equal(cql_connect(&c, "127.0.0.1", 9042, NULL, NULL, NULL, 0, &e), CAIRN_EINVAL);
+    assert_int_equal(cql_connect(&c, "no-such-host.invalid", 9042, NULL, NULL, NULL, 1000, &e),
                      CAIRN_ECONN);
 
     /* The server answers STARTUP with an error. */
@@ -722,7 +725,8 @@ static void test_connect_errors(void **state)
     error_body(answer(add_step(f, OP_STARTUP), OP_ERROR), 0x000A,
                "Invalid or unsupported protocol version");
     fake_start(f);
-    assert_int_equal(cql_connect(&c, "127.0.0.1", f->port, NULL, NULL, 1000, &e), CAIRN_EREMOTE);
+    assert_int_equal(cql_connect(&c, "127.0.0.1", f->port, NULL, NULL, NULL, 1000, &e),
+                     CAIRN_EREMOTE);
     assert_non_null(strstr(e.msg, "0x000a: Invalid or unsupported protocol version"));
     fake_done(f);
 }

@@ -29,9 +29,10 @@ def default_repository(cluster_dir):
 
 
 def agent_yaml(cluster_name, node, cluster_dir, insecure=False, username=None, password=None,
-               repositories=None):
+               repositories=None, cql_tls=None):
     """DIR/<node>/agent.yaml: listen on the node's address, talk to its REST and CQL, and
-    serve `repositories` (default: the bed's own, file://DIR/repo), and no other."""
+    serve `repositories` (default: the bed's own, file://DIR/repo), and no other.
+    cql_tls: the keys of scylla.cql_tls ({'ca': path, ...}), or None for plain CQL."""
     ndir = os.path.join(cluster_dir, node['name'])
     scheme = 'tcp' if insecure else 'tls+tcp'
     lines = ['cluster: %s' % yaml_scalar(cluster_name),
@@ -47,6 +48,9 @@ def agent_yaml(cluster_name, node, cluster_dir, insecure=False, username=None, p
     if username is not None:
         lines += ['  username: %s' % yaml_scalar(username),
                   '  password: %s' % yaml_scalar(password or '')]
+    if cql_tls:
+        lines.append('  cql_tls:')
+        lines += ['    %s: %s' % (k, yaml_scalar(v)) for k, v in sorted(cql_tls.items())]
     lines += ['state_dir: %s' % yaml_scalar(os.path.join(ndir, 'agent-state')),
               'log_file: %s' % yaml_scalar(os.path.join(ndir, 'agent.log')),
               'repositories:']

@@ -5,10 +5,16 @@ user), REGISTER and QUERY. Queries cover DESCRIBE SCHEMA, DDL, USE, and SELECTs 
 system tables a driver reads at connect time (system.local, system.peers,
 system_schema.*). There is no user data: SELECT on a user table is refused.
 Requests on one connection are answered in order; each connection has its thread.
+
+With an SSL context the port speaks only TLS, as ScyllaDB's does with
+client_encryption_options enabled (and require_client_auth when the context asks for a
+client certificate); a client that does not start TLS is dropped.
 """
 
 import ipaddress
+import socket
 import socketserver
+import ssl
 import struct
 import sys
 import traceback
@@ -338,14 +344,44 @@ class CqlServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, address, node, log=None):
+    def __init__(self, address, node, log=None, ssl_context=None):
         self.node = node
         self.log = log or sys.stderr
+        self.ssl_context = ssl_context
         super().__init__(address, CqlConnection)
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        if self.ssl_context is not None:
+            # The handshake runs in the connection's thread (CqlConnection.setup), so a
+            # client that never sends one holds up only itself.
+            sock = self.ssl_context.wrap_socket(sock, server_side=True,
+                                                do_handshake_on_connect=False)
+        return sock, addr
+
+
+def server_ssl_context(cert, key, client_ca=None):
+    """A context serving cert; with client_ca, clients must show a certificate it signed."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    if client_ca:
+        ctx.load_verify_locations(client_ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
 
 
 class CqlConnection(socketserver.StreamRequestHandler):
+    HANDSHAKE_TIMEOUT = 10.0
+
     def setup(self):
+        self.tls_failed = None
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(self.HANDSHAKE_TIMEOUT)
+            try:
+                self.request.do_handshake()
+            except (ssl.SSLError, OSError) as e:
+                self.tls_failed = e
+            self.request.settimeout(None)
         super().setup()
         self.state = 'new'           # new → (authenticating) → ready
         self.keyspace = None
@@ -363,6 +399,11 @@ class CqlConnection(socketserver.StreamRequestHandler):
         self.wfile.flush()
 
     def handle(self):
+        if self.tls_failed is not None:
+            print('cql: TLS handshake with %s failed: %s' % (self.client_address[0],
+                                                            self.tls_failed),
+                  file=self.server.log, flush=True)
+            return
         try:
             while True:
                 first = self._read_exact(8)
@@ -375,23 +416,38 @@ class CqlConnection(socketserver.StreamRequestHandler):
                     return
                 rest = self._read_exact(1)
                 _, flags, stream, opcode, length = struct.unpack('>BBhBi', first + rest)
+                if version != 4:
+                    # As ScyllaDB, from the header alone: a TLS ClientHello read as a
+                    # header announces a body of megabytes that never comes.
+                    self._refuse(stream, 'Invalid or unsupported protocol version (%d); '
+                                 'supported versions are (4/v4)' % version)
+                    return
                 if length > MAX_FRAME or length < 0:
                     self._send(stream, ERROR, error_body(PROTOCOL_ERROR, 'frame too large'))
                     return
                 body = self._read_exact(length)
-                if version != 4:
-                    self._send(stream, ERROR, error_body(
-                        PROTOCOL_ERROR, 'Invalid or unsupported protocol version (%d); '
-                        'supported versions are (4/v4)' % version))
-                    return
                 if flags & 0x01:
                     self._send(stream, ERROR, error_body(
                         PROTOCOL_ERROR, 'compressed frames were not negotiated'))
                     return
                 if not self._message(stream, flags, opcode, body):
                     return
-        except (EOFError, ConnectionError):
+        except (EOFError, ConnectionError, ssl.SSLError):
             return
+
+    def _refuse(self, stream, message):
+        """A protocol error, then the end of the connection; what the client sent
+        meanwhile is read first, lest closing over unread bytes reset the connection
+        before the client reads the answer."""
+        self._send(stream, ERROR, error_body(PROTOCOL_ERROR, message))
+        try:
+            self.request.shutdown(socket.SHUT_WR)
+            self.request.settimeout(1.0)
+            for _ in range(16):
+                if not self.request.recv(65536):
+                    break
+        except OSError:
+            pass
 
     def _message(self, stream, flags, opcode, body):
         r = Reader(body)

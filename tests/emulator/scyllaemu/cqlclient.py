@@ -79,8 +79,15 @@ def _decode(typ, b):
 
 class CqlClient:
     def __init__(self, address, port, username=None, password=None, timeout=10.0,
-                 version=4, startup=True):
+                 version=4, startup=True, ssl_context=None):
+        """ssl_context: connect with TLS (a node with client_encryption_options)."""
         self.sock = socket.create_connection((address, port), timeout=timeout)
+        if ssl_context is not None:
+            try:
+                self.sock = ssl_context.wrap_socket(self.sock, server_hostname=address)
+            except BaseException:
+                self.sock.close()
+                raise
         self.version = version
         self._stream = 0
         if startup:
