@@ -32,6 +32,7 @@ struct cql_conn {
     long timeout_ms;
     int16_t stream;
     bool broken;
+    int32_t last_error; /* the code of the last ERROR answer to a query, 0: none */
     char peer[300];
 };
 
@@ -251,13 +252,40 @@ static int parse_error(cql_conn *c, const cql_frame *f, int32_t *code, char *msg
     return 0;
 }
 
-int cql_server_error(cql_conn *c, const cql_frame *f, const char *what, cairn_err *e)
+/* Replaces the content of every single-quoted span of msg with one '*': ScyllaDB
+ * quotes back the tokens it refuses, and a statement's secret (a role's salted hash)
+ * is a string literal. In place: the text never grows. */
+static void redact_quoted(char *msg)
+{
+    bool inside = false;
+    size_t span = 0;
+    char *out = msg;
+    for (const char *p = msg; *p; p++) {
+        if (*p != '\'') {
+            if (!inside)
+                *out++ = *p;
+            span++;
+            continue;
+        }
+        if (inside && span)
+            *out++ = '*';
+        *out++ = '\'';
+        inside = !inside;
+        span = 0;
+    }
+    *out = '\0';
+}
+
+int cql_server_error(cql_conn *c, const cql_frame *f, const char *what, bool redact, cairn_err *e)
 {
     int32_t code = 0;
     char msg[768];
     int rc = parse_error(c, f, &code, msg, sizeof(msg), e);
     if (rc < 0)
         return rc;
+    c->last_error = code;
+    if (redact)
+        redact_quoted(msg);
     return err_set(e, server_error_code(code), "ScyllaDB at %s refused %s with error 0x%04x: %s",
                    c->peer, what, (unsigned)code, msg);
 }
@@ -322,7 +350,7 @@ static int authenticate(cql_conn *c, const cql_frame *challenge, const char *use
                          "scylla.username and scylla.password in the agent configuration)",
                          c->peer, user, msg);
         else if (rc == 0)
-            rc = cql_server_error(c, &f, "the login", e);
+            rc = cql_server_error(c, &f, "the login", false, e);
         break;
     default:
         rc = cql_unexpected(c, &f, "AUTH_RESPONSE", e);
@@ -350,7 +378,7 @@ static int handshake(cql_conn *c, const char *user, const char *pass, cairn_err 
         rc = authenticate(c, &f, user, pass, e);
         break;
     case CQL_OP_ERROR:
-        rc = cql_server_error(c, &f, "STARTUP", e);
+        rc = cql_server_error(c, &f, "STARTUP", false, e);
         break;
     default:
         rc = cql_unexpected(c, &f, "STARTUP", e);
@@ -463,4 +491,9 @@ void cql_close(cql_conn *c)
     if (c->fd >= 0)
         close(c->fd);
     free(c);
+}
+
+int32_t cql_conn_last_error(const cql_conn *c)
+{
+    return c->last_error;
 }
