@@ -1,13 +1,16 @@
 /*
  * schema - dumps the cluster's schema once, over CQL, into a blob.
  *
- * The blob is a CQL script that cqlsh can run as it is. Every object is preceded by
- * a "-- cairn-object:" line naming its type, keyspace and name, so a restore can pick
- * objects and order them without parsing CQL.
+ * The blob is a CQL script that cqlsh can run as it is. Its first line names the
+ * DESCRIBE that made it (SCHEMA_DUMP_AUTH_LINE: one that holds the roles with their
+ * salted hashes, the grants and the service levels). Every object is preceded by a
+ * "-- cairn-object: type keyspace name length" line (schema_dump.h), so a restore can
+ * pick objects and order them without parsing CQL.
  */
 #include "handlers.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,8 @@
 #include <unistd.h>
 
 #include "repo/blob.h"
+#include "base/log.h"
+#include "backup/schema_dump.h"
 #include "node/cql.h"
 #include "node/hostport.h"
 #include "repo/repo.h"
@@ -25,22 +30,59 @@
 typedef struct dump {
     FILE *out;
     uint32_t objects;
+    cql_describe_form form; /* set by cql_describe_schema before it passes any object */
+    bool head;              /* the first line is written */
 } dump;
+
+/* The first line names the DESCRIBE that answered: a restore reads from it whether the
+ * dump holds auth. */
+static int dump_head(dump *d, cairn_err *e)
+{
+    if (d->head)
+        return 0;
+    d->head = true;
+    const char *line =
+        d->form == CQL_DESCRIBE_PASSWORDS ? SCHEMA_DUMP_AUTH_LINE : SCHEMA_DUMP_PLAIN_LINE;
+    return fprintf(d->out, "%s\n\n", line) < 0
+               ? err_set(e, CAIRN_EIO, "cannot write the schema dump")
+               : 0;
+}
 
 static int dump_object(void *ctx, const char *keyspace, const char *type, const char *name,
                        const char *stmt, cairn_err *e)
 {
     dump *d = ctx;
+    if (dump_head(d, e))
+        return e->code;
     size_t len = strlen(stmt);
     while (len && (stmt[len - 1] == '\n' || stmt[len - 1] == ' '))
         len--;
     bool has_semicolon = len && stmt[len - 1] == ';';
-    if (fprintf(d->out, "-- cairn-object: %s %s %s\n%.*s%s\n\n", type,
-                keyspace && *keyspace ? keyspace : "-", name ? name : "-", (int)len, stmt,
-                has_semicolon ? "" : ";") < 0)
+    char ename[SCHEMA_DUMP_FIELD_MAX], eks[SCHEMA_DUMP_FIELD_MAX];
+    if (schema_dump_encode(name && *name ? name : "-", ename, sizeof(ename)) < 0 ||
+        schema_dump_encode(keyspace && *keyspace ? keyspace : "-", eks, sizeof(eks)) < 0)
+        return err_set(e, CAIRN_EINVAL, "a %s of the schema has a name longer than %d bytes",
+                       type, SCHEMA_DUMP_FIELD_MAX / 3);
+    if (fprintf(d->out, "%s%s %s %s %zu\n%.*s%s\n\n", SCHEMA_DUMP_OBJECT, type, eks, ename,
+                len + !has_semicolon, (int)len, stmt, has_semicolon ? "" : ";") < 0)
         return err_set(e, CAIRN_EIO, "cannot write the schema dump");
     d->objects++;
     return 0;
+}
+
+/* Why the dump holds no auth, said once per agent: it holds for every later backup. */
+static void log_form(cql_describe_form form)
+{
+    static _Atomic int logged = -1;
+    if (form == CQL_DESCRIBE_PASSWORDS || atomic_exchange(&logged, (int)form) == (int)form)
+        return;
+    if (form == CQL_DESCRIBE_OLD_SCYLLA)
+        log_info("ScyllaDB does not know DESCRIBE SCHEMA WITH INTERNALS AND PASSWORDS (it is "
+                 "older than 2025.1): schema dumps hold no roles, grants or service levels");
+    else
+        log_info("ScyllaDB refused DESCRIBE SCHEMA WITH INTERNALS AND PASSWORDS to the agent's "
+                 "CQL user (it needs a superuser): schema dumps hold no roles, grants or "
+                 "service levels");
 }
 
 int agent_schema(agent *a, const Cairn__Rpc__SchemaRequest *rq, Cairn__Rpc__Response *resp,
@@ -66,11 +108,14 @@ int agent_schema(agent *a, const Cairn__Rpc__SchemaRequest *rq, Cairn__Rpc__Resp
         close(fd);
         return err_sys(e, errno, "cannot write the schema dump");
     }
-    fprintf(d.out, "-- cairn schema dump (DESCRIBE SCHEMA WITH INTERNALS)\n\n");
     rc = cql_connect(&c, host, port, a->cfg->scylla_username, a->cfg->scylla_password,
                      CQL_TIMEOUT_MS, e);
     if (!rc)
-        rc = cql_describe_schema(c, dump_object, &d, e);
+        rc = cql_describe_schema(c, dump_object, &d, &d.form, e);
+    if (!rc)
+        rc = dump_head(&d, e); /* a schema without objects */
+    if (!rc)
+        log_form(d.form);
     if (fclose(d.out) != 0 && !rc)
         rc = err_sys(e, errno, "cannot write the schema dump");
     cql_close(c);
@@ -105,6 +150,8 @@ int agent_schema(agent *a, const Cairn__Rpc__SchemaRequest *rq, Cairn__Rpc__Resp
     }
     res->size = size;
     res->objects = d.objects;
+    res->has_auth = 1;
+    res->auth = d.form == CQL_DESCRIBE_PASSWORDS;
     resp->result_case = CAIRN__RPC__RESPONSE__RESULT_SCHEMA;
     resp->schema = res;
     return 0;
