@@ -14,7 +14,7 @@ import random
 import re
 import uuid
 
-from . import cqlparse
+from . import auth, cqlparse
 from .cqlparse import CqlError
 
 STRATEGY_PREFIX = 'org.apache.cassandra.locator.'
@@ -136,7 +136,9 @@ class SchemaView:
             else:
                 self.tables.append(Table(o['keyspace'], o['name'], o['id'], o['type'],
                                          o['statement'], o.get('base'), o.get('index')))
-        canon = json.dumps(doc, sort_keys=True).encode()
+        # Auth is not schema: creating a role leaves the schema version alone.
+        canon = json.dumps({k: v for k, v in doc.items() if k != 'auth'},
+                           sort_keys=True).encode()
         self.version = uuid.UUID(bytes=hashlib.md5(canon).digest(), version=3)
 
     def keyspace(self, name):
@@ -211,6 +213,12 @@ class SchemaStore:
             if result is not None:
                 doc['generation'] = doc.get('generation', 0) + 1
         return result, created, dropped
+
+    def apply_auth(self, stmt, current_keyspace, cluster_name, release_version):
+        """Apply one auth statement (auth.py); its result is always VOID."""
+        with self.file.update() as doc:
+            auth.apply(doc, SchemaView(doc), stmt, current_keyspace, cluster_name,
+                       release_version)
 
 
 NAME_RE = re.compile(r'^\w{1,48}$')
