@@ -3,14 +3,14 @@
  *
  * Reads the cluster manifest and plans the restore (restore_plan: the node manifests,
  * the blob check), checks the target cluster (ready; tables that already hold data are
- * refused unless --into-nonempty; with --schema, no conflicting definitions), assigns
+ * refused unless --into-nonempty; with --schema or --auth, no conflicting definitions), assigns
  * every target node its share: its own files back (refresh) when the cluster has the
  * same nodes and tokens, or an even share by bytes loaded with load-and-stream.
  * --dry-run prints that plan and stops there.
  *
  * Then two phases, each one agent job per node: STAGE (download and verify the whole
  * share; nothing changes on the cluster), and only once every node has staged, the
- * schema (when asked) and LOAD. A failed first phase leaves the target as it was and
+ * schema and auth (when asked) and LOAD. A failed first phase leaves the target as it was and
  * drops the staged files; a failed second phase keeps every record, so running the
  * same command again resumes.
  */
@@ -56,7 +56,7 @@ typedef struct restore_run {
     Cairn__Rpc__RestoreTable ***table_ptrs;
     Cairn__Repo__FileEntry ***file_ptrs;         /* per node, the files of its share */
     const char *source;                          /* the backup's cluster */
-    Cairn__Rpc__ApplySchemaResult *schema_check; /* --schema: what check_only said */
+    Cairn__Rpc__ApplySchemaResult *schema_check; /* --schema/--auth: what check_only said */
     store_counts requests;                       /* of the phases' jobs that ended */
 } restore_run;
 
@@ -112,18 +112,32 @@ static void restore_request(void *arg, size_t i, Cairn__Rpc__Request *rq)
 }
 
 /* What the agent said about the schema: conflicts are an error, nothing was changed. */
-static int schema_outcome(const Cairn__Rpc__ApplySchemaResult *res, bool check_only, bool json,
-                          cairn_err *e)
+static int schema_outcome(const restore_run *r, const Cairn__Rpc__ApplySchemaResult *res,
+                          bool check_only, cairn_err *e)
 {
+    const restore_opts *o = r->o;
     for (size_t i = 0; i < res->n_conflicts; i++)
         fprintf(stderr, "schema conflict: %s exists on the target with another definition\n",
                 res->conflicts[i]);
     if (res->n_conflicts)
         return err_set(e, CAIRN_EEXIST,
                        "%zu schema objects exist on the target with another definition; nothing "
-                       "was changed (drop them, or restore without --schema)",
-                       res->n_conflicts);
-    if (!check_only && !json)
+                       "was changed (drop them, or restore without %s)",
+                       res->n_conflicts,
+                       o->schema && o->auth ? "--schema and --auth"
+                       : o->auth            ? "--auth"
+                                            : "--schema");
+    if (check_only && o->auth && !o->c.json) {
+        if (!res->auth_in_dump)
+            fprintf(stderr,
+                    "warning: backup %s holds no roles, grants or service levels (ScyllaDB "
+                    "did not describe them: older than 2025.1, or the agent's CQL user is no "
+                    "superuser); --auth restores none\n",
+                    r->tag);
+        for (size_t i = 0; i < res->n_auth_skipped; i++)
+            fprintf(stderr, "warning: --auth leaves out %s\n", res->auth_skipped[i]);
+    }
+    if (!check_only && !o->c.json)
         fprintf(stderr, "schema: %zu objects created, %zu already there\n", res->n_created,
                 res->n_existing);
     return 0;
@@ -139,6 +153,10 @@ static int apply_schema(restore_run *r, size_t agent, bool check_only, cairn_err
     ar.blob = r->m->schema_blob;
     ar.has_check_only = 1;
     ar.check_only = check_only;
+    ar.has_auth = 1;
+    ar.auth = !r->o->auth     ? CAIRN__RPC__APPLY_SCHEMA_REQUEST__AUTH__NONE
+              : r->o->schema ? CAIRN__RPC__APPLY_SCHEMA_REQUEST__AUTH__WITH_SCHEMA
+                             : CAIRN__RPC__APPLY_SCHEMA_REQUEST__AUTH__ONLY;
     char **ks = calloc(r->p.n_tables ? r->p.n_tables : 1, sizeof(char *));
     if (!ks)
         return err_set(e, CAIRN_ENOMEM, "out of memory");
@@ -155,7 +173,7 @@ static int apply_schema(restore_run *r, size_t agent, bool check_only, cairn_err
         cairn__rpc__response__free_unpacked(resp, NULL);
         return err_set(e, CAIRN_EPROTO, "the agent answered the schema request without a result");
     }
-    rc = schema_outcome(resp->apply_schema, check_only, r->o->c.json, e);
+    rc = schema_outcome(r, resp->apply_schema, check_only, e);
     if (check_only && !r->schema_check) {
         r->schema_check = resp->apply_schema;
         resp->apply_schema = NULL;
@@ -280,7 +298,7 @@ static int prepare_cluster(restore_run *run, cairn_err *e)
         rc = err_set(e, CAIRN_EREMOTE, "the target cluster is not ready (see above)");
     }
     run->n = run->f ? fleet_size(run->f) : 0;
-    if (rc || !run->o->schema)
+    if (rc || !(run->o->schema || run->o->auth))
         return rc;
     if (!run->m->schema_blob)
         return err_set(e, CAIRN_ENOENT, "backup %s holds no schema", run->tag);
@@ -332,6 +350,8 @@ static void print_plan(const restore_run *r)
         json_object_object_add(j, "nodes", json_object_new_int64((int64_t)r->n));
         json_data_figures(j, r);
         json_object_object_add(j, "schema_changes", ch);
+        json_object_object_add(j, "auth_in_backup",
+                               sc ? json_object_new_boolean(sc->auth_in_dump) : NULL);
         printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
         json_object_put(j);
         return;
@@ -345,6 +365,9 @@ static void print_plan(const restore_run *r)
     printf("  schema    %zu objects to create\n", n_changes);
     for (size_t i = 0; i < n_changes; i++)
         printf("    create %s\n", sc->created[i]);
+    if (sc && sc->auth_in_dump && !r->o->auth)
+        printf("  auth      roles, grants and service levels of the backup not restored (see "
+               "--auth)\n");
 }
 
 static int build_requests(restore_run *run, cairn_err *e)
@@ -447,7 +470,7 @@ static int restore_data(restore_run *run, cairn_err *e)
                           "changed on the target",
                           run->tag, run->source);
     }
-    if (o->schema && (rc = apply_schema(run, 0, false, e)) != 0)
+    if ((o->schema || o->auth) && (rc = apply_schema(run, 0, false, e)) != 0)
         return rc;
     if (!o->c.json)
         fprintf(stderr, "restoring %s (%zu tables) onto %zu nodes with %s\n", run->tag,
@@ -498,7 +521,7 @@ static int run_restore(const coord_config *cfg, const restore_opts *o, cairn_err
         rc = check_nonempty(&run, e);
     if (!rc && o->dry_run)
         print_plan(&run);
-    else if (!rc && o->no_data && o->schema)
+    else if (!rc && o->no_data && (o->schema || o->auth))
         rc = apply_schema(&run, 0, false, e);
     else if (!rc)
         rc = restore_data(&run, e);
