@@ -61,8 +61,8 @@ static int dump_object(void *ctx, const char *keyspace, const char *type, const 
     char ename[SCHEMA_DUMP_FIELD_MAX], eks[SCHEMA_DUMP_FIELD_MAX];
     if (schema_dump_encode(name && *name ? name : "-", ename, sizeof(ename)) < 0 ||
         schema_dump_encode(keyspace && *keyspace ? keyspace : "-", eks, sizeof(eks)) < 0)
-        return err_set(e, CAIRN_EINVAL, "a %s of the schema has a name longer than %d bytes",
-                       type, SCHEMA_DUMP_FIELD_MAX / 3);
+        return err_set(e, CAIRN_EINVAL, "a %s of the schema has a name longer than %d bytes", type,
+                       SCHEMA_DUMP_FIELD_MAX / 3);
     if (fprintf(d->out, "%s%s %s %s %zu\n%.*s%s\n\n", SCHEMA_DUMP_OBJECT, type, eks, ename,
                 len + !has_semicolon, (int)len, stmt, has_semicolon ? "" : ";") < 0)
         return err_set(e, CAIRN_EIO, "cannot write the schema dump");

@@ -100,8 +100,8 @@ static int result(cql_conn *c, const cql_frame *f, cql_row_cb cb, void *ctx, uin
 }
 
 /* Runs query, following pages; an error names it as what, redacted when it is secret. */
-static int run_query(cql_conn *c, const char *query, const char *what, bool secret,
-                     cql_row_cb cb, void *ctx, cairn_err *e)
+static int run_query(cql_conn *c, const char *query, const char *what, bool secret, cql_row_cb cb,
+                     void *ctx, cairn_err *e)
 {
     size_t qlen = strlen(query);
     if (qlen > CQL_MAX_FRAME / 2)
@@ -145,8 +145,7 @@ int cql_query(cql_conn *c, const char *query, cql_row_cb cb_or_null, void *ctx, 
     if (!c || !query)
         return err_set(e, CAIRN_EINVAL, "no CQL connection or query");
     char what[160];
-    snprintf(what, sizeof(what), "the query \"%.120s%s\"", query,
-             strlen(query) > 120 ? "..." : "");
+    snprintf(what, sizeof(what), "the query \"%.120s%s\"", query, strlen(query) > 120 ? "..." : "");
     return run_query(c, query, what, false, cb_or_null, ctx, e);
 }
 

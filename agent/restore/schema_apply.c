@@ -140,7 +140,8 @@ static int parse_dump(char *text, schema_set *s, cairn_err *e)
         }
         while (len && isspace((unsigned char)stmt[len - 1]))
             len--;
-        if ((auth || schema_auth_rank(h.type) < 0) && set_add(s, h.type, h.keyspace, h.name, stmt, len))
+        if ((auth || schema_auth_rank(h.type) < 0) &&
+            set_add(s, h.type, h.keyspace, h.name, stmt, len))
             return err_set(e, CAIRN_ENOMEM, "out of memory");
         p = next;
     }
@@ -187,7 +188,8 @@ static bool selected(const Cairn__Rpc__ApplySchemaRequest *rq, const schema_obj 
 {
     bool auth = rq->auth != CAIRN__RPC__APPLY_SCHEMA_REQUEST__AUTH__NONE;
     if (is_auth(o))
-        return auth && !(strcmp(o->type, "role") == 0 && strcmp(o->name, SCHEMA_AUTH_SUPERUSER) == 0);
+        return auth &&
+               !(strcmp(o->type, "role") == 0 && strcmp(o->name, SCHEMA_AUTH_SUPERUSER) == 0);
     if (rq->auth == CAIRN__RPC__APPLY_SCHEMA_REQUEST__AUTH__ONLY || system_keyspace(o->keyspace) ||
         kind_rank(o->type) < 0)
         return false;

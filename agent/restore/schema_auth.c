@@ -49,8 +49,7 @@ static const char *after_to(const char *stmt, size_t n)
     return found;
 }
 
-void schema_auth_key(const char *type, const char *name, const char *stmt, char *out,
-                     size_t cap)
+void schema_auth_key(const char *type, const char *name, const char *stmt, char *out, size_t cap)
 {
     size_t n = trimmed(stmt);
     const char *role = strcmp(type, "service_level_attachment") == 0 ? after_to(stmt, n) : NULL;
@@ -62,8 +61,7 @@ void schema_auth_key(const char *type, const char *name, const char *stmt, char 
         snprintf(out, cap, "%s", name);
 }
 
-void schema_auth_label(const char *type, const char *name, const char *stmt, char *out,
-                       size_t cap)
+void schema_auth_label(const char *type, const char *name, const char *stmt, char *out, size_t cap)
 {
     char esc[512];
     if (strcmp(type, "role") == 0 || strcmp(type, "service_level") == 0) {

@@ -33,13 +33,11 @@ const char *schema_auth_kind(size_t r);
  * level's name; an attachment's role; a grant's statement, since a grant either
  * exists or does not.
  */
-void schema_auth_key(const char *type, const char *name, const char *stmt, char *out,
-                     size_t cap);
+void schema_auth_key(const char *type, const char *name, const char *stmt, char *out, size_t cap);
 
 /* How a report names the object: "role alice", "service level sl", or a grant's or an
  * attachment's statement without its semicolon. Names are escaped (base/text.h). */
-void schema_auth_label(const char *type, const char *name, const char *stmt, char *out,
-                       size_t cap);
+void schema_auth_label(const char *type, const char *name, const char *stmt, char *out, size_t cap);
 
 /*
  * The keyspace that a grant_permission statement's resource lives in, unquoted, into

@@ -154,7 +154,7 @@ static int apply_schema(restore_run *r, size_t agent, bool check_only, cairn_err
     ar.has_check_only = 1;
     ar.check_only = check_only;
     ar.has_auth = 1;
-    ar.auth = !r->o->auth     ? CAIRN__RPC__APPLY_SCHEMA_REQUEST__AUTH__NONE
+    ar.auth = !r->o->auth    ? CAIRN__RPC__APPLY_SCHEMA_REQUEST__AUTH__NONE
               : r->o->schema ? CAIRN__RPC__APPLY_SCHEMA_REQUEST__AUTH__WITH_SCHEMA
                              : CAIRN__RPC__APPLY_SCHEMA_REQUEST__AUTH__ONLY;
     char **ks = calloc(r->p.n_tables ? r->p.n_tables : 1, sizeof(char *));
@@ -238,7 +238,10 @@ static void print_summary(const restore_run *r, uint64_t duration)
     }
     char b1[32], b2[32];
     if (o->no_data) {
-        printf("restore of %s complete: schema only, no data restored\n  duration  %s\n", r->tag,
+        printf("restore of %s complete: %s only, no data restored\n  duration  %s\n", r->tag,
+               o->schema && o->auth ? "schema and auth"
+               : o->auth            ? "auth"
+                                    : "schema",
                human_duration(duration, b2, sizeof(b2)));
         return;
     }

@@ -135,6 +135,16 @@ class AuthObjectsTest(ClusterTestCase):
             self.assertEqual(e.exception.code, 0x2200, q)
             self.assertIn(fragment, e.exception.message, q)
         self.assertEqual(c.query('CREATE ROLE IF NOT EXISTS cassandra').kind, 'void')
+        with self.assertRaises(ServerError):
+            c.query('DROP ROLE nobody')
+        self.assertEqual(c.query('DROP ROLE IF EXISTS nobody').kind, 'void')
+
+    def test_drop_role_takes_its_grants(self):
+        c = self.cql()
+        for q in ['CREATE ROLE gone', 'GRANT SELECT ON ks.t TO gone', 'GRANT gone TO alice',
+                  'DROP ROLE gone']:
+            c.query(q)
+        self.assertFalse([r for r in auth_rows(c, DESC) if 'gone' in r[2] + r[3]])
         self.assertEqual(c.query('CREATE SERVICE_LEVEL IF NOT EXISTS gold').kind, 'void')
 
     def test_older_release_describes_no_auth(self):

@@ -13,7 +13,7 @@
 /* Names of roles may hold anything: the header escapes what would break its fields. */
 static void test_dump_header_round_trip(void **state)
 {
-    const char *names[] = {"alice", "john doe", "a\nb", "100%", "x\n-- cairn-object: keyspace",
+    const char *names[] = {"alice",  "john doe", "a\nb", "100%", "x\n-- cairn-object: keyspace",
                            "Ünïcode"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char enc[SCHEMA_DUMP_FIELD_MAX], line[2 * SCHEMA_DUMP_FIELD_MAX];
@@ -76,8 +76,7 @@ static void test_key(void **state)
     schema_auth_key("service_level_attachment", "sl", "ATTACH SERVICE LEVEL sl TO \"Bob\";", k,
                     sizeof(k));
     assert_string_equal(k, "\"Bob\"");
-    schema_auth_key("grant_permission", "alice", "GRANT SELECT ON ks.t TO alice; ", k,
-                    sizeof(k));
+    schema_auth_key("grant_permission", "alice", "GRANT SELECT ON ks.t TO alice; ", k, sizeof(k));
     assert_string_equal(k, "GRANT SELECT ON ks.t TO alice");
 }
 
@@ -91,8 +90,7 @@ static void test_label(void **state)
     schema_auth_label("service_level", "a\nb", "CREATE SERVICE LEVEL \"a\nb\";", l, sizeof(l));
     assert_null(strchr(l, '\n'));
     assert_non_null(strstr(l, "service level a"));
-    schema_auth_label("grant_permission", "alice", "GRANT SELECT ON ks.t TO alice;", l,
-                      sizeof(l));
+    schema_auth_label("grant_permission", "alice", "GRANT SELECT ON ks.t TO alice;", l, sizeof(l));
     assert_string_equal(l, "GRANT SELECT ON ks.t TO alice");
 }
 

@@ -81,6 +81,19 @@ def apply(doc, view, stmt, current_keyspace, cluster_name, release_version):
             salted_hash(stmt.password) if stmt.password is not None else None)
         st['roles'][stmt.name] = {'hash': pw_hash, 'login': stmt.login,
                                   'superuser': stmt.superuser}
+    elif kind == 'drop_role':
+        if stmt.name not in st['roles']:
+            if stmt.if_exists:
+                return
+            if stmt.name == SUPERUSER:
+                raise CqlError(CqlError.UNAUTHORIZED, 'Cannot DROP the default superuser '
+                               'in the ScyllaDB emulator')
+            raise CqlError(CqlError.INVALID, "Role %s doesn't exist." % stmt.name)
+        del st['roles'][stmt.name]
+        st['role_grants'] = [g for g in st['role_grants'] if stmt.name not in g]
+        st['permissions'] = [g for g in st['permissions'] if g[0] != stmt.name
+                             and g[2] != _resource_text(('role', None, stmt.name))]
+        st['attachments'].pop(stmt.name, None)
     elif kind == 'grant_role':
         _need_role(roles, stmt.role)
         _need_role(roles, stmt.grantee)

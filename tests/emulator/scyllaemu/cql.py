@@ -17,7 +17,7 @@ import uuid
 from . import auth, cqlparse
 from .cqlparse import Bound, CqlError
 
-AUTH_KINDS = ('create_role', 'grant_role', 'grant_permission', 'create_service_level',
+AUTH_KINDS = ('create_role', 'drop_role', 'grant_role', 'grant_permission', 'create_service_level',
               'attach_service_level')
 
 # Opcodes.

@@ -1,6 +1,6 @@
 """Parsing of the auth statements the emulator understands (cqlparse dispatches here).
 
-CREATE ROLE [IF NOT EXISTS] r [WITH PASSWORD = '..' | SALTED_HASH = '..' | HASHED PASSWORD
+DROP ROLE [IF EXISTS] r; CREATE ROLE [IF NOT EXISTS] r [WITH PASSWORD = '..' | SALTED_HASH = '..' | HASHED PASSWORD
 = '..' | LOGIN = b | SUPERUSER = b [AND ...]]; GRANT <permission> ON <resource> TO r;
 GRANT r1 TO r2; CREATE SERVICE LEVEL (or SERVICE_LEVEL) [IF NOT EXISTS] sl [WITH ...];
 ATTACH SERVICE LEVEL sl TO r. Resources: ALL KEYSPACES, KEYSPACE ks, [TABLE] [ks.]t,
@@ -63,6 +63,13 @@ def parse_create_role(p):
         raise cqlparse.CqlError(cqlparse.CqlError.INVALID,
                                 'PASSWORD and SALTED_HASH cannot be used together')
     return st
+
+
+def parse_drop_role(p):
+    ie = p.if_exists()
+    name = role_name(p)
+    cqlparse._expect_end(p)
+    return cqlparse.Statement(kind='drop_role', name=name, if_exists=ie)
 
 
 def _resource(p):

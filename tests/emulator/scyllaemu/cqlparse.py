@@ -566,6 +566,8 @@ def _parse_drop(p):
         word = 'table'
     if word == 'schema':
         word = 'keyspace'
+    if word == 'role':
+        return cqlauth.parse_drop_role(p)
     if word not in ('keyspace', 'table', 'type', 'index', 'view'):
         raise CqlError(CqlError.INVALID, 'DROP %s is not supported by the ScyllaDB emulator'
                        % t.text.upper())
