@@ -199,9 +199,6 @@ static int schema_row(void *ctx, size_t ncols, const cql_value *cols, cairn_err 
     return rc;
 }
 
-#define ERR_SYNTAX       0x2000
-#define ERR_UNAUTHORIZED 0x2100
-
 int cql_describe_schema(cql_conn *c, cql_schema_cb cb, void *ctx, cql_describe_form *form,
                         cairn_err *e)
 {
@@ -210,9 +207,9 @@ int cql_describe_schema(cql_conn *c, cql_schema_cb cb, void *ctx, cql_describe_f
     *form = CQL_DESCRIBE_PASSWORDS;
     int rc = cql_query(c, CQL_DESCRIBE_PASSWORDS_TEXT, schema_row, &sc, e);
     int32_t code = rc == CAIRN_EREMOTE || rc == CAIRN_EAUTH ? cql_conn_last_error(c) : 0;
-    if (rc == 0 || (code != ERR_SYNTAX && code != ERR_UNAUTHORIZED))
+    if (rc == 0 || (code != CQL_ERR_SYNTAX && code != CQL_ERR_UNAUTHORIZED))
         return rc;
-    *form = code == ERR_SYNTAX ? CQL_DESCRIBE_OLD_SCYLLA : CQL_DESCRIBE_NOT_SUPERUSER;
+    *form = code == CQL_ERR_SYNTAX ? CQL_DESCRIBE_OLD_SCYLLA : CQL_DESCRIBE_NOT_SUPERUSER;
     return cql_query(c, CQL_DESCRIBE_INTERNALS_TEXT, schema_row, &sc, e);
 }
 

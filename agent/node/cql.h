@@ -1,10 +1,10 @@
 /*
  * cql - a minimal CQL native protocol v4 client for the agent's local ScyllaDB.
  *
- * The agent only needs the schema (DESCRIBE SCHEMA) and table ids, so this speaks the
- * few messages those take: STARTUP, SASL PLAIN authentication and QUERY with paging,
- * one request at a time over a blocking socket. Every length read from the wire is
- * checked, so a misbehaving server gives CAIRN_EPROTO and never a crash.
+ * The agent only needs the schema (DESCRIBE SCHEMA, and the statements that create it)
+ * and table ids, so this speaks the few messages those take: STARTUP, SASL PLAIN
+ * authentication and QUERY with paging, one request at a time over a blocking socket. Every length
+ * read from the wire is checked, so a misbehaving server gives CAIRN_EPROTO and never a crash.
  *
  * A connection is not thread-safe. After a transport or protocol error it is unusable
  * (its state on the wire is unknown); close it and connect again.
@@ -65,7 +65,8 @@ typedef enum cql_describe_form {
  * Runs DESCRIBE SCHEMA WITH INTERNALS AND PASSWORDS (ScyllaDB 2025.1+: the schema, the
  * roles with their salted hashes, the grants and the service levels), calling cb per
  * object. When ScyllaDB refuses it (a syntax error before 2025.1, or a user that is no
- * superuser) it runs DESCRIBE SCHEMA WITH INTERNALS (5.2+) instead; *form says which.
+ * superuser) it runs DESCRIBE SCHEMA WITH INTERNALS (5.2+) instead; *form says which,
+ * and is set before cb sees the first object of either.
  */
 int cql_describe_schema(cql_conn *c, cql_schema_cb cb, void *ctx, cql_describe_form *form,
                         cairn_err *e);

@@ -24,7 +24,6 @@ enum {
     ERR_BAD_CREDENTIALS = 0x0100,
     ERR_OVERLOADED = 0x1001,
     ERR_BOOTSTRAPPING = 0x1002,
-    ERR_UNAUTHORIZED = 0x2100
 };
 
 struct cql_conn {
@@ -229,7 +228,7 @@ static int server_error_code(int32_t code)
 {
     switch (code) {
     case ERR_BAD_CREDENTIALS:
-    case ERR_UNAUTHORIZED:
+    case CQL_ERR_UNAUTHORIZED:
         return CAIRN_EAUTH;
     case ERR_OVERLOADED:
     case ERR_BOOTSTRAPPING:

@@ -24,8 +24,11 @@ int cql_malformed(cql_conn *c, cairn_err *e, const char *what);
  * cql_conn_last_error. With redact, what the server quotes back is left out. */
 int cql_server_error(cql_conn *c, const cql_frame *f, const char *what, bool redact, cairn_err *e);
 
-/* The protocol error code of the last ERROR answer on c (0x2000: a syntax error), 0 if
- * none came yet. */
+/* Protocol error codes that callers tell apart. */
+#define CQL_ERR_SYNTAX       0x2000
+#define CQL_ERR_UNAUTHORIZED 0x2100
+
+/* The protocol error code of the last ERROR answer on c, 0 if none came yet. */
 int32_t cql_conn_last_error(const cql_conn *c);
 
 /* An answer f of the wrong kind to what. */
