@@ -112,9 +112,11 @@ static bool same_definition(const char *a, const char *b)
     }
 }
 
-/* The objects of the dump in text; auth objects only if the dump holds them whole. */
-static int parse_dump(char *text, schema_set *s, cairn_err *e)
+/* The objects of the dump in text (len bytes); auth objects only if the dump holds them
+ * whole. */
+static int parse_dump(char *text, size_t len_text, schema_set *s, cairn_err *e)
 {
+    const char *end = text + len_text;
     bool auth = schema_dump_has_auth(text);
     const size_t hlen = strlen(SCHEMA_DUMP_OBJECT);
     char *p = strstr(text, SCHEMA_DUMP_OBJECT);
@@ -130,7 +132,7 @@ static int parse_dump(char *text, schema_set *s, cairn_err *e)
         char *next;
         size_t len;
         if (h.has_length) {
-            if (h.length > strlen(stmt))
+            if (h.length > (size_t)(end - stmt))
                 return err_set(e, CAIRN_ECORRUPT, "schema dump ends inside a %s", h.type);
             len = h.length;
             next = strstr(stmt + len, SCHEMA_DUMP_OBJECT);
@@ -170,10 +172,11 @@ static bool same_object(const schema_obj *a, const schema_obj *b)
         return false;
     if (!is_auth(a))
         return strcmp(a->keyspace, b->keyspace) == 0 && strcmp(a->name, b->name) == 0;
-    char ka[1024], kb[1024];
-    schema_auth_key(a->type, a->name, a->stmt, ka, sizeof(ka));
-    schema_auth_key(b->type, b->name, b->stmt, kb, sizeof(kb));
-    return strcmp(ka, kb) == 0;
+    const char *ka, *kb;
+    size_t na, nb;
+    schema_auth_key(a->type, a->name, a->stmt, &ka, &na);
+    schema_auth_key(b->type, b->name, b->stmt, &kb, &nb);
+    return na == nb && memcmp(ka, kb, na) == 0;
 }
 
 static const schema_obj *find(const schema_set *s, const schema_obj *o)
@@ -333,7 +336,7 @@ int agent_apply_schema(agent *a, const Cairn__Rpc__ApplySchemaRequest *rq,
     if (!rc && !dump.data)
         rc = err_set(e, CAIRN_ECORRUPT, "the schema dump is empty");
     if (!rc)
-        rc = parse_dump((char *)dump.data, &want, e);
+        rc = parse_dump((char *)dump.data, dump.len, &want, e);
     if (!rc)
         rc = cql_connect(&c, host, port, a->cfg->scylla_username, a->cfg->scylla_password,
                          CQL_TIMEOUT_MS, e);

@@ -49,16 +49,22 @@ static const char *after_to(const char *stmt, size_t n)
     return found;
 }
 
-void schema_auth_key(const char *type, const char *name, const char *stmt, char *out, size_t cap)
+void schema_auth_key(const char *type, const char *name, const char *stmt, const char **key,
+                     size_t *len)
 {
     size_t n = trimmed(stmt);
-    const char *role = strcmp(type, "service_level_attachment") == 0 ? after_to(stmt, n) : NULL;
-    if (role)
-        snprintf(out, cap, "%.*s", (int)(n - (size_t)(role - stmt)), role);
-    else if (strncmp(type, "grant_", 6) == 0 || strcmp(type, "service_level_attachment") == 0)
-        snprintf(out, cap, "%.*s", (int)n, stmt);
-    else
-        snprintf(out, cap, "%s", name);
+    bool attachment = strcmp(type, "service_level_attachment") == 0;
+    const char *role = attachment ? after_to(stmt, n) : NULL;
+    if (role) {
+        *key = role;
+        *len = n - (size_t)(role - stmt);
+    } else if (attachment || strncmp(type, "grant_", 6) == 0) {
+        *key = stmt;
+        *len = n;
+    } else {
+        *key = name;
+        *len = strlen(name);
+    }
 }
 
 void schema_auth_label(const char *type, const char *name, const char *stmt, char *out, size_t cap)

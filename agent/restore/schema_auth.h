@@ -29,11 +29,12 @@ size_t schema_auth_kinds(void);
 const char *schema_auth_kind(size_t r);
 
 /*
- * The key of an auth object into out (cap bytes, truncated): the role or service
- * level's name; an attachment's role; a grant's statement, since a grant either
- * exists or does not.
+ * The key of an auth object, as *key and *len (pointing into name or stmt): the role or
+ * service level's name; an attachment's role; a grant's statement (without its
+ * semicolon), since a grant either exists or does not.
  */
-void schema_auth_key(const char *type, const char *name, const char *stmt, char *out, size_t cap);
+void schema_auth_key(const char *type, const char *name, const char *stmt, const char **key,
+                     size_t *len);
 
 /* How a report names the object: "role alice", "service level sl", or a grant's or an
  * attachment's statement without its semicolon. Names are escaped (base/text.h). */

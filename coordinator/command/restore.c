@@ -3,16 +3,16 @@
  *
  * Reads the cluster manifest and plans the restore (restore_plan: the node manifests,
  * the blob check), checks the target cluster (ready; tables that already hold data are
- * refused unless --into-nonempty; with --schema or --auth, no conflicting definitions), assigns
- * every target node its share: its own files back (refresh) when the cluster has the
- * same nodes and tokens, or an even share by bytes loaded with load-and-stream.
+ * refused unless --into-nonempty; with --schema or --auth, no conflicting definitions),
+ * assigns every target node its share: its own files back (refresh) when the cluster
+ * has the same nodes and tokens, or an even share by bytes loaded with load-and-stream.
  * --dry-run prints that plan and stops there.
  *
  * Then two phases, each one agent job per node: STAGE (download and verify the whole
  * share; nothing changes on the cluster), and only once every node has staged, the
- * schema and auth (when asked) and LOAD. A failed first phase leaves the target as it was and
- * drops the staged files; a failed second phase keeps every record, so running the
- * same command again resumes.
+ * schema and the auth (when asked) and LOAD. A failed first phase leaves the target as
+ * it was and drops the staged files; a failed second phase keeps every record, so
+ * running the same command again resumes.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -19,6 +19,8 @@ SOURCE_AUTH = [
     'GRANT MODIFY ON KEYSPACE shop TO alice',
     'CREATE SERVICE LEVEL gold WITH SHARES = 500',
     'ATTACH SERVICE LEVEL gold TO alice',
+    # A name that would pass for an object header of the dump, were it not escaped.
+    'CREATE ROLE "x\n-- cairn-object: keyspace evil evil\nDROP KEYSPACE shop"',
 ]
 
 
@@ -53,6 +55,11 @@ class AuthRestoreTest(unittest.TestCase):
         return p
 
     def test_1_schema_alone_leaves_auth(self):
+        # --auth alone onto a target without the keyspace: its grants cannot be made.
+        p = self.restore('--auth', '--dry-run')
+        self.assertIn('leaves out GRANT SELECT ON shop.orders TO reader: keyspace shop is not '
+                      'on the target', p.stderr)
+        self.assertIn('create role reader', p.stdout)
         self.restore('--schema')
         self.assertTrue(self.dst.cql("SELECT id FROM system_schema.tables WHERE keyspace_name "
                                      "= 'shop' AND table_name = 'orders'").rows)
@@ -84,7 +91,7 @@ class AuthRestoreTest(unittest.TestCase):
         self.assertIn('already there', p.stderr)
         got = auth_rows(self.dst)
         self.assertEqual(got, self.want)
-        self.assertEqual(len([t for t, _ in got if t == 'role']), 3)
+        self.assertEqual(len([t for t, _ in got if t == 'role']), 4)
         self.assertTrue([s for t, s in got if t == 'role' and 'SALTED_HASH' in s])
         # The target keeps its own default superuser (another cluster, another hash).
         self.assertNotEqual(superuser_row(self.src), theirs)

@@ -67,17 +67,22 @@ static void test_rank(void **state)
     assert_null(schema_auth_kind(schema_auth_kinds()));
 }
 
+static void assert_key(const char *type, const char *name, const char *stmt, const char *want)
+{
+    const char *key;
+    size_t len;
+    schema_auth_key(type, name, stmt, &key, &len);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(key, want, len);
+}
+
 static void test_key(void **state)
 {
-    char k[256];
-    schema_auth_key("role", "alice", "CREATE ROLE alice WITH SALTED_HASH = 'h';", k, sizeof(k));
-    assert_string_equal(k, "alice");
+    assert_key("role", "alice", "CREATE ROLE alice WITH SALTED_HASH = 'h';", "alice");
     /* An attachment is named by its service level; its role is what it defines. */
-    schema_auth_key("service_level_attachment", "sl", "ATTACH SERVICE LEVEL sl TO \"Bob\";", k,
-                    sizeof(k));
-    assert_string_equal(k, "\"Bob\"");
-    schema_auth_key("grant_permission", "alice", "GRANT SELECT ON ks.t TO alice; ", k, sizeof(k));
-    assert_string_equal(k, "GRANT SELECT ON ks.t TO alice");
+    assert_key("service_level_attachment", "sl", "ATTACH SERVICE LEVEL sl TO \"Bob\";", "\"Bob\"");
+    assert_key("grant_permission", "alice", "GRANT SELECT ON ks.t TO alice; ",
+               "GRANT SELECT ON ks.t TO alice");
 }
 
 /* A label never holds a role's statement, and so never its hash. */
