@@ -127,5 +127,22 @@ class AuthRestoreTest(unittest.TestCase):
         self.assertNotIn('later', {r[2] for r in self.dst.cql(DESC_PW).rows})
 
 
+    def test_5_older_target_refuses_auth(self):
+        """A target that cannot describe its roles cannot be compared: nothing changes."""
+        node = self.dst.nodes[0]
+        self.dst.cql('DROP ROLE alice')
+        self.dst.rest(node, 'POST', '/emulator/settings', release_version='6.2.3')
+        self.addCleanup(self.dst.rest, node, 'POST', '/emulator/settings',
+                        release_version='2025.1.0-0.20250130.abc')
+        p = self.restore('--schema', '--auth', expect=1)
+        self.assertIn('refused DESCRIBE SCHEMA WITH INTERNALS AND PASSWORDS (it is older than '
+                      '2025.1)', p.stderr)
+        self.assertIn('restore without --auth', p.stderr)
+        self.restore('--schema')                # without --auth it is a schema like any
+        self.dst.rest(node, 'POST', '/emulator/settings',
+                      release_version='2025.1.0-0.20250130.abc')
+        self.assertNotIn('alice', {r[2] for r in self.dst.cql(DESC_PW).rows})
+
+
 if __name__ == '__main__':
     unittest.main()
