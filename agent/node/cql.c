@@ -99,15 +99,13 @@ static int result(cql_conn *c, const cql_frame *f, cql_row_cb cb, void *ctx, uin
     }
 }
 
-int cql_query(cql_conn *c, const char *query, cql_row_cb cb_or_null, void *ctx, cairn_err *e)
+/* Runs query, following pages; an error names it as what, redacted when it is secret. */
+static int run_query(cql_conn *c, const char *query, const char *what, bool secret, cql_row_cb cb,
+                     void *ctx, cairn_err *e)
 {
-    if (!c || !query)
-        return err_set(e, CAIRN_EINVAL, "no CQL connection or query");
     size_t qlen = strlen(query);
     if (qlen > CQL_MAX_FRAME / 2)
         return err_set(e, CAIRN_EINVAL, "CQL query of %zu bytes is too long", qlen);
-    char what[160];
-    snprintf(what, sizeof(what), "the query \"%.120s%s\"", query, qlen > 120 ? "..." : "");
     uint8_t *paging = NULL;
     size_t plen = 0;
     int rc = 0;
@@ -131,15 +129,31 @@ int cql_query(cql_conn *c, const char *query, cql_row_cb cb_or_null, void *ctx, 
         if (rc < 0)
             break;
         if (f.opcode == CQL_OP_RESULT)
-            rc = result(c, &f, cb_or_null, ctx, &paging, &plen, e);
+            rc = result(c, &f, cb, ctx, &paging, &plen, e);
         else if (f.opcode == CQL_OP_ERROR)
-            rc = cql_server_error(c, &f, what, e);
+            rc = cql_server_error(c, &f, what, secret, e);
         else
             rc = cql_unexpected(c, &f, "QUERY", e);
         cql_frame_free(&f);
     } while (rc == 0 && paging);
     free(paging);
     return rc;
+}
+
+int cql_query(cql_conn *c, const char *query, cql_row_cb cb_or_null, void *ctx, cairn_err *e)
+{
+    if (!c || !query)
+        return err_set(e, CAIRN_EINVAL, "no CQL connection or query");
+    char what[160];
+    snprintf(what, sizeof(what), "the query \"%.120s%s\"", query, strlen(query) > 120 ? "..." : "");
+    return run_query(c, query, what, false, cb_or_null, ctx, e);
+}
+
+int cql_query_secret(cql_conn *c, const char *query, const char *label, cairn_err *e)
+{
+    if (!c || !query || !label)
+        return err_set(e, CAIRN_EINVAL, "no CQL connection or query");
+    return run_query(c, query, label, true, NULL, NULL, e);
 }
 
 /* A value as a NUL-terminated string; NULL (with *rc = 0) for a null value. */
@@ -185,10 +199,18 @@ static int schema_row(void *ctx, size_t ncols, const cql_value *cols, cairn_err 
     return rc;
 }
 
-int cql_describe_schema(cql_conn *c, cql_schema_cb cb, void *ctx, cairn_err *e)
+int cql_describe_schema(cql_conn *c, cql_schema_cb cb, void *ctx, cql_describe_form *form,
+                        cairn_err *e)
 {
     schema_ctx sc = {cb, ctx};
-    return cql_query(c, "DESCRIBE SCHEMA WITH INTERNALS", schema_row, &sc, e);
+    /* Both refusals come before the first row, so no object was passed to cb yet. */
+    *form = CQL_DESCRIBE_PASSWORDS;
+    int rc = cql_query(c, CQL_DESCRIBE_PASSWORDS_TEXT, schema_row, &sc, e);
+    int32_t code = rc == CAIRN_EREMOTE || rc == CAIRN_EAUTH ? cql_conn_last_error(c) : 0;
+    if (rc == 0 || (code != CQL_ERR_SYNTAX && code != CQL_ERR_UNAUTHORIZED))
+        return rc;
+    *form = code == CQL_ERR_SYNTAX ? CQL_DESCRIBE_OLD_SCYLLA : CQL_DESCRIBE_NOT_SUPERUSER;
+    return cql_query(c, CQL_DESCRIBE_INTERNALS_TEXT, schema_row, &sc, e);
 }
 
 /* A CQL string literal: quotes doubled, so no name can end the literal early. */

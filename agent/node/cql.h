@@ -1,11 +1,11 @@
 /*
  * cql - a minimal CQL native protocol v4 client for the agent's local ScyllaDB.
  *
- * The agent only needs the schema (DESCRIBE SCHEMA) and table ids, so this speaks the
- * few messages those take: STARTUP, SASL PLAIN authentication and QUERY with paging,
- * one request at a time over a plain or TLS connection (cql_io.h). Every length read
- * from the wire is checked, so a misbehaving server gives CAIRN_EPROTO and never a
- * crash.
+ * The agent only needs the schema (DESCRIBE SCHEMA, and the statements that create it)
+ * and table ids, so this speaks the few messages those take: STARTUP, SASL PLAIN
+ * authentication and QUERY with paging, one request at a time over a plain or TLS
+ * connection (cql_io.h). Every length read from the wire is checked, so a misbehaving
+ * server gives CAIRN_EPROTO and never a crash.
  *
  * A connection is not thread-safe. After a transport or protocol error it is unusable
  * (its state on the wire is unknown); close it and connect again.
@@ -55,8 +55,32 @@ void cql_close(cql_conn *c);
 typedef int (*cql_schema_cb)(void *ctx, const char *keyspace_or_null, const char *type,
                              const char *name, const char *create_statement, cairn_err *e);
 
-/* Runs DESCRIBE SCHEMA WITH INTERNALS (ScyllaDB 5.2+), calling cb per object. */
-int cql_describe_schema(cql_conn *c, cql_schema_cb cb, void *ctx, cairn_err *e);
+#define CQL_DESCRIBE_PASSWORDS_TEXT "DESCRIBE SCHEMA WITH INTERNALS AND PASSWORDS"
+#define CQL_DESCRIBE_INTERNALS_TEXT "DESCRIBE SCHEMA WITH INTERNALS"
+
+/* Which DESCRIBE answered, and so whether the roles (with their hashes) are in it. */
+typedef enum cql_describe_form {
+    CQL_DESCRIBE_PASSWORDS,     /* ... AND PASSWORDS: roles, grants, service levels */
+    CQL_DESCRIBE_OLD_SCYLLA,    /* ... WITH INTERNALS: ScyllaDB before 2025.1 */
+    CQL_DESCRIBE_NOT_SUPERUSER, /* ... WITH INTERNALS: the user may not read the hashes */
+} cql_describe_form;
+
+/*
+ * Runs DESCRIBE SCHEMA WITH INTERNALS AND PASSWORDS (ScyllaDB 2025.1+: the schema, the
+ * roles with their salted hashes, the grants and the service levels), calling cb per
+ * object. When ScyllaDB refuses it (a syntax error before 2025.1, or a user that is no
+ * superuser) it runs DESCRIBE SCHEMA WITH INTERNALS (5.2+) instead; *form says which,
+ * and is set before cb sees the first object of either.
+ */
+int cql_describe_schema(cql_conn *c, cql_schema_cb cb, void *ctx, cql_describe_form *form,
+                        cairn_err *e);
+
+/*
+ * Runs a statement that holds a secret (a role's salted hash), expecting no rows. An
+ * error names it by label and leaves out what ScyllaDB quotes back of it, so the
+ * secret reaches no message or log.
+ */
+int cql_query_secret(cql_conn *c, const char *query, const char *label, cairn_err *e);
 
 /*
  * The id of table ks.table as 32 lowercase hex digits (no dashes), as in the table's

@@ -17,7 +17,6 @@ enum {
     ERR_BAD_CREDENTIALS = 0x0100,
     ERR_OVERLOADED = 0x1001,
     ERR_BOOTSTRAPPING = 0x1002,
-    ERR_UNAUTHORIZED = 0x2100
 };
 
 struct cql_conn {
@@ -25,6 +24,7 @@ struct cql_conn {
     long timeout_ms;
     int16_t stream;
     bool broken;
+    int32_t last_error; /* the code of the last ERROR answer to a query, 0: none */
     char peer[300];
 };
 
@@ -179,7 +179,7 @@ static int server_error_code(int32_t code)
 {
     switch (code) {
     case ERR_BAD_CREDENTIALS:
-    case ERR_UNAUTHORIZED:
+    case CQL_ERR_UNAUTHORIZED:
         return CAIRN_EAUTH;
     case ERR_OVERLOADED:
     case ERR_BOOTSTRAPPING:
@@ -202,13 +202,40 @@ static int parse_error(cql_conn *c, const cql_frame *f, int32_t *code, char *msg
     return 0;
 }
 
-int cql_server_error(cql_conn *c, const cql_frame *f, const char *what, cairn_err *e)
+/* Replaces the content of every single-quoted span of msg with one '*': ScyllaDB
+ * quotes back the tokens it refuses, and a statement's secret (a role's salted hash)
+ * is a string literal. In place: the text never grows. */
+static void redact_quoted(char *msg)
+{
+    bool inside = false;
+    size_t span = 0;
+    char *out = msg;
+    for (const char *p = msg; *p; p++) {
+        if (*p != '\'') {
+            if (!inside)
+                *out++ = *p;
+            span++;
+            continue;
+        }
+        if (inside && span)
+            *out++ = '*';
+        *out++ = '\'';
+        inside = !inside;
+        span = 0;
+    }
+    *out = '\0';
+}
+
+int cql_server_error(cql_conn *c, const cql_frame *f, const char *what, bool redact, cairn_err *e)
 {
     int32_t code = 0;
     char msg[768];
     int rc = parse_error(c, f, &code, msg, sizeof(msg), e);
     if (rc < 0)
         return rc;
+    c->last_error = code;
+    if (redact)
+        redact_quoted(msg);
     return err_set(e, server_error_code(code), "ScyllaDB at %s refused %s with error 0x%04x: %s",
                    c->peer, what, (unsigned)code, msg);
 }
@@ -273,7 +300,7 @@ static int authenticate(cql_conn *c, const cql_frame *challenge, const char *use
                          "scylla.username and scylla.password in the agent configuration)",
                          c->peer, user, msg);
         else if (rc == 0)
-            rc = cql_server_error(c, &f, "the login", e);
+            rc = cql_server_error(c, &f, "the login", false, e);
         break;
     default:
         rc = cql_unexpected(c, &f, "AUTH_RESPONSE", e);
@@ -311,7 +338,7 @@ static int handshake(cql_conn *c, const char *user, const char *pass, cairn_err 
         rc = authenticate(c, &f, user, pass, e);
         break;
     case CQL_OP_ERROR:
-        rc = cql_server_error(c, &f, "STARTUP", e);
+        rc = cql_server_error(c, &f, "STARTUP", false, e);
         break;
     default:
         rc = cql_unexpected(c, &f, "STARTUP", e);
@@ -352,4 +379,9 @@ void cql_close(cql_conn *c)
         return;
     cql_io_close(c->io);
     free(c);
+}
+
+int32_t cql_conn_last_error(const cql_conn *c)
+{
+    return c->last_error;
 }

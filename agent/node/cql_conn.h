@@ -7,6 +7,7 @@
 #ifndef CAIRN_CQL_CONN_H
 #define CAIRN_CQL_CONN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/err.h"
@@ -20,8 +21,16 @@ int cql_roundtrip(cql_conn *c, uint8_t opcode, cql_wb *w, cql_frame *f, cairn_er
 /* Marks c unusable (its place in the byte stream is lost) and says what was wrong. */
 int cql_malformed(cql_conn *c, cairn_err *e, const char *what);
 
-/* An ERROR frame f in answer to what, as a cairn error. */
-int cql_server_error(cql_conn *c, const cql_frame *f, const char *what, cairn_err *e);
+/* An ERROR frame f in answer to what, as a cairn error; the code stays for
+ * cql_conn_last_error. With redact, what the server quotes back is left out. */
+int cql_server_error(cql_conn *c, const cql_frame *f, const char *what, bool redact, cairn_err *e);
+
+/* Protocol error codes that callers tell apart. */
+#define CQL_ERR_SYNTAX       0x2000
+#define CQL_ERR_UNAUTHORIZED 0x2100
+
+/* The protocol error code of the last ERROR answer on c, 0 if none came yet. */
+int32_t cql_conn_last_error(const cql_conn *c);
 
 /* An answer f of the wrong kind to what. */
 int cql_unexpected(cql_conn *c, const cql_frame *f, const char *what, cairn_err *e);

@@ -70,6 +70,7 @@ static const cmdhelp commands[] = {
      OPTS({"--at TIME", "the newest backup or increment at or before TIME (RFC 3339, or -15m)"},
           {"--from-cluster NAME", "restore a backup of cluster NAME rather than this one"}, FILTERS,
           {"--schema", "create the keyspaces and tables the backup holds, before loading"},
+          {"--auth", "create the roles, service levels and grants the backup holds too"},
           {"--no-data", "load no data (with --schema: the schema alone)"},
           {"--method M", "auto, refresh or load-and-stream (default auto)"},
           {"--into-nonempty", "load into tables that already hold data"},

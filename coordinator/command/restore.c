@@ -3,17 +3,17 @@
  *
  * Reads the cluster manifest and plans the restore (restore_plan: the node manifests,
  * the blob check), checks the target cluster (ready; tables that already hold data are
- * refused unless --into-nonempty; with --schema, no conflicting definitions), assigns
- * every target node its share: its own files back (refresh) when the cluster has the
- * same nodes and tokens, or an even share by bytes loaded with load-and-stream (always
- * for a keyspace that uses tablets, so one restore may use both, per table).
+ * refused unless --into-nonempty; with --schema or --auth, no conflicting definitions),
+ * assigns every target node its share: its own files back (refresh) when the cluster
+ * has the same nodes and tokens, or an even share by bytes loaded with load-and-stream
+ * (always for a keyspace that uses tablets, so one restore may use both, per table).
  * --dry-run prints that plan and stops there.
  *
  * Then two phases, each one agent job per node: STAGE (download and verify the whole
  * share; nothing changes on the cluster), and only once every node has staged, the
- * schema (when asked) and LOAD. A failed first phase leaves the target as it was and
- * drops the staged files; a failed second phase keeps every record, so running the
- * same command again resumes.
+ * schema and the auth (when asked) and LOAD. A failed first phase leaves the target as
+ * it was and drops the staged files; a failed second phase keeps every record, so
+ * running the same command again resumes.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -59,7 +59,7 @@ typedef struct restore_run {
     Cairn__Rpc__RestoreTable ***table_ptrs;
     Cairn__Repo__FileEntry ***file_ptrs;         /* per node, the files of its share */
     const char *source;                          /* the backup's cluster */
-    Cairn__Rpc__ApplySchemaResult *schema_check; /* --schema: what check_only said */
+    Cairn__Rpc__ApplySchemaResult *schema_check; /* --schema/--auth: what check_only said */
     Cairn__Rpc__ApplySchemaResult *views;        /* --schema: the views, once created */
     store_counts requests;                       /* of the phases' jobs that ended */
 } restore_run;
@@ -130,7 +130,10 @@ static int apply_schema(restore_run *r, restore_schema_objects objects, bool che
                         .blob = r->m->schema_blob,
                         .keyspaces = ks,
                         .n_keyspaces = restore_plan_keyspaces(&r->p, ks),
-                        .json = r->o->c.json};
+                        .json = r->o->c.json,
+                        .tag = r->tag,
+                        .schema = r->o->schema,
+                        .auth = r->o->auth};
     int rc = restore_schema_apply(&s, objects, check_only, out_or_null, e);
     free(ks);
     return rc;
@@ -240,7 +243,10 @@ static void print_summary(const restore_run *r, uint64_t duration)
     }
     char b1[32], b2[32];
     if (o->no_data) {
-        printf("restore of %s complete: schema only, no data restored\n  duration  %s\n", r->tag,
+        printf("restore of %s complete: %s only, no data restored\n  duration  %s\n", r->tag,
+               o->schema && o->auth ? "schema and auth"
+               : o->auth            ? "auth"
+                                    : "schema",
                human_duration(duration, b2, sizeof(b2)));
         return;
     }
@@ -304,7 +310,7 @@ static int prepare_cluster(restore_run *run, cairn_err *e)
         rc = err_set(e, CAIRN_EREMOTE, "the target cluster is not ready (see above)");
     }
     run->n = run->f ? fleet_size(run->f) : 0;
-    if (rc || !run->o->schema)
+    if (rc || !(run->o->schema || run->o->auth))
         return rc;
     if (!run->m->schema_blob)
         return err_set(e, CAIRN_ENOENT, "backup %s holds no schema", run->tag);
@@ -357,6 +363,8 @@ static void print_plan(const restore_run *r)
         json_data_figures(j, r);
         json_object_object_add(j, "schema_changes", ch);
         print_keyspace_methods(r, j);
+        json_object_object_add(j, "auth_in_backup",
+                               sc ? json_object_new_boolean(sc->auth_in_dump) : NULL);
         printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
         json_object_put(j);
         return;
@@ -371,6 +379,9 @@ static void print_plan(const restore_run *r)
     printf("  schema    %zu objects to create\n", n_changes);
     for (size_t i = 0; i < n_changes; i++)
         printf("    create %s\n", sc->created[i]);
+    if (sc && sc->auth_in_dump && !r->o->auth)
+        printf("  auth      roles, grants and service levels of the backup not restored (see "
+               "--auth)\n");
 }
 
 static int build_requests(restore_run *run, cairn_err *e)
@@ -473,7 +484,11 @@ static int restore_data(restore_run *run, cairn_err *e)
                           "changed on the target",
                           run->tag, run->source);
     }
-    if (o->schema && (rc = apply_schema(run, RESTORE_SCHEMA_TABLES, false, NULL, e)) != 0)
+    /* The tables (and with --auth the roles and grants) before the data; with --auth
+     * alone, nothing else. */
+    if ((o->schema || o->auth) &&
+        (rc = apply_schema(run, o->schema ? RESTORE_SCHEMA_TABLES : RESTORE_SCHEMA_ALL, false, NULL,
+                           e)) != 0)
         return rc;
     if (!o->c.json)
         fprintf(stderr, "restoring %s (%zu tables) onto %zu nodes with %s\n", run->tag,
@@ -531,7 +546,7 @@ static int run_restore(const coord_config *cfg, const restore_opts *o, cairn_err
         rc = check_nonempty(&run, e);
     if (!rc && o->dry_run)
         print_plan(&run);
-    else if (!rc && o->no_data && o->schema)
+    else if (!rc && o->no_data && (o->schema || o->auth))
         rc = apply_schema(&run, RESTORE_SCHEMA_ALL, false, NULL, e);
     else if (!rc)
         rc = restore_data(&run, e);

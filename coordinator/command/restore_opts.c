@@ -22,6 +22,9 @@ static int take_option(void *arg, int c, const char *val)
     case 's':
         o->schema = true;
         return 0;
+    case 'A':
+        o->auth = true;
+        return 0;
     case 'n':
         o->no_data = true;
         return 0;
@@ -54,6 +57,7 @@ int restore_opts_parse(restore_opts *o, int argc, char **argv)
     static const struct option opts[] = {{"from-cluster", required_argument, NULL, 'f'},
                                          {"at", required_argument, NULL, 'a'},
                                          {"schema", no_argument, NULL, 's'},
+                                         {"auth", no_argument, NULL, 'A'},
                                          {"no-data", no_argument, NULL, 'n'},
                                          {"method", required_argument, NULL, 'm'},
                                          {"into-nonempty", no_argument, NULL, 'i'},

@@ -17,6 +17,7 @@ typedef struct restore_opts {
     const char *from_cluster;
     cliopt_common c;
     bool schema, no_data, into_nonempty, dry_run;
+    bool auth; /* --auth: roles, service levels and grants too (alone without --schema) */
     restore_method method;
 } restore_opts;
 

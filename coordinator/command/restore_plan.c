@@ -244,7 +244,8 @@ int restore_plan_add_table(restore_plan *p, const Cairn__Repo__TableEntry *te, c
         if (rc)
             return rc;
     }
-    qsort(p->files + start, p->n_files - start, sizeof(*p->files), file_prefix_cmp);
+    if (p->n_files > start) /* a table without files may have no array to sort yet */
+        qsort(p->files + start, p->n_files - start, sizeof(*p->files), file_prefix_cmp);
     return group_sstables(p, t, start, e);
 }
 

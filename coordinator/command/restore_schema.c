@@ -4,9 +4,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* What --auth will not do, said by the check. */
+static void auth_warnings(const restore_schema *s, const Cairn__Rpc__ApplySchemaResult *res)
+{
+    if (!res->auth_in_dump)
+        fprintf(stderr,
+                "warning: backup %s holds no roles, grants or service levels (ScyllaDB did not "
+                "describe them: older than 2025.1, or the agent's CQL user is no superuser); "
+                "--auth restores none\n",
+                s->tag);
+    for (size_t i = 0; i < res->n_auth_skipped; i++)
+        fprintf(stderr, "warning: --auth leaves out %s\n", res->auth_skipped[i]);
+}
+
 /* What the agent said: conflicts are an error, nothing was changed. */
-static int outcome(const Cairn__Rpc__ApplySchemaResult *res, bool check_only, bool json,
-                   size_t nodes, cairn_err *e)
+static int outcome(const restore_schema *s, const Cairn__Rpc__ApplySchemaResult *res,
+                   bool check_only, cairn_err *e)
 {
     for (size_t i = 0; i < res->n_conflicts; i++)
         fprintf(stderr, "schema conflict: %s exists on the target with another definition\n",
@@ -14,15 +27,23 @@ static int outcome(const Cairn__Rpc__ApplySchemaResult *res, bool check_only, bo
     if (res->n_conflicts)
         return err_set(e, CAIRN_EEXIST,
                        "%zu schema objects exist on the target with another definition; nothing "
-                       "was changed (drop them, or restore without --schema)",
-                       res->n_conflicts);
-    if (check_only || json)
+                       "was changed (drop them, or restore without %s)",
+                       res->n_conflicts,
+                       s->schema && s->auth ? "--schema and --auth"
+                       : s->auth            ? "--auth"
+                                            : "--schema");
+    if (s->json)
         return 0;
+    if (check_only) {
+        if (s->auth)
+            auth_warnings(s, res);
+        return 0;
+    }
     fprintf(stderr, "schema: %zu objects created, %zu already there", res->n_created,
             res->n_existing);
     if (res->has_agreement_ms && res->schema_version)
-        fprintf(stderr, "; all %zu nodes agree on schema version %s after %" PRIu64 " ms", nodes,
-                res->schema_version, res->agreement_ms);
+        fprintf(stderr, "; all %zu nodes agree on schema version %s after %" PRIu64 " ms",
+                fleet_size(s->f), res->schema_version, res->agreement_ms);
     fputc('\n', stderr);
     return 0;
 }
@@ -38,6 +59,10 @@ int restore_schema_apply(const restore_schema *s, restore_schema_objects objects
     ar.check_only = check_only;
     ar.has_objects = objects != RESTORE_SCHEMA_ALL;
     ar.objects = objects;
+    ar.has_auth = s->auth && objects != RESTORE_SCHEMA_VIEWS;
+    ar.auth = !ar.has_auth ? CAIRN__RPC__APPLY_SCHEMA_REQUEST__AUTH__NONE
+              : s->schema  ? CAIRN__RPC__APPLY_SCHEMA_REQUEST__AUTH__WITH_SCHEMA
+                           : CAIRN__RPC__APPLY_SCHEMA_REQUEST__AUTH__ONLY;
     ar.keyspaces = (char **)s->keyspaces;
     ar.n_keyspaces = s->n_keyspaces;
     rq.op_case = CAIRN__RPC__REQUEST__OP_APPLY_SCHEMA;
@@ -49,7 +74,7 @@ int restore_schema_apply(const restore_schema *s, restore_schema_objects objects
         cairn__rpc__response__free_unpacked(resp, NULL);
         return err_set(e, CAIRN_EPROTO, "the agent answered the schema request without a result");
     }
-    int rc = outcome(resp->apply_schema, check_only, s->json, fleet_size(s->f), e);
+    int rc = outcome(s, resp->apply_schema, check_only, e);
     if (!rc && out_or_null) {
         *out_or_null = resp->apply_schema;
         resp->apply_schema = NULL;

@@ -21,7 +21,10 @@ typedef struct restore_schema {
     const char *blob;       /* the backup's schema dump */
     char *const *keyspaces; /* the restored keyspaces; none: every one of the dump */
     size_t n_keyspaces;
-    bool json; /* --json: no progress lines on stderr */
+    bool json;       /* --json: no progress lines on stderr */
+    const char *tag; /* the backup, for messages */
+    bool schema;     /* --schema: the keyspaces' objects */
+    bool auth;       /* --auth: roles, service levels and grants (with the tables) */
 } restore_schema;
 
 typedef Cairn__Rpc__ApplySchemaRequest__Objects restore_schema_objects;

@@ -95,7 +95,7 @@ COMMANDS = {
     ('list',): ['--json'],
     ('show',): ['--files', '--json'],
     ('restore',): ['--from-cluster NAME', '--keyspace GLOB', '--exclude GLOB', '--schema',
-                   '--no-data', '--method M', '--into-nonempty', '--dry-run', '--parallel N',
+                   '--auth', '--no-data', '--method M', '--into-nonempty', '--dry-run', '--parallel N',
                    '--metrics-file PATH', '--json'],
     ('delete',): ['--yes', '--json'],
     ('expire',): ['--dry-run', '--json'],

@@ -774,7 +774,9 @@ static void test_describe_schema(void **state)
     cql_conn *c = connect_ok(f);
     schema_seen s = {0};
     cairn_err e;
-    assert_int_equal(cql_describe_schema(c, on_schema, &s, &e), 0);
+    cql_describe_form form = CQL_DESCRIBE_OLD_SCYLLA;
+    assert_int_equal(cql_describe_schema(c, on_schema, &s, &form, &e), 0);
+    assert_int_equal(form, CQL_DESCRIBE_PASSWORDS);
     assert_int_equal(s.n, 3);
     assert_string_equal(s.ks[0], "ks1");
     assert_string_equal(s.type[1], "table");
@@ -782,13 +784,94 @@ static void test_describe_schema(void **state)
     assert_string_equal(s.stmt[1], "CREATE TABLE ks1.t1 (k int PRIMARY KEY) WITH ID = x;");
     assert_string_equal(s.ks[2], "<null>");
     assert_string_equal(s.type[2], "role");
-    assert_int_equal(cql_describe_schema(c, on_schema, &s, &e), CAIRN_EPROTO);
+    assert_int_equal(cql_describe_schema(c, on_schema, &s, &form, &e), CAIRN_EPROTO);
     assert_non_null(strstr(e.msg, "2 columns"));
     cql_close(c);
     fake_stop(f);
-    const char *q = "DESCRIBE SCHEMA WITH INTERNALS";
+    const char *q = "DESCRIBE SCHEMA WITH INTERNALS AND PASSWORDS";
     assert_int_equal(f->got[1].body.p[3], strlen(q));
     assert_memory_equal(f->got[1].body.p + 4, q, strlen(q));
+    fake_free(f);
+}
+
+/* A refusal of AND PASSWORDS, answered with one row by the plain form. */
+static void describe_refused(int32_t code, const char *msg, cql_describe_form want)
+{
+    fake *f = fake_new();
+    script_ready(f);
+    error_body(answer(add_step(f, OP_QUERY), OP_ERROR), code, msg);
+    buf *b = answer(add_step(f, OP_QUERY), OP_RESULT);
+    rows_header(b, 0, 4, NULL);
+    put_i32(b, 1);
+    put_bytes(b, "ks1");
+    put_bytes(b, "keyspace");
+    put_bytes(b, "ks1");
+    put_bytes(b, "CREATE KEYSPACE ks1 WITH replication = {...};");
+    fake_start(f);
+    cql_conn *c = connect_ok(f);
+    schema_seen s = {0};
+    cairn_err e;
+    cql_describe_form form = CQL_DESCRIBE_PASSWORDS;
+    assert_int_equal(cql_describe_schema(c, on_schema, &s, &form, &e), 0);
+    assert_int_equal(form, want);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.type[0], "keyspace");
+    cql_close(c);
+    fake_stop(f);
+    const char *q = "DESCRIBE SCHEMA WITH INTERNALS";
+    assert_int_equal(f->got[2].body.p[3], strlen(q));
+    assert_memory_equal(f->got[2].body.p + 4, q, strlen(q));
+    fake_free(f);
+}
+
+/* ScyllaDB before 2025.1 does not know AND PASSWORDS; a user that is no superuser may
+ * not use it: either way the schema comes without auth. */
+static void test_describe_schema_fallback(void **state)
+{
+    describe_refused(0x2000, "line 1:31 mismatched input 'AND' expecting EOF",
+                     CQL_DESCRIBE_OLD_SCYLLA);
+    describe_refused(0x2100, "DESCRIBE SCHEMA WITH PASSWORDS needs a superuser",
+                     CQL_DESCRIBE_NOT_SUPERUSER);
+}
+
+/* Any other refusal is an error, not a reason to describe less. */
+static void test_describe_schema_other_error(void **state)
+{
+    fake *f = fake_new();
+    script_ready(f);
+    error_body(answer(add_step(f, OP_QUERY), OP_ERROR), 0x1001, "overloaded");
+    fake_start(f);
+    cql_conn *c = connect_ok(f);
+    schema_seen s = {0};
+    cairn_err e;
+    cql_describe_form form;
+    assert_int_equal(cql_describe_schema(c, on_schema, &s, &form, &e), CAIRN_EBUSY);
+    assert_non_null(strstr(e.msg, "overloaded"));
+    cql_close(c);
+    fake_stop(f);
+    assert_int_equal(f->ngot, 2);
+    fake_free(f);
+}
+
+/* A statement holding a salted hash: its error names the label, never the statement,
+ * and what ScyllaDB quotes back of it is cut out. */
+static void test_query_secret(void **state)
+{
+    fake *f = fake_new();
+    script_ready(f);
+    error_body(answer(add_step(f, OP_QUERY), OP_ERROR), 0x2000,
+               "line 1:40 no viable alternative at input '$6$salt$hash' and 'x'");
+    fake_start(f);
+    cql_conn *c = connect_ok(f);
+    cairn_err e;
+    const char *stmt = "CREATE ROLE r WITH SALTED_HASH = '$6$salt$hash' AND LOGIN = true";
+    assert_int_equal(cql_query_secret(c, stmt, "the statement", &e), CAIRN_EREMOTE);
+    assert_null(strstr(e.msg, "salt"));
+    assert_null(strstr(e.msg, "SALTED_HASH"));
+    assert_non_null(strstr(e.msg, "refused the statement with error 0x2000"));
+    assert_non_null(strstr(e.msg, "at input '*' and '*'"));
+    cql_close(c);
+    fake_stop(f);
     fake_free(f);
 }
 
@@ -883,6 +966,9 @@ int main(void)
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_connect_errors),
         cmocka_unit_test(test_describe_schema),
+        cmocka_unit_test(test_describe_schema_fallback),
+        cmocka_unit_test(test_describe_schema_other_error),
+        cmocka_unit_test(test_query_secret),
         cmocka_unit_test(test_table_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

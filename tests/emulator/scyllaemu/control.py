@@ -163,10 +163,15 @@ def list_sstables(node, req):
 
 
 def settings(node, req):
+    """load_delay (seconds each load takes); release_version, which the REST API reports
+    and which decides whether DESCRIBE knows auth (auth.py), to play an older ScyllaDB."""
     delay = req.float('load_delay')
     if delay is not None:
         node.settings['load_delay'] = max(0.0, delay)
-    return dict(node.settings)
+    release = req.get('release_version')
+    if release:
+        node.release_version = release
+    return dict(node.settings, release_version=node.release_version)
 
 
 def schema_lag(node, req):
@@ -220,7 +225,7 @@ ROUTES = [
     Route('POST', '/emulator/create_table', KS_TABLE + ['rf', 'id'], KS_TABLE,
           handler=create_table),
     Route('GET', '/emulator/sstables', KS_TABLE, KS_TABLE, handler=list_sstables),
-    Route('POST', '/emulator/settings', ['load_delay'], handler=settings),
+    Route('POST', '/emulator/settings', ['load_delay', 'release_version'], handler=settings),
     Route('POST', '/emulator/schema_lag', ['ms'], ['ms'], handler=schema_lag),
     Route('POST', '/emulator/stream_in', handler=stream_in),
 ]

@@ -20,8 +20,11 @@ import sys
 import traceback
 import uuid
 
-from . import cqlparse
+from . import auth, cqlparse
 from .cqlparse import Bound, CqlError
+
+AUTH_KINDS = ('create_role', 'drop_role', 'grant_role', 'grant_permission', 'create_service_level',
+              'attach_service_level')
 
 # Opcodes.
 ERROR, STARTUP, READY, AUTHENTICATE = 0x00, 0x01, 0x02, 0x03
@@ -530,12 +533,20 @@ class CqlConnection(socketserver.StreamRequestHandler):
         view = node.current_schema()
         kind = stmt.kind
         if kind == 'describe_schema':
+            described = auth.describes_auth(node.release_version)
+            if stmt.passwords and not described:
+                raise cqlparse.syntax_error("mismatched input 'AND' expecting <EOF>")
             rows = view.describe(stmt.internals)
+            if stmt.internals and described:
+                rows += auth.describe(view.doc, node.cluster_name, stmt.passwords)
             cols = [('keyspace_name', 'varchar'), ('type', 'varchar'), ('name', 'varchar'),
                     ('create_statement', 'varchar')]
             return rows_result('system', 'describe', cols, [list(r) for r in rows])
         if kind == 'select':
             return select(node, view, stmt, self.keyspace)
+        if kind in AUTH_KINDS:
+            node.schema.apply_auth(stmt, self.keyspace, node.cluster_name, node.release_version)
+            return void_result()
         if kind == 'use':
             if view.keyspace(stmt.keyspace) is None:
                 raise CqlError(CqlError.INVALID, "Keyspace '%s' does not exist" % stmt.keyspace)

@@ -13,6 +13,8 @@ them once the session's keyspace is known.
 import re
 import uuid
 
+from . import cqlauth
+
 
 class CqlError(Exception):
     """A statement the emulator refuses; `code` is the native protocol error code."""
@@ -268,8 +270,12 @@ def parse(text, values=None):
         return _parse_drop(p)
     if t.is_word('alter') and p.peek() is not None and p.peek().is_word('table'):
         return _parse_alter_table(p)
-    if t.is_word('insert', 'update', 'delete', 'batch', 'truncate', 'alter', 'grant',
-                 'revoke', 'list', 'begin'):
+    if t.is_word('grant'):
+        return cqlauth.parse_grant(p)
+    if t.is_word('attach'):
+        return cqlauth.parse_attach(p)
+    if t.is_word('insert', 'update', 'delete', 'batch', 'truncate', 'alter', 'revoke', 'list',
+                 'begin', 'detach'):
         raise CqlError(CqlError.INVALID, '%s statements are not supported by the ScyllaDB '
                        'emulator' % t.text.upper())
     raise syntax_error("no viable alternative at input '%s'" % t.text)
@@ -286,15 +292,18 @@ def _parse_describe(p):
         t = p.peek()
         raise CqlError(CqlError.INVALID, 'DESCRIBE %s is not supported by the ScyllaDB emulator '
                        '(only DESCRIBE SCHEMA)' % (t.text.upper() if t else ''))
-    internals = False
+    internals = passwords = False
     if p.accept_word('with'):
         p.expect_word('internals')
         internals = True
+        if p.accept_word('and'):
+            p.expect_word('passwords')
+            passwords = True
     _expect_end(p)
     if full:
         raise CqlError(CqlError.INVALID, 'DESCRIBE FULL SCHEMA is not supported by the '
                        'ScyllaDB emulator')
-    return Statement(kind='describe_schema', internals=internals)
+    return Statement(kind='describe_schema', internals=internals, passwords=passwords)
 
 
 def _parse_select(p):
@@ -347,7 +356,11 @@ def _parse_create(p):
     if word == 'materialized':
         p.expect_word('view')
         return _parse_create_view(p)
-    if word in ('function', 'aggregate', 'role', 'user', 'trigger', 'or'):
+    if word == 'role':
+        return cqlauth.parse_create_role(p)
+    if word in ('service_level', 'service'):
+        return cqlauth.parse_create_service_level(p, t)
+    if word in ('function', 'aggregate', 'user', 'trigger', 'or'):
         raise CqlError(CqlError.INVALID, 'CREATE %s is not supported by the ScyllaDB emulator'
                        % t.text.upper())
     raise syntax_error("no viable alternative at input '%s'" % t.text)
@@ -555,6 +568,8 @@ def _parse_drop(p):
         word = 'table'
     if word == 'schema':
         word = 'keyspace'
+    if word == 'role':
+        return cqlauth.parse_drop_role(p)
     if word not in ('keyspace', 'table', 'type', 'index', 'view'):
         raise CqlError(CqlError.INVALID, 'DROP %s is not supported by the ScyllaDB emulator'
                        % t.text.upper())

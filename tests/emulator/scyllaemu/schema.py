@@ -15,7 +15,7 @@ import re
 import time
 import uuid
 
-from . import cqlparse, tablecols
+from . import auth, cqlparse, tablecols
 from .cqlparse import CqlError
 
 STRATEGY_PREFIX = 'org.apache.cassandra.locator.'
@@ -161,7 +161,9 @@ class SchemaView:
                 self.tables.append(Table(o['keyspace'], o['name'], o['id'], o['type'],
                                          o['statement'], o.get('base'), o.get('index'),
                                          dropped=o.get('dropped', ())))
-        canon = json.dumps(doc, sort_keys=True).encode()
+        # Auth is not schema: creating a role leaves the schema version alone.
+        canon = json.dumps({k: v for k, v in doc.items() if k != 'auth'},
+                           sort_keys=True).encode()
         self.version = uuid.UUID(bytes=hashlib.md5(canon).digest(), version=3)
 
     def keyspace(self, name):
@@ -285,6 +287,12 @@ class SchemaStore:
                 doc['since_ms'] = now
                 doc['by'] = by
         return result, created, dropped
+
+    def apply_auth(self, stmt, current_keyspace, cluster_name, release_version):
+        """Apply one auth statement (auth.py); its result is always VOID."""
+        with self.file.update() as doc:
+            auth.apply(doc, SchemaView(doc), stmt, current_keyspace, cluster_name,
+                       release_version)
 
 
 NAME_RE = re.compile(r'^\w{1,48}$')
