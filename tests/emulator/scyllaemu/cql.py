@@ -538,7 +538,7 @@ class CqlConnection(socketserver.StreamRequestHandler):
                 raise cqlparse.syntax_error("mismatched input 'AND' expecting <EOF>")
             rows = view.describe(stmt.internals)
             if stmt.internals and described:
-                rows += auth.describe(view.doc, node.cluster_name, stmt.passwords)
+                rows += auth.describe(node.schema.auth_doc(), node.cluster_name, stmt.passwords)
             cols = [('keyspace_name', 'varchar'), ('type', 'varchar'), ('name', 'varchar'),
                     ('create_statement', 'varchar')]
             return rows_result('system', 'describe', cols, [list(r) for r in rows])

@@ -288,6 +288,11 @@ class SchemaStore:
                 doc['by'] = by
         return result, created, dropped
 
+    def auth_doc(self):
+        """The document whose 'auth' holds roles, grants and service levels: they are not
+        schema (no version, no lag), so they are read from the current file."""
+        return self.file.read()
+
     def apply_auth(self, stmt, current_keyspace, cluster_name, release_version):
         """Apply one auth statement (auth.py); its result is always VOID."""
         with self.file.update() as doc:
