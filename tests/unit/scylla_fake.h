@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 #define MAX_STEPS 16
 #define MAX_LINES 256
 #define MAX_CONNS 32
@@ -173,18 +175,6 @@ static inline void *accept_loop(void *arg)
         pthread_create(&f->conns[slot], NULL, serve_conn, ca);
     }
     return NULL;
-}
-
-static inline int listen_loopback(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(fd, 16), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    *port = ntohs(a.sin_port);
-    return fd;
 }
 
 static inline fake *fake_start(void)
