@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -11,6 +12,9 @@
 #define MAX_SLEEP_MS   1000
 /* Nodes named in a timeout message; more are counted, not named. */
 #define NAMED_MAX 64
+/* Far above the largest clusters (a thousand nodes): a bound on what a peer table
+ * can make the agent hold. */
+#define MEMBERS_MAX 16384
 
 typedef struct member {
     char address[INET6_ADDRSTRLEN];
@@ -55,10 +59,17 @@ static int add(poll_ctx *p, const char *address, const cql_value *version, cairn
         return 0;
     if (version->len != 16)
         return err_set(e, CAIRN_EPROTO, "ScyllaDB returned a schema_version that is not a uuid");
-    if (p->n == p->cap)
-        return err_set(e, CAIRN_EPROTO,
-                       "system.peers lists more than %zu nodes; cairn does not expect that many",
-                       p->cap - 1);
+    if (p->n == p->cap) {
+        size_t nc = p->cap ? p->cap * 2 : 64;
+        member *nm = nc <= MEMBERS_MAX ? realloc(p->m, nc * sizeof(*nm)) : NULL;
+        if (nc > MEMBERS_MAX)
+            return err_set(e, CAIRN_EPROTO, "system.peers lists more than %d nodes",
+                           MEMBERS_MAX - 1);
+        if (!nm)
+            return err_set(e, CAIRN_ENOMEM, "out of memory");
+        p->m = nm;
+        p->cap = nc;
+    }
     member *m = &p->m[p->n++];
     snprintf(m->address, sizeof(m->address), "%s", address);
     uuid_text(version->data, m->version);
@@ -131,25 +142,30 @@ static int disagreement(const poll_ctx *p, long timeout_ms, cairn_err *e)
 
 int agreement_wait(cql_conn *c, long timeout_ms, agreement *out, cairn_err *e)
 {
-    member m[NAMED_MAX * 4];
-    poll_ctx p = {m, 0, sizeof(m) / sizeof(m[0])};
+    poll_ctx p = {NULL, 0, 0};
     uint64_t t0 = mono_ms();
     long pause = FIRST_SLEEP_MS;
+    int rc;
     for (;;) {
-        int rc = read_versions(c, &p, e);
-        if (rc)
-            return err_prefix(e, "reading the nodes' schema versions");
+        if ((rc = read_versions(c, &p, e)) != 0) {
+            rc = err_prefix(e, "reading the nodes' schema versions");
+            break;
+        }
         uint64_t spent = mono_ms() - t0;
         if (agreed(&p)) {
             snprintf(out->version, sizeof(out->version), "%s", p.m[0].version);
             out->nodes = p.n;
             out->ms = spent;
-            return 0;
+            break;
         }
-        if (spent >= (uint64_t)timeout_ms)
-            return disagreement(&p, timeout_ms, e);
+        if (spent >= (uint64_t)timeout_ms) {
+            rc = disagreement(&p, timeout_ms, e);
+            break;
+        }
         long left = timeout_ms - (long)spent;
         sleep_ms(pause < left ? pause : left);
         pause = pause * 2 < MAX_SLEEP_MS ? pause * 2 : MAX_SLEEP_MS;
     }
+    free(p.m);
+    return rc;
 }

@@ -56,6 +56,33 @@ static const char *query_text(fake *f, int i)
     return q;
 }
 
+/* A cluster of a thousand nodes is one the agent must wait for like any other. */
+static void test_a_thousand_nodes(void **state)
+{
+    (void)state;
+    enum { PEERS = 999 };
+    static char names[PEERS][16];
+    static peer peers[PEERS];
+    for (int i = 0; i < PEERS; i++) {
+        snprintf(names[i], sizeof(names[i]), "10.0.%d.%d", i / 250, i % 250 + 1);
+        peers[i] = (peer){names[i], V2};
+    }
+    fake *f = fake_new();
+    script_ready(f);
+    script_local(f, V2);
+    script_peers(f, peers, PEERS);
+    fake_start(f);
+    cql_conn *c = connect_ok(f);
+    agreement ag;
+    cairn_err e;
+    err_clear(&e);
+    assert_int_equal(agreement_wait(c, 60000, &ag, &e), 0);
+    assert_string_equal(ag.version, V2_TEXT);
+    assert_int_equal(ag.nodes, PEERS + 1);
+    cql_close(c);
+    fake_done(f);
+}
+
 static void test_agreed_at_once(void **state)
 {
     (void)state;
@@ -152,6 +179,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_agreed_at_once),
+        cmocka_unit_test(test_a_thousand_nodes),
         cmocka_unit_test(test_agreed_on_a_later_round),
         cmocka_unit_test(test_timeout_names_each_version_and_its_nodes),
         cmocka_unit_test(test_bad_answers),
