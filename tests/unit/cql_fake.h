@@ -311,7 +311,7 @@ static inline cql_conn *connect_ok(fake *f)
 {
     cql_conn *c = NULL;
     cairn_err e;
-    int rc = cql_connect(&c, "127.0.0.1", f->port, NULL, NULL, NULL, 2000, &e);
+    int rc = cql_connect(&c, "127.0.0.1", f->port, NULL, NULL, NULL, 30000, &e);
     if (rc != 0)
         fail_msg("connect: %s", e.msg);
     return c;

@@ -240,7 +240,7 @@ static inline int setup(void **state)
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/", v->f->port);
     cairn_err e;
-    if (scylla_open(&v->s, url, 2000, &e) != 0)
+    if (scylla_open(&v->s, url, 60000, &e) != 0)
         return -1;
     *state = v;
     return 0;

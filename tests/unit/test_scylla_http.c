@@ -166,13 +166,20 @@ static void test_oversized_body(void **state)
     cairn_err e;
     char **items = NULL;
     size_t n;
+    /* 64 MiB through a sanitized build on a busy machine can take seconds: the call's
+     * limit here is only a hang guard, the size limit is what is tested. */
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", v->f->port);
+    scylla *s;
+    assert_int_equal(scylla_open(&s, url, 120000, &e), 0);
     fake_push_kind(v->f, REPLY_HUGE_LENGTH);
-    assert_int_equal(scylla_tables(v->s, &items, &n, &e), CAIRN_EPROTO);
+    assert_int_equal(scylla_tables(s, &items, &n, &e), CAIRN_EPROTO);
     assert_non_null(strstr(e.msg, "larger than the 64 MiB"));
     fake_push_kind(v->f, REPLY_HUGE_CHUNKED);
-    assert_int_equal(scylla_tables(v->s, &items, &n, &e), CAIRN_EPROTO);
+    assert_int_equal(scylla_tables(s, &items, &n, &e), CAIRN_EPROTO);
     assert_non_null(strstr(e.msg, "larger than the 64 MiB"));
     assert_null(items);
+    scylla_close(s);
 }
 
 typedef struct worker {
