@@ -34,26 +34,18 @@
 #include "command/backup_verify.h"
 #include "command/backup_keyspaces.h"
 #include "command/backup_metrics.h"
+#include "command/backup_nodes.h"
 #include "command/backup_parent.h"
 #include "command/backup_views.h"
 #include "command/backup_report.h"
 
-#define LEASE_TTL_S      120
-#define CLEAR_TIMEOUT_MS 10000
-
-/* A node's part in the flush and snapshot steps. */
-typedef struct node_run {
-    size_t agent; /* index into the fleet */
-    uint64_t snapshot_ms;
-    cairn_err err;
-    bool failed;
-} node_run;
+#define LEASE_TTL_S 120
 
 typedef struct backup_run {
     const coord_config *cfg;
     backup_opts *o;
     fleet *f;
-    node_run *nodes;
+    backup_node *nodes;
     size_t n;
     Cairn__Rpc__Table **tables;
     size_t n_tables;
@@ -100,72 +92,6 @@ static int select_tables(backup_run *b, cairn_err *e)
     return 0;
 }
 
-static void call_all(backup_run *b, fleet_fn fn)
-{
-    size_t *idx = malloc(b->n * sizeof(size_t));
-    if (!idx)
-        return;
-    for (size_t i = 0; i < b->n; i++)
-        idx[i] = i;
-    /* Flush and snapshot go to every node at once, so the snapshots land together. */
-    fleet_each(b->f, idx, b->n, (unsigned)b->n, fn, b);
-    free(idx);
-}
-
-static void flush_one(fleet *f, size_t i, void *arg)
-{
-    backup_run *b = arg;
-    node_run *nr = &b->nodes[i];
-    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
-    Cairn__Rpc__FlushRequest fr = CAIRN__RPC__FLUSH_REQUEST__INIT;
-    fr.tables = b->tables;
-    fr.n_tables = b->n_tables;
-    rq.op_case = CAIRN__RPC__REQUEST__OP_FLUSH;
-    rq.flush = &fr;
-    if (fleet_call_ok(f, nr->agent, &rq, fleet_timeout_ms(f) * 10, &nr->err) != 0)
-        nr->failed = true;
-}
-
-static void snapshot_one(fleet *f, size_t i, void *arg)
-{
-    backup_run *b = arg;
-    node_run *nr = &b->nodes[i];
-    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
-    Cairn__Rpc__SnapshotRequest sr = CAIRN__RPC__SNAPSHOT_REQUEST__INIT;
-    sr.tag = b->o->tag;
-    sr.tables = b->tables;
-    sr.n_tables = b->n_tables;
-    sr.has_skip_flush = 1;
-    sr.skip_flush = 1;
-    rq.op_case = CAIRN__RPC__REQUEST__OP_SNAPSHOT;
-    rq.snapshot = &sr;
-    Cairn__Rpc__Response *resp = NULL;
-    if (fleet_call(f, nr->agent, &rq, &resp, fleet_timeout_ms(f), &nr->err) != 0) {
-        nr->failed = true;
-        return;
-    }
-    if (resp->result_case == CAIRN__RPC__RESPONSE__RESULT_SNAPSHOT)
-        nr->snapshot_ms = resp->snapshot->time_ms;
-    cairn__rpc__response__free_unpacked(resp, NULL);
-}
-
-static void clear_one(fleet *f, size_t i, void *arg)
-{
-    backup_run *b = arg;
-    Cairn__Rpc__Request rq = CAIRN__RPC__REQUEST__INIT;
-    Cairn__Rpc__ClearSnapshotRequest cr = CAIRN__RPC__CLEAR_SNAPSHOT_REQUEST__INIT;
-    cr.tag = b->o->tag;
-    rq.op_case = CAIRN__RPC__REQUEST__OP_CLEAR_SNAPSHOT;
-    rq.clear_snapshot = &cr;
-    cairn_err e;
-    /* Best effort on a failing backup: a node that does not answer soon keeps its
-     * snapshot, and the warning says which. */
-    long ms = fleet_timeout_ms(f) < CLEAR_TIMEOUT_MS ? fleet_timeout_ms(f) : CLEAR_TIMEOUT_MS;
-    if (fleet_call_ok(f, b->nodes[i].agent, &rq, ms, &e) != 0)
-        log_warn("could not clear snapshot %s (remove it with nodetool clearsnapshot -t %s): %s",
-                 b->o->tag, b->o->tag, e.msg);
-}
-
 /* The upload request for node i; the same request re-attaches to a running job. */
 static void upload_request(void *arg, size_t i, Cairn__Rpc__Request *rq)
 {
@@ -202,25 +128,6 @@ static void upload_request(void *arg, size_t i, Cairn__Rpc__Request *rq)
     }
     rq->op_case = CAIRN__RPC__REQUEST__OP_UPLOAD;
     rq->upload = ur;
-}
-
-/* Fails the backup if any node failed, naming every one of them. */
-static int gather_failures(backup_run *b, const char *step, cairn_err *e)
-{
-    int rc = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        if (!b->nodes[i].failed)
-            continue;
-        b->failed_nodes++;
-        const fleet_agent *a = fleet_get(b->f, b->nodes[i].agent);
-        fprintf(stderr, "cairn backup: %s failed on node %s: %s\n", step,
-                a->info ? a->info->host_id : a->addr, b->nodes[i].err.msg);
-        if (!rc)
-            rc = err_set(e, b->nodes[i].err.code ? b->nodes[i].err.code : CAIRN_EREMOTE,
-                         "%s failed on node %s (%s): %s", step, a->info ? a->info->host_id : "?",
-                         a->addr, b->nodes[i].err.msg);
-    }
-    return rc;
 }
 
 static int write_cluster_manifest(backup_run *b, repo *r, const char *schema_blob,
@@ -338,22 +245,20 @@ static int interrupted(cairn_err *e)
     return err_set(e, CAIRN_EBUSY, "backup interrupted by signal %d", interrupt_signal());
 }
 
-/* The spread of the nodes' snapshot (or flush) times. */
-static uint64_t spread(const backup_run *b)
+static backup_nodes nodes_of(const backup_run *b)
 {
-    uint64_t lo = UINT64_MAX, hi = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        if (b->nodes[i].snapshot_ms < lo)
-            lo = b->nodes[i].snapshot_ms;
-        if (b->nodes[i].snapshot_ms > hi)
-            hi = b->nodes[i].snapshot_ms;
-    }
-    return b->n ? hi - lo : 0;
+    return (backup_nodes){.f = b->f,
+                          .nodes = b->nodes,
+                          .n = b->n,
+                          .tables = b->tables,
+                          .n_tables = b->n_tables,
+                          .tag = b->o->tag};
 }
 
 /* Flushes, then snapshots every node; *skew is the spread of the snapshot times. */
 static int take_snapshots(backup_run *b, uint64_t *skew, cairn_err *e)
 {
+    backup_nodes s = nodes_of(b);
     /* A killed attempt of this tag may still upload, or have left its snapshot. */
     backup_guard_clear_stale(b->f, b->o->tag);
     int rc = interrupted(e);
@@ -361,13 +266,13 @@ static int take_snapshots(backup_run *b, uint64_t *skew, cairn_err *e)
         return rc;
     if (!b->o->c.json)
         fprintf(stderr, "flushing %zu tables on %zu nodes\n", b->n_tables, b->n);
-    call_all(b, flush_one);
-    if ((rc = interrupted(e)) != 0 || (rc = gather_failures(b, "flush", e)) != 0)
+    int failed = backup_nodes_flush(&s, &b->failed_nodes, e);
+    if ((rc = interrupted(e)) != 0 || (rc = failed) != 0)
         return rc;
-    call_all(b, snapshot_one);
-    if ((rc = interrupted(e)) != 0 || (rc = gather_failures(b, "snapshot", e)) != 0)
+    failed = backup_nodes_snapshot(&s, &b->failed_nodes, e);
+    if ((rc = interrupted(e)) != 0 || (rc = failed) != 0)
         return rc;
-    *skew = spread(b);
+    *skew = backup_nodes_spread(&s);
     if (!b->o->c.json)
         fprintf(stderr, "snapshot %s taken on %zu nodes (skew %llu ms)\n", b->o->tag, b->n,
                 (unsigned long long)*skew);
@@ -385,8 +290,9 @@ static int flush_for_increment(backup_run *b, uint64_t *skew, cairn_err *e)
     if (!b->o->no_flush) {
         if (!b->o->c.json)
             fprintf(stderr, "flushing %zu tables on %zu nodes\n", b->n_tables, b->n);
-        call_all(b, flush_one);
-        if ((rc = interrupted(e)) != 0 || (rc = gather_failures(b, "flush", e)) != 0)
+        backup_nodes s = nodes_of(b);
+        int failed = backup_nodes_flush(&s, &b->failed_nodes, e);
+        if ((rc = interrupted(e)) != 0 || (rc = failed) != 0)
             return rc;
     }
     /* Taken once every node has flushed: the point is after each node's flush. */
@@ -504,7 +410,7 @@ static int run_backup(backup_run *b, repo *r, lease_keep **lk, cairn_err *e)
     return 0;
 }
 
-/* Opens the fleet and checks that the cluster is ready; one node_run per agent. */
+/* Opens the fleet and checks that the cluster is ready; one backup_node per agent. */
 static int open_cluster(backup_run *b, check_result *chk, cairn_err *e)
 {
     int rc = fleet_open(&b->f, b->cfg, e);
@@ -554,9 +460,8 @@ static int leased_backup(backup_run *b, repo *r, cairn_err *e)
     rc = run_backup(b, r, &lk, e);
     lease_keep_stop(lk);
     if (rc && !b->o->keep_snapshot && !b->o->incremental) {
-        for (size_t i = 0; i < b->n; i++)
-            b->nodes[i].failed = false;
-        call_all(b, clear_one);
+        backup_nodes s = nodes_of(b);
+        backup_nodes_clear(&s);
     }
     return rc;
 }

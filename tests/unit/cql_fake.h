@@ -317,4 +317,30 @@ static inline cql_conn *connect_ok(fake *f)
     return c;
 }
 
+/* ---- collecting rows: a cql_row_cb that keeps the first 16 rows' 4 cells ---- */
+
+typedef struct rows_seen {
+    int nrows;
+    size_t ncols;
+    char cells[16][4][32]; /* "<null>" for nulls */
+    int fail_at;           /* return an error at this row (1-based), 0 = never */
+} rows_seen;
+
+static inline int collect(void *ctx, size_t ncols, const cql_value *cols, cairn_err *e)
+{
+    rows_seen *r = ctx;
+    r->ncols = ncols;
+    if (r->fail_at && r->nrows + 1 == r->fail_at)
+        return err_set(e, CAIRN_EIO, "stop here");
+    for (size_t i = 0; i < ncols && i < 4 && r->nrows < 16; i++) {
+        if (cols[i].len < 0)
+            strcpy(r->cells[r->nrows][i], "<null>");
+        else
+            snprintf(r->cells[r->nrows][i], 32, "%.*s", (int)cols[i].len,
+                     (const char *)cols[i].data);
+    }
+    r->nrows++;
+    return 0;
+}
+
 #endif
