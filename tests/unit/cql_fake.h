@@ -126,19 +126,6 @@ typedef struct fake {
     int unexpected; /* requests whose opcode differed from the script */
 } fake;
 
-static inline int write_all(int fd, const void *data, size_t n)
-{
-    const uint8_t *p = data;
-    while (n > 0) {
-        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 static inline int read_all(fake *f, int fd, uint8_t *p, size_t n)
 {
     while (n > 0 && !f->stop) {

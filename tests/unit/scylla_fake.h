@@ -55,18 +55,6 @@ typedef struct conn_arg {
     int fd;
 } conn_arg;
 
-static inline int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 /* Reads one request head; returns its length (up to the blank line) or -1 at EOF/stop. */
 static inline int read_head(fake *f, int fd, char *buf, size_t cap)
 {
